@@ -1,0 +1,446 @@
+//! Closed intervals `[lo, hi]` over `rug::Float` with outward (directed) rounding.
+//!
+//! Every operation returns an interval that is guaranteed to contain the exact
+//! result of the operation applied to *every* point of its arguments: lower
+//! endpoints are rounded toward −∞ and upper endpoints toward +∞ (MPFR rounds
+//! correctly in the direction asked, so this is rigorous, not a heuristic).
+//!
+//! Monotone functions (`sqrt`, `exp`, `ln`, `ln_1p`, `acos`) are evaluated at
+//! the endpoints; `cos` and `sin` use their Lipschitz constant 1 around the lower
+//! endpoint. Operations that are undefined somewhere on their argument (division
+//! by an interval containing 0, `sqrt`/`ln` of negative numbers) return `None`:
+//! at a higher working precision the argument may shrink enough to be valid, so
+//! the caller (usually the [Ziv loop](super::ziv)) decides whether to retry.
+
+use rug::Float;
+use rug::float::{Constant, Round};
+use std::cmp::Ordering;
+
+/// A closed interval `[lo, hi]` with finite MPFR endpoints, `lo ≤ hi`.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Ival {
+    lo: Float,
+    hi: Float,
+}
+
+fn down<T>(prec: u32, val: T) -> Float
+where
+    Float: rug::ops::AssignRound<T, Round = Round, Ordering = Ordering>,
+{
+    Float::with_val_round(prec, val, Round::Down).0
+}
+
+fn up<T>(prec: u32, val: T) -> Float
+where
+    Float: rug::ops::AssignRound<T, Round = Round, Ordering = Ordering>,
+{
+    Float::with_val_round(prec, val, Round::Up).0
+}
+
+impl Ival {
+    /// The interval `[lo, hi]`. Returns `None` unless both endpoints are finite and `lo ≤ hi`.
+    pub fn new(lo: Float, hi: Float) -> Option<Ival> {
+        (lo.is_finite() && hi.is_finite() && lo <= hi).then_some(Ival { lo, hi })
+    }
+
+    /// The degenerate interval `[x, x]` (exact).
+    pub fn point(x: Float) -> Ival {
+        debug_assert!(x.is_finite());
+        Ival { lo: x.clone(), hi: x }
+    }
+
+    /// The tightest interval at precision `prec` that contains the exact rational `r`.
+    pub fn from_rational(r: &rug::Rational, prec: u32) -> Ival {
+        Ival {
+            lo: down(prec, r),
+            hi: up(prec, r),
+        }
+    }
+
+    /// The integer `n`, enclosed at precision `prec` (exact when `n` fits in `prec` bits).
+    pub fn from_integer(n: &rug::Integer, prec: u32) -> Ival {
+        Ival {
+            lo: down(prec, n),
+            hi: up(prec, n),
+        }
+    }
+
+    /// An enclosure of π at precision `prec`.
+    pub fn pi(prec: u32) -> Ival {
+        Ival {
+            lo: down(prec, Constant::Pi),
+            hi: up(prec, Constant::Pi),
+        }
+    }
+
+    /// Lower endpoint.
+    pub fn lo(&self) -> &Float {
+        &self.lo
+    }
+
+    /// Upper endpoint.
+    pub fn hi(&self) -> &Float {
+        &self.hi
+    }
+
+    /// The working precision of this interval (the larger endpoint precision).
+    pub fn prec(&self) -> u32 {
+        self.lo.prec().max(self.hi.prec())
+    }
+
+    /// `true` when the interval is a single exact number.
+    pub fn is_point(&self) -> bool {
+        self.lo == self.hi
+    }
+
+    /// `true` when `x` lies in the interval.
+    pub fn contains(&self, x: &Float) -> bool {
+        self.lo <= *x && *x <= self.hi
+    }
+
+    /// `true` when the rational `r` lies in the interval (exact comparison).
+    pub fn contains_rational(&self, r: &rug::Rational) -> bool {
+        self.lo <= *r && self.hi >= *r
+    }
+
+    /// `true` when 0 lies in the interval.
+    pub fn contains_zero(&self) -> bool {
+        self.lo <= 0 && self.hi >= 0
+    }
+
+    /// An upper bound of the width `hi − lo`.
+    pub fn width(&self) -> Float {
+        up(self.prec(), &self.hi - &self.lo)
+    }
+
+    /// An upper bound of `max |x|` over the interval (the magnitude).
+    pub fn mag(&self) -> Float {
+        let a = Float::with_val(self.lo.prec(), self.lo.abs_ref());
+        let b = Float::with_val(self.hi.prec(), self.hi.abs_ref());
+        if a > b { a } else { b }
+    }
+
+    /// `min |x|` over the interval (the mignitude): 0 when the interval contains 0.
+    pub fn mig(&self) -> Float {
+        if self.contains_zero() {
+            Float::new(self.prec())
+        } else if self.lo > 0 {
+            self.lo.clone()
+        } else {
+            Float::with_val(self.hi.prec(), self.hi.abs_ref())
+        }
+    }
+
+    /// A point of the interval (its lower endpoint: exact, so no rounding is involved).
+    pub fn any_point(&self) -> &Float {
+        &self.lo
+    }
+
+    /// Certain comparison: `Some(Less)` when every point is below every point of
+    /// `other`, `Some(Greater)` for the converse, `Some(Equal)` when both are the
+    /// same point, `None` when the intervals overlap otherwise.
+    pub fn cmp_certain(&self, other: &Ival) -> Option<Ordering> {
+        if self.hi < other.lo {
+            Some(Ordering::Less)
+        } else if self.lo > other.hi {
+            Some(Ordering::Greater)
+        } else if self.is_point() && other.is_point() && self.lo == other.lo {
+            Some(Ordering::Equal)
+        } else {
+            None
+        }
+    }
+
+    /// Intersection with `[lo, hi]`, used to apply a mathematical range that is
+    /// known a priori (e.g. `|cos θ| ≤ 1`). Returns `None` if the intersection is empty.
+    pub fn clamp_to(&self, lo: &Float, hi: &Float) -> Option<Ival> {
+        let l = if self.lo < *lo { lo.clone() } else { self.lo.clone() };
+        let h = if self.hi > *hi { hi.clone() } else { self.hi.clone() };
+        Ival::new(l, h)
+    }
+
+    /// Intersection with `[−1, 1]`.
+    pub fn clamp_unit(&self) -> Option<Ival> {
+        let p = self.prec();
+        self.clamp_to(&Float::with_val(p, -1), &Float::with_val(p, 1))
+    }
+
+    /// `−self` (exact).
+    pub fn neg(&self) -> Ival {
+        Ival {
+            lo: Float::with_val(self.hi.prec(), -&self.hi),
+            hi: Float::with_val(self.lo.prec(), -&self.lo),
+        }
+    }
+
+    /// `self + other`.
+    pub fn add(&self, other: &Ival) -> Ival {
+        let p = self.prec().max(other.prec());
+        Ival {
+            lo: down(p, &self.lo + &other.lo),
+            hi: up(p, &self.hi + &other.hi),
+        }
+    }
+
+    /// `self − other`.
+    pub fn sub(&self, other: &Ival) -> Ival {
+        let p = self.prec().max(other.prec());
+        Ival {
+            lo: down(p, &self.lo - &other.hi),
+            hi: up(p, &self.hi - &other.lo),
+        }
+    }
+
+    /// `self · other`: the hull of the four endpoint products, each rounded outward.
+    pub fn mul(&self, other: &Ival) -> Ival {
+        let p = self.prec().max(other.prec());
+        if self.is_point() && other.is_point() {
+            return Ival {
+                lo: down(p, &self.lo * &other.lo),
+                hi: up(p, &self.lo * &other.lo),
+            };
+        }
+        let pairs = [
+            (&self.lo, &other.lo),
+            (&self.lo, &other.hi),
+            (&self.hi, &other.lo),
+            (&self.hi, &other.hi),
+        ];
+        let mut lo: Option<Float> = None;
+        let mut hi: Option<Float> = None;
+        for (a, b) in pairs {
+            let l = down(p, a * b);
+            let h = up(p, a * b);
+            if lo.as_ref().is_none_or(|x| l < *x) {
+                lo = Some(l);
+            }
+            if hi.as_ref().is_none_or(|x| h > *x) {
+                hi = Some(h);
+            }
+        }
+        Ival {
+            lo: lo.expect("four products"),
+            hi: hi.expect("four products"),
+        }
+    }
+
+    /// `self²`, tighter than `self · self` when the interval contains 0.
+    pub fn square(&self) -> Ival {
+        let p = self.prec();
+        if self.contains_zero() {
+            let m = self.mag();
+            Ival {
+                lo: Float::new(p),
+                hi: up(p, m.square_ref()),
+            }
+        } else {
+            let (a, b) = if self.lo > 0 {
+                (&self.lo, &self.hi)
+            } else {
+                (&self.hi, &self.lo)
+            };
+            Ival {
+                lo: down(p, a.square_ref()),
+                hi: up(p, b.square_ref()),
+            }
+        }
+    }
+
+    /// `self / other`, or `None` when `other` contains 0.
+    pub fn div(&self, other: &Ival) -> Option<Ival> {
+        if other.contains_zero() {
+            return None;
+        }
+        let p = self.prec().max(other.prec());
+        let pairs = [
+            (&self.lo, &other.lo),
+            (&self.lo, &other.hi),
+            (&self.hi, &other.lo),
+            (&self.hi, &other.hi),
+        ];
+        let mut lo: Option<Float> = None;
+        let mut hi: Option<Float> = None;
+        for (a, b) in pairs {
+            let l = down(p, a / b);
+            let h = up(p, a / b);
+            if lo.as_ref().is_none_or(|x| l < *x) {
+                lo = Some(l);
+            }
+            if hi.as_ref().is_none_or(|x| h > *x) {
+                hi = Some(h);
+            }
+        }
+        Some(Ival {
+            lo: lo.expect("four quotients"),
+            hi: hi.expect("four quotients"),
+        })
+    }
+
+    /// `self · 2^e` (exact).
+    pub fn mul_pow2(&self, e: i32) -> Ival {
+        Ival {
+            lo: Float::with_val(self.lo.prec(), &self.lo << e),
+            hi: Float::with_val(self.hi.prec(), &self.hi << e),
+        }
+    }
+
+    /// `√self`, or `None` when the interval reaches below 0.
+    pub fn sqrt(&self) -> Option<Ival> {
+        if self.lo < 0 {
+            return None;
+        }
+        let p = self.prec();
+        Some(Ival {
+            lo: down(p, self.lo.sqrt_ref()),
+            hi: up(p, self.hi.sqrt_ref()),
+        })
+    }
+
+    /// `e^self` (increasing).
+    pub fn exp(&self) -> Ival {
+        let p = self.prec();
+        Ival {
+            lo: down(p, self.lo.exp_ref()),
+            hi: up(p, self.hi.exp_ref()),
+        }
+    }
+
+    /// `ln self`, or `None` unless the interval is positive.
+    pub fn ln(&self) -> Option<Ival> {
+        if self.lo <= 0 {
+            return None;
+        }
+        let p = self.prec();
+        Some(Ival {
+            lo: down(p, self.lo.ln_ref()),
+            hi: up(p, self.hi.ln_ref()),
+        })
+    }
+
+    /// `ln(1 + self)`, or `None` unless `self > −1`.
+    pub fn ln_1p(&self) -> Option<Ival> {
+        if self.lo <= -1 {
+            return None;
+        }
+        let p = self.prec();
+        Some(Ival {
+            lo: down(p, self.lo.ln_1p_ref()),
+            hi: up(p, self.hi.ln_1p_ref()),
+        })
+    }
+
+    /// `acos self` (decreasing on [−1, 1]), or `None` when the interval leaves [−1, 1].
+    pub fn acos(&self) -> Option<Ival> {
+        if self.lo < -1 || self.hi > 1 {
+            return None;
+        }
+        let p = self.prec();
+        Some(Ival {
+            lo: down(p, self.hi.acos_ref()),
+            hi: up(p, self.lo.acos_ref()),
+        })
+    }
+
+    /// `cos self`: `cos(lo) ± (hi − lo)` (|cos′| ≤ 1), intersected with [−1, 1].
+    pub fn cos(&self) -> Ival {
+        let p = self.prec();
+        let w = self.width();
+        let r = Ival {
+            lo: down(p, &down(p, self.lo.cos_ref()) - &w),
+            hi: up(p, &up(p, self.lo.cos_ref()) + &w),
+        };
+        r.clamp_unit().expect("cos(lo) is in [-1, 1]")
+    }
+
+    /// `sin self`: `sin(lo) ± (hi − lo)` (|sin′| ≤ 1), intersected with [−1, 1].
+    pub fn sin(&self) -> Ival {
+        let p = self.prec();
+        let w = self.width();
+        let r = Ival {
+            lo: down(p, &down(p, self.lo.sin_ref()) - &w),
+            hi: up(p, &up(p, self.lo.sin_ref()) + &w),
+        };
+        r.clamp_unit().expect("sin(lo) is in [-1, 1]")
+    }
+
+    /// The hull of `self` and `other`.
+    pub fn hull(&self, other: &Ival) -> Ival {
+        Ival {
+            lo: if self.lo < other.lo {
+                self.lo.clone()
+            } else {
+                other.lo.clone()
+            },
+            hi: if self.hi > other.hi {
+                self.hi.clone()
+            } else {
+                other.hi.clone()
+            },
+        }
+    }
+
+    /// `self ± r` for a non-negative radius `r` (outward rounded).
+    pub fn inflate(&self, r: &Float) -> Ival {
+        let p = self.prec();
+        Ival {
+            lo: down(p, &self.lo - r),
+            hi: up(p, &self.hi + r),
+        }
+    }
+
+    /// An interval containing `max(a, b)` for every `a ∈ self`, `b ∈ other`.
+    pub fn max(&self, other: &Ival) -> Ival {
+        Ival {
+            lo: if self.lo > other.lo {
+                self.lo.clone()
+            } else {
+                other.lo.clone()
+            },
+            hi: if self.hi > other.hi {
+                self.hi.clone()
+            } else {
+                other.hi.clone()
+            },
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use rug::Rational;
+
+    #[test]
+    fn rational_enclosure_is_tight_and_contains() {
+        let r = Rational::from((1, 10));
+        let i = Ival::from_rational(&r, 64);
+        assert!(i.contains_rational(&r));
+        assert!(!i.is_point());
+        let mut next = i.lo().clone();
+        next.next_up();
+        assert_eq!(&next, i.hi());
+    }
+
+    #[test]
+    fn dyadic_stays_exact() {
+        let x = Ival::from_rational(&Rational::from((3, 8)), 64);
+        assert!(x.is_point());
+        let y = x.mul(&x).add(&x).sub(&x.square());
+        assert!(y.is_point());
+        assert_eq!(*y.lo(), 0.375);
+    }
+
+    #[test]
+    fn division_by_interval_with_zero_is_refused() {
+        let z = Ival::new(Float::with_val(53, -1), Float::with_val(53, 1)).unwrap();
+        let one = Ival::point(Float::with_val(53, 1));
+        assert!(one.div(&z).is_none());
+    }
+
+    #[test]
+    fn cos_of_pi_enclosure_contains_minus_one() {
+        let c = Ival::pi(128).cos();
+        assert!(c.contains(&Float::with_val(128, -1)));
+        assert!(c.width() < 1e-35);
+    }
+}

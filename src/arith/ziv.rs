@@ -1,0 +1,274 @@
+//! The Ziv loop: evaluate an enclosure at a working precision, and raise the
+//! precision until the enclosure *determines* the requested outputs.
+//!
+//! An enclosure `[lo, hi]` of the exact value `v` determines
+//! - the correctly rounded `f64`/`f32` when `lo` and `hi` round to the same
+//!   value (rounding is monotone, so every point in between does too);
+//! - a `prec`-bit decimal when `[lo, hi]` does not contain 0 and
+//!   `hi − lo ≤ min(|lo|, |hi|) · 2^−(prec+7)`: then the midpoint printed with
+//!   `D = ⌈prec·log10 2⌉ + 1` significant digits is within one unit of its last
+//!   digit of `v` (because `10^−D ≥ 2^−(prec+7)`);
+//! - everything at once when `lo = hi` (the result is exact).
+//!
+//! A value that is mathematically 0 but not exactly computable (for example a
+//! gradient component that vanishes by symmetry) never gives an enclosure
+//! without 0. Once such an enclosure lies within `±2^−(prec + ZERO_GUARD_BITS)`
+//! it is reported as zero together with that bound ([`Approx::zero_bound`]):
+//! its `f32`/`f64` are then certainly ±0, and `value` is `"0"` with the stated
+//! absolute error bound instead of a relative one.
+//!
+//! The loop starts at `prec + 64` bits and doubles; it stops with
+//! [`Error::PrecisionCap`] when [`MAX_WORKING_PREC`] would be exceeded, so it
+//! never spins forever.
+
+use super::interval::Ival;
+use super::round::{Format, round_to};
+use crate::Error;
+use rug::float::Round;
+use rug::{Float, Rational};
+
+/// Smallest accepted output precision (bits).
+pub const MIN_PREC: u32 = 16;
+/// Largest accepted output precision (bits).
+pub const MAX_PREC: u32 = 1 << 18;
+/// The Ziv loop's cap on the working precision (bits). Reaching it is an error.
+pub const MAX_WORKING_PREC: u32 = 1 << 22;
+/// Extra bits below the requested precision at which an enclosure of 0 is accepted as zero.
+pub const ZERO_GUARD_BITS: u32 = 1100;
+
+/// A rigorously enclosed real result, with its correctly rounded `f64` and `f32`.
+#[derive(Clone, Debug)]
+pub struct Approx {
+    enclosure: Ival,
+    prec: u32,
+    f64: f64,
+    f32: f32,
+    zero_bound: Option<Float>,
+}
+
+impl Approx {
+    /// The enclosure `[lo, hi]` that contains the exact value.
+    pub fn enclosure(&self) -> &Ival {
+        &self.enclosure
+    }
+
+    /// The correctly rounded binary64 value (nearest, ties to even).
+    pub fn f64(&self) -> f64 {
+        self.f64
+    }
+
+    /// The correctly rounded binary32 value (nearest, ties to even).
+    pub fn f32(&self) -> f32 {
+        self.f32
+    }
+
+    /// The requested precision in bits.
+    pub fn prec(&self) -> u32 {
+        self.prec
+    }
+
+    /// `true` when the exact value was computed exactly (the enclosure is a point).
+    pub fn is_exact(&self) -> bool {
+        self.enclosure.is_point()
+    }
+
+    /// `Some(b)` when the value could not be separated from 0 and is reported as
+    /// zero with `|v| ≤ b` (see the module docs); `None` otherwise.
+    pub fn zero_bound(&self) -> Option<&Float> {
+        self.zero_bound.as_ref()
+    }
+
+    /// A point of the enclosure at the enclosure's precision (its midpoint).
+    pub fn mid(&self) -> Float {
+        let p = self.enclosure.prec() + 1;
+        Float::with_val(p, self.enclosure.lo() + self.enclosure.hi()) / 2
+    }
+
+    /// Number of significant decimal digits for `prec` bits: `⌈prec·log10 2⌉ + 1`.
+    pub fn decimal_digits(prec: u32) -> usize {
+        (f64::from(prec) * std::f64::consts::LOG10_2).ceil() as usize + 1
+    }
+
+    /// The value as a decimal string with [`decimal_digits`](Self::decimal_digits)
+    /// significant digits, in scientific notation (`"7.0710678e-1"`), whose error is
+    /// below one unit in its last digit; `"0"` for zero.
+    pub fn decimal(&self) -> String {
+        let mid = self.mid();
+        if self.zero_bound.is_some() || mid.is_zero() {
+            return "0".into();
+        }
+        let digits = Self::decimal_digits(self.prec);
+        let (neg, s, exp) = mid.to_sign_string_exp_round(10, Some(digits), Round::Nearest);
+        let exp = exp.expect("finite nonzero") - 1;
+        let (first, rest) = s.split_at(1);
+        let sign = if neg { "-" } else { "" };
+        if rest.is_empty() {
+            format!("{sign}{first}e{exp}")
+        } else {
+            format!("{sign}{first}.{rest}e{exp}")
+        }
+    }
+}
+
+/// Decides whether `iv` determines all outputs at `prec` bits (see the module docs).
+fn settle(iv: &Ival, prec: u32) -> Option<Approx> {
+    let rounded = |fmt| {
+        let a = round_to(iv.lo(), fmt);
+        let b = round_to(iv.hi(), fmt);
+        if a.to_bits() == b.to_bits() {
+            Some(a)
+        } else if a == 0.0 && b == 0.0 {
+            Some(0.0)
+        } else {
+            None
+        }
+    };
+    let f64v = rounded(Format::F64)?;
+    let f32v = rounded(Format::F32)? as f32;
+    let mut zero_bound = None;
+    if !iv.is_point() {
+        if iv.contains_zero() {
+            let floor = Float::with_val(2, Float::i_exp(1, -((prec + ZERO_GUARD_BITS) as i32)));
+            if iv.mag() > floor {
+                return None;
+            }
+            zero_bound = Some(floor);
+        } else {
+            let tol = Float::with_val(iv.prec(), iv.mig() >> (prec + 7));
+            if iv.width() > tol {
+                return None;
+            }
+        }
+    }
+    Some(Approx {
+        enclosure: iv.clone(),
+        prec,
+        f64: f64v,
+        f32: f32v,
+        zero_bound,
+    })
+}
+
+/// Checks that `prec` is within [`MIN_PREC`]..=[`MAX_PREC`].
+pub fn check_prec(prec: u32) -> Result<(), Error> {
+    if (MIN_PREC..=MAX_PREC).contains(&prec) {
+        Ok(())
+    } else {
+        Err(Error::Precision {
+            prec,
+            min: MIN_PREC,
+            max: MAX_PREC,
+        })
+    }
+}
+
+/// Runs the Ziv loop for several outputs computed together. `eval(wp)` returns
+/// enclosures at working precision `wp`, `Ok(None)` when `wp` was too low to
+/// decide something (a branch, a sign), or an error that ends the loop.
+pub fn ziv_many<F>(op: &'static str, prec: u32, mut eval: F) -> Result<Vec<Approx>, Error>
+where
+    F: FnMut(u32) -> Result<Option<Vec<Ival>>, Error>,
+{
+    check_prec(prec)?;
+    let mut wp = prec + 64;
+    loop {
+        if let Some(ivs) = eval(wp)? {
+            if let Some(done) = ivs.iter().map(|iv| settle(iv, prec)).collect() {
+                return Ok(done);
+            }
+        }
+        if wp >= MAX_WORKING_PREC {
+            return Err(Error::PrecisionCap {
+                op,
+                max: MAX_WORKING_PREC,
+            });
+        }
+        wp = wp.saturating_mul(2).min(MAX_WORKING_PREC);
+    }
+}
+
+/// The Ziv loop for one output; see [`ziv_many`].
+pub fn ziv<F>(op: &'static str, prec: u32, mut eval: F) -> Result<Approx, Error>
+where
+    F: FnMut(u32) -> Result<Option<Ival>, Error>,
+{
+    let mut v = ziv_many(op, prec, |wp| Ok(eval(wp)?.map(|iv| vec![iv])))?;
+    Ok(v.pop().expect("one output"))
+}
+
+/// An exact rational as an [`Approx`] (its enclosures tighten without limit, so
+/// this only fails for rationals beyond the working-precision cap).
+pub fn approx_rational(op: &'static str, r: &Rational, prec: u32) -> Result<Approx, Error> {
+    ziv(op, prec, |wp| Ok(Some(Ival::from_rational(r, wp))))
+}
+
+/// The exact rational `r` correctly rounded to `fmt` (as an `f64` holding the value).
+pub fn round_rational(r: &Rational, fmt: Format) -> f64 {
+    let mut wp = 64;
+    loop {
+        let iv = Ival::from_rational(r, wp);
+        let a = round_to(iv.lo(), fmt);
+        if a.to_bits() == round_to(iv.hi(), fmt).to_bits() || wp >= MAX_WORKING_PREC {
+            // At the cap (unreachable for inputs within the parser's size limits)
+            // the lower endpoint's rounding is returned.
+            return a;
+        }
+        wp *= 2;
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn exact_rational_rounds_correctly() {
+        let third = Rational::from((1, 3));
+        let a = approx_rational("t", &third, 64).unwrap();
+        assert_eq!(a.f64(), 1.0 / 3.0);
+        assert_eq!(a.f32(), 1.0f32 / 3.0);
+        assert_eq!(a.decimal(), "3.33333333333333333333e-1");
+        assert_eq!(Approx::decimal_digits(64), 21);
+    }
+
+    #[test]
+    fn dyadic_midpoint_ties_to_even() {
+        // 1 + 2^-24 is exactly halfway between two f32 values: ties to 1.0.
+        let r = Rational::from(1) + Rational::from((1, 1 << 24));
+        let a = approx_rational("t", &r, 16).unwrap();
+        assert!(a.is_exact());
+        assert_eq!(a.f32(), 1.0);
+        assert_eq!(a.f64(), 1.0 + 2f64.powi(-24));
+    }
+
+    #[test]
+    fn zero_enclosure_is_reported_with_bound() {
+        let a = ziv("t", 32, |wp| {
+            let e = Float::with_val(wp, Float::i_exp(1, -(wp as i32) * 2));
+            Ok(Some(
+                Ival::new(Float::with_val(wp, -&e), e).expect("ordered"),
+            ))
+        })
+        .unwrap();
+        assert!(a.zero_bound().is_some());
+        assert_eq!(a.decimal(), "0");
+        assert_eq!(a.f64(), 0.0);
+    }
+
+    #[test]
+    fn loop_is_capped() {
+        let e = ziv("never", 64, |wp| {
+            let one = Float::with_val(wp, 1);
+            Ok(Some(Ival::new(Float::with_val(wp, -&one), one).unwrap()))
+        })
+        .unwrap_err();
+        assert!(matches!(e, Error::PrecisionCap { .. }));
+    }
+
+    #[test]
+    fn precision_range_is_checked() {
+        assert!(check_prec(15).is_err());
+        assert!(check_prec(MAX_PREC + 1).is_err());
+        assert!(check_prec(65536).is_ok());
+    }
+}

@@ -1,0 +1,1 @@
+//! High-precision finite differences (in progress).

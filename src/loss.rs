@@ -1,0 +1,1 @@
+//! The A-Softmax loss and its gradients (in progress).

@@ -1,0 +1,266 @@
+//! Multi-angle expansions of cos(mθ) as polynomials in c = cos θ.
+//!
+//! `cos(mθ) = T_m(cos θ)` where `T_m` is the Chebyshev polynomial of the first kind.
+//! Three evaluation routes are provided, each written once over [`Scalar`], so they
+//! can check each other in any arithmetic:
+//!
+//! - **recurrence**: `T_0 = 1, T_1 = c, T_{n+1} = 2c·T_n − T_{n−1}`;
+//! - **binomial** (L-Softmax, Eq. 7): `T_m(c) = Σ_{n=0}^{⌊m/2⌋} (−1)^n C(m, 2n) c^{m−2n} (1 − c²)^n`;
+//! - **De Moivre**: `T_m(c) = Re (c + i·√(1 − c²))^m`;
+//!
+//! plus Horner's rule over the exact integer coefficients
+//! ([`chebyshev_t_coefficients`]). The derivative is `dT_m/dc = m·U_{m−1}(c)` with the
+//! second-kind `U_0 = 1, U_1 = 2c, U_{n+1} = 2c·U_n − U_{n−1}`, and
+//! `U_{m−1}(cos θ) = sin(mθ)/sin θ`.
+//!
+//! The oracle ([`cos_m`]) evaluates the recurrence over exact rationals when given
+//! `c`, so `T_m(c)` is exact and rounding happens once, at the end.
+
+use crate::arith::{Approx, Ival, RealScalar, Scalar, ziv};
+use crate::{Angle, Error};
+use num_complex::Complex;
+use rug::{Integer, Rational};
+
+/// Largest integer margin `m` accepted by the oracles.
+pub const MAX_M: u32 = 65_536;
+
+/// Checks `m ≤ MAX_M`.
+pub(crate) fn check_m(m: u32) -> Result<(), Error> {
+    if m > MAX_M {
+        Err(Error::Domain {
+            arg: "m",
+            value: m.to_string(),
+            expected: "an integer from 0 to 65536",
+        })
+    } else {
+        Ok(())
+    }
+}
+
+/// `T_m(c)` by the three-term recurrence `T_{n+1} = 2c·T_n − T_{n−1}`.
+pub fn cos_m_recurrence<S: Scalar>(m: u32, c: &S) -> S {
+    let (mut prev, mut cur) = (c.int_like(1), c.clone());
+    if m == 0 {
+        return prev;
+    }
+    let two_c = c.mul_int(2);
+    for _ in 1..m {
+        let next = two_c.mul(&cur).sub(&prev);
+        prev = std::mem::replace(&mut cur, next);
+    }
+    cur
+}
+
+/// `U_n(c)` by `U_0 = 1, U_1 = 2c, U_{k+1} = 2c·U_k − U_{k−1}`.
+pub fn chebyshev_u<S: Scalar>(n: u32, c: &S) -> S {
+    let two_c = c.mul_int(2);
+    let (mut prev, mut cur) = (c.int_like(1), two_c.clone());
+    if n == 0 {
+        return prev;
+    }
+    for _ in 1..n {
+        let next = two_c.mul(&cur).sub(&prev);
+        prev = std::mem::replace(&mut cur, next);
+    }
+    cur
+}
+
+/// `dT_m/dc = m·U_{m−1}(c)` (0 for m = 0).
+pub fn dcos_m_dcos<S: Scalar>(m: u32, c: &S) -> S {
+    if m == 0 {
+        return c.int_like(0);
+    }
+    chebyshev_u(m - 1, c).mul_int(i64::from(m))
+}
+
+/// `T_m(c)` by the binomial expansion `Σ (−1)^n C(m, 2n) c^{m−2n} (1 − c²)^n` (L-Softmax Eq. 7).
+pub fn cos_m_binomial<S: Scalar>(m: u32, c: &S) -> S {
+    let s2 = c.int_like(1).sub(&c.square()); // sin²θ
+    // Powers c^0..c^m and (1−c²)^0..(1−c²)^{m/2}.
+    let mut cpow = vec![c.int_like(1)];
+    for i in 1..=m as usize {
+        cpow.push(cpow[i - 1].mul(c));
+    }
+    let mut acc = c.int_like(0);
+    let mut spow = c.int_like(1);
+    for n in 0..=m / 2 {
+        let binom = Integer::from(Integer::binomial_u(m, 2 * n));
+        let term = cpow[(m - 2 * n) as usize]
+            .mul(&spow)
+            .mul(&c.integer_like(&binom));
+        acc = if n % 2 == 0 {
+            acc.add(&term)
+        } else {
+            acc.sub(&term)
+        };
+        spow = spow.mul(&s2);
+    }
+    acc
+}
+
+fn cmul<S: Scalar>(a: &Complex<S>, b: &Complex<S>) -> Complex<S> {
+    Complex::new(
+        a.re.mul(&b.re).sub(&a.im.mul(&b.im)),
+        a.re.mul(&b.im).add(&a.im.mul(&b.re)),
+    )
+}
+
+/// `T_m(c) = Re (c + i·√(1 − c²))^m` (De Moivre), by binary powering.
+pub fn cos_m_de_moivre<S: RealScalar>(m: u32, c: &S) -> S {
+    let s = c.int_like(1).sub(&c.square()).sqrt_nonneg();
+    let mut base = Complex::new(c.clone(), s);
+    let mut acc = Complex::new(c.int_like(1), c.int_like(0));
+    let mut e = m;
+    while e > 0 {
+        if e & 1 == 1 {
+            acc = cmul(&acc, &base);
+        }
+        e >>= 1;
+        if e > 0 {
+            base = cmul(&base, &base);
+        }
+    }
+    acc.re
+}
+
+/// Exact integer coefficients of `T_m`: `a[i]` is the coefficient of `c^i`
+/// (built by the recurrence on coefficient vectors).
+pub fn chebyshev_t_coefficients(m: u32) -> Vec<Integer> {
+    coefficients(m, vec![Integer::from(1)], vec![Integer::from(0), Integer::from(1)])
+}
+
+/// Exact integer coefficients of `U_n` (`a[i]` multiplies `c^i`).
+pub fn chebyshev_u_coefficients(n: u32) -> Vec<Integer> {
+    coefficients(n, vec![Integer::from(1)], vec![Integer::from(0), Integer::from(2)])
+}
+
+fn coefficients(n: u32, p0: Vec<Integer>, p1: Vec<Integer>) -> Vec<Integer> {
+    if n == 0 {
+        return p0;
+    }
+    let (mut prev, mut cur) = (p0, p1);
+    for _ in 1..n {
+        // next = 2c·cur − prev
+        let mut next = vec![Integer::new(); cur.len() + 1];
+        for (i, a) in cur.iter().enumerate() {
+            next[i + 1] += Integer::from(a * 2);
+        }
+        for (i, a) in prev.iter().enumerate() {
+            next[i] -= a;
+        }
+        prev = std::mem::replace(&mut cur, next);
+    }
+    cur
+}
+
+/// Horner's rule `Σ a[i]·c^i` over exact integer coefficients.
+pub fn horner<S: Scalar>(coeffs: &[Integer], c: &S) -> S {
+    let mut acc = c.int_like(0);
+    for a in coeffs.iter().rev() {
+        acc = acc.mul(c).add(&c.integer_like(a));
+    }
+    acc
+}
+
+/// Checks `c ∈ [−1, 1]` (exactly).
+pub(crate) fn check_cos(c: &Rational) -> Result<(), Error> {
+    if *c < -1 || *c > 1 {
+        Err(Error::Domain {
+            arg: "cos",
+            value: crate::describe_rational(c),
+            expected: "a cosine in [-1, 1]",
+        })
+    } else {
+        Ok(())
+    }
+}
+
+/// Checks `θ ∈ [0, π]` rigorously (θ = π is impossible for a rational θ).
+pub(crate) fn check_theta(theta: &Rational) -> Result<(), Error> {
+    let err = || Error::Domain {
+        arg: "theta",
+        value: crate::describe_rational(theta),
+        expected: "an angle in [0, pi]",
+    };
+    if *theta < 0 {
+        return Err(err());
+    }
+    if *theta <= 3 {
+        return Ok(());
+    }
+    let mut wp = 64;
+    loop {
+        match Ival::from_rational(theta, wp).cmp_certain(&Ival::pi(wp)) {
+            Some(std::cmp::Ordering::Less) => return Ok(()),
+            Some(_) => return Err(err()),
+            None if wp >= ziv::MAX_WORKING_PREC => {
+                return Err(Error::PrecisionCap {
+                    op: "theta range check",
+                    max: ziv::MAX_WORKING_PREC,
+                });
+            }
+            None => wp *= 2,
+        }
+    }
+}
+
+/// The oracle for `cos(mθ)`, integer `m ≥ 0`: given `c`, the exact rational `T_m(c)`
+/// (no rounding until the output); given `θ`, `cos(m·θ)` enclosed at rising precision.
+///
+/// ```
+/// use asoftmax_spec::{Angle, multiangle::cos_m};
+/// use rug::Rational;
+/// // T_3(1/2) = 4/8 − 3/2 = −1, exactly.
+/// let v = cos_m(3, &Angle::Cos(Rational::from((1, 2))), 64).unwrap();
+/// assert!(v.is_exact());
+/// assert_eq!(v.f64(), -1.0);
+/// ```
+pub fn cos_m(m: u32, at: &Angle, prec: u32) -> Result<Approx, Error> {
+    check_m(m)?;
+    ziv::check_prec(prec)?;
+    match at {
+        Angle::Cos(c) => {
+            check_cos(c)?;
+            let exact = cos_m_recurrence(m, c);
+            ziv::approx_rational("cos_m", &exact, prec)
+        }
+        Angle::Theta(theta) => {
+            check_theta(theta)?;
+            ziv::ziv("cos_m", prec, |wp| {
+                let mt = Ival::from_rational(theta, wp).mul(&Ival::from_integer(&m.into(), wp));
+                Ok(Some(mt.cos()))
+            })
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn t4_coefficients() {
+        let t4: Vec<i64> = chebyshev_t_coefficients(4)
+            .iter()
+            .map(|a| a.to_i64().unwrap())
+            .collect();
+        assert_eq!(t4, vec![1, 0, -8, 0, 8]);
+        let u3: Vec<i64> = chebyshev_u_coefficients(3)
+            .iter()
+            .map(|a| a.to_i64().unwrap())
+            .collect();
+        assert_eq!(u3, vec![0, -4, 0, 8]);
+    }
+
+    #[test]
+    fn exact_routes_agree_on_rationals() {
+        for m in 0..=20 {
+            for (n, d) in [(1, 3), (-2, 7), (9, 10), (-1, 1), (0, 1), (1, 2)] {
+                let c = Rational::from((n, d));
+                let r = cos_m_recurrence(m, &c);
+                assert_eq!(r, cos_m_binomial(m, &c), "m={m} c={c}");
+                assert_eq!(r, horner(&chebyshev_t_coefficients(m), &c), "m={m} c={c}");
+            }
+        }
+    }
+}

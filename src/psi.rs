@@ -1,0 +1,356 @@
+//! ψ, the monotone extension of cos(mθ) used for the target logit, and its derivatives.
+//!
+//! `ψ(θ) = (−1)^k cos(mθ) − 2k` for `θ ∈ [kπ/m, (k+1)π/m]`, `k ∈ [0, ⌈m⌉ − 1]`.
+//!
+//! - **θ-form**: `k = ⌊mθ/π⌋` (clamped to `⌈m⌉ − 1`, which only matters at θ = π).
+//! - **c-form**, integer `m`: with `c = cos θ`,
+//!   `k = #{ j ∈ 1..m−1 : c < cos(jπ/m) }`, decided by rigorous comparison (no acos
+//!   round trip; the rational thresholds `0, ±1/2` of Niven's theorem are compared
+//!   exactly), and `ψ(c) = (−1)^k T_m(c) − 2k` is an exact rational for rational `c`.
+//!   At a threshold both branches give `1 − 2j`, so ties are harmless.
+//! - **c-form**, real `m ≥ 1`: through `θ = acos c` at working precision.
+//!
+//! Derivatives: `dψ/dθ = −(−1)^k m sin(mθ)`, `dψ/dc = (−1)^k m U_{m−1}(c)` (integer m).
+//! Both vanish at the branch points, so ψ is C¹.
+//!
+//! Because ψ is continuous and decreasing in θ (increasing in c), an interval
+//! argument is handled by evaluating the exact endpoints; the derivatives use their
+//! Lipschitz constants (`|d²ψ/dθ²| ≤ m²`, `|d²ψ/dc²| ≤ m·U′_{m−1}(1) ≤ m⁴/3`).
+
+use crate::arith::{Approx, Ival, Scalar, ziv};
+use crate::multiangle::{check_cos, check_m, check_theta, chebyshev_u, cos_m_recurrence};
+use crate::{Angle, Error};
+use rug::{Float, Integer, Rational};
+use std::cmp::Ordering;
+
+/// `(−1)^k·t − 2k`: ψ on branch `k` given `t = cos(mθ)`.
+pub fn psi_on_branch<S: Scalar>(k: u32, cos_mtheta: &S) -> S {
+    let signed = if k % 2 == 0 {
+        cos_mtheta.clone()
+    } else {
+        cos_mtheta.neg()
+    };
+    signed.sub(&cos_mtheta.int_like(2 * i64::from(k)))
+}
+
+/// `(−1)^k·d`: a derivative on branch `k` given the branch-0 derivative `d`.
+pub fn branch_sign<S: Scalar>(k: u32, d: &S) -> S {
+    if k % 2 == 0 { d.clone() } else { d.neg() }
+}
+
+/// Validates a margin for ψ: `1 ≤ m ≤ MAX_M`.
+fn check_margin(m: &Rational) -> Result<(), Error> {
+    if *m < 1 || *m > crate::multiangle::MAX_M {
+        Err(Error::Domain {
+            arg: "m",
+            value: crate::describe_rational(m),
+            expected: "a margin m with 1 <= m <= 65536",
+        })
+    } else {
+        Ok(())
+    }
+}
+
+/// `Some(m)` when the rational margin is an integer.
+fn integer_margin(m: &Rational) -> Option<u32> {
+    if *m.denom() == 1 {
+        m.numer().to_u32()
+    } else {
+        None
+    }
+}
+
+/// Exact comparison of `c` with the threshold `cos(jπ/m)`, `1 ≤ j ≤ m − 1`.
+fn cmp_threshold(c: &Rational, j: u32, m: u32) -> Result<Ordering, Error> {
+    // Niven: cos(rπ) is rational only for 0, ±1/2, ±1; compare those exactly.
+    let (j64, m64) = (u64::from(j), u64::from(m));
+    let exact = if 2 * j64 == m64 {
+        Some(Rational::new())
+    } else if 3 * j64 == m64 {
+        Some(Rational::from((1, 2)))
+    } else if 3 * j64 == 2 * m64 {
+        Some(Rational::from((-1, 2)))
+    } else {
+        None
+    };
+    if let Some(t) = exact {
+        return Ok(c.cmp(&t));
+    }
+    let mut wp = 64;
+    loop {
+        let angle = Ival::pi(wp)
+            .mul(&Ival::from_integer(&j.into(), wp))
+            .div(&Ival::from_integer(&m.into(), wp))
+            .expect("m > 0");
+        if let Some(o) = Ival::from_rational(c, wp).cmp_certain(&angle.cos()) {
+            return Ok(o);
+        }
+        if wp >= ziv::MAX_WORKING_PREC {
+            return Err(Error::PrecisionCap {
+                op: "branch comparison",
+                max: ziv::MAX_WORKING_PREC,
+            });
+        }
+        wp *= 2;
+    }
+}
+
+/// The branch `k = #{ j ∈ 1..m−1 : c < cos(jπ/m) }` of ψ at `c = cos θ`, integer
+/// `m ≥ 1`, decided rigorously (binary search over the decreasing thresholds).
+pub fn branch_from_cos(m: u32, c: &Rational) -> Result<u32, Error> {
+    check_m(m)?;
+    check_cos(c)?;
+    // Invariant: c < cos(jπ/m) holds for every j < lo+1 … find the largest such j.
+    let (mut lo, mut hi) = (0u32, m.saturating_sub(1));
+    while lo < hi {
+        let mid = lo + (hi - lo).div_ceil(2);
+        if cmp_threshold(c, mid, m)? == Ordering::Less {
+            lo = mid;
+        } else {
+            hi = mid - 1;
+        }
+    }
+    Ok(lo)
+}
+
+/// `⌊m·θ/π⌋` clamped to `⌈m⌉ − 1`, for an exact `θ ≥ 0` (dyadic endpoints or user input).
+fn branch_from_theta_at(m: &Rational, theta: &Rational) -> Result<u32, Error> {
+    let kmax = {
+        let ceil = Rational::from(m.ceil_ref());
+        ceil.numer().to_u32().unwrap_or(u32::MAX).saturating_sub(1)
+    };
+    if *theta <= 0 {
+        return Ok(0);
+    }
+    let mut wp = 64;
+    loop {
+        let x = Ival::from_rational(&Rational::from(m * theta), wp)
+            .div(&Ival::pi(wp))
+            .expect("π > 0");
+        let fl = |f: &Float| Float::with_val(f.prec(), f.floor_ref()).to_integer();
+        let (a, b) = (fl(x.lo()), fl(x.hi()));
+        if a == b {
+            let k = a.and_then(|k| k.to_u32()).unwrap_or(u32::MAX);
+            return Ok(k.min(kmax));
+        }
+        if wp >= ziv::MAX_WORKING_PREC {
+            return Err(Error::PrecisionCap {
+                op: "branch floor(m theta / pi)",
+                max: ziv::MAX_WORKING_PREC,
+            });
+        }
+        wp *= 2;
+    }
+}
+
+/// The branch `k = ⌊mθ/π⌋` (clamped to `⌈m⌉ − 1`) for `θ ∈ [0, π]`.
+pub fn branch_from_theta(m: &Rational, theta: &Rational) -> Result<u32, Error> {
+    check_margin(m)?;
+    check_theta(theta)?;
+    branch_from_theta_at(m, theta)
+}
+
+/// Exact `ψ(c) = (−1)^k T_m(c) − 2k` for integer `m ≥ 1` and rational `c ∈ [−1, 1]`.
+pub fn psi_cos_exact(m: u32, c: &Rational) -> Result<Rational, Error> {
+    let k = branch_from_cos(m, c)?;
+    Ok(psi_on_branch(k, &cos_m_recurrence(m, c)))
+}
+
+/// Exact `dψ/dc = (−1)^k m U_{m−1}(c)` for integer `m ≥ 1` and rational `c ∈ [−1, 1]`.
+pub fn dpsi_dcos_exact(m: u32, c: &Rational) -> Result<Rational, Error> {
+    let k = branch_from_cos(m, c)?;
+    Ok(branch_sign(k, &crate::multiangle::dcos_m_dcos(m, c)))
+}
+
+/// ψ at an exact `θ ≥ 0`, enclosed at working precision `wp`.
+fn psi_theta_point(m: &Rational, theta: &Rational, wp: u32) -> Result<Ival, Error> {
+    let k = branch_from_theta_at(m, theta)?;
+    let mt = Ival::from_rational(&Rational::from(m * theta), wp);
+    Ok(psi_on_branch(k, &mt.cos()))
+}
+
+/// dψ/dθ at an exact `θ ≥ 0`, enclosed at working precision `wp`.
+fn dpsi_dtheta_point(m: &Rational, theta: &Rational, wp: u32) -> Result<Ival, Error> {
+    let k = branch_from_theta_at(m, theta)?;
+    let mt = Ival::from_rational(&Rational::from(m * theta), wp);
+    let mi = Ival::from_rational(m, wp);
+    Ok(branch_sign(k, &mi.mul(&mt.sin())).neg())
+}
+
+fn rational_of(f: &Float) -> Rational {
+    f.to_rational().expect("finite endpoint")
+}
+
+/// ψ over an interval of angles: `[ψ(θ_hi), ψ(θ_lo)]` (ψ is continuous and decreasing).
+pub fn psi_theta_ival(m: &Rational, theta: &Ival) -> Result<Ival, Error> {
+    let wp = theta.prec();
+    let a = psi_theta_point(m, &rational_of(theta.hi()), wp)?;
+    let b = psi_theta_point(m, &rational_of(theta.lo()), wp)?;
+    Ok(Ival::new(a.lo().clone(), b.hi().clone()).unwrap_or_else(|| a.hull(&b)))
+}
+
+/// dψ/dθ over an interval of angles: value at `θ_lo` ± `m²·width` (|d²ψ/dθ²| ≤ m², and
+/// dψ/dθ is continuous across branch points).
+pub fn dpsi_dtheta_ival(m: &Rational, theta: &Ival) -> Result<Ival, Error> {
+    let wp = theta.prec();
+    let d = dpsi_dtheta_point(m, &rational_of(theta.lo()), wp)?;
+    if theta.is_point() {
+        return Ok(d);
+    }
+    let m2 = Float::with_val(wp, m.numer()) / Float::with_val(wp, m.denom());
+    let lip = Float::with_val(wp, m2.square_ref()) * 1.0001f64; // covers the rounding of m²
+    Ok(d.inflate(&Float::with_val(wp, &lip * &theta.width())))
+}
+
+/// ψ over an interval of cosines, integer m: `[ψ(c_lo), ψ(c_hi)]` from the exact
+/// endpoint values (ψ is increasing in c).
+pub fn psi_cos_ival(m: u32, c: &Ival) -> Result<Ival, Error> {
+    let c = c.clamp_unit().ok_or_else(|| Error::Domain {
+        arg: "cos",
+        value: format!("[{}, {}]", c.lo(), c.hi()),
+        expected: "a cosine in [-1, 1]",
+    })?;
+    let wp = c.prec();
+    let a = psi_cos_exact(m, &rational_of(c.lo()))?;
+    let b = psi_cos_exact(m, &rational_of(c.hi()))?;
+    Ok(Ival::new(
+        Ival::from_rational(&a, wp).lo().clone(),
+        Ival::from_rational(&b, wp).hi().clone(),
+    )
+    .expect("ψ is increasing in c"))
+}
+
+/// Upper bound `m·(m−1)·m·(m+1)/3` of |d²ψ/dc²| on [−1, 1] (as an integer).
+fn dpsi_dcos_lipschitz(m: u32) -> Integer {
+    let m = Integer::from(m);
+    let mut l = Integer::from(&m - 1u32) * &m;
+    l *= Integer::from(&m + 1u32);
+    l *= &m;
+    l / 3u32 + 1u32
+}
+
+/// dψ/dc over an interval of cosines, integer m: exact value at `c_lo` ± `L·width`.
+pub fn dpsi_dcos_ival(m: u32, c: &Ival) -> Result<Ival, Error> {
+    let c = c.clamp_unit().ok_or_else(|| Error::Domain {
+        arg: "cos",
+        value: format!("[{}, {}]", c.lo(), c.hi()),
+        expected: "a cosine in [-1, 1]",
+    })?;
+    let wp = c.prec();
+    let d = Ival::from_rational(&dpsi_dcos_exact(m, &rational_of(c.lo()))?, wp);
+    if c.is_point() {
+        return Ok(d);
+    }
+    let lip = Float::with_val(wp, &dpsi_dcos_lipschitz(m));
+    Ok(d.inflate(&Float::with_val(wp, &lip * &c.width())))
+}
+
+/// The oracle for ψ. Integer `m` with `c`: the exact rational ψ(c). Otherwise
+/// (θ given, or real `m ≥ 1`) an enclosure from the θ-form, with `θ = acos c`
+/// at working precision for real `m`.
+///
+/// ```
+/// use asoftmax_spec::{Angle, psi::psi};
+/// use rug::Rational;
+/// // m = 4, c = 0: θ = π/2 is in branch k = 2, ψ = cos(2π) − 4 = −3.
+/// let v = psi(&Rational::from(4), &Angle::Cos(Rational::new()), 64).unwrap();
+/// assert_eq!(v.f64(), -3.0);
+/// ```
+pub fn psi(m: &Rational, at: &Angle, prec: u32) -> Result<Approx, Error> {
+    check_margin(m)?;
+    ziv::check_prec(prec)?;
+    match (integer_margin(m), at) {
+        (Some(mi), Angle::Cos(c)) => ziv::approx_rational("psi", &psi_cos_exact(mi, c)?, prec),
+        (_, Angle::Theta(theta)) => {
+            check_theta(theta)?;
+            ziv::ziv("psi", prec, |wp| {
+                Ok(Some(psi_theta_point(m, theta, wp)?))
+            })
+        }
+        (None, Angle::Cos(c)) => {
+            check_cos(c)?;
+            ziv::ziv("psi", prec, |wp| {
+                let theta = Ival::from_rational(c, wp).acos().expect("c in [-1, 1]");
+                Ok(Some(psi_theta_ival(m, &theta)?))
+            })
+        }
+    }
+}
+
+/// The oracle for dψ/dc, integer `m ≥ 1`: exact `(−1)^k m U_{m−1}(c)` given `c`;
+/// given θ, the same polynomial over an enclosure of `cos θ`.
+pub fn dpsi_dcos(m: u32, at: &Angle, prec: u32) -> Result<Approx, Error> {
+    check_margin(&Rational::from(m))?;
+    ziv::check_prec(prec)?;
+    match at {
+        Angle::Cos(c) => ziv::approx_rational("dpsi_dcos", &dpsi_dcos_exact(m, c)?, prec),
+        Angle::Theta(theta) => {
+            check_theta(theta)?;
+            ziv::ziv("dpsi_dcos", prec, |wp| {
+                let c = Ival::from_rational(theta, wp).cos();
+                Ok(Some(dpsi_dcos_ival(m, &c)?))
+            })
+        }
+    }
+}
+
+/// The oracle for dψ/dθ = −(−1)^k m sin(mθ), real `m ≥ 1`. Integer `m` with `c`:
+/// `−(−1)^k m √(1 − c²) U_{m−1}(c)` from exact `k` and `U_{m−1}(c)`; otherwise the θ-form
+/// (through `θ = acos c` for real `m` given `c`).
+pub fn dpsi_dtheta(m: &Rational, at: &Angle, prec: u32) -> Result<Approx, Error> {
+    check_margin(m)?;
+    ziv::check_prec(prec)?;
+    match (integer_margin(m), at) {
+        (Some(mi), Angle::Cos(c)) => {
+            check_cos(c)?;
+            let k = branch_from_cos(mi, c)?;
+            let u = branch_sign(k, &chebyshev_u(mi - 1, c)) * Rational::from(mi);
+            let s2 = Rational::from(1) - Rational::from(c.square_ref());
+            ziv::ziv("dpsi_dtheta", prec, |wp| {
+                let s = Ival::from_rational(&s2, wp).sqrt().expect("1 − c² ≥ 0");
+                Ok(Some(s.mul(&Ival::from_rational(&u, wp)).neg()))
+            })
+        }
+        (_, Angle::Theta(theta)) => {
+            check_theta(theta)?;
+            ziv::ziv("dpsi_dtheta", prec, |wp| {
+                Ok(Some(dpsi_dtheta_point(m, theta, wp)?))
+            })
+        }
+        (None, Angle::Cos(c)) => {
+            check_cos(c)?;
+            ziv::ziv("dpsi_dtheta", prec, |wp| {
+                let theta = Ival::from_rational(c, wp).acos().expect("c in [-1, 1]");
+                Ok(Some(dpsi_dtheta_ival(m, &theta)?))
+            })
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn branches_at_exact_thresholds() {
+        // m = 3: thresholds 1/2 and −1/2 are rational and must be compared exactly.
+        assert_eq!(branch_from_cos(3, &Rational::from((1, 2))).unwrap(), 0);
+        assert_eq!(branch_from_cos(3, &Rational::from((49, 100))).unwrap(), 1);
+        assert_eq!(branch_from_cos(3, &Rational::from((-1, 2))).unwrap(), 1);
+        assert_eq!(branch_from_cos(3, &Rational::from(-1)).unwrap(), 2);
+        assert_eq!(branch_from_cos(4, &Rational::from(0)).unwrap(), 1);
+        assert_eq!(branch_from_cos(4, &Rational::from((-1, 1000))).unwrap(), 2);
+        assert_eq!(branch_from_cos(1, &Rational::from(-1)).unwrap(), 0);
+    }
+
+    #[test]
+    fn psi_values_at_landmarks() {
+        // ψ(c = −1) = 1 − 2m for integer m.
+        for m in 1..=12u32 {
+            let v = psi_cos_exact(m, &Rational::from(-1)).unwrap();
+            assert_eq!(v, Rational::from(1 - 2 * i64::from(m)));
+        }
+        // m = 2 at c = 0 (θ = π/2): branch 1, ψ = −cos(π) − 2 = −1.
+        assert_eq!(psi_cos_exact(2, &Rational::new()).unwrap(), Rational::from(-1));
+    }
+}
