@@ -32,6 +32,8 @@
 //! ```
 
 pub mod arith;
+#[cfg(feature = "cli")]
+pub mod cli;
 pub mod fd;
 pub mod loss;
 pub mod margin;

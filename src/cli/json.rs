@@ -1,0 +1,212 @@
+//! Reading exact numbers and typed fields out of JSON objects, with error
+//! messages that name the field and say what was wrong.
+//!
+//! Number rules (shared by every JSON Lines interface of the crate):
+//! - a JSON number is taken as the `f64` it rounds to (nearest, ties to even),
+//!   parsed exactly from its text (serde_json's `arbitrary_precision` keeps the text);
+//! - a string is a decimal (`"-0.125"`, `"1e-30"`) or C99 hex float (`"0x1.8p-1"`)
+//!   and denotes that **exact** rational.
+
+use crate::Error;
+use crate::arith::{exact, hex_f32, hex_f64, rational_from_f64};
+use crate::arith::ziv::Approx;
+use rug::Rational;
+use serde_json::{Map, Value, json};
+
+/// A JSON object being read field by field; remembers which fields were used so
+/// that misspelt fields can be reported.
+pub struct Fields<'a> {
+    obj: &'a Map<String, Value>,
+    used: Vec<&'static str>,
+}
+
+impl<'a> Fields<'a> {
+    /// Wraps an object.
+    pub fn new(obj: &'a Map<String, Value>) -> Fields<'a> {
+        Fields { obj, used: vec!["id", "op"] }
+    }
+
+    /// The raw value of `name`, if present (and marks it used).
+    pub fn raw(&mut self, name: &'static str) -> Option<&'a Value> {
+        self.used.push(name);
+        self.obj.get(name).filter(|v| !v.is_null())
+    }
+
+    /// `true` when `name` is present.
+    pub fn has(&self, name: &str) -> bool {
+        self.obj.get(name).is_some_and(|v| !v.is_null())
+    }
+
+    /// A required exact number.
+    pub fn number(&mut self, name: &'static str) -> Result<Rational, String> {
+        match self.raw(name) {
+            Some(v) => number_value(v).map_err(|e| format!("field \"{name}\": {e}")),
+            None => Err(format!("missing field \"{name}\"")),
+        }
+    }
+
+    /// An optional exact number with a default.
+    pub fn number_or(&mut self, name: &'static str, default: Rational) -> Result<Rational, String> {
+        if self.has(name) {
+            self.number(name)
+        } else {
+            self.used.push(name);
+            Ok(default)
+        }
+    }
+
+    /// An optional non-negative integer that fits in `u32`, with a default.
+    pub fn u32_or(&mut self, name: &'static str, default: u32) -> Result<u32, String> {
+        if !self.has(name) {
+            self.used.push(name);
+            return Ok(default);
+        }
+        let r = self.number(name)?;
+        integer_u32(&r).ok_or_else(|| {
+            format!(
+                "field \"{name}\": expected a non-negative integer below 2^32, got {}",
+                crate::describe_rational(&r)
+            )
+        })
+    }
+
+    /// A required string.
+    pub fn string(&mut self, name: &'static str) -> Result<&'a str, String> {
+        match self.raw(name) {
+            Some(Value::String(s)) => Ok(s),
+            Some(other) => Err(format!("field \"{name}\": expected a string, got {}", kind(other))),
+            None => Err(format!("missing field \"{name}\"")),
+        }
+    }
+
+    /// An optional string with a default.
+    pub fn string_or(&mut self, name: &'static str, default: &'a str) -> Result<&'a str, String> {
+        if self.has(name) {
+            self.string(name)
+        } else {
+            self.used.push(name);
+            Ok(default)
+        }
+    }
+
+    /// An optional boolean with a default.
+    pub fn bool_or(&mut self, name: &'static str, default: bool) -> Result<bool, String> {
+        match self.raw(name) {
+            None => Ok(default),
+            Some(Value::Bool(b)) => Ok(*b),
+            Some(other) => Err(format!("field \"{name}\": expected true or false, got {}", kind(other))),
+        }
+    }
+
+    /// A required matrix of exact numbers (array of arrays), rows may differ in
+    /// length here; shape checks belong to the op.
+    pub fn matrix(&mut self, name: &'static str) -> Result<Vec<Vec<Rational>>, String> {
+        let v = self.raw(name).ok_or_else(|| format!("missing field \"{name}\""))?;
+        let rows = v
+            .as_array()
+            .ok_or_else(|| format!("field \"{name}\": expected an array of rows, got {}", kind(v)))?;
+        rows.iter()
+            .enumerate()
+            .map(|(i, row)| {
+                let row = row.as_array().ok_or_else(|| {
+                    format!("field \"{name}\"[{i}]: expected an array of numbers, got {}", kind(row))
+                })?;
+                row.iter()
+                    .enumerate()
+                    .map(|(j, x)| number_value(x).map_err(|e| format!("field \"{name}\"[{i}][{j}]: {e}")))
+                    .collect()
+            })
+            .collect()
+    }
+
+    /// A required array of non-negative integers (labels).
+    pub fn indices(&mut self, name: &'static str) -> Result<Vec<usize>, String> {
+        let v = self.raw(name).ok_or_else(|| format!("missing field \"{name}\""))?;
+        let items = v
+            .as_array()
+            .ok_or_else(|| format!("field \"{name}\": expected an array of integers, got {}", kind(v)))?;
+        items
+            .iter()
+            .enumerate()
+            .map(|(i, x)| {
+                let r = number_value(x).map_err(|e| format!("field \"{name}\"[{i}]: {e}"))?;
+                integer_u32(&r).map(|u| u as usize).ok_or_else(|| {
+                    format!("field \"{name}\"[{i}]: expected a non-negative integer label")
+                })
+            })
+            .collect()
+    }
+
+    /// Fails when the object has fields that were never read (likely misspelt).
+    pub fn finish(&self) -> Result<(), String> {
+        let unknown: Vec<&str> = self
+            .obj
+            .keys()
+            .map(String::as_str)
+            .filter(|k| !self.used.contains(k))
+            .collect();
+        if unknown.is_empty() {
+            Ok(())
+        } else {
+            Err(format!(
+                "unknown field{} {} (known here: {})",
+                if unknown.len() > 1 { "s" } else { "" },
+                unknown.iter().map(|k| format!("\"{k}\"")).collect::<Vec<_>>().join(", "),
+                self.used[..].join(", ")
+            ))
+        }
+    }
+}
+
+/// The exact rational a JSON value denotes (see the module docs).
+pub fn number_value(v: &Value) -> Result<Rational, String> {
+    match v {
+        Value::Number(n) => {
+            let text = n.to_string();
+            let f = exact::f64_of_text(&text).map_err(|e| e.to_string())?;
+            rational_from_f64(f).map_err(|e| e.to_string())
+        }
+        Value::String(s) => exact::parse_exact(s).map_err(|e| e.to_string()),
+        other => Err(format!("expected a number or a numeric string, got {}", kind(other))),
+    }
+}
+
+fn integer_u32(r: &Rational) -> Option<u32> {
+    if *r.denom() == 1 { r.numer().to_u32() } else { None }
+}
+
+/// A short name of a JSON value's kind, for error messages.
+pub fn kind(v: &Value) -> &'static str {
+    match v {
+        Value::Null => "null",
+        Value::Bool(_) => "a boolean",
+        Value::Number(_) => "a number",
+        Value::String(_) => "a string",
+        Value::Array(_) => "an array",
+        Value::Object(_) => "an object",
+    }
+}
+
+/// The output fields of one result: `value`, `f64`, `f32` (and `zero_bound` when
+/// the value is reported as zero with an absolute bound).
+pub fn approx_fields(a: &Approx) -> Map<String, Value> {
+    let mut m = Map::new();
+    m.insert("value".into(), json!(a.decimal()));
+    m.insert("f64".into(), json!(hex_f64(a.f64())));
+    m.insert("f32".into(), json!(hex_f32(a.f32())));
+    if let Some(b) = a.zero_bound() {
+        let bound = crate::arith::round::round_f64(b);
+        m.insert("zero_bound".into(), json!(hex_f64(bound)));
+    }
+    m
+}
+
+/// `approx_fields` as a JSON object value.
+pub fn approx_json(a: &Approx) -> Value {
+    Value::Object(approx_fields(a))
+}
+
+/// Renders a crate error for an error line.
+pub fn error_text(e: &Error) -> String {
+    e.to_string()
+}

@@ -1,0 +1,6 @@
+//! The command-line tool's library side (behind the default `cli` feature):
+//! JSON Lines parsing with exact numbers, and the `eval` op dispatcher.
+//! Kept in the library so that tests and fuzz targets can drive the parsers.
+
+pub mod eval;
+pub mod json;
