@@ -117,12 +117,16 @@ impl fmt::Display for Error {
 
 impl std::error::Error for Error {}
 
-/// A short human-readable rendering of an exact rational for error messages.
+/// A short human-readable rendering of an exact rational for error messages:
+/// the number itself when it is an `f64`, otherwise `≈` its nearest `f64`.
 pub(crate) fn describe_rational(r: &Rational) -> String {
-    if *r.denom() == 1 {
+    if *r.denom() == 1 && r.numer().significant_bits() <= 64 {
         return r.numer().to_string();
     }
-    let f = rug::Float::with_val(64, r);
-    let s = f.to_string_radix(10, Some(17));
-    if s.len() > 40 { s[..40].to_string() } else { s }
+    let f = r.to_f64();
+    if rug::Rational::from_f64(f).as_ref() == Some(r) {
+        format!("{f}")
+    } else {
+        format!("≈{f:e}")
+    }
 }

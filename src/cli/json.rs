@@ -23,7 +23,10 @@ pub struct Fields<'a> {
 impl<'a> Fields<'a> {
     /// Wraps an object.
     pub fn new(obj: &'a Map<String, Value>) -> Fields<'a> {
-        Fields { obj, used: vec!["id", "op"] }
+        Fields {
+            obj,
+            used: vec!["id"],
+        }
     }
 
     /// The raw value of `name`, if present (and marks it used).
@@ -152,7 +155,11 @@ impl<'a> Fields<'a> {
                 "unknown field{} {} (known here: {})",
                 if unknown.len() > 1 { "s" } else { "" },
                 unknown.iter().map(|k| format!("\"{k}\"")).collect::<Vec<_>>().join(", "),
-                self.used[..].join(", ")
+                {
+                    let mut known = self.used.clone();
+                    known.dedup();
+                    known.join(", ")
+                }
             ))
         }
     }
