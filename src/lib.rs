@@ -28,17 +28,25 @@
 //! let c = asoftmax_spec::arith::parse_exact("0.3").unwrap();
 //! let v = psi::psi(&Rational::from(4), &Angle::Cos(c), 256).unwrap();
 //! // ψ(0.3) = −(8c⁴ − 8c² + 1) − 2 with k = 1 (0.3 < cos(π/4)).
-//! assert_eq!(v.f64(), -(8.0 * 0.0081 - 8.0 * 0.09 + 1.0) - 2.0);
+//! assert_eq!(v.f64(), -2.3448);
 //! ```
+
+// The README's Rust examples are compiled and run as doctests.
+#[cfg(doctest)]
+#[doc = include_str!("../README.md")]
+struct ReadmeDoctests;
 
 pub mod arith;
 #[cfg(feature = "cli")]
 pub mod cli;
+pub mod conformance;
+pub mod fast;
 pub mod fd;
 pub mod loss;
 pub mod margin;
 pub mod multiangle;
 pub mod psi;
+pub mod zoo;
 
 use rug::Rational;
 use std::fmt;
@@ -90,6 +98,18 @@ pub enum Error {
         /// The cap in bits.
         max: u32,
     },
+    /// Array arguments do not fit together (empty batch, ragged rows, a label that
+    /// is not a class index, …).
+    Shape {
+        /// What was wrong and where, e.g. `"x[3] has 5 components, expected 4"`.
+        what: String,
+    },
+    /// The input is well-formed but the requested quantity does not exist there
+    /// (a zero vector has no direction, a gradient is undefined at a cone point, …).
+    Degenerate {
+        /// What was degenerate and where, and why the quantity is undefined.
+        what: String,
+    },
 }
 
 impl fmt::Display for Error {
@@ -111,6 +131,8 @@ impl fmt::Display for Error {
                 f,
                 "{op}: the result was not determined at the working-precision cap of {max} bits"
             ),
+            Error::Shape { what } => write!(f, "shape error: {what}"),
+            Error::Degenerate { what } => write!(f, "degenerate input: {what}"),
         }
     }
 }

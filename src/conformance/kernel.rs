@@ -1,0 +1,104 @@
+//! The implementation-under-test interface: what a fast A-Softmax kernel must
+//! provide to be judged against the oracle, in `f32` or `f64`.
+
+use crate::arith::Format;
+
+/// A binary floating-point type a kernel computes in (`f32` or `f64`).
+pub trait FloatFormat:
+    Copy + PartialEq + PartialOrd + std::fmt::Debug + std::fmt::Display + Send + Sync + 'static
+{
+    /// The IEEE format of the type.
+    const FORMAT: Format;
+    /// Widens exactly to `f64`.
+    fn to_f64(self) -> f64;
+    /// Rounds an `f64` to this type (nearest, ties to even).
+    fn from_f64(v: f64) -> Self;
+    /// The raw bits, widened (for hex/bit dumps in failure reports).
+    fn bits(self) -> u64;
+}
+
+impl FloatFormat for f32 {
+    const FORMAT: Format = Format::F32;
+    fn to_f64(self) -> f64 {
+        f64::from(self)
+    }
+    fn from_f64(v: f64) -> Self {
+        v as f32
+    }
+    fn bits(self) -> u64 {
+        u64::from(self.to_bits())
+    }
+}
+
+impl FloatFormat for f64 {
+    const FORMAT: Format = Format::F64;
+    fn to_f64(self) -> f64 {
+        self
+    }
+    fn from_f64(v: f64) -> Self {
+        v
+    }
+    fn bits(self) -> u64 {
+        self.to_bits()
+    }
+}
+
+/// The scalar ops of an A-Softmax kernel for integer margins `m`, evaluated at
+/// `c = cos θ ∈ [−1, 1]` in the format `T`:
+/// `cos_m(m, c) = T_m(c)`, `psi(m, c) = (−1)^k T_m(c) − 2k`, `dpsi_dcos(m, c) = (−1)^k m U_{m−1}(c)`.
+///
+/// Closures can be used too: see [`ScalarFns`].
+pub trait ScalarKernel<T: FloatFormat> {
+    /// A short name for reports.
+    fn name(&self) -> String;
+    /// `cos(mθ) = T_m(c)`.
+    fn cos_m(&self, m: u32, c: T) -> T;
+    /// `ψ(c)`.
+    fn psi(&self, m: u32, c: T) -> T;
+    /// `dψ/dc`.
+    fn dpsi_dcos(&self, m: u32, c: T) -> T;
+    /// The margins this kernel supports (the suite tests only these); default all `m ≤ 16`.
+    fn supports(&self, m: u32) -> bool {
+        (1..=16).contains(&m)
+    }
+}
+
+/// A [`ScalarKernel`] made of three closures, for implementations that are plain functions.
+pub struct ScalarFns<T, A, B, C> {
+    /// Name shown in reports.
+    pub name: &'static str,
+    /// `T_m(c)`.
+    pub cos_m: A,
+    /// `ψ(c)`.
+    pub psi: B,
+    /// `dψ/dc`.
+    pub dpsi_dcos: C,
+    /// Margins covered.
+    pub m_range: std::ops::RangeInclusive<u32>,
+    #[doc(hidden)]
+    pub _t: std::marker::PhantomData<T>,
+}
+
+impl<T, A, B, C> ScalarKernel<T> for ScalarFns<T, A, B, C>
+where
+    T: FloatFormat,
+    A: Fn(u32, T) -> T,
+    B: Fn(u32, T) -> T,
+    C: Fn(u32, T) -> T,
+{
+    fn name(&self) -> String {
+        self.name.to_string()
+    }
+    fn cos_m(&self, m: u32, c: T) -> T {
+        (self.cos_m)(m, c)
+    }
+    fn psi(&self, m: u32, c: T) -> T {
+        (self.psi)(m, c)
+    }
+    fn dpsi_dcos(&self, m: u32, c: T) -> T {
+        (self.dpsi_dcos)(m, c)
+    }
+    fn supports(&self, m: u32) -> bool {
+        self.m_range.contains(&m)
+    }
+}

@@ -1,0 +1,1 @@
+//! The published-formula zoo (in progress).
