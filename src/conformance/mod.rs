@@ -1,5 +1,21 @@
 //! The conformance toolkit: judge a fast implementation against the oracle.
+//!
+//! - [`kernel`]: the implementation-under-test interface ([`ScalarKernel`], closures via [`ScalarFns`]);
+//! - [`metrics`]: ulp error and scaled error against exact values;
+//! - [`policy`]: the per-op, per-format tolerance table with the reason for each entry;
+//! - [`generators`]: seeded edge cases, sweeps and random inputs;
+//! - [`suite`]: reports and assertions, and the [`scalar_suite!`](crate::scalar_suite) macro;
+//! - [`textbook`]: the plain recurrence implementation that calibrates the policy.
 
+pub mod generators;
 pub mod kernel;
+pub mod metrics;
+pub mod policy;
+pub mod suite;
+pub mod textbook;
 
+pub use generators::GenConfig;
 pub use kernel::{FloatFormat, ScalarFns, ScalarKernel};
+pub use policy::{Bound, Policy, ScalarOp};
+pub use suite::{OpReport, assert_scalar, check_scalar};
+pub use textbook::Textbook;

@@ -1,0 +1,139 @@
+//! The conformance toolkit judged on known implementations: the default policy
+//! accepts the textbook recurrence for every m ≤ 16 (no false alarms) and
+//! rejects deliberately broken implementations (no blind spots).
+
+use asoftmax_spec::conformance::{
+    FloatFormat, GenConfig, Policy, ScalarKernel, ScalarOp, Textbook, check_scalar,
+};
+
+fn calibrate<T: FloatFormat>()
+where
+    Textbook: ScalarKernel<T>,
+{
+    let cfg = GenConfig::default();
+    for op in ScalarOp::ALL {
+        let mut worst_ratio: f64 = 0.0;
+        for m in 1..=16 {
+            let r = check_scalar::<T, _>(&Textbook, op, m..=m, &cfg, &Policy::default());
+            assert!(r.passed(), "false alarm:\n{r}");
+            worst_ratio = worst_ratio.max(r.max_scaled / f64::from(m * m));
+        }
+        println!(
+            "textbook {op} {}: max scaled error / m² = {worst_ratio:.3}",
+            T::FORMAT.name()
+        );
+    }
+}
+
+#[test]
+fn textbook_passes_the_default_policy_f32() {
+    calibrate::<f32>();
+}
+
+#[test]
+fn textbook_passes_the_default_policy_f64() {
+    calibrate::<f64>();
+}
+
+/// ψ with the branch sign dropped: +T_m − 2k on odd branches.
+struct WrongBranchSign;
+impl ScalarKernel<f64> for WrongBranchSign {
+    fn name(&self) -> String {
+        "wrong-branch-sign".into()
+    }
+    fn cos_m(&self, m: u32, c: f64) -> f64 {
+        ScalarKernel::<f64>::cos_m(&Textbook, m, c)
+    }
+    fn psi(&self, m: u32, c: f64) -> f64 {
+        let k = Textbook::branch(m, c);
+        self.cos_m(m, c) - 2.0 * f64::from(k)
+    }
+    fn dpsi_dcos(&self, m: u32, c: f64) -> f64 {
+        ScalarKernel::<f64>::dpsi_dcos(&Textbook, m, c)
+    }
+}
+
+/// k one too large (clamped to m − 1).
+struct KOffByOne;
+impl ScalarKernel<f32> for KOffByOne {
+    fn name(&self) -> String {
+        "k-off-by-one".into()
+    }
+    fn cos_m(&self, m: u32, c: f32) -> f32 {
+        ScalarKernel::<f32>::cos_m(&Textbook, m, c)
+    }
+    fn psi(&self, m: u32, c: f32) -> f32 {
+        let k = (Textbook::branch(m, c) + 1).min(m - 1);
+        let t = self.cos_m(m, c);
+        (if k % 2 == 0 { t } else { -t }) - 2.0 * k as f32
+    }
+    fn dpsi_dcos(&self, m: u32, c: f32) -> f32 {
+        let k = (Textbook::branch(m, c) + 1).min(m - 1);
+        let d = m as f32 * asoftmax_spec::multiangle::chebyshev_u(m - 1, &c);
+        if k % 2 == 0 { d } else { -d }
+    }
+}
+
+/// dψ/dc through θ = acos c: m sin(mθ)/sin θ, NaN at c = ±1.
+struct NanAtOne;
+impl ScalarKernel<f64> for NanAtOne {
+    fn name(&self) -> String {
+        "nan-at-c=1".into()
+    }
+    fn cos_m(&self, m: u32, c: f64) -> f64 {
+        (f64::from(m) * c.acos()).cos()
+    }
+    fn psi(&self, m: u32, c: f64) -> f64 {
+        ScalarKernel::<f64>::psi(&Textbook, m, c)
+    }
+    fn dpsi_dcos(&self, m: u32, c: f64) -> f64 {
+        let theta = c.acos();
+        let k = Textbook::branch(m, c);
+        let d = f64::from(m) * (f64::from(m) * theta).sin() / theta.sin();
+        if k % 2 == 0 { d } else { -d }
+    }
+}
+
+fn caught<T: FloatFormat, K: ScalarKernel<T>>(
+    k: &K,
+    op: ScalarOp,
+    ms: std::ops::RangeInclusive<u32>,
+) {
+    let r = check_scalar::<T, _>(k, op, ms, &GenConfig::default(), &Policy::default());
+    assert!(!r.passed(), "{} was not caught on {op}:\n{r}", k.name());
+    println!("{r}");
+}
+
+#[test]
+fn broken_scalar_kernels_are_caught() {
+    caught::<f64, _>(&WrongBranchSign, ScalarOp::Psi, 2..=8);
+    caught::<f32, _>(&KOffByOne, ScalarOp::Psi, 2..=8);
+    caught::<f32, _>(&KOffByOne, ScalarOp::DpsiDcos, 2..=8);
+    caught::<f64, _>(&NanAtOne, ScalarOp::DpsiDcos, 1..=8);
+    // The same kernels are fine where they are not broken.
+    let ok = check_scalar::<f64, _>(
+        &WrongBranchSign,
+        ScalarOp::CosM,
+        1..=8,
+        &GenConfig::default(),
+        &Policy::default(),
+    );
+    assert!(ok.passed(), "{ok}");
+}
+
+#[test]
+fn report_names_the_worst_input_in_decimal_hex_and_bits() {
+    let r = check_scalar::<f64, _>(
+        &NanAtOne,
+        ScalarOp::DpsiDcos,
+        4..=4,
+        &GenConfig::default(),
+        &Policy::default(),
+    );
+    let text = r.to_string();
+    assert!(text.contains("c=1"), "{text}");
+    assert!(text.contains("0x1p+0"), "{text}");
+    assert!(text.contains("bits 0x3ff0000000000000"), "{text}");
+    assert!(text.contains("seed"), "{text}");
+    assert!(text.contains("NaN"), "{text}");
+}
