@@ -126,12 +126,20 @@ pub fn cos_m_de_moivre<S: RealScalar>(m: u32, c: &S) -> S {
 /// Exact integer coefficients of `T_m`: `a[i]` is the coefficient of `c^i`
 /// (built by the recurrence on coefficient vectors).
 pub fn chebyshev_t_coefficients(m: u32) -> Vec<Integer> {
-    coefficients(m, vec![Integer::from(1)], vec![Integer::from(0), Integer::from(1)])
+    coefficients(
+        m,
+        vec![Integer::from(1)],
+        vec![Integer::from(0), Integer::from(1)],
+    )
 }
 
 /// Exact integer coefficients of `U_n` (`a[i]` multiplies `c^i`).
 pub fn chebyshev_u_coefficients(n: u32) -> Vec<Integer> {
-    coefficients(n, vec![Integer::from(1)], vec![Integer::from(0), Integer::from(2)])
+    coefficients(
+        n,
+        vec![Integer::from(1)],
+        vec![Integer::from(0), Integer::from(2)],
+    )
 }
 
 fn coefficients(n: u32, p0: Vec<Integer>, p1: Vec<Integer>) -> Vec<Integer> {

@@ -18,7 +18,7 @@
 //! Lipschitz constants (`|d²ψ/dθ²| ≤ m²`, `|d²ψ/dc²| ≤ m·U′_{m−1}(1) ≤ m⁴/3`).
 
 use crate::arith::{Approx, Ival, Scalar, ziv};
-use crate::multiangle::{check_cos, check_m, check_theta, chebyshev_u, cos_m_recurrence};
+use crate::multiangle::{chebyshev_u, check_cos, check_m, check_theta, cos_m_recurrence};
 use crate::{Angle, Error};
 use rug::{Float, Integer, Rational};
 use std::cmp::Ordering;
@@ -263,9 +263,7 @@ pub fn psi(m: &Rational, at: &Angle, prec: u32) -> Result<Approx, Error> {
         (Some(mi), Angle::Cos(c)) => ziv::approx_rational("psi", &psi_cos_exact(mi, c)?, prec),
         (_, Angle::Theta(theta)) => {
             check_theta(theta)?;
-            ziv::ziv("psi", prec, |wp| {
-                Ok(Some(psi_theta_point(m, theta, wp)?))
-            })
+            ziv::ziv("psi", prec, |wp| Ok(Some(psi_theta_point(m, theta, wp)?)))
         }
         (None, Angle::Cos(c)) => {
             check_cos(c)?;
@@ -351,6 +349,9 @@ mod tests {
             assert_eq!(v, Rational::from(1 - 2 * i64::from(m)));
         }
         // m = 2 at c = 0 (θ = π/2): branch 1, ψ = −cos(π) − 2 = −1.
-        assert_eq!(psi_cos_exact(2, &Rational::new()).unwrap(), Rational::from(-1));
+        assert_eq!(
+            psi_cos_exact(2, &Rational::new()).unwrap(),
+            Rational::from(-1)
+        );
     }
 }

@@ -13,7 +13,12 @@ fn run(input: &str) -> (Vec<Value>, i32) {
         .stderr(Stdio::piped())
         .spawn()
         .expect("binary runs");
-    child.stdin.take().unwrap().write_all(input.as_bytes()).unwrap();
+    child
+        .stdin
+        .take()
+        .unwrap()
+        .write_all(input.as_bytes())
+        .unwrap();
     let out = child.wait_with_output().unwrap();
     let lines = String::from_utf8(out.stdout)
         .unwrap()
@@ -28,12 +33,18 @@ fn shipped_cases_all_evaluate() {
     let input = std::fs::read_to_string("examples/cases.jsonl").unwrap();
     let (out, code) = run(&input);
     assert_eq!(code, 0, "{out:?}");
-    assert_eq!(out.len(), input.lines().filter(|l| !l.trim().is_empty()).count());
+    assert_eq!(
+        out.len(),
+        input.lines().filter(|l| !l.trim().is_empty()).count()
+    );
     for (line, v) in input.lines().zip(&out) {
         let req: Value = serde_json::from_str(line).unwrap();
         assert_eq!(v["id"], req["id"]);
         assert_eq!(v["op"], req["op"]);
-        assert!(v["value"].is_string() && v["f64"].is_string() && v["f32"].is_string(), "{v}");
+        assert!(
+            v["value"].is_string() && v["f64"].is_string() && v["f32"].is_string(),
+            "{v}"
+        );
     }
 }
 
@@ -45,7 +56,9 @@ fn bad_lines_give_error_lines_and_the_rest_is_evaluated() {
     assert_eq!(out.len(), input.lines().count());
     let (last, errors) = out.split_last().unwrap();
     for (i, e) in errors.iter().enumerate() {
-        let msg = e["error"].as_str().unwrap_or_else(|| panic!("line {}: {e}", i + 1));
+        let msg = e["error"]
+            .as_str()
+            .unwrap_or_else(|| panic!("line {}: {e}", i + 1));
         assert!(msg.starts_with(&format!("line {}: ", i + 1)), "{msg}");
         assert_eq!(e["line"], i + 1);
     }
@@ -72,8 +85,14 @@ fn json_numbers_are_the_f64_they_parse_to() {
     let (out, _) = run(
         "{\"op\":\"cos_m\",\"m\":1,\"cos\":0.1,\"prec\":128}\n{\"op\":\"cos_m\",\"m\":1,\"cos\":\"0.1\",\"prec\":128}",
     );
-    assert_eq!(out[0]["value"], "1.000000000000000055511151231257827021182e-1");
-    assert_eq!(out[1]["value"], "1.000000000000000000000000000000000000000e-1");
+    assert_eq!(
+        out[0]["value"],
+        "1.000000000000000055511151231257827021182e-1"
+    );
+    assert_eq!(
+        out[1]["value"],
+        "1.000000000000000000000000000000000000000e-1"
+    );
 }
 
 #[test]

@@ -45,7 +45,9 @@ pub fn parse_exact(text: &str) -> Result<Rational, Error> {
     };
     let lower = body.to_ascii_lowercase();
     if matches!(lower.as_str(), "nan" | "inf" | "infinity") {
-        return Err(bad("not a finite number (NaN and infinities are not inputs)"));
+        return Err(bad(
+            "not a finite number (NaN and infinities are not inputs)",
+        ));
     }
     let (hex, body) = match lower.strip_prefix("0x") {
         Some(rest) => (true, rest.to_string()),
@@ -97,8 +99,8 @@ pub fn parse_exact(text: &str) -> Result<Rational, Error> {
         }
     };
     let all_digits = format!("{int_part}{frac_part}");
-    let mantissa = Integer::from_str_radix(&all_digits, radix as i32)
-        .map_err(|_| bad("malformed digits"))?;
+    let mantissa =
+        Integer::from_str_radix(&all_digits, radix as i32).map_err(|_| bad("malformed digits"))?;
     // value = mantissa · radix^(−len(frac)) · base^exp, base = 2 for hex, 10 for decimal.
     let frac_len = frac_part.len() as i64;
     let (pow10, pow2) = if hex {
@@ -106,7 +108,10 @@ pub fn parse_exact(text: &str) -> Result<Rational, Error> {
     } else {
         (exp - frac_len, 0)
     };
-    if mantissa != 0 && (pow10.abs() > max_exp + MAX_DIGITS as i64 || pow2.abs() > max_exp + 4 * MAX_DIGITS as i64) {
+    if mantissa != 0
+        && (pow10.abs() > max_exp + MAX_DIGITS as i64
+            || pow2.abs() > max_exp + 4 * MAX_DIGITS as i64)
+    {
         return Err(bad("exponent out of range"));
     }
     if exp.abs() > max_exp && mantissa != 0 {
@@ -154,7 +159,7 @@ pub fn f64_of_text(text: &str) -> Result<f64, Error> {
         Ok(v)
     } else {
         Err(Error::InvalidNumber {
-        text: truncate(text),
+            text: truncate(text),
             reason: "overflows f64",
         })
     }
@@ -193,8 +198,18 @@ mod tests {
     #[test]
     fn rejects_with_reasons() {
         for bad in [
-            "", "nan", "-inf", "1e", "0x1.8", "1.2.3", "abc", "1e99999999999999", "0x1pz", "--1",
-            ".", "1e+",
+            "",
+            "nan",
+            "-inf",
+            "1e",
+            "0x1.8",
+            "1.2.3",
+            "abc",
+            "1e99999999999999",
+            "0x1pz",
+            "--1",
+            ".",
+            "1e+",
         ] {
             let e = parse_exact(bad).unwrap_err();
             assert!(matches!(e, Error::InvalidNumber { .. }), "{bad}: {e}");

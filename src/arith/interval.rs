@@ -46,7 +46,10 @@ impl Ival {
     /// The degenerate interval `[x, x]` (exact).
     pub fn point(x: Float) -> Ival {
         debug_assert!(x.is_finite());
-        Ival { lo: x.clone(), hi: x }
+        Ival {
+            lo: x.clone(),
+            hi: x,
+        }
     }
 
     /// The tightest interval at precision `prec` that contains the exact rational `r`.
@@ -154,8 +157,16 @@ impl Ival {
     /// Intersection with `[lo, hi]`, used to apply a mathematical range that is
     /// known a priori (e.g. `|cos θ| ≤ 1`). Returns `None` if the intersection is empty.
     pub fn clamp_to(&self, lo: &Float, hi: &Float) -> Option<Ival> {
-        let l = if self.lo < *lo { lo.clone() } else { self.lo.clone() };
-        let h = if self.hi > *hi { hi.clone() } else { self.hi.clone() };
+        let l = if self.lo < *lo {
+            lo.clone()
+        } else {
+            self.lo.clone()
+        };
+        let h = if self.hi > *hi {
+            hi.clone()
+        } else {
+            self.hi.clone()
+        };
         Ival::new(l, h)
     }
 

@@ -165,7 +165,10 @@ mod tests {
 
     #[test]
     fn hex_examples() {
-        assert_eq!(hex_f64(std::f64::consts::FRAC_1_SQRT_2), "0x1.6a09e667f3bcdp-1");
+        assert_eq!(
+            hex_f64(std::f64::consts::FRAC_1_SQRT_2),
+            "0x1.6a09e667f3bcdp-1"
+        );
         assert_eq!(hex_f64(-1.0), "-0x1p+0");
         assert_eq!(hex_f64(0.0), "0x0p+0");
         assert_eq!(hex_f64(-0.0), "-0x0p+0");
@@ -199,8 +202,14 @@ mod tests {
         let tiny = 2f64.powi(-149);
         // Half the smallest subnormal ties to +0; just above rounds up.
         assert_eq!(round_f32(&exact(tiny / 2.0)).to_bits(), 0);
-        assert_eq!(round_f32(&exact(tiny / 2.0 * (1.0 + 1e-15))), f32::from_bits(1));
-        assert_eq!(round_f32(&exact(-tiny / 2.0)).to_bits(), (-0.0f32).to_bits());
+        assert_eq!(
+            round_f32(&exact(tiny / 2.0 * (1.0 + 1e-15))),
+            f32::from_bits(1)
+        );
+        assert_eq!(
+            round_f32(&exact(-tiny / 2.0)).to_bits(),
+            (-0.0f32).to_bits()
+        );
         // 1.5 × smallest subnormal ties to even (2 × smallest).
         assert_eq!(round_f32(&exact(1.5 * tiny)), f32::from_bits(2));
         // max + half ulp ties to even = overflow; just below stays max.

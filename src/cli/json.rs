@@ -8,8 +8,8 @@
 //!   and denotes that **exact** rational.
 
 use crate::Error;
-use crate::arith::{exact, hex_f32, hex_f64, rational_from_f64};
 use crate::arith::ziv::Approx;
+use crate::arith::{exact, hex_f32, hex_f64, rational_from_f64};
 use rug::Rational;
 use serde_json::{Map, Value, json};
 
@@ -77,7 +77,10 @@ impl<'a> Fields<'a> {
     pub fn string(&mut self, name: &'static str) -> Result<&'a str, String> {
         match self.raw(name) {
             Some(Value::String(s)) => Ok(s),
-            Some(other) => Err(format!("field \"{name}\": expected a string, got {}", kind(other))),
+            Some(other) => Err(format!(
+                "field \"{name}\": expected a string, got {}",
+                kind(other)
+            )),
             None => Err(format!("missing field \"{name}\"")),
         }
     }
@@ -97,26 +100,39 @@ impl<'a> Fields<'a> {
         match self.raw(name) {
             None => Ok(default),
             Some(Value::Bool(b)) => Ok(*b),
-            Some(other) => Err(format!("field \"{name}\": expected true or false, got {}", kind(other))),
+            Some(other) => Err(format!(
+                "field \"{name}\": expected true or false, got {}",
+                kind(other)
+            )),
         }
     }
 
     /// A required matrix of exact numbers (array of arrays), rows may differ in
     /// length here; shape checks belong to the op.
     pub fn matrix(&mut self, name: &'static str) -> Result<Vec<Vec<Rational>>, String> {
-        let v = self.raw(name).ok_or_else(|| format!("missing field \"{name}\""))?;
-        let rows = v
-            .as_array()
-            .ok_or_else(|| format!("field \"{name}\": expected an array of rows, got {}", kind(v)))?;
+        let v = self
+            .raw(name)
+            .ok_or_else(|| format!("missing field \"{name}\""))?;
+        let rows = v.as_array().ok_or_else(|| {
+            format!(
+                "field \"{name}\": expected an array of rows, got {}",
+                kind(v)
+            )
+        })?;
         rows.iter()
             .enumerate()
             .map(|(i, row)| {
                 let row = row.as_array().ok_or_else(|| {
-                    format!("field \"{name}\"[{i}]: expected an array of numbers, got {}", kind(row))
+                    format!(
+                        "field \"{name}\"[{i}]: expected an array of numbers, got {}",
+                        kind(row)
+                    )
                 })?;
                 row.iter()
                     .enumerate()
-                    .map(|(j, x)| number_value(x).map_err(|e| format!("field \"{name}\"[{i}][{j}]: {e}")))
+                    .map(|(j, x)| {
+                        number_value(x).map_err(|e| format!("field \"{name}\"[{i}][{j}]: {e}"))
+                    })
                     .collect()
             })
             .collect()
@@ -124,10 +140,15 @@ impl<'a> Fields<'a> {
 
     /// A required array of non-negative integers (labels).
     pub fn indices(&mut self, name: &'static str) -> Result<Vec<usize>, String> {
-        let v = self.raw(name).ok_or_else(|| format!("missing field \"{name}\""))?;
-        let items = v
-            .as_array()
-            .ok_or_else(|| format!("field \"{name}\": expected an array of integers, got {}", kind(v)))?;
+        let v = self
+            .raw(name)
+            .ok_or_else(|| format!("missing field \"{name}\""))?;
+        let items = v.as_array().ok_or_else(|| {
+            format!(
+                "field \"{name}\": expected an array of integers, got {}",
+                kind(v)
+            )
+        })?;
         items
             .iter()
             .enumerate()
@@ -154,7 +175,11 @@ impl<'a> Fields<'a> {
             Err(format!(
                 "unknown field{} {} (known here: {})",
                 if unknown.len() > 1 { "s" } else { "" },
-                unknown.iter().map(|k| format!("\"{k}\"")).collect::<Vec<_>>().join(", "),
+                unknown
+                    .iter()
+                    .map(|k| format!("\"{k}\""))
+                    .collect::<Vec<_>>()
+                    .join(", "),
                 {
                     let mut known = self.used.clone();
                     known.dedup();
@@ -174,12 +199,19 @@ pub fn number_value(v: &Value) -> Result<Rational, String> {
             rational_from_f64(f).map_err(|e| e.to_string())
         }
         Value::String(s) => exact::parse_exact(s).map_err(|e| e.to_string()),
-        other => Err(format!("expected a number or a numeric string, got {}", kind(other))),
+        other => Err(format!(
+            "expected a number or a numeric string, got {}",
+            kind(other)
+        )),
     }
 }
 
 fn integer_u32(r: &Rational) -> Option<u32> {
-    if *r.denom() == 1 { r.numer().to_u32() } else { None }
+    if *r.denom() == 1 {
+        r.numer().to_u32()
+    } else {
+        None
+    }
 }
 
 /// A short name of a JSON value's kind, for error messages.
