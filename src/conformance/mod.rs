@@ -5,12 +5,15 @@
 //! - [`policy`]: the per-op, per-format tolerance table with the reason for each entry;
 //! - [`generators`]: seeded edge cases, sweeps and random inputs;
 //! - [`suite`]: reports and assertions, and the [`scalar_suite!`](crate::scalar_suite) macro;
+//! - `strategies` (feature `proptest`): proptest strategies for the same inputs;
 //! - [`textbook`]: the plain recurrence implementation that calibrates the policy.
 
 pub mod generators;
 pub mod kernel;
 pub mod metrics;
 pub mod policy;
+#[cfg(feature = "proptest")]
+pub mod strategies;
 pub mod suite;
 pub mod textbook;
 
