@@ -1,0 +1,55 @@
+//! A toy f32 A-Softmax kernel, as a user crate would write it: the textbook
+//! three-term recurrence, and the branch k from thresholds cos(jπ/m).
+
+/// `T_m(c)` by `T_{n+1} = 2c·T_n − T_{n−1}`.
+pub fn cos_m(m: u32, c: f32) -> f32 {
+    let (mut prev, mut cur) = (1.0f32, c);
+    if m == 0 {
+        return prev;
+    }
+    for _ in 1..m {
+        let next = 2.0 * c * cur - prev;
+        prev = cur;
+        cur = next;
+    }
+    cur
+}
+
+/// `U_n(c)` by the same recurrence with `U_1 = 2c`.
+fn cheb_u(n: u32, c: f32) -> f32 {
+    let (mut prev, mut cur) = (1.0f32, 2.0 * c);
+    if n == 0 {
+        return prev;
+    }
+    for _ in 1..n {
+        let next = 2.0 * c * cur - prev;
+        prev = cur;
+        cur = next;
+    }
+    cur
+}
+
+/// The branch `k = #{ j : c < cos(jπ/m) }`.
+pub fn branch(m: u32, c: f32) -> u32 {
+    (1..m)
+        .filter(|&j| c < (j as f32 * std::f32::consts::PI / m as f32).cos())
+        .count() as u32
+}
+
+/// `ψ(c) = (−1)^k T_m(c) − 2k`.
+pub fn psi(m: u32, c: f32) -> f32 {
+    let k = branch(m, c);
+    let t = cos_m(m, c);
+    (if k % 2 == 0 { t } else { -t }) - 2.0 * k as f32
+}
+
+/// `dψ/dc = (−1)^k m U_{m−1}(c)`.
+pub fn dpsi_dcos(m: u32, c: f32) -> f32 {
+    let d = m as f32 * cheb_u(m - 1, c);
+    if branch(m, c) % 2 == 0 { d } else { -d }
+}
+
+/// A deliberately broken variant: ψ without the (−1)^k sign.
+pub fn psi_without_sign(m: u32, c: f32) -> f32 {
+    cos_m(m, c) - 2.0 * branch(m, c) as f32
+}

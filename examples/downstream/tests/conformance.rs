@@ -1,0 +1,40 @@
+//! The toy kernel checked by asoftmax-spec's conformance suite.
+
+use asoftmax_spec::conformance::{GenConfig, Policy, ScalarFns, ScalarOp, check_scalar};
+use std::marker::PhantomData;
+
+/// The toy kernel, as a `ScalarKernel<f32>` made of plain functions.
+fn toy() -> impl asoftmax_spec::conformance::ScalarKernel<f32> {
+    ScalarFns {
+        name: "toy",
+        cos_m: toy_asoftmax::cos_m,
+        psi: toy_asoftmax::psi,
+        dpsi_dcos: toy_asoftmax::dpsi_dcos,
+        m_range: 1..=16,
+        _t: PhantomData,
+    }
+}
+
+// The one line: one #[test] per op (cos_m, psi, dpsi_dcos) for f32, m = 1..=8.
+asoftmax_spec::scalar_suite!(toy_f32, toy(), f32, 1..=8);
+
+#[test]
+fn the_broken_variant_is_caught() {
+    let broken = ScalarFns {
+        name: "toy-without-sign",
+        cos_m: toy_asoftmax::cos_m,
+        psi: toy_asoftmax::psi_without_sign,
+        dpsi_dcos: toy_asoftmax::dpsi_dcos,
+        m_range: 1..=16,
+        _t: PhantomData,
+    };
+    let report = check_scalar::<f32, _>(
+        &broken,
+        ScalarOp::Psi,
+        1..=8,
+        &GenConfig::default(),
+        &Policy::default(),
+    );
+    assert!(!report.passed(), "{report}");
+    println!("{report}");
+}
