@@ -1,1 +1,1242 @@
-//! The A-Softmax loss and its gradients (in progress).
+//! The A-Softmax (SphereFace) and L-Softmax losses of a batch, with analytic gradients.
+//!
+//! # The loss
+//!
+//! A batch is `X` (`N × d`, one feature `x_n` per row), class weights `W` (`C × d`,
+//! one row `W_j` per class), labels `y_n ∈ 0..C`, a margin `m ≥ 1` (rational), an
+//! annealing weight `λ ≥ 0` and a scale `s > 0`. For one sample `x` with label `y`
+//! write `r = ‖x‖`, `ν_j = ‖W_j‖`, `ŵ_j = W_j/ν_j`, `c_j = ŵ_j·x / r = cos θ_j` and
+//!
+//! ```text
+//! φ(c) = (λ·c + ψ(c)) / (1 + λ),     ψ(c) = (−1)^k cos(m·θ) − 2k  (see crate::psi)
+//! ```
+//!
+//! | variant | `f_j`, `j ≠ y` | `f_y` |
+//! | --- | --- | --- |
+//! | [`Variant::ASoftmax`] | `s·r·c_j = s·ŵ_j·x` | `s·r·φ(c_y)` |
+//! | [`Variant::LSoftmax`] | `s·ν_j·r·c_j = s·W_j·x` | `s·ν_y·r·φ(c_y)` |
+//!
+//! The per-sample loss is `ℓ = logsumexp(f) − f_y = ln(1 + Σ_{j≠y} exp(f_j − f_y))`
+//! and the loss is the batch mean `L = (1/N)·Σ_n ℓ_n`. For `m = 1`, `ψ(c) = c` and
+//! `φ(c) = c`: both variants reduce to the (scaled, normalized-weight resp. plain)
+//! softmax cross-entropy.
+//!
+//! # Gradients
+//!
+//! `∂ℓ/∂f_j = p_j − [j = y]` with `p = softmax(f)`. For `g = r·h(c)` (`h = φ` for the
+//! target under [`Backward::Full`], `h(c) = c` otherwise) and `P = x − (ŵ·x)ŵ =
+//! x − ((W·x)/(W·W))·W` (the part of `x` orthogonal to `W`, an exact rational vector):
+//!
+//! ```text
+//! ∂g/∂x = h′(c)·ŵ + (h(c) − c·h′(c))·x/r          ∂g/∂W = h′(c)·P/ν
+//! ```
+//!
+//! A-Softmax logits are `s·g`. L-Softmax logits are `F = s·ν·g`, hence
+//!
+//! ```text
+//! ∂(ν g)/∂x = h′(c)·W + (h(c) − c·h′(c))·(ν/r)·x    ∂(ν g)/∂W = (r·h(c)/ν)·W + h′(c)·P
+//! ```
+//!
+//! (for `h(c) = c` these are `W` and `x`). With `φ′ = (λ + ψ′)/(1 + λ)` one has
+//! `φ − c·φ′ = (ψ − c·ψ′)/(1 + λ)`. The gradients returned are those of the *mean*
+//! loss `L` with respect to `X` and to the *raw* `W` (through the normalization for
+//! A-Softmax): `∂L/∂x_n = (1/N)·Σ_j (p_nj − [j = y_n])·∂f_nj/∂x_n`, and likewise for `W_j`
+//! summed over the batch.
+//!
+//! [`Backward::DetachedMargin`] (opensphere / SphereFace-R / insightface style) treats
+//! `f_y − s·κ_y·r·c_y` (`κ = 1` for A-Softmax, `κ = ν_y` for L-Softmax) as a constant:
+//! the loss value is unchanged, the probabilities `p` are those of the margin logits,
+//! but the target logit is differentiated as the plain cosine logit `s·κ_y·r·c_y`.
+//!
+//! ψ′ is `(−1)^k·m·U_{m−1}(c)` for integer `m` (exact, [`psi::dpsi_dcos_ival`]) and
+//! `(dψ/dθ)/(−sin θ)` for non-integer `m`, with `sin²θ = 1 − c²` an exact rational and
+//! `ψ′(1) = m²` (the limit; ψ is analytic in `c` at `c = 1`).
+//!
+//! # Rigor
+//!
+//! Dot products `W_j·x_n`, `‖W_j‖²`, `‖x_n‖²` and the projections `P` are exact
+//! rationals; square roots are exact when the radicand is the square of a rational.
+//! `c` is enclosed as `(W·x)/√((W·W)(x·x))` and clamped to `[−1, 1]` (Cauchy–Schwarz).
+//! The log-sum-exp is evaluated in shifted form so that logits of any size (e.g.
+//! `s = 64`, `‖x‖ = 10⁴`) neither overflow nor lose relative accuracy: with
+//! `D_j = f_j − f_y` and `σ` an exact point at most `max_j D_j`,
+//! `ℓ = ln_1p(Σ_{j≠y} e^{D_j})` when `σ ≤ 0`, and `ℓ = σ + ln(e^{−σ} + Σ_{j≠y} e^{D_j − σ})`
+//! otherwise; `p_y − 1 = −(Σ_{j≠y} e_j)/(Σ_all e_j)` avoids the cancellation `1 − p_y`.
+//! For `C = 1` the loss is exactly `0` and so are all gradients. Everything is an
+//! [`Ival`] refined by [`ziv::ziv_many`]; gradient components that are exactly zero
+//! because the exact projection `P` vanishes are computed as exact zeros, and other
+//! mathematically-zero components are reported with the Ziv loop's zero bound
+//! ([`Approx::zero_bound`]).
+//!
+//! # Inputs that are rejected (each a typed [`Error`], never a panic)
+//!
+//! - [`Error::Shape`]: `N = 0` (empty batch), `C = 0`, `d = 0`, a row of `x` or `w` of
+//!   a different length (naming the row), `y.len() ≠ N`, a label `y_n ≥ C` (naming
+//!   the sample).
+//! - [`Error::Domain`]: `m < 1` or `m > 65536` (`arg = "m"`), `λ < 0` (`"lambda"`),
+//!   `s ≤ 0` (`"scale"`); [`Error::Precision`] for an unsupported `prec`.
+//! - [`Error::Degenerate`]:
+//!   - A-Softmax with a zero row `W_j` (no direction: `ŵ_j` is undefined), value or gradient;
+//!   - gradient requested (with `C > 1`, `m ≠ 1`, [`Backward::Full`]) at a zero feature
+//!     `x_n = 0`: the value is `ln C` by continuity (all logits are `0`) and is returned
+//!     when only the value is requested, but `ℓ` is positively homogeneous and not linear
+//!     in `x_n` there, so the x-gradient does not exist;
+//!   - L-Softmax gradient (same conditions) when a zero row `W_y` is the target of a
+//!     sample with `x_n ≠ 0`: `f_y = s·ν_y·r·φ(c_y)` is homogeneous, not linear, in `W_y`;
+//!   - gradient (same conditions) with a non-integer `m` when `x_n` is exactly
+//!     antiparallel to `W_{y_n}` (`c = −1`, θ = π): `dψ/dc` is unbounded there and `ℓ`
+//!     has a cone point.
+//!
+//! Where the gradient does exist at such points it is returned: at `x_n = 0` with
+//! `m = 1`, with [`Backward::DetachedMargin`], or with `C = 1`, the target logit seen
+//! by the backward is linear in `x_n` (or its coefficient `p_y − 1` is `0`), and
+//! `∂L/∂x_n = (s/N)·Σ_j (1/C − [j = y])·v_j` with `v_j = ŵ_j` (A) or `W_j` (L), while
+//! the `W` gradient receives nothing from that sample. An L-Softmax zero row `W_j` is
+//! harmless otherwise: its logit is `0` (`s·W_j·x` for `j ≠ y`, and `s·ν·r·φ → 0` for
+//! the target, by continuity), it contributes `0` to `∂/∂x` and `(p_j − [j = y])·s·x_n`
+//! to `∂/∂W_j` (the plain logit `s·W_j·x_n` being linear).
+//!
+//! NaN and infinities cannot occur in the inputs: every number is an exact `Rational`
+//! (text inputs go through [`crate::arith::parse_exact`], which rejects them).
+
+use crate::arith::{Approx, Ival, ziv};
+use crate::multiangle::MAX_M;
+use crate::psi;
+use crate::{Error, describe_rational};
+use rug::float::Round;
+use rug::ops::{AssignRound, Pow};
+use rug::{Float, Integer, Rational};
+
+/// Which logits are used: normalized class weights (SphereFace) or raw ones (L-Softmax).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Variant {
+    /// A-Softmax (SphereFace): `f_j = s·‖x‖·cos θ_j`, `f_y = s·‖x‖·φ(cos θ_y)`; the rows of
+    /// `W` are normalized, so a zero row is an error.
+    ASoftmax,
+    /// L-Softmax: `f_j = s·‖W_j‖·‖x‖·cos θ_j = s·W_j·x`, `f_y = s·‖W_y‖·‖x‖·φ(cos θ_y)`.
+    LSoftmax,
+}
+
+/// How the target logit is differentiated.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Backward {
+    /// The true gradient of the loss: `∂f_y` includes `φ′(c) = (λ + ψ′(c))/(1 + λ)`.
+    Full,
+    /// The margin term `f_y − s·κ_y·‖x‖·cos θ_y` (`κ_y = 1` for A-Softmax, `‖W_y‖` for
+    /// L-Softmax) is a constant for the backward pass, which therefore sees the plain
+    /// cosine logit `s·κ_y·‖x‖·cos θ_y` for the target (opensphere, SphereFace-R,
+    /// insightface). The loss value is the full margin loss.
+    DetachedMargin,
+}
+
+/// A batch and the loss parameters, all exact.
+#[derive(Clone, Debug, PartialEq)]
+pub struct LossSpec {
+    /// Features, `N × d` (row `n` is `x_n`).
+    pub x: Vec<Vec<Rational>>,
+    /// Class weights, `C × d` (row `j` is `W_j`).
+    pub w: Vec<Vec<Rational>>,
+    /// Labels, one per row of `x`, each `< C`.
+    pub y: Vec<usize>,
+    /// The angular margin `m`, `1 ≤ m ≤ 65536` (integer `m` uses the exact c-form of ψ).
+    pub m: Rational,
+    /// The annealing weight `λ ≥ 0` of `φ(c) = (λ·c + ψ(c))/(1 + λ)`.
+    pub lambda: Rational,
+    /// The logit scale `s > 0`.
+    pub scale: Rational,
+    /// A-Softmax or L-Softmax logits.
+    pub variant: Variant,
+    /// Full gradient or detached margin.
+    pub backward: Backward,
+}
+
+impl LossSpec {
+    /// A spec with `λ = 0`, `s = 1`, [`Variant::ASoftmax`], [`Backward::Full`]:
+    /// the loss `(1/N)·Σ_n −ln( e^{‖x_n‖ψ(θ_{y_n})} / (e^{‖x_n‖ψ(θ_{y_n})} + Σ_{j≠y_n} e^{‖x_n‖cos θ_j}) )`.
+    pub fn new(
+        x: Vec<Vec<Rational>>,
+        w: Vec<Vec<Rational>>,
+        y: Vec<usize>,
+        m: Rational,
+    ) -> LossSpec {
+        LossSpec {
+            x,
+            w,
+            y,
+            m,
+            lambda: Rational::new(),
+            scale: Rational::from(1),
+            variant: Variant::ASoftmax,
+            backward: Backward::Full,
+        }
+    }
+}
+
+/// The oracle's result: the mean loss and, when requested, its gradients.
+#[derive(Clone, Debug)]
+pub struct LossOutput {
+    /// `L = (1/N)·Σ_n (logsumexp(f_n) − f_{n,y_n})`.
+    pub loss: Approx,
+    /// `∂L/∂X`, `N × d` (`None` unless gradients were requested).
+    pub grad_x: Option<Vec<Vec<Approx>>>,
+    /// `∂L/∂W` with respect to the raw (unnormalized) rows, `C × d` (`None` unless requested).
+    pub grad_w: Option<Vec<Vec<Approx>>>,
+}
+
+/// The loss oracle: `L = (1/N)·Σ_n ln(1 + Σ_{j≠y_n} exp(f_{nj} − f_{n,y_n}))` with the
+/// logits of the [module docs](self), and (`grad = true`) `∂L/∂X` and `∂L/∂W`, each
+/// component enclosed and determined to `prec` bits and to the correctly rounded
+/// `f64`/`f32` by one Ziv loop.
+///
+/// Errors: see the [module docs](self#inputs-that-are-rejected-each-a-typed-error-never-a-panic).
+///
+/// ```
+/// use asoftmax_spec::loss::{LossSpec, loss};
+/// use rug::Rational;
+/// let q = |v: i32| Rational::from(v);
+/// // One sample on the axis of class 0, two classes, m = 4: c_0 = 1, c_1 = 0,
+/// // f_0 = ‖x‖·ψ(1) = 2, f_1 = 0, loss = ln(1 + e^{−2}).
+/// let spec = LossSpec::new(vec![vec![q(2), q(0)]], vec![vec![q(1), q(0)], vec![q(0), q(3)]], vec![0], q(4));
+/// let out = loss(&spec, true, 64).unwrap();
+/// assert!((out.loss.f64() - (1.0 + (-2.0f64).exp()).ln()).abs() < 1e-15);
+/// // x is parallel to W_0, so ∂L/∂W_0 is exactly zero.
+/// assert!(out.grad_w.unwrap()[0].iter().all(|g| g.is_exact() && g.f64() == 0.0));
+/// ```
+pub fn loss(spec: &LossSpec, grad: bool, prec: u32) -> Result<LossOutput, Error> {
+    ziv::check_prec(prec)?;
+    let p = prepare(spec, grad)?;
+    let mut out = ziv::ziv_many("loss", prec, |wp| {
+        Ok(eval(&p, wp, grad)?.map(|(l, g)| {
+            let mut v = Vec::with_capacity(1 + g.as_ref().map_or(0, |g| g.gx.len() + g.gw.len()));
+            v.push(l);
+            if let Some(g) = g {
+                v.extend(g.gx);
+                v.extend(g.gw);
+            }
+            v
+        }))
+    })?
+    .into_iter();
+    let loss = out.next().expect("the loss is the first output");
+    let (grad_x, grad_w) = if grad {
+        let rows = |k: usize, out: &mut dyn Iterator<Item = Approx>| -> Vec<Vec<Approx>> {
+            (0..k).map(|_| out.take(p.d).collect()).collect()
+        };
+        let gx = rows(p.n, &mut out);
+        let gw = rows(p.classes, &mut out);
+        (Some(gx), Some(gw))
+    } else {
+        (None, None)
+    };
+    Ok(LossOutput {
+        loss,
+        grad_x,
+        grad_w,
+    })
+}
+
+/// An enclosure of the mean loss `L` at working precision `wp` (no Ziv loop), for
+/// callers that refine on their own (the finite-difference checker). `Ok(None)` means
+/// that `wp` was too low to produce an enclosure; retry higher. The same input
+/// validation as [`loss`] with `grad = false`; `wp` must lie in
+/// [`ziv::MIN_PREC`]`..=`[`ziv::MAX_WORKING_PREC`].
+pub fn loss_enclosure(spec: &LossSpec, wp: u32) -> Result<Option<Ival>, Error> {
+    if !(ziv::MIN_PREC..=ziv::MAX_WORKING_PREC).contains(&wp) {
+        return Err(Error::Precision {
+            prec: wp,
+            min: ziv::MIN_PREC,
+            max: ziv::MAX_WORKING_PREC,
+        });
+    }
+    let p = prepare(spec, false)?;
+    Ok(eval(&p, wp, false)?.map(|(l, _)| l))
+}
+
+/// The annealing schedule of SphereFace's λ:
+/// `λ = max(λ_min, base·(1 + γ·iter)^(−power))` (shipped defaults: base 1000, γ 0.12,
+/// power 1, λ_min 5).
+#[derive(Clone, Debug, PartialEq)]
+pub struct LambdaSchedule {
+    /// `base ≥ 0`.
+    pub base: Rational,
+    /// `γ ≥ 0`.
+    pub gamma: Rational,
+    /// The exponent `power` (any rational).
+    pub power: Rational,
+    /// The floor `λ_min ≥ 0`.
+    pub lambda_min: Rational,
+    /// The iteration `iter ≥ 0`.
+    pub iter: Rational,
+}
+
+/// `λ = max(λ_min, base·(1 + γ·iter)^(−power))`, enclosed and rounded to `prec` bits.
+/// Exact (a rational) when `power` is an integer of moderate size, or `base = 0`, or
+/// `γ·iter = 0`; otherwise `base·exp(−power·ln(1 + γ·iter))` over intervals.
+///
+/// Errors: [`Error::Domain`] when `base`, `gamma`, `lambda_min` or `iter` is negative
+/// (so that `1 + γ·iter ≥ 1` and the result is a valid `λ ≥ 0`); [`Error::Precision`].
+///
+/// ```
+/// use asoftmax_spec::loss::{LambdaSchedule, lambda};
+/// use rug::Rational;
+/// let s = LambdaSchedule {
+///     base: Rational::from(1000),
+///     gamma: Rational::from((12, 100)),
+///     power: Rational::from(1),
+///     lambda_min: Rational::from(5),
+///     iter: Rational::from(100),
+/// };
+/// // 1000 / (1 + 12) = 76.923…
+/// assert_eq!(lambda(&s, 53).unwrap().f64(), 1000.0 / 13.0);
+/// ```
+pub fn lambda(s: &LambdaSchedule, prec: u32) -> Result<Approx, Error> {
+    ziv::check_prec(prec)?;
+    for (arg, v) in [
+        ("base", &s.base),
+        ("gamma", &s.gamma),
+        ("lambda_min", &s.lambda_min),
+        ("iter", &s.iter),
+    ] {
+        if *v < 0 {
+            return Err(Error::Domain {
+                arg,
+                value: describe_rational(v),
+                expected: "a non-negative number",
+            });
+        }
+    }
+    let z = Rational::from(&s.gamma * &s.iter) + 1u32;
+    let exact = if s.base == 0 || z == 1 {
+        Some(s.base.clone())
+    } else if *s.power.denom() == 1 {
+        // Exact power when the result stays of moderate size.
+        match s.power.numer().to_i32() {
+            Some(p)
+                if u64::from(p.unsigned_abs())
+                    * u64::from(z.numer().significant_bits() + z.denom().significant_bits())
+                    <= 1 << 20 =>
+            {
+                Some(Rational::from(&s.base * Rational::from((&z).pow(-p))))
+            }
+            _ => None,
+        }
+    } else {
+        None
+    };
+    if let Some(t) = exact {
+        let l = if t > s.lambda_min {
+            t
+        } else {
+            s.lambda_min.clone()
+        };
+        return ziv::approx_rational("lambda", &l, prec);
+    }
+    ziv::ziv("lambda", prec, |wp| {
+        let Some(lnz) = Ival::from_rational(&z, wp).ln() else {
+            return Ok(None);
+        };
+        let e = lnz.mul(&Ival::from_rational(&s.power, wp)).neg().exp();
+        if !e.hi().is_finite() {
+            return Ok(None);
+        }
+        let t = Ival::from_rational(&s.base, wp).mul(&e);
+        Ok(Some(t.max(&Ival::from_rational(&s.lambda_min, wp))))
+    })
+}
+
+// ---------------------------------------------------------------------------
+// Exact preparation.
+// ---------------------------------------------------------------------------
+
+/// A non-negative rational `q` with its exact square root when `q` is a rational square.
+struct SqrtQ {
+    q: Rational,
+    root: Option<Rational>,
+}
+
+impl SqrtQ {
+    fn new(q: Rational) -> SqrtQ {
+        let root = if q >= 0 && q.numer().is_perfect_square() && q.denom().is_perfect_square() {
+            Some(Rational::from((
+                Integer::from(q.numer().sqrt_ref()),
+                Integer::from(q.denom().sqrt_ref()),
+            )))
+        } else {
+            None
+        };
+        SqrtQ { q, root }
+    }
+
+    /// An enclosure of `√q`.
+    fn ival(&self, wp: u32) -> Ival {
+        match &self.root {
+            Some(r) => Ival::from_rational(r, wp),
+            None => Ival::from_rational(&self.q, wp)
+                .sqrt()
+                .expect("a non-negative rational rounds down to a non-negative float"),
+        }
+    }
+}
+
+/// A rational vector over a common denominator: `v[k] = num[k] / den`.
+struct Row {
+    num: Vec<Integer>,
+    /// `num[k]` as exact floats (for the gradient accumulations).
+    num_f: Vec<Float>,
+    den: Integer,
+    /// `v·v` (exact).
+    sq: Rational,
+    norm: SqrtQ,
+    zero: bool,
+}
+
+fn exact_float(i: &Integer) -> Float {
+    Float::with_val(i.significant_bits().max(8), i)
+}
+
+impl Row {
+    fn new(v: &[Rational], with_floats: bool) -> Row {
+        let mut den = Integer::from(1);
+        for r in v {
+            den.lcm_mut(r.denom());
+        }
+        let num: Vec<Integer> = v
+            .iter()
+            .map(|r| Integer::from(&den / r.denom()) * r.numer())
+            .collect();
+        let mut acc = Integer::new();
+        for a in &num {
+            acc += a * a;
+        }
+        let zero = acc == 0;
+        let sq = Rational::from((acc, Integer::from(den.square_ref())));
+        let num_f = if with_floats {
+            num.iter().map(exact_float).collect()
+        } else {
+            Vec::new()
+        };
+        Row {
+            num_f,
+            den,
+            norm: SqrtQ::new(sq.clone()),
+            sq,
+            num,
+            zero,
+        }
+    }
+}
+
+fn dot(a: &Row, b: &Row) -> Rational {
+    let mut acc = Integer::new();
+    for (u, v) in a.num.iter().zip(&b.num) {
+        acc += u * v;
+    }
+    Rational::from((acc, Integer::from(&a.den * &b.den)))
+}
+
+/// The margin of ψ, `m ≠ 1`.
+enum Margin {
+    Int(u32),
+    Real(Rational),
+}
+
+/// Exact data of a target pair `(x_n, W_{y_n})` with `x_n ≠ 0`, `W_{y_n} ≠ 0`.
+struct Target {
+    /// `(W·W)(x·x)`; its root is `‖W‖‖x‖`.
+    prod: SqrtQ,
+    /// `c` when it is rational.
+    c_exact: Option<Rational>,
+    /// `sin θ = √(1 − c²)`, `1 − c² = ((W·W)(x·x) − (W·x)²)/((W·W)(x·x))` exact.
+    sin: SqrtQ,
+    /// `c² ≤ 1/2` (θ is then computed as `acos c`, otherwise from `asin(sin θ)`).
+    c2_le_half: bool,
+    wx_pos: bool,
+    /// ψ(c) and ψ′(c) when exactly known (integer m with rational c; c = 1).
+    psi_exact: Option<Rational>,
+    dpsi_exact: Option<Rational>,
+}
+
+enum TargetLogit {
+    /// `m = 1`: the target logit is the plain logit.
+    Plain,
+    /// The margin logit.
+    Margin(Box<Target>),
+    /// `x_n = 0`, or L-Softmax with `W_y = 0`: the margin logit is `0` by continuity.
+    Zero,
+}
+
+/// The projection `P = x − ((W·x)/(W·W))·W = num/den`, nonzero.
+struct Proj {
+    num: Vec<Float>,
+    inv_den: Rational,
+}
+
+struct Prepared<'a> {
+    spec: &'a LossSpec,
+    n: usize,
+    classes: usize,
+    d: usize,
+    x: Vec<Row>,
+    w: Vec<Row>,
+    /// `W_j·x_n` at `n·C + j`.
+    wx: Vec<Rational>,
+    /// `s·W_j·x_n` at `n·C + j`.
+    swx: Vec<Rational>,
+    /// The plain logit when exactly rational.
+    plain_exact: Vec<Option<Rational>>,
+    targets: Vec<TargetLogit>,
+    margin: Option<Margin>,
+    /// The backward differentiates the margin (Full, `m ≠ 1`, `C > 1`, gradient requested).
+    margin_backward: bool,
+    /// `P` at `n·C + j` when needed for the gradient and nonzero.
+    proj: Vec<Option<Proj>>,
+}
+
+fn shape(what: String) -> Error {
+    Error::Shape { what }
+}
+
+fn degenerate(what: String) -> Error {
+    Error::Degenerate { what }
+}
+
+fn validate(spec: &LossSpec) -> Result<(usize, usize, usize), Error> {
+    let n = spec.x.len();
+    if n == 0 {
+        return Err(shape("empty batch: x has no rows (N = 0)".into()));
+    }
+    let classes = spec.w.len();
+    if classes == 0 {
+        return Err(shape("w has no rows (C = 0): there are no classes".into()));
+    }
+    let d = spec.x[0].len();
+    if d == 0 {
+        return Err(shape("x[0] has no components (d = 0)".into()));
+    }
+    for (i, r) in spec.x.iter().enumerate() {
+        if r.len() != d {
+            return Err(shape(format!(
+                "x[{i}] has {} components, expected {d} (the length of x[0])",
+                r.len()
+            )));
+        }
+    }
+    for (j, r) in spec.w.iter().enumerate() {
+        if r.len() != d {
+            return Err(shape(format!(
+                "w[{j}] has {} components, expected {d} (the length of the rows of x)",
+                r.len()
+            )));
+        }
+    }
+    if spec.y.len() != n {
+        return Err(shape(format!(
+            "y has {} labels, expected one per row of x (N = {n})",
+            spec.y.len()
+        )));
+    }
+    for (i, &l) in spec.y.iter().enumerate() {
+        if l >= classes {
+            return Err(shape(format!(
+                "label y[{i}] = {l} is not a class index: w has {classes} rows"
+            )));
+        }
+    }
+    if spec.m < 1 || spec.m > MAX_M {
+        return Err(Error::Domain {
+            arg: "m",
+            value: describe_rational(&spec.m),
+            expected: "a margin m with 1 <= m <= 65536",
+        });
+    }
+    if spec.lambda < 0 {
+        return Err(Error::Domain {
+            arg: "lambda",
+            value: describe_rational(&spec.lambda),
+            expected: "lambda >= 0",
+        });
+    }
+    if spec.scale <= 0 {
+        return Err(Error::Domain {
+            arg: "scale",
+            value: describe_rational(&spec.scale),
+            expected: "scale > 0",
+        });
+    }
+    Ok((n, classes, d))
+}
+
+fn prepare(spec: &LossSpec, grad: bool) -> Result<Prepared<'_>, Error> {
+    let (n, classes, d) = validate(spec)?;
+    let a_softmax = spec.variant == Variant::ASoftmax;
+    let x: Vec<Row> = spec.x.iter().map(|r| Row::new(r, grad)).collect();
+    let w: Vec<Row> = spec.w.iter().map(|r| Row::new(r, grad)).collect();
+    if a_softmax {
+        if let Some(j) = w.iter().position(|r| r.zero) {
+            return Err(degenerate(format!(
+                "w[{j}] is the zero vector: A-Softmax normalizes the class weights, and a zero row has no direction"
+            )));
+        }
+    }
+    let margin = if spec.m == 1 {
+        None
+    } else if *spec.m.denom() == 1 {
+        Some(Margin::Int(spec.m.numer().to_u32().expect("m <= 65536")))
+    } else {
+        Some(Margin::Real(spec.m.clone()))
+    };
+    let margin_backward =
+        grad && spec.backward == Backward::Full && margin.is_some() && classes > 1;
+    let mut wx = Vec::with_capacity(n * classes);
+    let mut swx = Vec::with_capacity(n * classes);
+    let mut plain_exact = Vec::with_capacity(n * classes);
+    for xr in &x {
+        for wr in &w {
+            let v = dot(xr, wr);
+            let sv = Rational::from(&spec.scale * &v);
+            plain_exact.push(if a_softmax {
+                wr.norm.root.as_ref().map(|nu| Rational::from(&sv / nu))
+            } else {
+                Some(sv.clone())
+            });
+            wx.push(v);
+            swx.push(sv);
+        }
+    }
+    let mut targets = Vec::with_capacity(n);
+    for (i, &yi) in spec.y.iter().enumerate() {
+        let t = match &margin {
+            None => TargetLogit::Plain,
+            Some(_) if x[i].zero || w[yi].zero => {
+                if margin_backward {
+                    return Err(degenerate(if x[i].zero {
+                        format!(
+                            "x[{i}] is the zero vector: the loss there is ln C by continuity, but its gradient in x[{i}] does not exist with the margin m = {} (target class {yi}); request the value only, or use the detached-margin backward",
+                            describe_rational(&spec.m)
+                        )
+                    } else {
+                        format!(
+                            "w[{yi}] is the zero vector and the target of sample {i}: the L-Softmax target logit s·‖W‖‖x‖φ(cos θ) is not differentiable in W at W = 0 for m = {}",
+                            describe_rational(&spec.m)
+                        )
+                    }));
+                }
+                TargetLogit::Zero
+            }
+            Some(mg) => {
+                let v = &wx[i * classes + yi];
+                let prod = Rational::from(&w[yi].sq * &x[i].sq);
+                let v2 = Rational::from(v.square_ref());
+                let sin2 = Rational::from(&prod - &v2) / &prod;
+                let c2_le_half = Rational::from(&v2 / &prod) <= Rational::from((1, 2));
+                let prod = SqrtQ::new(prod);
+                let c_exact = prod.root.as_ref().map(|r| Rational::from(v / r));
+                let (psi_exact, dpsi_exact) = match (mg, &c_exact) {
+                    (Margin::Int(mi), Some(c)) => (
+                        Some(psi::psi_cos_exact(*mi, c)?),
+                        Some(psi::dpsi_dcos_exact(*mi, c)?),
+                    ),
+                    (Margin::Real(mr), Some(c)) if *c == 1 => (
+                        Some(Rational::from(1)),
+                        Some(Rational::from(mr.square_ref())),
+                    ),
+                    (Margin::Real(mr), Some(c)) if *c == -1 && margin_backward => {
+                        return Err(degenerate(format!(
+                            "x[{i}] is antiparallel to w[{yi}] (θ = π): for the non-integer margin m = {}, ψ has an infinite slope in cos θ there and the loss has no gradient",
+                            describe_rational(mr)
+                        )));
+                    }
+                    _ => (None, None),
+                };
+                TargetLogit::Margin(Box::new(Target {
+                    prod,
+                    c_exact,
+                    sin: SqrtQ::new(sin2),
+                    c2_le_half,
+                    wx_pos: *v > 0,
+                    psi_exact,
+                    dpsi_exact,
+                }))
+            }
+        };
+        targets.push(t);
+    }
+    let mut proj = Vec::new();
+    if grad && classes > 1 {
+        proj.reserve(n * classes);
+        for (i, xr) in x.iter().enumerate() {
+            for (j, wr) in w.iter().enumerate() {
+                let needed = a_softmax
+                    || (j == spec.y[i]
+                        && margin_backward
+                        && matches!(targets[i], TargetLogit::Margin(_)));
+                let v = &wx[i * classes + j];
+                let parallel = Rational::from(v.square_ref()) == Rational::from(&wr.sq * &xr.sq);
+                proj.push(if needed && !xr.zero && !wr.zero && !parallel {
+                    // P = x − t·W, t = (W·x)/(W·W) = tn/td:
+                    // P[k] = (xn[k]·td·Dw − wn[k]·tn·Dx) / (Dx·td·Dw).
+                    let t = Rational::from(v / &wr.sq);
+                    let a = Integer::from(t.denom() * &wr.den);
+                    let b = Integer::from(t.numer() * &xr.den);
+                    let num = xr
+                        .num
+                        .iter()
+                        .zip(&wr.num)
+                        .map(|(xk, wk)| {
+                            exact_float(&(Integer::from(xk * &a) - Integer::from(wk * &b)))
+                        })
+                        .collect();
+                    Some(Proj {
+                        num,
+                        inv_den: Rational::from((Integer::from(1), Integer::from(&xr.den * &a))),
+                    })
+                } else {
+                    None
+                });
+            }
+        }
+    }
+    Ok(Prepared {
+        spec,
+        n,
+        classes,
+        d,
+        x,
+        w,
+        wx,
+        swx,
+        plain_exact,
+        targets,
+        margin,
+        margin_backward,
+        proj,
+    })
+}
+
+// ---------------------------------------------------------------------------
+// Evaluation at a working precision.
+// ---------------------------------------------------------------------------
+
+fn zero(wp: u32) -> Ival {
+    Ival::point(Float::new(wp))
+}
+
+fn one(wp: u32) -> Ival {
+    Ival::point(Float::with_val(wp, 1))
+}
+
+/// `asin` over `[lo, hi] ⊂ [−1, 1]` (increasing), outward rounded.
+fn asin_ival(v: &Ival) -> Option<Ival> {
+    if *v.lo() < -1 || *v.hi() > 1 {
+        return None;
+    }
+    let p = v.prec();
+    Ival::new(
+        Float::with_val_round(p, v.lo().asin_ref(), Round::Down).0,
+        Float::with_val_round(p, v.hi().asin_ref(), Round::Up).0,
+    )
+}
+
+/// The same interval with signed zeros made positive (so that an exact zero rounds to `+0`).
+fn unsign_zeros(iv: Ival) -> Ival {
+    if iv.lo().is_zero() || iv.hi().is_zero() {
+        let fix = |f: &Float| {
+            if f.is_zero() {
+                Float::new(f.prec())
+            } else {
+                f.clone()
+            }
+        };
+        Ival::new(fix(iv.lo()), fix(iv.hi())).unwrap_or(iv)
+    } else {
+        iv
+    }
+}
+
+/// A running interval sum `Σ coef·v` with exact float factors `v`, each step one
+/// directed-rounding fused multiply-add per endpoint.
+struct Acc {
+    lo: Float,
+    hi: Float,
+}
+
+impl Acc {
+    fn new(wp: u32) -> Acc {
+        Acc {
+            lo: Float::new(wp),
+            hi: Float::new(wp),
+        }
+    }
+
+    fn add_mul(&mut self, coef: &Ival, v: &Float, scratch: &mut Float) {
+        if v.is_zero() {
+            return;
+        }
+        // For v > 0 the lower sum uses coef.lo (rounded down before the fma, which only
+        // lowers the product), the upper sum coef.hi (rounded up); for v < 0 the roles swap.
+        let pos = v.is_sign_positive();
+        let (l, lr, h, hr) = if pos {
+            (coef.lo(), Round::Down, coef.hi(), Round::Up)
+        } else {
+            (coef.hi(), Round::Up, coef.lo(), Round::Down)
+        };
+        scratch.assign_round(l, lr);
+        scratch.mul_add_round(v, &self.lo, Round::Down);
+        std::mem::swap(&mut self.lo, scratch);
+        scratch.assign_round(h, hr);
+        scratch.mul_add_round(v, &self.hi, Round::Up);
+        std::mem::swap(&mut self.hi, scratch);
+    }
+
+    fn into_ival(self) -> Option<Ival> {
+        Ival::new(self.lo, self.hi)
+    }
+}
+
+/// ψ and (optionally) ψ′ at the target's `c`.
+struct TargetEval {
+    c: Ival,
+    psi: Ival,
+    dpsi: Option<Ival>,
+}
+
+fn theta_ival(t: &Target, c: &Ival, wp: u32) -> Option<Ival> {
+    if let Some(ce) = &t.c_exact {
+        if *ce == 1 {
+            return Some(zero(wp));
+        }
+        if *ce == -1 {
+            return Some(Ival::pi(wp));
+        }
+    }
+    if t.c2_le_half {
+        c.acos()
+    } else {
+        let a = asin_ival(&t.sin.ival(wp))?;
+        Some(if t.wx_pos { a } else { Ival::pi(wp).sub(&a) })
+    }
+}
+
+fn eval_target(
+    margin: &Margin,
+    t: &Target,
+    wx: &Rational,
+    wp: u32,
+    want_dpsi: bool,
+) -> Result<Option<TargetEval>, Error> {
+    let c = match &t.c_exact {
+        Some(c) => Ival::from_rational(c, wp),
+        None => match Ival::from_rational(wx, wp).div(&t.prod.ival(wp)) {
+            Some(c) => c,
+            None => return Ok(None),
+        },
+    };
+    let Some(c) = c.clamp_unit() else {
+        return Ok(None);
+    };
+    let (psi, dpsi) = match margin {
+        Margin::Int(mi) => {
+            let psi = match &t.psi_exact {
+                Some(v) => Ival::from_rational(v, wp),
+                None => psi::psi_cos_ival(*mi, &c)?,
+            };
+            let dpsi = if want_dpsi {
+                Some(match &t.dpsi_exact {
+                    Some(v) => Ival::from_rational(v, wp),
+                    None => psi::dpsi_dcos_ival(*mi, &c)?,
+                })
+            } else {
+                None
+            };
+            (psi, dpsi)
+        }
+        Margin::Real(mr) => match (&t.psi_exact, &t.dpsi_exact) {
+            (Some(v), Some(dv)) => (
+                Ival::from_rational(v, wp),
+                want_dpsi.then(|| Ival::from_rational(dv, wp)),
+            ),
+            _ => {
+                let Some(theta) = theta_ival(t, &c, wp) else {
+                    return Ok(None);
+                };
+                let psi = psi::psi_theta_ival(mr, &theta)?;
+                let dpsi = if want_dpsi {
+                    // dψ/dc = (dψ/dθ)/(−sin θ); sin θ > 0 here (c = ±1 are handled exactly).
+                    let dt = psi::dpsi_dtheta_ival(mr, &theta)?;
+                    match dt.div(&t.sin.ival(wp)) {
+                        Some(q) => Some(q.neg()),
+                        None => return Ok(None),
+                    }
+                } else {
+                    None
+                };
+                (psi, dpsi)
+            }
+        },
+    };
+    Ok(Some(TargetEval { c, psi, dpsi }))
+}
+
+struct Grads {
+    gx: Vec<Ival>,
+    gw: Vec<Ival>,
+}
+
+type Eval = (Ival, Option<Grads>);
+
+fn eval(p: &Prepared<'_>, wp: u32, grad: bool) -> Result<Option<Eval>, Error> {
+    let spec = p.spec;
+    let (nn, cc, d) = (p.n, p.classes, p.d);
+    let a_softmax = spec.variant == Variant::ASoftmax;
+    let s = Ival::from_rational(&spec.scale, wp);
+    let lam = Ival::from_rational(&spec.lambda, wp);
+    let inv1l = Ival::from_rational(
+        &Rational::from(Rational::from(1) / Rational::from(&spec.lambda + 1u32)),
+        wp,
+    );
+    // ν_j (A-Softmax rows are nonzero; for L-Softmax a zero row gets the point 0, unused).
+    let nu: Vec<Ival> = p.w.iter().map(|r| r.norm.ival(wp)).collect();
+    let inv_dw: Vec<Ival> =
+        p.w.iter()
+            .map(|r| Ival::from_rational(&Rational::from((Integer::from(1), r.den.clone())), wp))
+            .collect();
+    let mut total = zero(wp);
+    let mut scratch = Float::new(wp);
+    let mut gx: Vec<Ival> = Vec::new();
+    let mut gw_acc: Vec<Acc> = Vec::new();
+    let mut gamma: Vec<Ival> = Vec::new();
+    if grad {
+        gx.reserve(nn * d);
+        gw_acc = (0..cc * d).map(|_| Acc::new(wp)).collect();
+        gamma = (0..cc).map(|_| zero(wp)).collect();
+    }
+    let mut f: Vec<Ival> = Vec::with_capacity(cc);
+    let mut e: Vec<Ival> = Vec::with_capacity(cc);
+    for n in 0..nn {
+        let y = spec.y[n];
+        let base = n * cc;
+        f.clear();
+        for j in 0..cc {
+            f.push(match &p.plain_exact[base + j] {
+                Some(v) => Ival::from_rational(v, wp),
+                None => match Ival::from_rational(&p.swx[base + j], wp).div(&nu[j]) {
+                    Some(v) => v,
+                    None => return Ok(None),
+                },
+            });
+        }
+        let want_dpsi = p.margin_backward;
+        let mut teval: Option<(&Target, TargetEval)> = None;
+        match &p.targets[n] {
+            TargetLogit::Plain => {}
+            TargetLogit::Zero => f[y] = zero(wp),
+            TargetLogit::Margin(t) => {
+                let margin = p.margin.as_ref().expect("a margin target has a margin");
+                let Some(te) = eval_target(margin, t, &p.wx[base + y], wp, want_dpsi)? else {
+                    return Ok(None);
+                };
+                // f_y = (λ·plain + s·K·ψ)/(1 + λ), K = ‖x‖ (A) or ‖W_y‖‖x‖ (L).
+                let k = if a_softmax {
+                    p.x[n].norm.ival(wp)
+                } else {
+                    t.prod.ival(wp)
+                };
+                f[y] = lam.mul(&f[y]).add(&s.mul(&k).mul(&te.psi)).mul(&inv1l);
+                teval = Some((t, te));
+            }
+        }
+        // Shifted log-sum-exp.
+        e.clear();
+        let (loss_n, a_target) = if cc == 1 {
+            e.push(one(wp));
+            (zero(wp), zero(wp))
+        } else {
+            let fy = f[y].clone();
+            for (j, fj) in f.iter().enumerate() {
+                e.push(if j == y { zero(wp) } else { fj.sub(&fy) });
+            }
+            let mut sigma: Option<Float> = None;
+            for (j, dj) in e.iter().enumerate() {
+                if j != y && sigma.as_ref().is_none_or(|s| dj.lo() > s) {
+                    sigma = Some(dj.lo().clone());
+                }
+            }
+            let sigma = sigma.expect("C > 1");
+            let shifted = sigma > 0;
+            let sp = Ival::point(sigma);
+            for (j, dj) in e.iter_mut().enumerate() {
+                let v = if j == y {
+                    if shifted { sp.neg().exp() } else { one(wp) }
+                } else if shifted {
+                    dj.sub(&sp).exp()
+                } else {
+                    dj.exp()
+                };
+                if !v.hi().is_finite() {
+                    return Ok(None);
+                }
+                *dj = v;
+            }
+            let mut others = zero(wp);
+            for (j, ej) in e.iter().enumerate() {
+                if j != y {
+                    others = others.add(ej);
+                }
+            }
+            let all = others.add(&e[y]);
+            let l = if shifted {
+                match all.ln() {
+                    Some(v) => sp.add(&v),
+                    None => return Ok(None),
+                }
+            } else {
+                match others.ln_1p() {
+                    Some(v) => v,
+                    None => return Ok(None),
+                }
+            };
+            if grad {
+                for (j, ej) in e.iter_mut().enumerate() {
+                    if j != y {
+                        match ej.div(&all) {
+                            Some(v) => *ej = v,
+                            None => return Ok(None),
+                        }
+                    }
+                }
+            }
+            let a_y = if grad {
+                match others.div(&all) {
+                    Some(v) => v.neg(),
+                    None => return Ok(None),
+                }
+            } else {
+                zero(wp)
+            };
+            (l, a_y)
+        };
+        total = total.add(&loss_n);
+        if !grad {
+            continue;
+        }
+        // ∂ℓ/∂f_j = a_j: p_j for j ≠ y, p_y − 1 for the target.
+        e[y] = a_target;
+        let a = &e;
+        let inv_dx =
+            Ival::from_rational(&Rational::from((Integer::from(1), p.x[n].den.clone())), wp);
+        let mut row: Vec<Acc> = (0..d).map(|_| Acc::new(wp)).collect();
+        let mut beta: Option<Ival> = None;
+        for j in 0..cc {
+            let aj = &a[j];
+            if aj.is_point() && aj.lo().is_zero() {
+                continue;
+            }
+            let proj = p.proj.get(base + j).and_then(|q| q.as_ref());
+            let margin_pair = if j == y && p.margin_backward {
+                teval.as_ref()
+            } else {
+                None
+            };
+            // Coefficients: x-grad α (of W_j) and β (of x_n); W-grad γ (of W_j), δ (of P), ε (of x_n).
+            let (alpha, delta, eps) = match margin_pair {
+                None => {
+                    if a_softmax {
+                        let Some(c1) = aj.div(&nu[j]) else {
+                            return Ok(None);
+                        };
+                        (Some(c1.clone()), Some(c1), None)
+                    } else {
+                        (Some(aj.clone()), None, Some(aj.clone()))
+                    }
+                }
+                Some((t, te)) => {
+                    let dpsi = te
+                        .dpsi
+                        .as_ref()
+                        .expect("ψ′ is computed for the margin backward");
+                    let u = lam.add(dpsi).mul(&inv1l);
+                    let q = te.psi.sub(&te.c.mul(dpsi)).mul(&inv1l);
+                    let au = aj.mul(&u);
+                    if a_softmax {
+                        let r = p.x[n].norm.ival(wp);
+                        let (Some(aun), Some(aqr)) = (au.div(&nu[j]), aj.mul(&q).div(&r)) else {
+                            return Ok(None);
+                        };
+                        beta = Some(aqr);
+                        (Some(aun.clone()), Some(aun), None)
+                    } else {
+                        let root = t.prod.ival(wp);
+                        let xx = Ival::from_rational(&p.x[n].sq, wp);
+                        let ww = Ival::from_rational(&p.w[j].sq, wp);
+                        let phi = lam.mul(&te.c).add(&te.psi).mul(&inv1l);
+                        let (Some(b), Some(g)) = (
+                            aj.mul(&q).mul(&root).div(&xx),
+                            aj.mul(&phi).mul(&root).div(&ww),
+                        ) else {
+                            return Ok(None);
+                        };
+                        beta = Some(b);
+                        gamma[j] = gamma[j].add(&g);
+                        (Some(au.clone()), Some(au), None)
+                    }
+                }
+            };
+            if let Some(al) = alpha {
+                if !p.w[j].zero {
+                    let al = al.mul(&inv_dw[j]);
+                    for (acc, v) in row.iter_mut().zip(&p.w[j].num_f) {
+                        acc.add_mul(&al, v, &mut scratch);
+                    }
+                }
+            }
+            if let (Some(de), Some(pr)) = (delta, proj) {
+                let de = de.mul(&Ival::from_rational(&pr.inv_den, wp));
+                for (acc, v) in gw_acc[j * d..(j + 1) * d].iter_mut().zip(&pr.num) {
+                    acc.add_mul(&de, v, &mut scratch);
+                }
+            }
+            if let Some(ep) = eps {
+                if !p.x[n].zero {
+                    let ep = ep.mul(&inv_dx);
+                    for (acc, v) in gw_acc[j * d..(j + 1) * d].iter_mut().zip(&p.x[n].num_f) {
+                        acc.add_mul(&ep, v, &mut scratch);
+                    }
+                }
+            }
+        }
+        if let Some(b) = beta {
+            let b = b.mul(&inv_dx);
+            for (acc, v) in row.iter_mut().zip(&p.x[n].num_f) {
+                acc.add_mul(&b, v, &mut scratch);
+            }
+        }
+        for acc in row {
+            let Some(iv) = acc.into_ival() else {
+                return Ok(None);
+            };
+            gx.push(iv);
+        }
+    }
+    let Some(mean) = total.div(&Ival::from_integer(&Integer::from(nn), wp)) else {
+        return Ok(None);
+    };
+    if !grad {
+        return Ok(Some((mean, None)));
+    }
+    for (j, g) in gamma.iter().enumerate() {
+        if g.is_point() && g.lo().is_zero() {
+            continue;
+        }
+        let g = g.mul(&inv_dw[j]);
+        for (acc, v) in gw_acc[j * d..(j + 1) * d].iter_mut().zip(&p.w[j].num_f) {
+            acc.add_mul(&g, v, &mut scratch);
+        }
+    }
+    let sn = Ival::from_rational(&Rational::from(&spec.scale / Rational::from(nn)), wp);
+    let finish = |iv: Ival| unsign_zeros(iv.mul(&sn));
+    let gx: Vec<Ival> = gx.into_iter().map(finish).collect();
+    let mut gw = Vec::with_capacity(cc * d);
+    for acc in gw_acc {
+        let Some(iv) = acc.into_ival() else {
+            return Ok(None);
+        };
+        gw.push(finish(iv));
+    }
+    Ok(Some((mean, Some(Grads { gx, gw }))))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn q(n: i64, d: i64) -> Rational {
+        Rational::from((n, d))
+    }
+
+    fn qi(n: i64) -> Rational {
+        Rational::from(n)
+    }
+
+    #[test]
+    fn single_class_is_exactly_zero() {
+        let spec = LossSpec::new(
+            vec![vec![q(1, 3), q(2, 7)]],
+            vec![vec![qi(1), q(-1, 5)]],
+            vec![0],
+            qi(4),
+        );
+        let out = loss(&spec, true, 64).unwrap();
+        assert!(out.loss.is_exact());
+        assert_eq!(out.loss.f64(), 0.0);
+        for g in out
+            .grad_x
+            .unwrap()
+            .iter()
+            .chain(out.grad_w.unwrap().iter())
+            .flatten()
+        {
+            assert!(g.is_exact());
+            assert_eq!(g.f64().to_bits(), 0.0f64.to_bits());
+        }
+    }
+
+    #[test]
+    fn exact_sqrt_detects_rational_squares() {
+        assert_eq!(SqrtQ::new(q(9, 4)).root, Some(q(3, 2)));
+        assert!(SqrtQ::new(q(2, 1)).root.is_none());
+        assert!(SqrtQ::new(q(1, 2)).root.is_none());
+        assert_eq!(SqrtQ::new(qi(0)).root, Some(qi(0)));
+    }
+
+    #[test]
+    fn rows_use_a_common_denominator() {
+        let r = Row::new(&[q(1, 2), q(1, 3), qi(0)], true);
+        assert_eq!(r.den, 6);
+        assert_eq!(
+            r.num,
+            vec![Integer::from(3), Integer::from(2), Integer::from(0)]
+        );
+        assert_eq!(r.sq, q(13, 36));
+        let s = Row::new(&[qi(2), qi(1), qi(5)], false);
+        assert_eq!(dot(&r, &s), q(4, 3));
+    }
+
+    #[test]
+    fn projection_is_orthogonal_to_w_and_exactly_zero_on_axis() {
+        // x = (1, 1), W = (1, 0): P = (0, 1), so ∂L/∂W[0] is exactly 0 for A-Softmax.
+        let spec = LossSpec::new(
+            vec![vec![qi(1), qi(1)]],
+            vec![vec![qi(1), qi(0)], vec![qi(0), qi(1)]],
+            vec![0],
+            qi(2),
+        );
+        let out = loss(&spec, true, 64).unwrap();
+        let gw = out.grad_w.unwrap();
+        assert!(gw[0][0].is_exact() && gw[0][0].f64() == 0.0);
+        assert!(gw[1][1].is_exact() && gw[1][1].f64() == 0.0);
+        assert!(gw[0][1].f64() != 0.0);
+    }
+
+    #[test]
+    fn accumulator_is_rigorous_for_both_signs() {
+        let wp = 64;
+        let c = Ival::from_rational(&q(1, 3), wp);
+        let mut acc = Acc::new(wp);
+        let mut scratch = Float::new(wp);
+        acc.add_mul(&c, &Float::with_val(8, 3), &mut scratch);
+        acc.add_mul(&c, &Float::with_val(8, -6), &mut scratch);
+        let iv = acc.into_ival().unwrap();
+        assert!(iv.contains_rational(&qi(-1)));
+        assert!(iv.width() < 1e-17);
+    }
+
+    #[test]
+    fn asin_encloses() {
+        let v = Ival::from_rational(&q(1, 2), 128);
+        let a = asin_ival(&v).unwrap();
+        let pi6 = Ival::pi(128)
+            .div(&Ival::from_rational(&qi(6), 128))
+            .unwrap();
+        assert!(a.lo() <= pi6.hi() && pi6.lo() <= a.hi());
+    }
+}

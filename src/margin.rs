@@ -1,1 +1,1216 @@
-//! Decision boundaries, angular margin and the paper's m_min results (in progress).
+//! Decision boundaries, the angular margin, and the paper's `m_min` results —
+//! each one **computed** (by certified root enclosure) and **cross-checked**
+//! against its closed form, never typed in.
+//!
+//! # Setting and notation
+//!
+//! Two class weights `W_1`, `W_2` (normalized, zero biases, as in A-Softmax) make the
+//! angle `Θ ∈ (0, π]`. For a feature `x`, `θ_i` is the angle between `x` and `W_i`.
+//! A-Softmax assigns `x` to class 1 only if `ψ(θ_1) > cos θ_2`, and to class 2 only if
+//! `ψ(θ_2) > cos θ_1`, where `ψ(θ) = (−1)^k cos(mθ) − 2k` on `[kπ/m, (k+1)π/m]` is the
+//! monotone extension of `cos(mθ)` (see [`crate::psi`]); on the first branch
+//! `θ ∈ [0, π/m]`, `ψ(θ) = cos(mθ)`, the paper's condition.
+//!
+//! # 1. The class-1 boundary between the weights: `θ_1 = Θ/(m+1)`
+//!
+//! Take `x` in the plane of `W_1`, `W_2`, between them: `θ_1 + θ_2 = Θ`. On the segment
+//! `θ_1 ∈ [0, Θ]` let
+//!
+//! ```text
+//! f(θ) = ψ(θ) − cos(Θ − θ).
+//! ```
+//!
+//! `ψ` is strictly decreasing on `[0, π]`, and `cos(Θ − θ)` is strictly increasing for
+//! `θ ∈ [0, Θ]` (its argument `Θ − θ` decreases inside `[0, π]`), so `f` is strictly
+//! decreasing. `f(0) = 1 − cos Θ > 0` and `f(Θ) = ψ(Θ) − 1 < 0` for `Θ > 0` (ψ < 1 away
+//! from 0), so `f` has exactly one root `θ_1*` in `(0, Θ)`: the class-1 boundary.
+//!
+//! Closed form: if `θ ∈ [0, π/m]` then `ψ(θ) = cos(mθ)` with `mθ ∈ [0, π]`, and
+//! `Θ − θ ∈ [0, π]`; cos is injective on `[0, π]`, so `f(θ) = 0 ⇔ mθ = Θ − θ ⇔
+//! θ = Θ/(m+1)`. This point *is* on the first branch for every admissible `Θ`:
+//! `Θ/(m+1) ≤ π/m ⇔ Θ ≤ π(m+1)/m`, true for all `Θ ≤ π`. By uniqueness,
+//! `θ_1* = Θ/(m+1)`. **Valid range: `m ≥ 1` (real), `0 < Θ ≤ π`** — as a rational
+//! input in radians, `0 < Θ < π`. (`Θ > π` is not an angle between two vectors; `Θ = 0`
+//! means `W_1 = W_2` and there is nothing to separate.)
+//!
+//! # 2. The angular margin: `Θ − 2θ_1* = (m−1)/(m+1)·Θ`
+//!
+//! By the symmetric argument (swap the classes), class 2's boundary is at
+//! `θ_2 = Θ/(m+1)`, i.e. `θ_1 = Θ − Θ/(m+1) = mΘ/(m+1)`. Along the arc from `W_1` to
+//! `W_2`, features with `θ_1 < Θ/(m+1)` can be class 1, features with
+//! `θ_1 > mΘ/(m+1)` can be class 2, and the arc in between belongs to neither class.
+//! Its length is the angular margin
+//!
+//! ```text
+//! margin = mΘ/(m+1) − Θ/(m+1) = Θ − 2·θ_1* = (m−1)/(m+1)·Θ.
+//! ```
+//!
+//! `m = 1` gives margin 0 (plain modified softmax, one shared boundary at `Θ/2`).
+//! [`angular_margin_closed`] evaluates the right-hand side; [`angular_margin_solved`]
+//! encloses the root `θ_1*` of `f` and returns `Θ − 2θ_1*`; [`angular_margin`] computes
+//! both and refuses to answer unless they agree.
+//!
+//! # 3. `m_min`: the paper's Properties 2 and 3
+//!
+//! Required: the largest angle between two features of one class (intra-class) is
+//! at most the smallest angle between features of different classes (inter-class).
+//! All spans below are proportional to `Θ`, which divides out.
+//!
+//! **Inter-class**: the gap between class regions is the margin of §2,
+//! `(m−1)/(m+1)·Θ`.
+//!
+//! **Binary (Property 2).** Class 1's region in the plane reaches `Θ/(m+1)` from
+//! `W_1` towards `W_2` (§1). On the other side of `W_1`, away from `W_2`, a feature at
+//! angle `θ_1` has `θ_2 = θ_1 + Θ`, and it stays class 1 while
+//! `cos(mθ_1) > cos(θ_1 + Θ)`, i.e. `mθ_1 < θ_1 + Θ`, i.e. `θ_1 < Θ/(m−1)`
+//! (for `m > 1`; this uses the first branch and `θ_1 + Θ ≤ π`, i.e.
+//! `Θ ≤ π(m−1)/m`, the paper's implicit assumption). The maximal intra-class angle is
+//! the whole span `Θ/(m+1) + Θ/(m−1)`, and the requirement is
+//!
+//! ```text
+//! g(m) = (m−1)/(m+1) − 1/(m−1) − 1/(m+1) ≥ 0.
+//! ```
+//!
+//! `g′(m) = 3/(m+1)² + 1/(m−1)² > 0`, so `g` increases on `(1, ∞)` (from −∞), and the
+//! smallest admissible `m` is the unique root of `g`. (Multiplying by `(m−1)(m+1) > 0`:
+//! `g ≥ 0 ⇔ m² − 4m + 1 ≥ 0 ⇔ m ≥ 2 + √3`, the closed form used as cross-check.)
+//! At `m = 1` the far boundary does not exist (the span is unbounded), so `m = 1` does
+//! not satisfy the requirement either.
+//!
+//! **Multi-class, evenly spaced weights (Property 3).** `W_1` now has a neighbour at
+//! angle `Θ` on *both* sides (in the plane), so both ends of its region are near
+//! boundaries at `Θ/(m+1)`: the intra-class span is `2Θ/(m+1)`, and
+//!
+//! ```text
+//! h(m) = (m−1)/(m+1) − 2/(m+1) = (m−3)/(m+1) ≥ 0,    h′(m) = 4/(m+1)² > 0,
+//! ```
+//!
+//! whose root (closed form: 3) is `m_min`. [`m_min`] finds the roots by certified
+//! bracketing and interval Newton; [`m_min_closed`] evaluates `2 + √3` and `3`.
+//!
+//! # 4. Table 1: binary decision boundaries
+//!
+//! [`DecisionRule`] evaluates the boundary functions of the paper's Table 1 for a
+//! [`Sample`] (explicit vectors, or a norm and two angles) and classifies it
+//! ([`Decision`]); [`table1`] prints the table, [`decision_table`] a worked example.
+//!
+//! # Root enclosure
+//!
+//! All roots are found by one routine: a bracket `[a, b]` whose end signs are
+//! *certified* by interval evaluation (so a root lies inside, by continuity; it is
+//! unique because the functions are strictly monotone, proven above), shrunk by
+//! bisection at certified signs and by interval Newton steps
+//! `X ← X ∩ (c − f(c)/f′(X))` once the derivative enclosure `f′(X)` excludes 0 (every
+//! root in `X` lies in the Newton image, by the mean value theorem). The Ziv loop
+//! ([`crate::arith::ziv`]) raises the working precision until the enclosure determines
+//! the requested outputs.
+
+use crate::arith::{Approx, Ival, ziv};
+use crate::multiangle::{MAX_M, check_cos, check_theta};
+use crate::{Angle, Error, psi};
+use rug::{Float, Integer, Rational};
+use std::cmp::Ordering;
+
+// ---------------------------------------------------------------------------
+// Validation
+// ---------------------------------------------------------------------------
+
+/// `1 ≤ m ≤ 65536` (the range of the ψ oracles).
+fn check_margin_m(m: &Rational) -> Result<(), Error> {
+    if *m < 1 || *m > MAX_M {
+        Err(Error::Domain {
+            arg: "m",
+            value: crate::describe_rational(m),
+            expected: "a margin m with 1 <= m <= 65536",
+        })
+    } else {
+        Ok(())
+    }
+}
+
+/// The angle `Θ` between the two class weights.
+#[derive(Clone, Debug)]
+enum BigTheta {
+    /// `Θ` in radians, rational, `0 < Θ < π`.
+    Radians(Rational),
+    /// `Θ = q·π`, `0 < q ≤ 1`.
+    PiTimes(Rational),
+}
+
+impl BigTheta {
+    fn check(&self) -> Result<(), Error> {
+        let ok = match self {
+            BigTheta::Radians(r) => *r > 0 && check_theta(r).is_ok(),
+            BigTheta::PiTimes(q) => *q > 0 && *q <= 1,
+        };
+        if ok {
+            return Ok(());
+        }
+        let (value, expected) = match self {
+            BigTheta::Radians(r) => (
+                crate::describe_rational(r),
+                "an angle Theta between the class weights with 0 < Theta <= pi (radians)",
+            ),
+            BigTheta::PiTimes(q) => (
+                format!("{} pi", crate::describe_rational(q)),
+                "an angle Theta = q pi between the class weights with 0 < q <= 1",
+            ),
+        };
+        // A PrecisionCap from the π comparison would surface here as a domain error
+        // only for inputs within 2^-4194304 of π; report it as out of range.
+        Err(Error::Domain {
+            arg: "Theta",
+            value,
+            expected,
+        })
+    }
+
+    /// An enclosure of `Θ` at working precision `wp`.
+    fn enclose(&self, wp: u32) -> Ival {
+        match self {
+            BigTheta::Radians(r) => Ival::from_rational(r, wp),
+            BigTheta::PiTimes(q) => Ival::pi(wp).mul(&Ival::from_rational(q, wp)),
+        }
+    }
+}
+
+// ---------------------------------------------------------------------------
+// Certified root enclosure
+// ---------------------------------------------------------------------------
+
+/// The certified sign of an enclosure, `None` when it contains 0 without being 0.
+fn sign_of(iv: &Ival) -> Option<Ordering> {
+    if *iv.lo() > 0 {
+        Some(Ordering::Greater)
+    } else if *iv.hi() < 0 {
+        Some(Ordering::Less)
+    } else if iv.is_point() {
+        Some(Ordering::Equal)
+    } else {
+        None
+    }
+}
+
+/// A point of `[lo, hi]` near its middle, at precision `wp` (rounding to nearest
+/// cannot leave the interval: both ends are representable).
+fn midpoint(lo: &Float, hi: &Float, wp: u32) -> Float {
+    let mut s = Float::with_val(wp, lo + hi);
+    s /= 2;
+    s
+}
+
+fn internal(what: &'static str, detail: String) -> Error {
+    Error::Domain {
+        arg: what,
+        value: detail,
+        expected: "a sign change of the (strictly monotone) difference function; this is an internal consistency failure",
+    }
+}
+
+/// Encloses the unique root of a continuous, strictly monotone `f` on `[a, b]`.
+///
+/// `f(p)` encloses `f` at an exact point, `df(X)` encloses `f′` over an interval
+/// (`None` when undefined there). The signs of `f(a)` and `f(b)` must be certified
+/// opposite: `Ok(None)` when `wp` is too low to certify them (the Ziv loop retries),
+/// an error when they are certified equal (no root: an internal inconsistency).
+fn enclose_root<F, D>(
+    what: &'static str,
+    a: Float,
+    b: Float,
+    wp: u32,
+    f: F,
+    df: D,
+) -> Result<Option<Ival>, Error>
+where
+    F: Fn(&Float) -> Result<Ival, Error>,
+    D: Fn(&Ival) -> Result<Option<Ival>, Error>,
+{
+    let Some(sa) = sign_of(&f(&a)?) else {
+        return Ok(None);
+    };
+    if sa == Ordering::Equal {
+        return Ok(Some(Ival::point(a)));
+    }
+    let Some(sb) = sign_of(&f(&b)?) else {
+        return Ok(None);
+    };
+    if sb == Ordering::Equal {
+        return Ok(Some(Ival::point(b)));
+    }
+    if sa == sb {
+        return Err(internal(
+            what,
+            format!("f({a}) and f({b}) have the same sign"),
+        ));
+    }
+    let (mut lo, mut hi) = (a, b);
+    // Bisection gains a bit per step, Newton doubles the bits; this cap is generous.
+    let max_steps = 4 * wp as usize + 256;
+    for _ in 0..max_steps {
+        let x = Ival::new(lo.clone(), hi.clone()).expect("lo <= hi");
+        let width = x.width();
+        let c = midpoint(&lo, &hi, wp);
+        if c <= lo || c >= hi {
+            break; // no representable point strictly inside
+        }
+        // Interval Newton: every root in X lies in c − f(c)/f′(X) when 0 ∉ f′(X).
+        let mut shrunk = false;
+        if let Some(d) = df(&x)? {
+            if !d.contains_zero() {
+                let fc = f(&c)?;
+                if sign_of(&fc) == Some(Ordering::Equal) {
+                    return Ok(Some(Ival::point(c)));
+                }
+                let step = fc.div(&d).expect("0 is not in f'(X)");
+                let n = Ival::point(c.clone()).sub(&step);
+                let Some(nx) = x.clamp_to(n.lo(), n.hi()) else {
+                    return Err(internal(
+                        what,
+                        format!("the Newton image of [{lo}, {hi}] misses the bracket"),
+                    ));
+                };
+                let new_width = nx.width();
+                if new_width < width {
+                    lo = nx.lo().clone();
+                    hi = nx.hi().clone();
+                    shrunk = true;
+                    if new_width <= Float::with_val(wp, &width >> 1u32) {
+                        continue;
+                    }
+                }
+            }
+        }
+        // Bisection at a certified sign (the root is unique, so the sign tells the side).
+        let c = midpoint(&lo, &hi, wp);
+        if c <= lo || c >= hi {
+            break;
+        }
+        match sign_of(&f(&c)?) {
+            Some(Ordering::Equal) => return Ok(Some(Ival::point(c))),
+            Some(s) if s == sa => lo = c,
+            Some(_) => hi = c,
+            None if shrunk => {}
+            None => break, // c is within the evaluation error of the root
+        }
+    }
+    Ok(Some(Ival::new(lo, hi).expect("lo <= hi")))
+}
+
+// ---------------------------------------------------------------------------
+// The angular margin
+// ---------------------------------------------------------------------------
+
+/// Encloses the class-1 boundary `θ_1*`, the root of `f(θ) = ψ(θ) − cos(Θ − θ)` on
+/// `[0, Θ]` (module docs, §1), at working precision `wp`.
+fn boundary_root(m: &Rational, big_theta: &Ival, wp: u32) -> Result<Option<Ival>, Error> {
+    let f = |t: &Float| -> Result<Ival, Error> {
+        let theta = Ival::point(t.clone());
+        let psi = psi::psi_theta_ival(m, &theta)?;
+        Ok(psi.sub(&big_theta.sub(&theta).cos()))
+    };
+    // f′(θ) = ψ′(θ) − sin(Θ − θ).
+    let df = |x: &Ival| -> Result<Option<Ival>, Error> {
+        let dpsi = psi::dpsi_dtheta_ival(m, x)?;
+        Ok(Some(dpsi.sub(&big_theta.sub(x).sin())))
+    };
+    // The bracket [0, Θ↓] (Θ↓ ≤ Θ its lower bound): f(0) > 0 > f(Θ↓) for Θ > 0 and
+    // Θ↓ > Θ/2 ≥ θ_1*; both signs are certified by `enclose_root`.
+    let a = Float::new(wp);
+    let b = big_theta.lo().clone();
+    enclose_root("angular margin root", a, b, wp, f, df)
+}
+
+fn margin_closed_at(m: &Rational, big_theta: &BigTheta, prec: u32) -> Result<Approx, Error> {
+    check_margin_m(m)?;
+    big_theta.check()?;
+    let coeff = margin_coefficient(m);
+    match big_theta {
+        BigTheta::Radians(r) => {
+            ziv::approx_rational("angular_margin_closed", &Rational::from(&coeff * r), prec)
+        }
+        BigTheta::PiTimes(_) => ziv::ziv("angular_margin_closed", prec, |wp| {
+            Ok(Some(
+                Ival::from_rational(&coeff, wp).mul(&big_theta.enclose(wp)),
+            ))
+        }),
+    }
+}
+
+fn boundary_solved_at(m: &Rational, big_theta: &BigTheta, prec: u32) -> Result<Approx, Error> {
+    check_margin_m(m)?;
+    big_theta.check()?;
+    ziv::ziv("class boundary (solved)", prec, |wp| {
+        boundary_root(m, &big_theta.enclose(wp), wp)
+    })
+}
+
+fn margin_solved_at(m: &Rational, big_theta: &BigTheta, prec: u32) -> Result<Approx, Error> {
+    check_margin_m(m)?;
+    big_theta.check()?;
+    ziv::ziv("angular_margin_solved", prec, |wp| {
+        let t = big_theta.enclose(wp);
+        Ok(boundary_root(m, &t, wp)?.map(|root| t.sub(&root.mul_pow2(1))))
+    })
+}
+
+/// `true` when the two enclosures share a point.
+fn intersects(a: &Ival, b: &Ival) -> bool {
+    a.lo() <= b.hi() && b.lo() <= a.hi()
+}
+
+fn margin_checked_at(m: &Rational, big_theta: &BigTheta, prec: u32) -> Result<Approx, Error> {
+    let closed = margin_closed_at(m, big_theta, prec)?;
+    let solved = margin_solved_at(m, big_theta, prec)?;
+    if !intersects(closed.enclosure(), solved.enclosure())
+        || closed.f64().to_bits() != solved.f64().to_bits()
+        || closed.f32().to_bits() != solved.f32().to_bits()
+    {
+        return Err(Error::Domain {
+            arg: "angular_margin",
+            value: format!("closed {} vs solved {}", closed.decimal(), solved.decimal()),
+            expected: "the closed form (m-1)/(m+1) Theta and the solved root to agree (internal consistency check)",
+        });
+    }
+    Ok(closed)
+}
+
+/// The margin coefficient `(m − 1)/(m + 1)` (exact).
+///
+/// ```
+/// use asoftmax_spec::margin::margin_coefficient;
+/// use rug::Rational;
+/// assert_eq!(margin_coefficient(&Rational::from(4)), Rational::from((3, 5)));
+/// ```
+pub fn margin_coefficient(m: &Rational) -> Rational {
+    Rational::from(m - 1u32) / Rational::from(m + 1u32)
+}
+
+/// The angular margin in closed form, `(m − 1)/(m + 1) · Θ` (radians), for a real
+/// margin `1 ≤ m ≤ 65536` and the angle `0 < Θ < π` between the two class weights
+/// (rational, radians; `Θ ≤ π` is the mathematical range, see the module docs §1–2).
+///
+/// The result is an exact rational (so [`Approx::is_exact`] holds); `m = 1` gives 0.
+///
+/// ```
+/// use asoftmax_spec::margin::angular_margin_closed;
+/// use rug::Rational;
+/// let v = angular_margin_closed(&Rational::from(4), &Rational::from(1), 64).unwrap();
+/// assert_eq!(v.f64(), 0.6); // 3/5 · 1 rad, correctly rounded
+/// ```
+///
+/// # Errors
+/// [`Error::Domain`] for `m` or `Θ` out of range, [`Error::Precision`] for `prec`.
+pub fn angular_margin_closed(
+    m: &Rational,
+    big_theta: &Rational,
+    prec: u32,
+) -> Result<Approx, Error> {
+    margin_closed_at(m, &BigTheta::Radians(big_theta.clone()), prec)
+}
+
+/// The angular margin obtained by *solving* for the class-1 boundary: the unique root
+/// `θ_1*` of `f(θ) = ψ(θ) − cos(Θ − θ)` on `[0, Θ]` is enclosed rigorously (certified
+/// sign change, bisection, interval Newton with the ψ oracles
+/// [`psi::psi_theta_ival`] / [`psi::dpsi_dtheta_ival`]), and
+///
+/// ```text
+/// margin = Θ − 2·θ_1*
+/// ```
+///
+/// (class 2's boundary lies at `θ_2 = θ_1*` by symmetry, i.e. at `θ_1 = Θ − θ_1*`; the
+/// margin is the arc between the two boundaries). Same ranges as
+/// [`angular_margin_closed`]: `1 ≤ m ≤ 65536`, `0 < Θ < π` rational radians.
+///
+/// At `m = 1` the value is 0, which an enclosure can only bound: the result then
+/// carries [`Approx::zero_bound`].
+///
+/// # Errors
+/// As [`angular_margin_closed`], plus [`Error::PrecisionCap`] if the Ziv loop gives up.
+pub fn angular_margin_solved(
+    m: &Rational,
+    big_theta: &Rational,
+    prec: u32,
+) -> Result<Approx, Error> {
+    margin_solved_at(m, &BigTheta::Radians(big_theta.clone()), prec)
+}
+
+/// The angular margin `(m − 1)/(m + 1) · Θ` as reported by `eval`: both
+/// [`angular_margin_closed`] and [`angular_margin_solved`] are computed, and the closed
+/// form is returned only if their enclosures intersect and their correctly rounded
+/// `f64`/`f32` coincide.
+///
+/// # Errors
+/// As the two functions; a disagreement (which would be a bug) is reported as
+/// [`Error::Domain`] with `arg = "angular_margin"`.
+pub fn angular_margin(m: &Rational, big_theta: &Rational, prec: u32) -> Result<Approx, Error> {
+    margin_checked_at(m, &BigTheta::Radians(big_theta.clone()), prec)
+}
+
+// ---------------------------------------------------------------------------
+// m_min
+// ---------------------------------------------------------------------------
+
+/// Which of the paper's two `m_min` results.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Setting {
+    /// Two classes (Property 2): intra-class span `Θ/(m+1) + Θ/(m−1)`, `m_min = 2 + √3`.
+    Binary,
+    /// Many classes with evenly spaced weights (Property 3): intra-class span
+    /// `2Θ/(m+1)`, `m_min = 3`.
+    Multiclass,
+}
+
+impl Setting {
+    /// A short lower-case name (`"binary"`, `"multiclass"`).
+    pub fn name(self) -> &'static str {
+        match self {
+            Setting::Binary => "binary",
+            Setting::Multiclass => "multiclass",
+        }
+    }
+}
+
+/// `inter − intra` in units of `Θ`, and its derivative, over an interval of `m`.
+/// Binary: `g(m) = (m−1)/(m+1) − 1/(m−1) − 1/(m+1)`, `g′ = 3/(m+1)² + 1/(m−1)²`;
+/// multiclass: `h(m) = (m−1)/(m+1) − 2/(m+1)`, `h′ = 4/(m+1)²`.
+/// `None` when an interval denominator contains 0.
+fn separation_gap(setting: Setting, m: &Ival) -> Option<(Ival, Ival)> {
+    let wp = m.prec();
+    let int = |n: i64| Ival::from_integer(&Integer::from(n), wp);
+    let mp1 = m.add(&int(1));
+    let mm1 = m.sub(&int(1));
+    let inter = mm1.div(&mp1)?; // the margin (m−1)/(m+1)
+    let near = int(1).div(&mp1)?; // Θ/(m+1): boundary towards a neighbour
+    let mp1_sq = mp1.square();
+    match setting {
+        Setting::Binary => {
+            let far = int(1).div(&mm1)?; // Θ/(m−1): boundary away from W_2
+            let gap = inter.sub(&near.add(&far));
+            let d = int(3).div(&mp1_sq)?.add(&int(1).div(&mm1.square())?);
+            Some((gap, d))
+        }
+        Setting::Multiclass => {
+            let gap = inter.sub(&near.mul_pow2(1));
+            Some((gap, int(4).div(&mp1_sq)?))
+        }
+    }
+}
+
+/// The intra-/inter-class separation `inter − intra` (in units of `Θ`) at a given
+/// margin `m`: `(m−1)/(m+1) − 1/(m−1) − 1/(m+1)` (binary, `m > 1`) or
+/// `(m−1)/(m+1) − 2/(m+1)` (multiclass, `m ≥ 1`). Non-negative exactly when the maximal
+/// intra-class angle does not exceed the minimal inter-class angle.
+///
+/// ```
+/// use asoftmax_spec::margin::{separation, Setting};
+/// use rug::Rational;
+/// // m = 4: 3/5 − 1/3 − 1/5 = 1/15 (binary), 3/5 − 2/5 = 1/5 (multiclass).
+/// assert_eq!(separation(Setting::Binary, &Rational::from(4)).unwrap(), Rational::from((1, 15)));
+/// assert_eq!(separation(Setting::Multiclass, &Rational::from(4)).unwrap(), Rational::from((1, 5)));
+/// ```
+///
+/// # Errors
+/// [`Error::Domain`] for `m < 1`, or `m = 1` in the binary setting (no far boundary).
+pub fn separation(setting: Setting, m: &Rational) -> Result<Rational, Error> {
+    let binary = setting == Setting::Binary;
+    if *m < 1 || (binary && *m == 1) {
+        return Err(Error::Domain {
+            arg: "m",
+            value: crate::describe_rational(m),
+            expected: if binary {
+                "a margin m > 1 (binary setting)"
+            } else {
+                "a margin m >= 1"
+            },
+        });
+    }
+    let inter = margin_coefficient(m);
+    let near = Rational::from(1) / Rational::from(m + 1u32);
+    Ok(match setting {
+        Setting::Binary => inter - &near - Rational::from(1) / Rational::from(m - 1u32),
+        Setting::Multiclass => inter - near * 2u32,
+    })
+}
+
+/// The smallest margin `m ≥ 1` for which the maximal intra-class angle is at most the
+/// minimal inter-class angle, found by certified root enclosure of the separation
+/// function (module docs §3):
+///
+/// - [`Setting::Binary`]: root of `(m−1)/(m+1) − 1/(m−1) − 1/(m+1)` (Property 2, `2 + √3`);
+/// - [`Setting::Multiclass`]: root of `(m−1)/(m+1) − 2/(m+1)` (Property 3, `3`).
+///
+/// Both functions are strictly increasing for `m > 1`; a bracket is found by doubling
+/// from `m = 2` (binary, where the value is `−1`) or `m = 1` (multiclass, value `−1`)
+/// with certified signs, then shrunk by bisection and interval Newton.
+///
+/// ```
+/// use asoftmax_spec::margin::{m_min, Setting};
+/// assert_eq!(m_min(Setting::Binary, 64).unwrap().f64(), 2.0 + 3f64.sqrt());
+/// assert_eq!(m_min(Setting::Multiclass, 64).unwrap().f64(), 3.0);
+/// ```
+///
+/// # Errors
+/// [`Error::Precision`] for `prec`, [`Error::PrecisionCap`] if the Ziv loop gives up.
+pub fn m_min(setting: Setting, prec: u32) -> Result<Approx, Error> {
+    ziv::ziv("m_min", prec, |wp| {
+        let gap_at = |p: &Float| -> Result<Ival, Error> {
+            separation_gap(setting, &Ival::point(p.clone()))
+                .map(|(g, _)| g)
+                .ok_or_else(|| internal("m_min", format!("separation undefined at m = {p}")))
+        };
+        let dgap = |x: &Ival| -> Result<Option<Ival>, Error> {
+            Ok(separation_gap(setting, x).map(|(_, d)| d))
+        };
+        // Bracket by doubling: the start has a certified negative separation.
+        let mut lo = Float::with_val(wp, if setting == Setting::Binary { 2 } else { 1 });
+        if sign_of(&gap_at(&lo)?) != Some(Ordering::Less) {
+            return Err(internal(
+                "m_min",
+                format!("separation at m = {lo} is not negative"),
+            ));
+        }
+        let mut hi = Float::with_val(wp, &lo * 2u32);
+        loop {
+            match sign_of(&gap_at(&hi)?) {
+                Some(Ordering::Less) => {
+                    lo = hi.clone();
+                    hi *= 2u32;
+                    if hi > MAX_M {
+                        return Err(internal("m_min", "no sign change up to m = 65536".into()));
+                    }
+                }
+                Some(_) => break,
+                None => return Ok(None),
+            }
+        }
+        enclose_root("m_min root", lo, hi, wp, gap_at, dgap)
+    })
+}
+
+/// The closed forms of [`m_min`]: `2 + √3` (binary) and `3` (multiclass).
+///
+/// # Errors
+/// [`Error::Precision`] for `prec`.
+pub fn m_min_closed(setting: Setting, prec: u32) -> Result<Approx, Error> {
+    match setting {
+        Setting::Binary => ziv::ziv("m_min_closed", prec, |wp| {
+            let three = Ival::from_integer(&Integer::from(3), wp);
+            let two = Ival::from_integer(&Integer::from(2), wp);
+            Ok(three.sqrt().map(|s| s.add(&two)))
+        }),
+        Setting::Multiclass => ziv::approx_rational("m_min_closed", &Rational::from(3), prec),
+    }
+}
+
+// ---------------------------------------------------------------------------
+// Table 1: binary decision boundaries
+// ---------------------------------------------------------------------------
+
+/// The three losses whose binary decision boundaries the paper's Table 1 compares.
+///
+/// Each rule has a class-1 and a class-2 boundary function, both **positive on the
+/// class-1 side** (for softmax and modified softmax they are the same function):
+///
+/// | rule | class 1 | class 2 |
+/// | --- | --- | --- |
+/// | `Softmax` | `(W_1 − W_2)ᵀx + b_1 − b_2` | same |
+/// | `ModifiedSoftmax` (`‖W_i‖ = 1`, `b_i = 0`) | `‖x‖(cos θ_1 − cos θ_2)` | same |
+/// | `ASoftmax(m)` | `‖x‖(ψ(θ_1) − cos θ_2)` | `‖x‖(cos θ_1 − ψ(θ_2))` |
+///
+/// `x` is class 1 when the class-1 function is `> 0`, class 2 when the class-2 function
+/// is `< 0`. With A-Softmax there is a third region, where neither holds: the margin
+/// (`ψ = cos(mθ)` on the first branch, the paper's `cos mθ_i`).
+#[derive(Clone, Debug, PartialEq)]
+pub enum DecisionRule {
+    /// Plain softmax with weights and biases.
+    Softmax,
+    /// Normalized weights, zero biases: a purely angular boundary.
+    ModifiedSoftmax,
+    /// A-Softmax with the angular margin `m` (`1 ≤ m ≤ 65536`, real).
+    ASoftmax(Rational),
+}
+
+/// A sample of the binary problem: where the feature `x` lies relative to `W_1`, `W_2`.
+#[derive(Clone, Debug, PartialEq)]
+pub enum Sample {
+    /// Explicit vectors of one dimension: feature `x`, weights `w = [W_1, W_2]` (non-zero),
+    /// biases `b = [b_1, b_2]`. The angular rules use `cos θ_i = W_iᵀx/(‖W_i‖‖x‖)` and
+    /// ignore `‖W_i‖` and `b_i` (that is what "modified" means).
+    Vectors {
+        /// The feature `x`.
+        x: Vec<Rational>,
+        /// The class weights `W_1`, `W_2`.
+        w: [Vec<Rational>; 2],
+        /// The biases `b_1`, `b_2`.
+        b: [Rational; 2],
+    },
+    /// The feature's norm `‖x‖ ≥ 0` and its angles `θ_1`, `θ_2` to the weights (given as
+    /// angles in `[0, π]` or cosines in `[−1, 1]`). Not enough for [`DecisionRule::Softmax`],
+    /// which depends on `‖W_i‖` and `b_i`.
+    Angles {
+        /// `‖x‖`.
+        norm: Rational,
+        /// `θ_1`, `θ_2`.
+        theta: [Angle; 2],
+    },
+}
+
+/// Where a sample falls under a [`DecisionRule`].
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Decision {
+    /// The class-1 function is positive.
+    Class1,
+    /// The class-2 function is negative.
+    Class2,
+    /// A-Softmax only: class-1 function `< 0 <` class-2 function — the sample lies in the
+    /// angular margin between the two boundaries and satisfies neither class's condition.
+    Margin,
+    /// A boundary function is 0 (exactly, or within the [`Approx::zero_bound`] of an
+    /// enclosure that cannot be separated from 0).
+    Boundary,
+}
+
+impl Decision {
+    /// A short name for tables.
+    pub fn name(self) -> &'static str {
+        match self {
+            Decision::Class1 => "class 1",
+            Decision::Class2 => "class 2",
+            Decision::Margin => "margin",
+            Decision::Boundary => "boundary",
+        }
+    }
+}
+
+/// The values of a rule's two boundary functions at a sample.
+#[derive(Clone, Debug)]
+pub struct BoundaryValues {
+    /// The class-1 boundary function (positive on the class-1 side).
+    pub class1: Approx,
+    /// The class-2 boundary function (positive on the class-1 side).
+    pub class2: Approx,
+}
+
+/// The sign of a settled [`Approx`] (0 for exact 0 or a zero-bounded value).
+fn approx_sign(a: &Approx) -> Ordering {
+    if a.zero_bound().is_some() {
+        return Ordering::Equal;
+    }
+    sign_of(a.enclosure()).unwrap_or(Ordering::Equal)
+}
+
+fn dot(a: &[Rational], b: &[Rational]) -> Rational {
+    a.iter()
+        .zip(b)
+        .fold(Rational::new(), |acc, (x, y)| acc + Rational::from(x * y))
+}
+
+/// `Some(m)` for an integer margin.
+fn integer_m(m: &Rational) -> Option<u32> {
+    if *m.denom() == 1 {
+        m.numer().to_u32()
+    } else {
+        None
+    }
+}
+
+/// `cos θ` and `ψ(θ)` from an [`Angle`], enclosed at `wp`.
+fn angle_cos_psi(m: &Rational, at: &Angle, wp: u32) -> Result<(Ival, Ival), Error> {
+    match at {
+        Angle::Cos(c) => {
+            let ci = Ival::from_rational(c, wp);
+            let psi = match integer_m(m) {
+                Some(mi) => Ival::from_rational(&psi::psi_cos_exact(mi, c)?, wp),
+                None => psi::psi_theta_ival(m, &ci.acos().expect("c in [-1, 1]"))?,
+            };
+            Ok((ci, psi))
+        }
+        Angle::Theta(t) => {
+            let ti = Ival::from_rational(t, wp);
+            Ok((ti.cos(), psi::psi_theta_ival(m, &ti)?))
+        }
+    }
+}
+
+/// ψ over an enclosure of `cos θ`.
+fn psi_of_cos(m: &Rational, c: &Ival) -> Result<Ival, Error> {
+    let c = c.clamp_unit().expect("a cosine enclosure meets [-1, 1]");
+    match integer_m(m) {
+        Some(mi) => psi::psi_cos_ival(mi, &c),
+        None => psi::psi_theta_ival(m, &c.acos().expect("clamped to [-1, 1]")),
+    }
+}
+
+fn check_sample(rule: &DecisionRule, s: &Sample) -> Result<(), Error> {
+    if let DecisionRule::ASoftmax(m) = rule {
+        check_margin_m(m)?;
+    }
+    match s {
+        Sample::Vectors { x, w, .. } => {
+            if x.is_empty() || w.iter().any(|wi| wi.len() != x.len()) {
+                return Err(Error::Domain {
+                    arg: "sample",
+                    value: format!(
+                        "dimensions x: {}, W_1: {}, W_2: {}",
+                        x.len(),
+                        w[0].len(),
+                        w[1].len()
+                    ),
+                    expected: "x, W_1 and W_2 of one non-zero dimension",
+                });
+            }
+            if w.iter().any(|wi| wi.iter().all(|v| *v == 0)) {
+                return Err(Error::Domain {
+                    arg: "W",
+                    value: "a zero vector".into(),
+                    expected: "non-zero class weights (a zero weight has no direction)",
+                });
+            }
+        }
+        Sample::Angles { norm, theta } => {
+            if *rule == DecisionRule::Softmax {
+                return Err(Error::Domain {
+                    arg: "sample",
+                    value: "angles".into(),
+                    expected: "explicit x, W and b: the softmax boundary depends on |W_i| and b_i",
+                });
+            }
+            if *norm < 0 {
+                return Err(Error::Domain {
+                    arg: "norm",
+                    value: crate::describe_rational(norm),
+                    expected: "a feature norm |x| >= 0",
+                });
+            }
+            for t in theta {
+                match t {
+                    Angle::Cos(c) => check_cos(c)?,
+                    Angle::Theta(th) => check_theta(th)?,
+                }
+            }
+        }
+    }
+    Ok(())
+}
+
+impl DecisionRule {
+    /// The loss's name as in Table 1.
+    pub fn name(&self) -> &'static str {
+        match self {
+            DecisionRule::Softmax => "softmax",
+            DecisionRule::ModifiedSoftmax => "modified softmax",
+            DecisionRule::ASoftmax(_) => "A-Softmax",
+        }
+    }
+
+    /// The decision boundary as in Table 1 (`m` symbolic).
+    pub fn formula(&self) -> &'static str {
+        match self {
+            DecisionRule::Softmax => "(W_1 − W_2)ᵀx + b_1 − b_2 = 0",
+            DecisionRule::ModifiedSoftmax => "‖x‖(cos θ_1 − cos θ_2) = 0",
+            DecisionRule::ASoftmax(_) => {
+                "‖x‖(cos mθ_1 − cos θ_2) = 0 for class 1, ‖x‖(cos θ_1 − cos mθ_2) = 0 for class 2"
+            }
+        }
+    }
+
+    /// Evaluates the class-1 and class-2 boundary functions at a sample (see the table
+    /// on [`DecisionRule`]). Softmax on vectors is exact; the angular rules are enclosed.
+    /// A zero feature `x` makes every angular function 0 (the factor `‖x‖`).
+    ///
+    /// ```
+    /// use asoftmax_spec::margin::{DecisionRule, Sample};
+    /// use asoftmax_spec::Angle;
+    /// use rug::Rational;
+    /// // θ_1 = 0.2, θ_2 = 1 rad, m = 4: ψ(0.2) − cos 1 = cos 0.8 − cos 1 > 0.
+    /// let s = Sample::Angles {
+    ///     norm: Rational::from(2),
+    ///     theta: [Angle::Theta(Rational::from((1, 5))), Angle::Theta(Rational::from(1))],
+    /// };
+    /// let v = DecisionRule::ASoftmax(Rational::from(4)).boundary_values(&s, 53).unwrap();
+    /// assert!((v.class1.f64() - 2.0 * (0.8f64.cos() - 1f64.cos())).abs() < 1e-15);
+    /// ```
+    ///
+    /// # Errors
+    /// [`Error::Domain`] for a malformed sample (dimensions, zero weight, negative norm,
+    /// angle or cosine out of range, softmax from angles) or `m` out of range;
+    /// [`Error::Precision`] for `prec`.
+    pub fn boundary_values(&self, s: &Sample, prec: u32) -> Result<BoundaryValues, Error> {
+        ziv::check_prec(prec)?;
+        check_sample(self, s)?;
+        if let (DecisionRule::Softmax, Sample::Vectors { x, w, b }) = (self, s) {
+            let v = dot(&w[0], x) - dot(&w[1], x) + Rational::from(&b[0] - &b[1]);
+            let a = ziv::approx_rational("softmax boundary", &v, prec)?;
+            return Ok(BoundaryValues {
+                class1: a.clone(),
+                class2: a,
+            });
+        }
+        let mut out = ziv::ziv_many("decision boundary", prec, |wp| {
+            let parts = match s {
+                Sample::Angles { norm, theta } => {
+                    let n = Ival::from_rational(norm, wp);
+                    match self {
+                        DecisionRule::ModifiedSoftmax => {
+                            let c1 = angle_cos_psi(&Rational::from(1), &theta[0], wp)?.0;
+                            let c2 = angle_cos_psi(&Rational::from(1), &theta[1], wp)?.0;
+                            let v = n.mul(&c1.sub(&c2));
+                            vec![v.clone(), v]
+                        }
+                        DecisionRule::ASoftmax(m) => {
+                            let (c1, p1) = angle_cos_psi(m, &theta[0], wp)?;
+                            let (c2, p2) = angle_cos_psi(m, &theta[1], wp)?;
+                            vec![n.mul(&p1.sub(&c2)), n.mul(&c1.sub(&p2))]
+                        }
+                        DecisionRule::Softmax => unreachable!("rejected by check_sample"),
+                    }
+                }
+                Sample::Vectors { x, w, .. } => {
+                    let nx2 = dot(x, x);
+                    if nx2 == 0 {
+                        let z = Ival::from_integer(&Integer::new(), wp);
+                        return Ok(Some(vec![z.clone(), z]));
+                    }
+                    let nx = Ival::from_rational(&nx2, wp).sqrt().expect("‖x‖² ≥ 0");
+                    // ‖x‖ cos θ_i = W_iᵀx / ‖W_i‖.
+                    let mut proj = Vec::with_capacity(2);
+                    for wi in w {
+                        let nw = Ival::from_rational(&dot(wi, wi), wp)
+                            .sqrt()
+                            .expect("‖W‖² ≥ 0");
+                        let Some(p) = Ival::from_rational(&dot(wi, x), wp).div(&nw) else {
+                            return Ok(None);
+                        };
+                        proj.push(p);
+                    }
+                    match self {
+                        DecisionRule::ModifiedSoftmax => {
+                            let v = proj[0].sub(&proj[1]);
+                            vec![v.clone(), v]
+                        }
+                        DecisionRule::ASoftmax(m) => {
+                            let (Some(c1), Some(c2)) = (proj[0].div(&nx), proj[1].div(&nx)) else {
+                                return Ok(None);
+                            };
+                            let v1 = nx.mul(&psi_of_cos(m, &c1)?).sub(&proj[1]);
+                            let v2 = proj[0].sub(&nx.mul(&psi_of_cos(m, &c2)?));
+                            vec![v1, v2]
+                        }
+                        DecisionRule::Softmax => unreachable!("handled exactly above"),
+                    }
+                }
+            };
+            Ok(Some(parts))
+        })?;
+        let class2 = out.pop().expect("two outputs");
+        let class1 = out.pop().expect("two outputs");
+        Ok(BoundaryValues { class1, class2 })
+    }
+
+    /// Classifies a sample: [`Decision::Class1`] when the class-1 function is `> 0`,
+    /// [`Decision::Class2`] when the class-2 function is `< 0`, [`Decision::Margin`] when
+    /// class-1 `< 0 <` class-2 (A-Softmax only), [`Decision::Boundary`] otherwise.
+    /// (Both class conditions cannot hold at once: `ψ(θ) ≤ cos θ`.)
+    ///
+    /// # Errors
+    /// As [`boundary_values`](Self::boundary_values).
+    pub fn classify(&self, s: &Sample, prec: u32) -> Result<Decision, Error> {
+        let v = self.boundary_values(s, prec)?;
+        Ok(match (approx_sign(&v.class1), approx_sign(&v.class2)) {
+            (Ordering::Greater, _) => Decision::Class1,
+            (_, Ordering::Less) => Decision::Class2,
+            (Ordering::Less, Ordering::Greater) => Decision::Margin,
+            _ => Decision::Boundary,
+        })
+    }
+}
+
+/// The paper's Table 1 as a Markdown table: loss and binary decision boundary.
+pub fn table1() -> String {
+    let mut s = String::from("| loss | decision boundary |\n| --- | --- |\n");
+    for rule in [
+        DecisionRule::Softmax,
+        DecisionRule::ModifiedSoftmax,
+        DecisionRule::ASoftmax(Rational::from(4)),
+    ] {
+        s.push_str(&format!("| {} | {} |\n", rule.name(), rule.formula()));
+    }
+    s
+}
+
+/// A worked Table-1 example: for each sample, each rule's class-1 and class-2
+/// boundary values (fixed `digits` decimals) and its [`Decision`], as Markdown.
+///
+/// # Errors
+/// As [`DecisionRule::boundary_values`]; [`Error::PrecisionCap`] if a printed decimal
+/// cannot be determined.
+pub fn decision_table(
+    rules: &[DecisionRule],
+    samples: &[(String, Sample)],
+    digits: usize,
+) -> Result<String, Error> {
+    let mut s = String::from("| sample | loss | class-1 value | class-2 value | decision |\n");
+    s.push_str("| --- | --- | --- | --- | --- |\n");
+    for (label, sample) in samples {
+        for rule in rules {
+            let rule_name = match rule {
+                DecisionRule::ASoftmax(m) => format!("A-Softmax m={}", rational_text(m)),
+                r => r.name().to_string(),
+            };
+            if *rule == DecisionRule::Softmax && matches!(sample, Sample::Angles { .. }) {
+                s.push_str(&format!("| {label} | {rule_name} | n/a | n/a | n/a |\n"));
+                continue;
+            }
+            let v1 = fixed_decimal(digits, |p| Ok(rule.boundary_values(sample, p)?.class1))?;
+            let v2 = fixed_decimal(digits, |p| Ok(rule.boundary_values(sample, p)?.class2))?;
+            let d = rule.classify(sample, fixed_prec(digits))?;
+            s.push_str(&format!(
+                "| {label} | {rule_name} | {v1} | {v2} | {} |\n",
+                d.name()
+            ));
+        }
+    }
+    Ok(s)
+}
+
+// ---------------------------------------------------------------------------
+// Tables as fixed-digit text
+// ---------------------------------------------------------------------------
+
+/// A rational as `n` or `n/d`.
+fn rational_text(r: &Rational) -> String {
+    if *r.denom() == 1 {
+        r.numer().to_string()
+    } else {
+        format!("{}/{}", r.numer(), r.denom())
+    }
+}
+
+/// The enclosure printed with exactly `digits` decimals, when both endpoints round
+/// (to nearest, ties away from 0) to the same text; `None` otherwise.
+fn fixed_from_ival(iv: &Ival, digits: usize) -> Option<String> {
+    let scale = Rational::from(Integer::from(Integer::u_pow_u(10, digits as u32)));
+    let round = |f: &Float| -> Integer {
+        let q = f.to_rational().expect("finite endpoint") * &scale;
+        q.round().numer().clone()
+    };
+    let (a, b) = (round(iv.lo()), round(iv.hi()));
+    if a != b {
+        return None;
+    }
+    let neg = a < 0;
+    let mut t = a.abs().to_string();
+    if t.len() <= digits {
+        t = format!("{}{t}", "0".repeat(digits + 1 - t.len()));
+    }
+    let (int, frac) = t.split_at(t.len() - digits);
+    let sign = if neg { "-" } else { "" };
+    Some(if digits == 0 {
+        format!("{sign}{int}")
+    } else {
+        format!("{sign}{int}.{frac}")
+    })
+}
+
+/// A precision that normally determines `digits` decimals of an O(1) value.
+fn fixed_prec(digits: usize) -> u32 {
+    ((digits as f64 * std::f64::consts::LOG2_10).ceil() as u32 + 32).max(ziv::MIN_PREC)
+}
+
+/// Prints a value with `digits` decimals, raising the precision until they are determined.
+fn fixed_decimal<F>(digits: usize, eval: F) -> Result<String, Error>
+where
+    F: Fn(u32) -> Result<Approx, Error>,
+{
+    let mut prec = fixed_prec(digits);
+    for _ in 0..6 {
+        if let Some(s) = fixed_from_ival(eval(prec)?.enclosure(), digits) {
+            return Ok(s);
+        }
+        prec = prec.saturating_mul(2).min(ziv::MAX_PREC);
+    }
+    Err(Error::PrecisionCap {
+        op: "fixed-digit decimal",
+        max: prec,
+    })
+}
+
+/// The margin table for the given margins `ms` at `Θ = theta_over_pi · π`, as Markdown
+/// with `digits` fixed decimals:
+///
+/// | column | meaning |
+/// | --- | --- |
+/// | `m` | the margin |
+/// | `(m−1)/(m+1)` | exact margin coefficient, and its decimal |
+/// | `θ_1 solved` | class-1 boundary, root of `ψ(θ) = cos(Θ − θ)` |
+/// | `Θ/(m+1)` | its closed form |
+/// | `margin solved` | `Θ − 2·θ_1` from the root |
+/// | `margin closed` | `(m−1)/(m+1)·Θ` |
+///
+/// Every decimal is determined by its enclosure (both ends round to the printed text).
+///
+/// # Errors
+/// [`Error::Domain`] for an `m` or `Θ` out of range (`1 ≤ m ≤ 65536`, `0 < Θ/π ≤ 1`).
+pub fn margin_table(
+    ms: &[Rational],
+    theta_over_pi: &Rational,
+    digits: usize,
+) -> Result<String, Error> {
+    let big_theta = BigTheta::PiTimes(theta_over_pi.clone());
+    big_theta.check()?;
+    let mut s = format!(
+        "Θ = {}·π rad; angles in radians, {digits} decimals\n\n",
+        rational_text(theta_over_pi)
+    );
+    s.push_str(
+        "| m | (m−1)/(m+1) | decimal | θ_1 solved | Θ/(m+1) | margin solved | margin closed |\n",
+    );
+    s.push_str("| --- | --- | --- | --- | --- | --- | --- |\n");
+    for m in ms {
+        check_margin_m(m)?;
+        let coeff = margin_coefficient(m);
+        let coeff_dec = fixed_decimal(digits, |p| {
+            ziv::approx_rational("margin coefficient", &coeff, p)
+        })?;
+        let root = fixed_decimal(digits, |p| boundary_solved_at(m, &big_theta, p))?;
+        let root_closed = fixed_decimal(digits, |p| {
+            let inv = Rational::from(1) / Rational::from(m + 1u32);
+            ziv::ziv("class boundary (closed)", p, |wp| {
+                Ok(Some(
+                    big_theta.enclose(wp).mul(&Ival::from_rational(&inv, wp)),
+                ))
+            })
+        })?;
+        let solved = fixed_decimal(digits, |p| margin_solved_at(m, &big_theta, p))?;
+        let closed = fixed_decimal(digits, |p| margin_closed_at(m, &big_theta, p))?;
+        s.push_str(&format!(
+            "| {} | {} | {coeff_dec} | {root} | {root_closed} | {solved} | {closed} |\n",
+            rational_text(m),
+            rational_text(&coeff)
+        ));
+    }
+    Ok(s)
+}
+
+/// The paper's margins `m = 1, …, 8` at `Θ = π/2` (orthogonal class weights), 25 decimals:
+/// [`margin_table`] with those arguments.
+///
+/// # Errors
+/// Only [`Error::PrecisionCap`] (not expected).
+pub fn paper_margin_table() -> Result<String, Error> {
+    let ms: Vec<Rational> = (1..=8).map(Rational::from).collect();
+    margin_table(&ms, &Rational::from((1, 2)), 25)
+}
+
+/// Both `m_min` results, solved and closed form, with `digits` fixed decimals, as Markdown.
+///
+/// # Errors
+/// Only [`Error::PrecisionCap`] (not expected).
+pub fn m_min_table(digits: usize) -> Result<String, Error> {
+    let mut s = String::from("| setting | inequality | m_min solved | closed form | value |\n");
+    s.push_str("| --- | --- | --- | --- | --- |\n");
+    for setting in [Setting::Binary, Setting::Multiclass] {
+        let (ineq, closed_text) = match setting {
+            Setting::Binary => ("1/(m−1) + 1/(m+1) ≤ (m−1)/(m+1)", "2 + √3"),
+            Setting::Multiclass => ("2/(m+1) ≤ (m−1)/(m+1)", "3"),
+        };
+        let solved = fixed_decimal(digits, |p| m_min(setting, p))?;
+        let closed = fixed_decimal(digits, |p| m_min_closed(setting, p))?;
+        s.push_str(&format!(
+            "| {} | {ineq} | {solved} | {closed_text} | {closed} |\n",
+            setting.name()
+        ));
+    }
+    Ok(s)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn q(n: i64, d: i64) -> Rational {
+        Rational::from((n, d))
+    }
+
+    #[test]
+    fn separation_closed_forms() {
+        // g(m)·(m² − 1) = m² − 4m + 1 and h(m)·(m + 1) = m − 3, exactly.
+        for (n, d) in [(3, 2), (2, 1), (37, 10), (4, 1), (17, 3), (100, 1)] {
+            let m = q(n, d);
+            let g = separation(Setting::Binary, &m).unwrap();
+            let poly = Rational::from(m.square_ref()) - Rational::from(&m * 4u32) + 1u32;
+            assert_eq!(g * (Rational::from(m.square_ref()) - 1u32), poly);
+            let h = separation(Setting::Multiclass, &m).unwrap();
+            assert_eq!(h * Rational::from(&m + 1u32), Rational::from(&m - 3u32));
+        }
+        assert!(separation(Setting::Binary, &q(1, 1)).is_err());
+        assert_eq!(separation(Setting::Multiclass, &q(1, 1)).unwrap(), q(-1, 1));
+    }
+
+    #[test]
+    fn far_boundary_is_at_theta_over_m_minus_1() {
+        // The binary far boundary: ψ(θ) = cos(θ + Θ) at θ = Θ/(m−1), with a certified sign
+        // change around it (m = 4, Θ = 1/2 ≤ π(m−1)/m).
+        let (m, big) = (q(4, 1), q(1, 2));
+        let wp = 256;
+        let far = Rational::from(&big / Rational::from(&m - 1u32));
+        let f = |t: &Rational| {
+            let ti = Ival::from_rational(t, wp);
+            psi::psi_theta_ival(&m, &ti)
+                .unwrap()
+                .sub(&Ival::from_rational(&big, wp).add(&ti).cos())
+        };
+        let eps = q(1, 1_000_000);
+        assert!(sign_of(&f(&Rational::from(&far - &eps))) == Some(Ordering::Greater));
+        assert!(sign_of(&f(&Rational::from(&far + &eps))) == Some(Ordering::Less));
+        assert!(f(&far).contains_zero());
+    }
+
+    #[test]
+    fn boundary_root_is_theta_over_m_plus_1() {
+        for m in [1, 2, 4, 7] {
+            let m = Rational::from(m);
+            let t = BigTheta::PiTimes(q(3, 4));
+            let a = boundary_solved_at(&m, &t, 128).unwrap();
+            let want = 0.75 * std::f64::consts::PI / (m.to_f64() + 1.0);
+            assert!((a.f64() - want).abs() <= 2.0 * f64::EPSILON * want);
+        }
+    }
+
+    #[test]
+    fn fixed_decimals() {
+        let iv = Ival::from_rational(&q(2, 3), 128);
+        assert_eq!(fixed_from_ival(&iv, 5).unwrap(), "0.66667");
+        let iv = Ival::from_rational(&q(-1, 150), 128);
+        assert_eq!(fixed_from_ival(&iv, 2).unwrap(), "-0.01");
+        let iv = Ival::from_rational(&q(1, 3), 128).neg();
+        assert_eq!(fixed_from_ival(&iv, 0).unwrap(), "0");
+        let iv = Ival::from_rational(&q(123, 1), 128);
+        assert_eq!(fixed_from_ival(&iv, 3).unwrap(), "123.000");
+    }
+
+    #[test]
+    fn pi_multiple_margin_agrees() {
+        let t = BigTheta::PiTimes(q(1, 2));
+        for m in 1..=8 {
+            let m = Rational::from(m);
+            margin_checked_at(&m, &t, 200).unwrap();
+        }
+        assert!(BigTheta::PiTimes(q(0, 1)).check().is_err());
+        assert!(BigTheta::PiTimes(q(11, 10)).check().is_err());
+        assert!(BigTheta::PiTimes(q(1, 1)).check().is_ok());
+    }
+}
+#[cfg(test)]
+mod dbg {
+    use super::*;
+    #[test]
+    fn dbg_root() {
+        let m = Rational::from(4);
+        let t = BigTheta::PiTimes(Rational::from((3, 4)));
+        for wp in [192u32, 384] {
+            let r = boundary_root(&m, &t.enclose(wp), wp).unwrap();
+            eprintln!("wp {wp}: {:?}", r.map(|r| (r.lo().to_f64(), r.width().to_f64())));
+        }
+    }
+}

@@ -137,3 +137,64 @@ fn report_names_the_worst_input_in_decimal_hex_and_bits() {
     assert!(text.contains("seed"), "{text}");
     assert!(text.contains("NaN"), "{text}");
 }
+
+mod loss {
+    use asoftmax_spec::conformance::loss_suite::{LossFlaw, LossOp};
+    use asoftmax_spec::conformance::{
+        FloatFormat, LossKernel, LossPolicy, TextbookLoss, check_loss,
+    };
+
+    const SEED: u64 = 0xa50f_7a11;
+
+    fn textbook_passes<T: FloatFormat>()
+    where
+        TextbookLoss: LossKernel<T>,
+    {
+        // One batch has 2000 classes.
+        let r = check_loss::<T, _>(&TextbookLoss::default(), SEED, 2000, &LossPolicy::default());
+        println!("{r}");
+        assert!(r.passed(), "false alarm:\n{r}");
+        for op in LossOp::ALL {
+            let (ratio, _) = r.worst_ratio(op);
+            println!(
+                "textbook {} {}: worst error is {ratio:.3} of the allowance",
+                op.name(),
+                T::FORMAT.name()
+            );
+        }
+    }
+
+    #[test]
+    fn textbook_loss_passes_f32() {
+        textbook_passes::<f32>();
+    }
+
+    #[test]
+    fn textbook_loss_passes_f64() {
+        textbook_passes::<f64>();
+    }
+
+    #[test]
+    fn flawed_losses_are_caught() {
+        for flaw in [LossFlaw::MissingProjection, LossFlaw::WrongLambdaBlend] {
+            let k = TextbookLoss { flaw: Some(flaw) };
+            let r = check_loss::<f32, _>(&k, SEED, 0, &LossPolicy::default());
+            assert!(!r.passed(), "{flaw:?} was not caught:\n{r}");
+            let r = check_loss::<f64, _>(&k, SEED, 0, &LossPolicy::default());
+            assert!(!r.passed(), "{flaw:?} was not caught:\n{r}");
+        }
+    }
+}
+
+// The macros, used as a downstream crate would.
+asoftmax_spec::scalar_suite!(
+    textbook_f32_suite,
+    asoftmax_spec::conformance::Textbook,
+    f32,
+    1..=16
+);
+asoftmax_spec::loss_suite!(
+    textbook_loss_f64_suite,
+    asoftmax_spec::conformance::TextbookLoss::default(),
+    f64
+);

@@ -102,3 +102,58 @@ where
         self.m_range.contains(&m)
     }
 }
+/// The loss variants and backward semantics, shared with the oracle.
+pub use crate::loss::{Backward, Variant};
+
+/// One batch for a loss kernel, row-major: `x` is N×d, `w` is C×d.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Batch<T> {
+    /// Features, N rows of d.
+    pub x: Vec<T>,
+    /// Class weights, C rows of d.
+    pub w: Vec<T>,
+    /// Labels, N entries in `0..C`.
+    pub y: Vec<usize>,
+    /// Batch size N.
+    pub n: usize,
+    /// Number of classes C.
+    pub classes: usize,
+    /// Feature dimension d.
+    pub dim: usize,
+    /// Integer margin m.
+    pub m: u32,
+    /// Annealing weight λ ≥ 0.
+    pub lambda: T,
+    /// Logit scale s > 0.
+    pub scale: T,
+    /// A-Softmax (normalized W) or L-Softmax.
+    pub variant: Variant,
+    /// Which gradient the backward computes.
+    pub backward: Backward,
+}
+
+/// What a loss kernel returns: the mean loss and, when asked, its gradients
+/// (row-major, same shapes as `x` and `w`).
+#[derive(Clone, Debug, PartialEq)]
+pub struct LossGrad<T> {
+    /// Mean loss over the batch.
+    pub loss: T,
+    /// ∂loss/∂X, N×d (empty when gradients were not requested).
+    pub grad_x: Vec<T>,
+    /// ∂loss/∂W, C×d (empty when gradients were not requested).
+    pub grad_w: Vec<T>,
+}
+
+/// A batch loss kernel (forward and backward).
+pub trait LossKernel<T: FloatFormat> {
+    /// A short name for reports.
+    fn name(&self) -> String;
+    /// The mean loss and, with `grad`, its gradients.
+    fn loss(&self, batch: &Batch<T>, grad: bool) -> LossGrad<T>;
+    /// Whether the kernel implements this margin, variant and backward semantics
+    /// (the suite skips the others); default: all.
+    fn supports(&self, m: u32, variant: Variant, backward: Backward) -> bool {
+        let _ = (m, variant, backward);
+        true
+    }
+}

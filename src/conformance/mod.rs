@@ -1,6 +1,7 @@
 //! The conformance toolkit: judge a fast implementation against the oracle.
 //!
 //! - [`kernel`]: the implementation-under-test interface ([`ScalarKernel`], closures via [`ScalarFns`]);
+//! - [`loss_suite`]: batches, oracle values, metrics and tolerances for loss kernels;
 //! - [`metrics`]: ulp error and scaled error against exact values;
 //! - [`policy`]: the per-op, per-format tolerance table with the reason for each entry;
 //! - [`generators`]: seeded edge cases, sweeps and random inputs;
@@ -10,6 +11,7 @@
 
 pub mod generators;
 pub mod kernel;
+pub mod loss_suite;
 pub mod metrics;
 pub mod policy;
 #[cfg(feature = "proptest")]
@@ -18,7 +20,8 @@ pub mod suite;
 pub mod textbook;
 
 pub use generators::GenConfig;
-pub use kernel::{FloatFormat, ScalarFns, ScalarKernel};
+pub use kernel::{Batch, FloatFormat, LossGrad, LossKernel, ScalarFns, ScalarKernel};
+pub use loss_suite::{LossPolicy, LossReport, TextbookLoss, check_loss};
 pub use policy::{Bound, Policy, ScalarOp};
 pub use suite::{OpReport, assert_scalar, check_scalar};
 pub use textbook::Textbook;

@@ -17,19 +17,44 @@ pub struct Textbook;
 pub trait TextbookFloat: FloatFormat + crate::arith::Scalar {
     /// `cos(jπ/m)` computed in the format (`π` rounded to the format, `cos` of the format).
     fn threshold(j: u32, m: u32) -> Self;
+    /// `self / o`.
+    fn div(&self, o: Self) -> Self;
+    /// `√self`.
+    fn sqrt(&self) -> Self;
+    /// `e^self`.
+    fn exp(&self) -> Self;
+    /// `ln self`.
+    fn ln(&self) -> Self;
+    /// `self` clamped to [−1, 1] (a float cosine can exceed 1 by an ulp).
+    fn clamp_unit(&self) -> Self;
 }
 
-impl TextbookFloat for f32 {
-    fn threshold(j: u32, m: u32) -> f32 {
-        (j as f32 * std::f32::consts::PI / m as f32).cos()
-    }
+macro_rules! textbook_float {
+    ($t:ident) => {
+        impl TextbookFloat for $t {
+            fn threshold(j: u32, m: u32) -> $t {
+                (j as $t * std::$t::consts::PI / m as $t).cos()
+            }
+            fn div(&self, o: Self) -> Self {
+                self / o
+            }
+            fn sqrt(&self) -> Self {
+                $t::sqrt(*self)
+            }
+            fn exp(&self) -> Self {
+                $t::exp(*self)
+            }
+            fn ln(&self) -> Self {
+                $t::ln(*self)
+            }
+            fn clamp_unit(&self) -> Self {
+                self.clamp(-1.0, 1.0)
+            }
+        }
+    };
 }
-
-impl TextbookFloat for f64 {
-    fn threshold(j: u32, m: u32) -> f64 {
-        (f64::from(j) * std::f64::consts::PI / f64::from(m)).cos()
-    }
-}
+textbook_float!(f32);
+textbook_float!(f64);
 
 impl Textbook {
     /// `k = #{ j ∈ 1..m−1 : c < cos(jπ/m) }` with thresholds computed in `T`.

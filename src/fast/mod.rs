@@ -1,1 +1,599 @@
-//! The crate's own fast f32/f64 kernels (in progress).
+//! The crate's own fast `f32`/`f64` kernels for integer margins `0 ≤ m ≤ 16`
+//! (`0` for [`cos_m`](Plan::cos_m_f64) only), accurate to within one ulp of the
+//! exact value — in practice within `0.5 + 2⁻²⁰` ulp, i.e. correctly rounded except
+//! for inputs within `2⁻²⁰` ulp of a rounding tie.
+//!
+//! | op | formula | f64 method | f32 method |
+//! | --- | --- | --- | --- |
+//! | `cos_m` | `T_m(c) = 2^{m−1} c^{[m odd]} ∏_{j=1}^{⌊m/2⌋} (c² − cos²((2j−1)π/(2m)))` | [`Plan::cos_m_f64`] | [`Plan::cos_m_f32`] |
+//! | `psi` | `(−1)^k T_m(c) − 2k`, `k = #{j ∈ 1..m−1 : c < cos(jπ/m)}` | [`Plan::psi_f64`] | [`Plan::psi_f32`] |
+//! | `dpsi_dcos` | `(−1)^k m U_{m−1}(c) = m·2^{m−1} \|c\|^{[m even]} ∏_{j=1}^{⌊(m−1)/2⌋} \|c² − cos²(jπ/m)\|` | [`Plan::dpsi_dcos_f64`] | [`Plan::dpsi_dcos_f32`] |
+//!
+//! Free functions ([`cos_m_f64`], [`psi_f32`], …) take `m` and build the [`Plan`]
+//! (a table lookup); [`Fast`] implements [`ScalarKernel`] for both formats, and
+//! [`Plan::eval_f64`]/[`Plan::eval_f32`] evaluate a whole slice.
+//!
+//! # Why the product form
+//!
+//! `T_m` has the roots `r_j = cos((2j−1)π/(2m))` and `U_{m−1}` the roots
+//! `t_j = cos(jπ/m)` (which are also ψ's branch thresholds). Both come in pairs
+//! `±r`, so with `c² = cos²θ`
+//!
+//! ```text
+//! T_m(c)     = 2^{m−1} · c^{[m odd]}  · ∏_{j=1}^{⌊m/2⌋}     (c² − r_j²),
+//! U_{m−1}(c) = 2^{m−1} · c^{[m even]} · ∏_{j=1}^{⌊(m−1)/2⌋} (c² − t_j²).
+//! ```
+//!
+//! A product of factors each known to a small *relative* error has a small relative
+//! error — there is no cancellation anywhere, not even next to a root, where the
+//! recurrence `T_{n+1} = 2c·T_n − T_{n−1}` (absolute error `≈ m²·u`) loses every
+//! bit. The only subtraction is inside a factor, `c² − R` with `R = r²`, and it is
+//! made exact:
+//!
+//! - `c² = c2h + c2l` exactly (`two_prod`);
+//! - `R = R0 + R1 + R2` is stored as a *triple-double* (`|R − R0 − R1 − R2| ≤ 2⁻¹⁶⁰ R`,
+//!   computed with MPFR and checked by `tests/fast.rs`);
+//! - `(c2h − R0)` and `(c2l − R1)` are formed with `two_sum` (exact), their leading
+//!   parts are added with a third `two_sum`, and only `R2` and the error terms (each
+//!   below `2⁻⁵²` of the factor) are added with rounding.
+//!
+//! So each factor carries a relative error of at most `≈ 2⁻¹⁰⁴` plus the
+//! representation error `2⁻¹⁶⁰ R/|c² − R|`. For a double `c` the factor is smallest at
+//! the double nearest to a root; the smallest such `|c² − R|/R` over all `m ≤ 16` is
+//! measured by `tests/fast.rs` (it is above `2⁻⁶⁰`, so this term stays below `2⁻¹⁰⁰`).
+//! The factors are multiplied in double-double (`two_prod` + two FMAs, error
+//! `≤ 2⁻¹⁰²` per product), so `T_m` and `U_{m−1}` come out with a relative error
+//! below `m·2⁻¹⁰⁰ ≤ 2⁻⁹⁶`, and the single final rounding to `f64` is within
+//! `0.5 + 2⁻⁴³` ulp.
+//!
+//! # ψ and dψ/dc
+//!
+//! - The branch `k` is counted against the thresholds `cos(jπ/m)` rounded to the nearest
+//!   double (no `acos`). For a double `c` this differs from the exact comparison only when
+//!   `c` *equals* a rounded threshold that lies on the other side of the true one. Both
+//!   branches then give `1 − 2j` up to `(m/sin θ)²·δ²/2` with `δ ≤ 2⁻⁵³`, i.e. below
+//!   `2⁻⁹⁰` (ψ is C¹ and its second derivative is bounded by `m⁴/3`); `tests/fast.rs`
+//!   checks that both branches round alike at every threshold and its neighbours.
+//! - `ψ = (−1)^k T − 2k` is formed with a `two_sum` from the double-double `T`: for
+//!   `k = 0` it is `T` itself (relative accuracy from the product form), for `k ≥ 1`
+//!   `|ψ| ≥ 1` and the absolute error `2⁻⁹⁶` of `T` is negligible.
+//! - `dψ/dc ≥ 0` everywhere (ψ increases with `c`), and `(−1)^k = sign U_{m−1}(c)`,
+//!   so `dψ/dc = m·|U_{m−1}(c)|` needs no branch at all.
+//!
+//! # f32
+//!
+//! The `f32` kernels evaluate the same product in plain `f64` with the triple-double
+//! constants cut to two doubles: `c²` is exact (`24 + 24 ≤ 53` bits), `(c² − R0)` is
+//! exact near a root (Sterbenz) and otherwise within `2⁻⁵³`, `− R1` adds `2⁻⁵³`,
+//! and the representation error `2⁻¹⁰⁶ R` is negligible next to `|c² − R| ≥ 2⁻⁶⁰ R`
+//! for every `f32` `c`. With at most `2·8 + 8 + 3` roundings the `f64` value is within
+//! `2⁻⁴⁸` relative, and the final rounding to `f32` is within `0.5 + 2⁻²³` ulp
+//! (this bounds the double-rounding effect too).
+//!
+//! # Tiny inputs
+//!
+//! For `|c| < 2⁻⁶⁴` the odd-`m` `T_m(c) = (−1)^{(m−1)/2} m c (1 + O(m²c²))` and the
+//! even-`m` `dψ/dc = m²|c|(1 + O(m²c²))` are computed as the single product `m·c`
+//! (resp. `m²|c|`): the neglected term is below `2⁻¹²⁰` relative and this is the
+//! only way to round correctly on the subnormal grid.
+//!
+//! # Out-of-range input
+//!
+//! A normalized dot product can exceed `1` in magnitude by an ulp, so every kernel
+//! **clamps** `c` to `[−1, 1]` first (`±∞` included); NaN gives NaN. Unsupported `m`
+//! (`m > 16`, or `m = 0` for ψ and dψ/dc) gives NaN. Nothing panics.
+//!
+//! # FMA
+//!
+//! The `f64` kernels need exact products. They use the hardware FMA when it is known at
+//! compile time (`-C target-feature=+fma`, aarch64); on x86-64 without it they detect
+//! FMA at run time and call a copy of the kernel compiled with
+//! `#[target_feature(enable = "fma")]`, and fall back to Dekker's product otherwise.
+
+mod eft;
+mod tables;
+
+use crate::conformance::ScalarKernel;
+use eft::{Arith, fast_two_sum, two_sum};
+
+/// Calls `imp::$f::<A>(args)` with the best available [`Arith`].
+macro_rules! dispatch {
+    ($f:ident ( $($arg:expr),* )) => {{
+        #[cfg(any(target_feature = "fma", target_arch = "aarch64"))]
+        let r = imp::$f::<eft::HwFma>($($arg),*);
+        #[cfg(all(target_arch = "x86_64", not(target_feature = "fma")))]
+        let r = if std::is_x86_feature_detected!("fma") {
+            // SAFETY: the CPU supports FMA, checked just above.
+            unsafe { x86_fma::$f($($arg),*) }
+        } else {
+            imp::$f::<eft::Dekker>($($arg),*)
+        };
+        #[cfg(not(any(target_feature = "fma", target_arch = "aarch64", target_arch = "x86_64")))]
+        let r = imp::$f::<eft::Dekker>($($arg),*);
+        r
+    }};
+}
+
+/// The largest margin the fast kernels support.
+pub const MAX_M: u32 = 16;
+
+/// Below this magnitude of `c` the linear term of `T_m` (odd `m`) or of `U_{m−1}`
+/// (even `m`) is the correctly rounded result: `2⁻⁶⁴`.
+const TINY: f64 = 5.421_010_862_427_522e-20;
+
+/// One of the three scalar ops, for the slice evaluators [`Plan::eval_f64`] and
+/// [`Plan::eval_f32`].
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum Op {
+    /// `cos(mθ) = T_m(c)`.
+    CosM,
+    /// `ψ(c) = (−1)^k T_m(c) − 2k`.
+    Psi,
+    /// `dψ/dc = (−1)^k m U_{m−1}(c) = m |U_{m−1}(c)|`.
+    DpsiDcos,
+}
+
+impl Op {
+    /// All three ops.
+    pub const ALL: [Op; 3] = [Op::CosM, Op::Psi, Op::DpsiDcos];
+
+    /// `"cos_m"`, `"psi"` or `"dpsi_dcos"`.
+    pub const fn name(self) -> &'static str {
+        match self {
+            Op::CosM => "cos_m",
+            Op::Psi => "psi",
+            Op::DpsiDcos => "dpsi_dcos",
+        }
+    }
+}
+
+/// The precomputed constants of one margin `m ≤ 16`: the branch thresholds and the
+/// squared roots of `T_m` and `U_{m−1}`. Building one is a table lookup (the
+/// constants are computed with MPFR ahead of time; `tests/fast.rs` recomputes and
+/// checks every bit), so a `Plan` is `Copy` and free to make per call.
+#[derive(Clone, Copy, Debug)]
+pub struct Plan {
+    m: u32,
+    /// `cos(jπ/m)`, `j = 1..m−1`, rounded to nearest, then `−∞` padding.
+    thr: &'static [f64; 16],
+    /// `cos²((2j−1)π/(2m))`, `j = 1..⌊m/2⌋`, as triple-doubles.
+    t_sq: &'static [[f64; 3]],
+    /// `cos²(jπ/m)`, `j = 1..⌊(m−1)/2⌋`, as triple-doubles.
+    u_sq: &'static [[f64; 3]],
+    /// `2^{m−1}` (`1` for `m = 0`): the leading coefficient of `T_m`.
+    t_lead: f64,
+    /// `m·2^{m−1}`: the leading coefficient of `m·U_{m−1}`.
+    u_lead: f64,
+    /// `(−1)^{(m−1)/2}·m`: `T_m'(0)` for odd `m` (`T_m(c) ≈ t_tiny·c`).
+    t_tiny: f64,
+    /// `m²`: `|m U_{m−1}|'(0)` for even `m` (`dψ/dc ≈ m²|c|`).
+    u_tiny: f64,
+}
+
+impl Plan {
+    /// The plan for margin `m`, or `None` when `m > 16`. `m = 0` is accepted for
+    /// `cos_m` (`T_0 = 1`); ψ and dψ/dc then return NaN.
+    pub fn new(m: u32) -> Option<Plan> {
+        if m > MAX_M {
+            return None;
+        }
+        let i = m as usize;
+        let mf = f64::from(m);
+        let t_lead = if m == 0 {
+            1.0
+        } else {
+            f64::from(1u32 << (m - 1))
+        };
+        Some(Plan {
+            m,
+            thr: &tables::THRESHOLDS[i],
+            t_sq: &tables::T_ROOTS_SQ[i][..i / 2],
+            u_sq: &tables::U_ROOTS_SQ[i][..i.saturating_sub(1) / 2],
+            t_lead,
+            u_lead: mf * t_lead,
+            t_tiny: if (m / 2) % 2 == 0 { mf } else { -mf },
+            u_tiny: mf * mf,
+        })
+    }
+
+    /// The margin `m`.
+    pub fn m(&self) -> u32 {
+        self.m
+    }
+
+    /// The branch thresholds `t_j = cos(jπ/m)`, `j = 1..m−1` (decreasing), each the
+    /// `f64` nearest to the exact value (exact for the rational `0, ±1/2`).
+    pub fn thresholds(&self) -> &'static [f64] {
+        &self.thr[..self.m.saturating_sub(1) as usize]
+    }
+
+    /// The squared positive roots of `T_m`: `cos²((2j−1)π/(2m))`, `j = 1..⌊m/2⌋`, each
+    /// as a triple-double `[R0, R1, R2]` (`R0 = fl(R)`, `R1 = fl(R − R0)`,
+    /// `R2 = fl(R − R0 − R1)`).
+    pub fn t_roots_sq(&self) -> &'static [[f64; 3]] {
+        self.t_sq
+    }
+
+    /// The squared positive roots of `U_{m−1}` (the thresholds): `cos²(jπ/m)`,
+    /// `j = 1..⌊(m−1)/2⌋`, as triple-doubles like [`t_roots_sq`](Self::t_roots_sq).
+    pub fn u_roots_sq(&self) -> &'static [[f64; 3]] {
+        self.u_sq
+    }
+
+    /// The branch `k = #{ j ∈ 1..m−1 : c < t_j }` of ψ against the rounded thresholds
+    /// (`0` for NaN and `m ≤ 1`).
+    #[inline]
+    pub fn branch(&self, c: f64) -> u32 {
+        let mut k = 0;
+        for &t in self.thr {
+            k += u32::from(c < t);
+        }
+        k
+    }
+
+    /// `cos(mθ) = T_m(c)` in `f64`.
+    #[inline]
+    pub fn cos_m_f64(&self, c: f64) -> f64 {
+        dispatch!(cos_m(self, c))
+    }
+
+    /// `ψ(c) = (−1)^k T_m(c) − 2k` in `f64` (NaN for `m = 0`).
+    #[inline]
+    pub fn psi_f64(&self, c: f64) -> f64 {
+        dispatch!(psi(self, c))
+    }
+
+    /// `dψ/dc = (−1)^k m U_{m−1}(c) = m|U_{m−1}(c)|` in `f64` (NaN for `m = 0`).
+    #[inline]
+    pub fn dpsi_dcos_f64(&self, c: f64) -> f64 {
+        dispatch!(dpsi(self, c))
+    }
+
+    /// ψ evaluated on a *given* branch `k` (`(−1)^k T_m(c) − 2k`), whatever the branch
+    /// of `c` is; for checking that the branch choice is harmless next to a threshold.
+    pub fn psi_on_branch_f64(&self, k: u32, c: f64) -> f64 {
+        dispatch!(psi_k(self, k, c))
+    }
+
+    /// Applies `op` to every element of `c`, writing `out` (`f64`).
+    ///
+    /// # Panics
+    ///
+    /// If `c` and `out` differ in length.
+    pub fn eval_f64(&self, op: Op, c: &[f64], out: &mut [f64]) {
+        assert_eq!(
+            c.len(),
+            out.len(),
+            "eval_f64: input and output lengths differ"
+        );
+        dispatch!(eval(self, op, c, out))
+    }
+
+    /// `cos(mθ) = T_m(c)` in `f32` (computed in `f64`, rounded once).
+    #[inline]
+    pub fn cos_m_f32(&self, c: f32) -> f32 {
+        if c.is_nan() {
+            return c;
+        }
+        self.t_f32(clamp(f64::from(c))) as f32
+    }
+
+    /// `ψ(c) = (−1)^k T_m(c) − 2k` in `f32` (NaN for `m = 0`).
+    #[inline]
+    pub fn psi_f32(&self, c: f32) -> f32 {
+        if self.m == 0 {
+            return f32::NAN;
+        }
+        let c = clamp(f64::from(c));
+        self.psi_k_f32(self.branch(c), c) as f32
+    }
+
+    /// `dψ/dc = m|U_{m−1}(c)|` in `f32` (NaN for `m = 0`).
+    #[inline]
+    pub fn dpsi_dcos_f32(&self, c: f32) -> f32 {
+        if self.m == 0 || c.is_nan() {
+            return f32::NAN;
+        }
+        self.dpsi_f32(clamp(f64::from(c))) as f32
+    }
+
+    /// ψ in `f32` on a given branch `k`; see [`psi_on_branch_f64`](Self::psi_on_branch_f64).
+    pub fn psi_on_branch_f32(&self, k: u32, c: f32) -> f32 {
+        if self.m == 0 {
+            return f32::NAN;
+        }
+        self.psi_k_f32(k, clamp(f64::from(c))) as f32
+    }
+
+    /// Applies `op` to every element of `c`, writing `out` (`f32`).
+    ///
+    /// # Panics
+    ///
+    /// If `c` and `out` differ in length.
+    pub fn eval_f32(&self, op: Op, c: &[f32], out: &mut [f32]) {
+        assert_eq!(
+            c.len(),
+            out.len(),
+            "eval_f32: input and output lengths differ"
+        );
+        match op {
+            Op::CosM => {
+                for (o, &x) in out.iter_mut().zip(c) {
+                    *o = self.cos_m_f32(x);
+                }
+            }
+            Op::Psi => {
+                for (o, &x) in out.iter_mut().zip(c) {
+                    *o = self.psi_f32(x);
+                }
+            }
+            Op::DpsiDcos => {
+                for (o, &x) in out.iter_mut().zip(c) {
+                    *o = self.dpsi_dcos_f32(x);
+                }
+            }
+        }
+    }
+
+    // ---- f32 kernels (plain f64 arithmetic on an f32 input) ----
+
+    /// `T_m(c)` in plain `f64` for `c` an `f32` value in `[−1, 1]`.
+    #[inline(always)]
+    fn t_f32(&self, c: f64) -> f64 {
+        let c2 = c * c; // exact: 48 significant bits at most
+        let mut p = self.t_lead;
+        for r in self.t_sq {
+            p *= (c2 - r[0]) - r[1];
+        }
+        if self.m & 1 == 1 { p * c } else { p }
+    }
+
+    #[inline(always)]
+    fn psi_k_f32(&self, k: u32, c: f64) -> f64 {
+        let t = self.t_f32(c);
+        let t = if k & 1 == 1 { -t } else { t };
+        t - f64::from(2 * k)
+    }
+
+    #[inline(always)]
+    fn dpsi_f32(&self, c: f64) -> f64 {
+        let c2 = c * c;
+        let mut p = self.u_lead;
+        for r in self.u_sq {
+            p *= (c2 - r[0]) - r[1];
+        }
+        if self.m & 1 == 0 {
+            p *= c
+        }
+        p.abs()
+    }
+
+    // ---- f64 kernels (double-double), generic over how products are made exact ----
+
+    /// `T_m(c)` as an unevaluated sum `hi + lo` with relative error `≤ 2⁻⁹⁶`, for
+    /// `c ∈ [−1, 1]` (or NaN).
+    #[inline(always)]
+    fn t_dd<A: Arith>(&self, c: f64) -> (f64, f64) {
+        let odd = self.m & 1 == 1;
+        if odd && c.abs() < TINY {
+            return A::two_prod(self.t_tiny, c);
+        }
+        let (c2h, c2l) = A::two_prod(c, c);
+        let (ph, pl) = prod_sq::<A>(c2h, c2l, self.t_sq);
+        // Scaling by 2^{m−1} is exact.
+        let (ph, pl) = (ph * self.t_lead, pl * self.t_lead);
+        if odd {
+            let (h, e) = A::two_prod(ph, c);
+            (h, A::mul_add(pl, c, e))
+        } else {
+            (ph, pl)
+        }
+    }
+
+    #[inline(always)]
+    fn psi_k_dd<A: Arith>(&self, k: u32, c: f64) -> f64 {
+        let (th, tl) = self.t_dd::<A>(c);
+        let (th, tl) = if k & 1 == 1 { (-th, -tl) } else { (th, tl) };
+        let (s, e) = two_sum(th, -f64::from(2 * k));
+        s + (e + tl)
+    }
+
+    #[inline(always)]
+    fn dpsi_dd<A: Arith>(&self, c: f64) -> f64 {
+        let a = c.abs();
+        let even = self.m & 1 == 0;
+        if even && a < TINY {
+            return self.u_tiny * a;
+        }
+        let (c2h, c2l) = A::two_prod(c, c);
+        let (ph, pl) = prod_sq::<A>(c2h, c2l, self.u_sq);
+        let (h, e) = A::two_prod(ph, self.u_lead);
+        let e = A::mul_add(pl, self.u_lead, e);
+        let (h, e) = if even {
+            let (h2, e2) = A::two_prod(h, a);
+            (h2, A::mul_add(e, a, e2))
+        } else {
+            (h, e)
+        };
+        (h + e).abs()
+    }
+}
+
+/// `∏_j (c² − R_j)` in double-double, `c² = c2h + c2l` exactly, `R_j` triple-doubles.
+/// The result `hi + lo` is not renormalized (`|lo| ≤ 2⁻⁴⁸|hi|`), which the callers
+/// tolerate.
+#[inline(always)]
+fn prod_sq<A: Arith>(c2h: f64, c2l: f64, roots: &[[f64; 3]]) -> (f64, f64) {
+    let (mut ph, mut pl) = (1.0, 0.0);
+    for r in roots {
+        // q = c² − R = (c2h − R0) + (c2l − R1) − R2, the first two exactly.
+        let (s, t) = two_sum(c2h, -r[0]);
+        let (u, v) = two_sum(c2l, -r[1]);
+        let (qh, w) = two_sum(s, u);
+        // Renormalize so that qh carries the factor even when s + u cancels.
+        let (qh, ql) = fast_two_sum(qh, w + ((t + v) - r[2]));
+        let (p, e) = A::two_prod(ph, qh);
+        pl = A::mul_add(ph, ql, A::mul_add(pl, qh, e));
+        ph = p;
+    }
+    (ph, pl)
+}
+
+/// Clamps to `[−1, 1]`, keeping NaN.
+#[inline(always)]
+fn clamp(c: f64) -> f64 {
+    c.clamp(-1.0, 1.0)
+}
+
+/// The `f64` kernels behind the public entry points, generic over [`Arith`].
+mod imp {
+    use super::{Arith, Op, Plan, clamp};
+
+    #[inline(always)]
+    pub(super) fn cos_m<A: Arith>(p: &Plan, c: f64) -> f64 {
+        if c.is_nan() {
+            return c;
+        }
+        let (h, l) = p.t_dd::<A>(clamp(c));
+        h + l
+    }
+
+    #[inline(always)]
+    pub(super) fn psi<A: Arith>(p: &Plan, c: f64) -> f64 {
+        if p.m == 0 {
+            return f64::NAN;
+        }
+        let c = clamp(c);
+        p.psi_k_dd::<A>(p.branch(c), c)
+    }
+
+    #[inline(always)]
+    pub(super) fn psi_k<A: Arith>(p: &Plan, k: u32, c: f64) -> f64 {
+        if p.m == 0 {
+            return f64::NAN;
+        }
+        p.psi_k_dd::<A>(k, clamp(c))
+    }
+
+    #[inline(always)]
+    pub(super) fn dpsi<A: Arith>(p: &Plan, c: f64) -> f64 {
+        if p.m == 0 || c.is_nan() {
+            return f64::NAN;
+        }
+        p.dpsi_dd::<A>(clamp(c))
+    }
+
+    #[inline(always)]
+    pub(super) fn eval<A: Arith>(p: &Plan, op: Op, c: &[f64], out: &mut [f64]) {
+        match op {
+            Op::CosM => {
+                for (o, &x) in out.iter_mut().zip(c) {
+                    *o = cos_m::<A>(p, x);
+                }
+            }
+            Op::Psi => {
+                for (o, &x) in out.iter_mut().zip(c) {
+                    *o = psi::<A>(p, x);
+                }
+            }
+            Op::DpsiDcos => {
+                for (o, &x) in out.iter_mut().zip(c) {
+                    *o = dpsi::<A>(p, x);
+                }
+            }
+        }
+    }
+}
+
+/// Copies of the [`imp`] kernels compiled with FMA enabled, for run-time dispatch.
+#[cfg(all(target_arch = "x86_64", not(target_feature = "fma")))]
+mod x86_fma {
+    use super::eft::HwFma;
+    use super::{Op, Plan, imp};
+
+    #[target_feature(enable = "fma")]
+    pub(super) unsafe fn cos_m(p: &Plan, c: f64) -> f64 {
+        imp::cos_m::<HwFma>(p, c)
+    }
+    #[target_feature(enable = "fma")]
+    pub(super) unsafe fn psi(p: &Plan, c: f64) -> f64 {
+        imp::psi::<HwFma>(p, c)
+    }
+    #[target_feature(enable = "fma")]
+    pub(super) unsafe fn psi_k(p: &Plan, k: u32, c: f64) -> f64 {
+        imp::psi_k::<HwFma>(p, k, c)
+    }
+    #[target_feature(enable = "fma")]
+    pub(super) unsafe fn dpsi(p: &Plan, c: f64) -> f64 {
+        imp::dpsi::<HwFma>(p, c)
+    }
+    #[target_feature(enable = "fma")]
+    pub(super) unsafe fn eval(p: &Plan, op: Op, c: &[f64], out: &mut [f64]) {
+        imp::eval::<HwFma>(p, op, c, out)
+    }
+}
+
+/// `T_m(c)` in `f64` for `m ≤ 16` (NaN otherwise); see [`Plan::cos_m_f64`].
+pub fn cos_m_f64(m: u32, c: f64) -> f64 {
+    Plan::new(m).map_or(f64::NAN, |p| p.cos_m_f64(c))
+}
+
+/// `ψ(c)` in `f64` for `1 ≤ m ≤ 16` (NaN otherwise); see [`Plan::psi_f64`].
+pub fn psi_f64(m: u32, c: f64) -> f64 {
+    Plan::new(m).map_or(f64::NAN, |p| p.psi_f64(c))
+}
+
+/// `dψ/dc` in `f64` for `1 ≤ m ≤ 16` (NaN otherwise); see [`Plan::dpsi_dcos_f64`].
+pub fn dpsi_dcos_f64(m: u32, c: f64) -> f64 {
+    Plan::new(m).map_or(f64::NAN, |p| p.dpsi_dcos_f64(c))
+}
+
+/// `T_m(c)` in `f32` for `m ≤ 16` (NaN otherwise); see [`Plan::cos_m_f32`].
+pub fn cos_m_f32(m: u32, c: f32) -> f32 {
+    Plan::new(m).map_or(f32::NAN, |p| p.cos_m_f32(c))
+}
+
+/// `ψ(c)` in `f32` for `1 ≤ m ≤ 16` (NaN otherwise); see [`Plan::psi_f32`].
+pub fn psi_f32(m: u32, c: f32) -> f32 {
+    Plan::new(m).map_or(f32::NAN, |p| p.psi_f32(c))
+}
+
+/// `dψ/dc` in `f32` for `1 ≤ m ≤ 16` (NaN otherwise); see [`Plan::dpsi_dcos_f32`].
+pub fn dpsi_dcos_f32(m: u32, c: f32) -> f32 {
+    Plan::new(m).map_or(f32::NAN, |p| p.dpsi_dcos_f32(c))
+}
+
+/// The fast kernels as a [`ScalarKernel`] for `f32` and `f64` (name `"fast"`,
+/// margins `1..=16`; `cos_m` also accepts `m = 0`).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash)]
+pub struct Fast;
+
+impl ScalarKernel<f64> for Fast {
+    fn name(&self) -> String {
+        "fast".into()
+    }
+    fn cos_m(&self, m: u32, c: f64) -> f64 {
+        cos_m_f64(m, c)
+    }
+    fn psi(&self, m: u32, c: f64) -> f64 {
+        psi_f64(m, c)
+    }
+    fn dpsi_dcos(&self, m: u32, c: f64) -> f64 {
+        dpsi_dcos_f64(m, c)
+    }
+}
+
+impl ScalarKernel<f32> for Fast {
+    fn name(&self) -> String {
+        "fast".into()
+    }
+    fn cos_m(&self, m: u32, c: f32) -> f32 {
+        cos_m_f32(m, c)
+    }
+    fn psi(&self, m: u32, c: f32) -> f32 {
+        psi_f32(m, c)
+    }
+    fn dpsi_dcos(&self, m: u32, c: f32) -> f32 {
+        dpsi_dcos_f32(m, c)
+    }
+}

@@ -1,1 +1,60 @@
-//! The published-formula zoo (in progress).
+//! The published-formula zoo: faithful `f32`/`f64` ports of how published A-Softmax
+//! implementations compute `cos(mθ)`, ψ and `dψ/dc`, as
+//! [`ScalarKernel`](crate::conformance::ScalarKernel)s to be judged against the oracle.
+//!
+//! Each port is written once, generic over [`ZooFloat`] (`f32`, `f64`), from the
+//! implementation's own formula — flaws included. Where the implementation has no
+//! hand-written `dψ/dc`, the kernel returns what that implementation's autograd
+//! computes (detached branch index, `clamp` masks, `acos′ = −(1 − c²)^(−1/2)`), NaN and
+//! all.
+//!
+//! | kernel | name | source | formula |
+//! | --- | --- | --- | --- |
+//! | [`Binomial`] | `binomial+acos-k` | L-Softmax Eq. 7 / pytorch-metric-learning `LargeMarginSoftmaxLoss` | `Σ (−1)^n C(m,2n) c^(m−2n)(1−c²)^n`, `k = ⌊acos(clamp(c,−1,1))/(π/m)⌋` |
+//! | [`AcosClamp`] | `acos-clamp-1e-5`, `acos-clamp-1e-7` | opensphere `sphereface.py` (`v0`) | `θ = acos(clamp(c, ±(1−ε)))`, `k = ⌊mθ/π⌋`, `(−1)^k cos(mθ) − 2k` |
+//! | [`OriginalCaffe`] | `caffe-sign-trick` | wy1iu/sphereface `MarginInnerProductLayer` | sign trick, `m ∈ {1,2,3,4}` |
+//! | [`HardCodedT`] | `hardcoded-T-truncated-pi` | clcarwin/sphereface_pytorch `AngleLinear` | `T_0..T_5` table, `k = ⌊mθ/3.14159265⌋` |
+//! | [`TaylorCos`] | `taylor-cos-x9` | clcarwin/sphereface_pytorch `myphi` | `clamp(1 − x²/2! + … + x⁸/8! − x⁹/9!, −m, 1)`, `x = m·acos c` |
+//!
+//! [`caffe_backward`] is the original layer's batch-level backward (normalized
+//! x-gradient coefficients, margin-blind W gradient).
+//!
+//! Measured flaws (the deterministic tests in `tests/zoo.rs` hold the numbers).
+
+mod acos_clamp;
+mod binomial;
+mod caffe;
+pub mod float;
+mod sphereface_pytorch;
+
+pub use acos_clamp::AcosClamp;
+pub use binomial::Binomial;
+pub use caffe::{CaffeBackward, OriginalCaffe, caffe_backward};
+pub use float::ZooFloat;
+pub use sphereface_pytorch::{HardCodedT, TRUNCATED_PI, TaylorCos};
+
+use crate::conformance::ScalarKernel;
+
+/// Every scalar variant of the zoo, boxed, in a fixed order (one body per variant,
+/// instantiated at `T`).
+fn all<T: ZooFloat>() -> Vec<Box<dyn ScalarKernel<T>>> {
+    vec![
+        Box::new(Binomial),
+        Box::new(AcosClamp::OPENSPHERE),
+        Box::new(AcosClamp::TIGHT),
+        Box::new(OriginalCaffe),
+        Box::new(HardCodedT),
+        Box::new(TaylorCos),
+    ]
+}
+
+/// Every scalar variant in `f32`: `binomial+acos-k`, `acos-clamp-1e-5`,
+/// `acos-clamp-1e-7`, `caffe-sign-trick`, `hardcoded-T-truncated-pi`, `taylor-cos-x9`.
+pub fn all_f32() -> Vec<Box<dyn ScalarKernel<f32>>> {
+    all::<f32>()
+}
+
+/// Every scalar variant in `f64` (same list and order as [`all_f32`]).
+pub fn all_f64() -> Vec<Box<dyn ScalarKernel<f64>>> {
+    all::<f64>()
+}
