@@ -127,3 +127,39 @@ fn missing_file_is_a_clear_error() {
     assert_eq!(out.status.code(), Some(2));
     assert!(String::from_utf8_lossy(&out.stderr).contains("cannot open no/such/file.jsonl"));
 }
+
+#[test]
+fn loss_lines_have_gradient_matrices_of_the_input_shapes() {
+    let (out, code) = run(
+        r#"{"op":"loss","m":4,"x":[[2,0],[1,1]],"w":[[1,0],[0,3],[1,1]],"y":[0,2],"grad":true,"prec":32}"#,
+    );
+    assert_eq!(code, 0, "{out:?}");
+    let gx = out[0]["grad_x"].as_array().unwrap();
+    let gw = out[0]["grad_w"].as_array().unwrap();
+    assert_eq!((gx.len(), gx[0].as_array().unwrap().len()), (2, 2));
+    assert_eq!((gw.len(), gw[0].as_array().unwrap().len()), (3, 2));
+    for g in gx.iter().chain(gw).flat_map(|r| r.as_array().unwrap()) {
+        assert!(
+            g["value"].is_string() && g["f64"].is_string() && g["f32"].is_string(),
+            "{g}"
+        );
+    }
+    // Without "grad" there are no gradient fields.
+    let (out, _) = run(r#"{"op":"loss","m":4,"x":[[2,0]],"w":[[1,0],[0,3]],"y":[0]}"#);
+    assert!(out[0].get("grad_x").is_none());
+}
+
+#[test]
+fn lambda_margin_and_m_min_ops() {
+    let (out, code) = run(concat!(
+        "{\"op\":\"lambda\",\"iter\":0}\n",
+        "{\"op\":\"lambda\",\"iter\":1000000}\n",
+        "{\"op\":\"angular_margin\",\"m\":3,\"angle\":\"0.5\",\"prec\":64}\n",
+        "{\"op\":\"m_min\",\"setting\":\"multiclass\",\"prec\":64}\n",
+    ));
+    assert_eq!(code, 0, "{out:?}");
+    assert_eq!(out[0]["f64"], "0x1.f4p+9"); // 1000
+    assert_eq!(out[1]["f64"], "0x1.4p+2"); // λ_min = 5
+    assert_eq!(out[2]["value"], "2.50000000000000000000e-1"); // (3−1)/(3+1)·0.5
+    assert_eq!(out[3]["f64"], "0x1.8p+1"); // 3
+}

@@ -5,12 +5,26 @@
 //! default 256, from [`MIN_PREC`](crate::arith::MIN_PREC) to
 //! [`MAX_PREC`](crate::arith::MAX_PREC)).
 //!
+//! | op | fields |
+//! | --- | --- |
+//! | `cos_m` | `m` (integer ≥ 0), `cos` or `theta` |
+//! | `psi`, `dpsi_dtheta` | `m` (≥ 1, integer or real), `cos` or `theta` |
+//! | `dpsi_dcos` | `m` (integer ≥ 1), `cos` or `theta` |
+//! | `loss` | `x` (N×d), `w` (C×d), `y` (N labels), `m`; optional `variant` (`"a_softmax"`, `"l_softmax"`), `lambda` (0), `scale` (1), `grad` (false), `backward` (`"full"`, `"detached_margin"`) |
+//! | `lambda` | `iter`; optional `base` (1000), `gamma` (0.12), `power` (1), `lambda_min` (5) |
+//! | `angular_margin` | `m`, `angle` (Θ in radians) |
+//! | `m_min` | `setting` (`"binary"` or `"multiclass"`) |
+//!
+//! With `"grad":true` a loss line also has `grad_x` (N×d) and `grad_w` (C×d):
+//! nested arrays of objects `{"value":…, "f64":…, "f32":…}`.
+//!
 //! Output: `id` and `op` echoed, then `value` (decimal, error below one unit in
 //! its last digit), `f64` and `f32` (correctly rounded, C99 hex float). A line that
 //! cannot be evaluated gives `{"id":…, "line":N, "error":"<what and why>"}`.
 
-use super::json::{Fields, approx_fields, kind};
-use crate::{Angle, multiangle, psi};
+use super::json::{Fields, approx_fields, approx_json, kind};
+use crate::loss::{self, Backward, LambdaSchedule, LossSpec, Variant};
+use crate::{Angle, margin, multiangle, psi};
 use rug::Rational;
 use serde_json::{Map, Value};
 
@@ -18,7 +32,16 @@ use serde_json::{Map, Value};
 pub const DEFAULT_PREC: u32 = 256;
 
 /// The ops `eval` understands, for error messages.
-pub const OPS: &[&str] = &["cos_m", "psi", "dpsi_dcos", "dpsi_dtheta"];
+pub const OPS: &[&str] = &[
+    "cos_m",
+    "psi",
+    "dpsi_dcos",
+    "dpsi_dtheta",
+    "loss",
+    "lambda",
+    "angular_margin",
+    "m_min",
+];
 
 /// Evaluates one parsed request; `Err` holds the message of an error line.
 pub fn eval_request(obj: &Map<String, Value>) -> Result<Map<String, Value>, String> {
@@ -50,6 +73,37 @@ pub fn eval_request(obj: &Map<String, Value>) -> Result<Map<String, Value>, Stri
             f.finish()?;
             psi::dpsi_dtheta(&m, &at, prec)
         }
+        "loss" => return eval_loss(&mut f, prec),
+        "lambda" => {
+            let sched = LambdaSchedule {
+                base: f.number_or("base", Rational::from(1000))?,
+                gamma: f.number_or("gamma", Rational::from((12, 100)))?,
+                power: f.number_or("power", Rational::from(1))?,
+                lambda_min: f.number_or("lambda_min", Rational::from(5))?,
+                iter: f.number("iter")?,
+            };
+            f.finish()?;
+            loss::lambda(&sched, prec)
+        }
+        "angular_margin" => {
+            let m = f.number("m")?;
+            let angle = f.number("angle")?;
+            f.finish()?;
+            margin::angular_margin(&m, &angle, prec)
+        }
+        "m_min" => {
+            let setting = match f.string("setting")? {
+                "binary" => margin::Setting::Binary,
+                "multiclass" => margin::Setting::Multiclass,
+                other => {
+                    return Err(format!(
+                        "field \"setting\": unknown setting \"{other}\" (expected \"binary\" or \"multiclass\")"
+                    ));
+                }
+            };
+            f.finish()?;
+            margin::m_min(setting, prec)
+        }
         other => {
             return Err(format!(
                 "unknown op \"{other}\" (expected one of: {})",
@@ -58,6 +112,56 @@ pub fn eval_request(obj: &Map<String, Value>) -> Result<Map<String, Value>, Stri
         }
     };
     result.map(|a| approx_fields(&a)).map_err(|e| e.to_string())
+}
+
+/// `{"op":"loss", "variant", "m", "lambda", "scale", "x", "w", "y", "grad", "backward"}`.
+fn eval_loss(f: &mut Fields, prec: u32) -> Result<Map<String, Value>, String> {
+    let variant = match f.string_or("variant", "a_softmax")? {
+        "a_softmax" => Variant::ASoftmax,
+        "l_softmax" => Variant::LSoftmax,
+        other => {
+            return Err(format!(
+                "field \"variant\": unknown variant \"{other}\" (expected \"a_softmax\" or \"l_softmax\")"
+            ));
+        }
+    };
+    let backward = match f.string_or("backward", "full")? {
+        "full" => Backward::Full,
+        "detached_margin" => Backward::DetachedMargin,
+        other => {
+            return Err(format!(
+                "field \"backward\": unknown backward \"{other}\" (expected \"full\" or \"detached_margin\")"
+            ));
+        }
+    };
+    let mut spec = LossSpec::new(
+        f.matrix("x")?,
+        f.matrix("w")?,
+        f.indices("y")?,
+        f.number("m")?,
+    );
+    spec.lambda = f.number_or("lambda", Rational::new())?;
+    spec.scale = f.number_or("scale", Rational::from(1))?;
+    spec.variant = variant;
+    spec.backward = backward;
+    let grad = f.bool_or("grad", false)?;
+    f.finish()?;
+    let out = loss::loss(&spec, grad, prec).map_err(|e| e.to_string())?;
+    let mut fields = approx_fields(&out.loss);
+    let matrix = |g: Vec<Vec<crate::arith::Approx>>| {
+        Value::Array(
+            g.iter()
+                .map(|row| Value::Array(row.iter().map(approx_json).collect()))
+                .collect(),
+        )
+    };
+    if let Some(gx) = out.grad_x {
+        fields.insert("grad_x".into(), matrix(gx));
+    }
+    if let Some(gw) = out.grad_w {
+        fields.insert("grad_w".into(), matrix(gw));
+    }
+    Ok(fields)
 }
 
 fn integer_m(f: &mut Fields, min: u32) -> Result<u32, String> {
