@@ -198,3 +198,42 @@ asoftmax_spec::loss_suite!(
     asoftmax_spec::conformance::TextbookLoss::default(),
     f64
 );
+
+mod fd_gradcheck {
+    use asoftmax_spec::conformance::TextbookLoss;
+    use asoftmax_spec::conformance::gradcheck::fd_check_loss;
+    use asoftmax_spec::conformance::loss_suite::{LossFlaw, loss_batches};
+    use asoftmax_spec::fd::{FdOptions, Tolerance};
+    use asoftmax_spec::loss::Backward;
+
+    #[test]
+    fn textbook_backward_agrees_with_finite_differences_and_flaws_do_not() {
+        let batches: Vec<_> = loss_batches::<f64>(7, 0)
+            .into_iter()
+            .filter(|c| {
+                c.batch.backward == Backward::Full && c.batch.lambda > 0.0 && c.batch.m == 4
+            })
+            .take(3)
+            .collect();
+        assert!(!batches.is_empty());
+        let opts = FdOptions {
+            prec: 64,
+            ..FdOptions::default()
+        };
+        let tol = Tolerance {
+            abs: 1e-12,
+            rel: 1e-9,
+        };
+        for case in &batches {
+            let (report, ok) =
+                fd_check_loss(&TextbookLoss::default(), &case.batch, tol, &opts).unwrap();
+            assert!(ok, "[{}]\n{}", case.origin, report.report(tol));
+            for flaw in [LossFlaw::MissingProjection, LossFlaw::WrongLambdaBlend] {
+                let (_, ok) =
+                    fd_check_loss(&TextbookLoss { flaw: Some(flaw) }, &case.batch, tol, &opts)
+                        .unwrap();
+                assert!(!ok, "{flaw:?} not caught on [{}]", case.origin);
+            }
+        }
+    }
+}

@@ -1,5 +1,6 @@
 //! The conformance toolkit: judge a fast implementation against the oracle.
 //!
+//! - [`gradcheck`]: a user's backward against finite differences of the oracle's loss;
 //! - [`kernel`]: the implementation-under-test interface ([`ScalarKernel`], closures via [`ScalarFns`]);
 //! - [`loss_suite`]: batches, oracle values, metrics and tolerances for loss kernels;
 //! - [`metrics`]: ulp error and scaled error against exact values;
@@ -10,6 +11,7 @@
 //! - [`textbook`]: the plain recurrence implementation that calibrates the policy.
 
 pub mod generators;
+pub mod gradcheck;
 pub mod kernel;
 pub mod loss_suite;
 pub mod metrics;
