@@ -37,6 +37,14 @@
 struct ReadmeDoctests;
 
 pub mod arith;
+
+/// Derivations, shared with the book (`docs/src/`): the math next to the code.
+pub mod derivations {
+    #[doc = include_str!("../docs/src/gradients.md")]
+    pub mod gradients {}
+    #[doc = include_str!("../docs/src/oracle.md")]
+    pub mod guarantees {}
+}
 #[cfg(feature = "cli")]
 pub mod cli;
 pub mod conformance;
