@@ -104,10 +104,84 @@ fn random_matrix<T: FloatFormat>(rng: &mut Rng, rows: usize, d: usize, scale: f6
         .collect()
 }
 
+/// How the features of a generated batch relate to the class rows.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum FeatureKind {
+    /// Independent uniform entries.
+    Random,
+    /// Each feature is its class row times `‖x‖` with a relative jitter of 1e−7, so
+    /// that a float cosine can exceed 1.
+    NearlyParallel,
+}
+
+/// Loss parameters of a generated batch.
+#[derive(Clone, Copy, Debug)]
+pub struct BatchParams {
+    /// Batch size N.
+    pub n: usize,
+    /// Classes C.
+    pub classes: usize,
+    /// Feature dimension d.
+    pub dim: usize,
+    /// Margin m.
+    pub m: u32,
+    /// λ.
+    pub lambda: f64,
+    /// s.
+    pub scale: f64,
+    /// Variant.
+    pub variant: Variant,
+    /// Backward semantics.
+    pub backward: Backward,
+    /// Feature layout.
+    pub kind: FeatureKind,
+    /// Typical feature norm scale.
+    pub xnorm: f64,
+}
+
+/// One random batch in format `T` (W uniform in [−1, 1]).
+pub fn random_batch<T: FloatFormat>(rng: &mut Rng, p: &BatchParams) -> BatchCase<T> {
+    let (n, classes, dim) = (p.n, p.classes, p.dim);
+    let w = random_matrix::<T>(rng, classes, dim, 1.0);
+    let y: Vec<usize> = (0..n).map(|_| rng.below(classes as u64) as usize).collect();
+    let x: Vec<T> = match p.kind {
+        FeatureKind::NearlyParallel => (0..n)
+            .flat_map(|i| {
+                (0..dim)
+                    .map(|k| {
+                        let e = rng.range(-1.0, 1.0) * 1e-7;
+                        T::from_f64(w[y[i] * dim + k].to_f64() * (1.0 + e) * p.xnorm)
+                    })
+                    .collect::<Vec<_>>()
+            })
+            .collect(),
+        FeatureKind::Random => random_matrix::<T>(rng, n, dim, p.xnorm),
+    };
+    BatchCase {
+        batch: Batch {
+            x,
+            w,
+            y,
+            n,
+            classes,
+            dim,
+            m: p.m,
+            lambda: T::from_f64(p.lambda),
+            scale: T::from_f64(p.scale),
+            variant: p.variant,
+            backward: p.backward,
+        },
+        origin: format!(
+            "{:?} N={n} C={classes} d={dim} m={} λ={} s={} ‖x‖~{:e} {:?} {:?}",
+            p.kind, p.m, p.lambda, p.scale, p.xnorm, p.variant, p.backward
+        ),
+    }
+}
+
 /// Generated batches: random small batches over m ∈ {1, 2, 3, 4, 8, 16}, λ ∈ {0, 5, 1000},
 /// s ∈ {1, 64}, both variants and both backward semantics; features nearly
 /// parallel to their class row (so a float cosine can exceed 1); tiny and huge ‖x‖;
-/// and one batch with many classes (`many_classes`, e.g. 2000).
+/// and one batch with many classes (`many_classes`, e.g. 2000; 0 for none).
 pub fn loss_batches<T: FloatFormat>(seed: u64, many_classes: usize) -> Vec<BatchCase<T>> {
     let mut rng = Rng::new(seed);
     let mut out = Vec::new();
@@ -115,129 +189,79 @@ pub fn loss_batches<T: FloatFormat>(seed: u64, many_classes: usize) -> Vec<Batch
         Format::F32 => 1e-6,
         Format::F64 => 1e-20,
     };
-    let mut push = |rng: &mut Rng,
-                    n: usize,
-                    classes: usize,
-                    dim: usize,
-                    m: u32,
-                    lambda: f64,
-                    scale: f64,
-                    variant,
-                    backward,
-                    kind: &str,
-                    xnorm: f64| {
-        let w = random_matrix::<T>(rng, classes, dim, 1.0);
-        let y: Vec<usize> = (0..n).map(|_| rng.below(classes as u64) as usize).collect();
-        let x: Vec<T> = match kind {
-            "parallel" => (0..n)
-                .flat_map(|i| {
-                    let row: Vec<f64> = (0..dim).map(|k| w[y[i] * dim + k].to_f64()).collect();
-                    let jitter: Vec<f64> = (0..dim).map(|_| rng.range(-1.0, 1.0) * 1e-7).collect();
-                    row.into_iter()
-                        .zip(jitter)
-                        .map(move |(v, e)| T::from_f64(v * (1.0 + e) * xnorm))
-                        .collect::<Vec<_>>()
-                })
-                .collect(),
-            _ => random_matrix::<T>(rng, n, dim, xnorm),
-        };
-        out.push(BatchCase {
-            batch: Batch {
-                x,
-                w,
-                y,
-                n,
-                classes,
-                dim,
-                m,
-                lambda: T::from_f64(lambda),
-                scale: T::from_f64(scale),
-                variant,
-                backward,
-            },
-            origin: format!(
-                "{kind} N={n} C={classes} d={dim} m={m} λ={lambda} s={scale} ‖x‖~{xnorm:e} {variant:?} {backward:?}"
-            ),
-        });
+    let base = BatchParams {
+        n: 2,
+        classes: 5,
+        dim: 4,
+        m: 1,
+        lambda: 0.0,
+        scale: 1.0,
+        variant: Variant::ASoftmax,
+        backward: Backward::Full,
+        kind: FeatureKind::Random,
+        xnorm: 1.0,
     };
     for m in [1u32, 2, 3, 4, 8, 16] {
         for (li, lambda) in [0.0, 5.0, 1000.0].into_iter().enumerate() {
             for variant in [Variant::ASoftmax, Variant::LSoftmax] {
                 for backward in [Backward::Full, Backward::DetachedMargin] {
                     let scale = if li % 2 == 0 { 1.0 } else { 64.0 };
-                    push(
-                        &mut rng, 2, 5, 4, m, lambda, scale, variant, backward, "random", 1.0,
-                    );
+                    let p = BatchParams {
+                        m,
+                        lambda,
+                        scale,
+                        variant,
+                        backward,
+                        ..base
+                    };
+                    out.push(random_batch(&mut rng, &p));
                 }
             }
         }
-        push(
-            &mut rng,
-            2,
-            4,
-            6,
+        let par = BatchParams {
+            n: 2,
+            classes: 4,
+            dim: 6,
             m,
-            0.0,
-            1.0,
-            Variant::ASoftmax,
-            Backward::Full,
-            "parallel",
-            1.0,
-        );
-        push(
-            &mut rng,
-            2,
-            4,
-            6,
+            kind: FeatureKind::NearlyParallel,
+            ..base
+        };
+        out.push(random_batch(&mut rng, &par));
+        let par_l = BatchParams {
+            lambda: 5.0,
+            scale: 64.0,
+            variant: Variant::LSoftmax,
+            xnorm: 3.0,
+            ..par
+        };
+        out.push(random_batch(&mut rng, &par_l));
+        let small = BatchParams {
+            n: 1,
+            classes: 3,
+            dim: 4,
             m,
-            5.0,
-            64.0,
-            Variant::LSoftmax,
-            Backward::Full,
-            "parallel",
-            3.0,
-        );
-        push(
-            &mut rng,
-            1,
-            3,
-            4,
-            m,
-            0.0,
-            1.0,
-            Variant::ASoftmax,
-            Backward::Full,
-            "tiny",
-            tiny,
-        );
-        push(
-            &mut rng,
-            1,
-            3,
-            4,
-            m,
-            5.0,
-            64.0,
-            Variant::ASoftmax,
-            Backward::Full,
-            "huge",
-            1e4,
-        );
+            xnorm: tiny,
+            ..base
+        };
+        out.push(random_batch(&mut rng, &small));
+        let huge = BatchParams {
+            lambda: 5.0,
+            scale: 64.0,
+            xnorm: 1e4,
+            ..small
+        };
+        out.push(random_batch(&mut rng, &huge));
     }
     if many_classes > 0 {
-        push(
-            &mut rng,
-            1,
-            many_classes,
-            4,
-            4,
-            5.0,
-            64.0,
-            Variant::ASoftmax,
-            Backward::Full,
-            "random",
-            1.0,
-        );
+        let many = BatchParams {
+            n: 1,
+            classes: many_classes,
+            m: 4,
+            lambda: 5.0,
+            scale: 64.0,
+            ..base
+        };
+        out.push(random_batch(&mut rng, &many));
     }
     out
 }
@@ -445,6 +469,29 @@ impl fmt::Display for LossReport {
     }
 }
 
+/// Scores one batch: the errors of `(loss, grad_x, grad_w)` (row-major, widened to
+/// `f64`) against the oracle's values, judged in format `fmt`.
+pub fn score_batch<T: FloatFormat>(
+    b: &Batch<T>,
+    exp: &Expected,
+    got: (f64, &[f64], &[f64]),
+    fmt: Format,
+    policy: &LossPolicy,
+    origin: String,
+) -> BatchScore {
+    let [sl, sx, sw] = scales(b, exp);
+    let m2d = f64::from(b.m).powi(2) * b.dim as f64;
+    BatchScore {
+        origin,
+        errors: [
+            error_in_ulps_of(got.0, &exp.loss, &sl, fmt),
+            normwise_error(got.1, &exp.grad_x, &sx, fmt),
+            normwise_error(got.2, &exp.grad_w, &sw, fmt),
+        ],
+        allowed: LossOp::ALL.map(|op| policy.per_m2d(op, fmt) * m2d),
+    }
+}
+
 /// Runs a loss kernel over the generated batches.
 pub fn check_loss<T: FloatFormat, K: LossKernel<T> + ?Sized>(
     kernel: &K,
@@ -461,20 +508,15 @@ pub fn check_loss<T: FloatFormat, K: LossKernel<T> + ?Sized>(
         }
         let Ok(exp) = expected(b) else { continue };
         let got = kernel.loss(b, true);
-        let [sl, sx, sw] = scales(b, &exp);
-        let v = error_in_ulps_of(got.loss.to_f64(), &exp.loss, &sl, fmt);
-        let gx: Vec<f64> = got.grad_x.iter().map(|t| t.to_f64()).collect();
-        let gw: Vec<f64> = got.grad_w.iter().map(|t| t.to_f64()).collect();
-        let m2d = f64::from(b.m).powi(2) * b.dim as f64;
-        scores.push(BatchScore {
-            origin: case.origin,
-            errors: [
-                v,
-                normwise_error(&gx, &exp.grad_x, &sx, fmt),
-                normwise_error(&gw, &exp.grad_w, &sw, fmt),
-            ],
-            allowed: LossOp::ALL.map(|op| policy.per_m2d(op, fmt) * m2d),
-        });
+        let widen = |v: &[T]| v.iter().map(|t| t.to_f64()).collect::<Vec<f64>>();
+        scores.push(score_batch(
+            b,
+            &exp,
+            (got.loss.to_f64(), &widen(&got.grad_x), &widen(&got.grad_w)),
+            fmt,
+            policy,
+            case.origin,
+        ));
     }
     LossReport {
         kernel: kernel.name(),
