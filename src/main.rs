@@ -1,9 +1,11 @@
 //! `asoftmax-spec`: the command-line face of the oracle.
 
-use asoftmax_spec::cli::eval;
-use clap::{Parser, Subcommand};
-use std::io::{BufReader, BufWriter};
-use std::path::PathBuf;
+use asoftmax_spec::arith::Format;
+use asoftmax_spec::cli::{check, eval, vectors};
+use asoftmax_spec::loss::{Backward, Variant};
+use clap::{Parser, Subcommand, ValueEnum};
+use std::io::{BufReader, BufWriter, IsTerminal, Write};
+use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
 /// Arbitrary-precision reference values for the A-Softmax (SphereFace) loss.
@@ -14,18 +16,105 @@ struct Cli {
     command: Command,
 }
 
+#[derive(Clone, Copy, ValueEnum)]
+enum Dtype {
+    F32,
+    F64,
+}
+
+#[derive(Clone, Copy, ValueEnum)]
+enum VariantArg {
+    ASoftmax,
+    LSoftmax,
+}
+
+#[derive(Clone, Copy, ValueEnum)]
+enum BackwardArg {
+    Full,
+    DetachedMargin,
+}
+
+#[derive(Clone, Copy, ValueEnum)]
+enum ReportFormat {
+    Text,
+    Json,
+}
+
 #[derive(Subcommand)]
 enum Command {
     /// Evaluate JSON Lines requests: one output line per input line, same order.
     ///
     /// Each line is an object like {"op":"psi","m":4,"cos":"0.3","prec":256,"id":1}.
-    /// Ops: cos_m, psi, dpsi_dcos, dpsi_dtheta. Numbers are JSON numbers (taken as
-    /// the f64 they round to) or exact decimal / hex-float strings ("0.1", "0x1.8p-1").
-    /// A line that cannot be evaluated gives {"id":…,"line":N,"error":"…"}; the
-    /// exit status is then 1.
+    /// Ops: cos_m, psi, dpsi_dcos, dpsi_dtheta, loss, lambda, angular_margin, m_min.
+    /// Numbers are JSON numbers (taken as the f64 they round to) or exact decimal /
+    /// hex-float strings ("0.1", "0x1.8p-1"). A line that cannot be evaluated gives
+    /// {"id":…,"line":N,"error":"…"}; the exit status is then 1.
     Eval {
         /// Input file; standard input when absent or "-".
         file: Option<PathBuf>,
+    },
+    /// Generate golden test vectors (JSON Lines on standard output): eval inputs
+    /// representable in --dtype, with the oracle's outputs and a unique id.
+    /// Same options and seed give byte-identical output.
+    Vectors {
+        /// Comma-separated ops: cos_m, psi, dpsi_dcos, loss.
+        #[arg(long, default_value = "cos_m,psi,dpsi_dcos", value_delimiter = ',')]
+        op: Vec<String>,
+        /// The float format of the inputs (and of the implementation under test).
+        #[arg(long, value_enum, default_value = "f32")]
+        dtype: Dtype,
+        /// Margins: a single value ("4") or a range ("1..=8", "1..9").
+        #[arg(long, default_value = "1..=8")]
+        m: String,
+        /// Vectors per (op, m) for the scalar ops (edge cases first, then random);
+        /// batches per m for loss.
+        #[arg(long, default_value_t = 200)]
+        count: usize,
+        /// Seed of the random inputs.
+        #[arg(long, default_value_t = 0x5eed)]
+        seed: u64,
+        /// Loss: number of classes C.
+        #[arg(long, default_value_t = 4)]
+        classes: usize,
+        /// Loss: feature dimension d.
+        #[arg(long, default_value_t = 3)]
+        dim: usize,
+        /// Loss: batch size N.
+        #[arg(long, default_value_t = 2)]
+        batch: usize,
+        /// Loss: annealing weight λ ≥ 0.
+        #[arg(long, default_value_t = 0.0)]
+        lambda: f64,
+        /// Loss: logit scale s > 0.
+        #[arg(long, default_value_t = 1.0)]
+        scale: f64,
+        /// Loss: logits variant.
+        #[arg(long, value_enum, default_value = "a-softmax")]
+        variant: VariantArg,
+        /// Loss: backward semantics.
+        #[arg(long, value_enum, default_value = "full")]
+        backward: BackwardArg,
+    },
+    /// Judge an implementation's RESULTS (JSON Lines {"id":…,"value":…[,"grad_x","grad_w"]})
+    /// on a VECTORS file with the suite's metrics and tolerances. Exits 0 only when
+    /// every vector has one result within tolerance and no line is malformed.
+    Check {
+        /// The vectors file (from `asoftmax-spec vectors`).
+        vectors: PathBuf,
+        /// The implementation's results.
+        results: PathBuf,
+        /// Report format.
+        #[arg(long, value_enum, default_value = "text")]
+        format: ReportFormat,
+        /// Override the ulp tolerance of every scalar op.
+        #[arg(long)]
+        max_ulps: Option<f64>,
+        /// Override the scaled tolerance (per m²) of every scalar op.
+        #[arg(long)]
+        max_scaled: Option<f64>,
+        /// Override the tolerance (per m²·d scaled ulps) of the loss and its gradients.
+        #[arg(long)]
+        loss_tol: Option<f64>,
     },
 }
 
@@ -33,7 +122,109 @@ fn main() -> ExitCode {
     let cli = Cli::parse();
     match cli.command {
         Command::Eval { file } => run_eval(file),
+        Command::Vectors {
+            op,
+            dtype,
+            m,
+            count,
+            seed,
+            classes,
+            dim,
+            batch,
+            lambda,
+            scale,
+            variant,
+            backward,
+        } => {
+            let ms = match vectors::parse_m_range(&m) {
+                Ok(r) => r,
+                Err(e) => return fail("vectors", &e),
+            };
+            if classes == 0 || dim == 0 || batch == 0 {
+                return fail("vectors", "--classes, --dim and --batch must be at least 1");
+            }
+            if !(lambda >= 0.0 && lambda.is_finite()) || !(scale > 0.0 && scale.is_finite()) {
+                return fail(
+                    "vectors",
+                    "--lambda must be finite and >= 0, --scale finite and > 0",
+                );
+            }
+            let opts = vectors::VectorsOptions {
+                ops: op,
+                dtype: match dtype {
+                    Dtype::F32 => Format::F32,
+                    Dtype::F64 => Format::F64,
+                },
+                ms,
+                count,
+                seed,
+                classes,
+                dim,
+                batch,
+                lambda,
+                scale,
+                variant: match variant {
+                    VariantArg::ASoftmax => Variant::ASoftmax,
+                    VariantArg::LSoftmax => Variant::LSoftmax,
+                },
+                backward: match backward {
+                    BackwardArg::Full => Backward::Full,
+                    BackwardArg::DetachedMargin => Backward::DetachedMargin,
+                },
+            };
+            let mut out = BufWriter::new(std::io::stdout().lock());
+            let tty = std::io::stderr().is_terminal();
+            let mut progress = |done: usize, total: usize| {
+                if tty {
+                    eprint!("\rvectors: {done}/{total} groups");
+                    if done == total {
+                        eprintln!();
+                    }
+                }
+            };
+            match vectors::generate(&opts, &mut out, &mut progress) {
+                Ok(_) => ExitCode::SUCCESS,
+                Err(e) => fail("vectors", &e.to_string()),
+            }
+        }
+        Command::Check {
+            vectors,
+            results,
+            format,
+            max_ulps,
+            max_scaled,
+            loss_tol,
+        } => {
+            let read = |p: &Path| {
+                std::fs::read_to_string(p).map_err(|e| format!("cannot read {}: {e}", p.display()))
+            };
+            let (v, r) = match (read(&vectors), read(&results)) {
+                (Ok(v), Ok(r)) => (v, r),
+                (Err(e), _) | (_, Err(e)) => return fail("check", &e),
+            };
+            let ov = check::Overrides {
+                max_ulps,
+                max_scaled,
+                loss_tol,
+            };
+            let report = check::check(&v, &r, &ov);
+            let mut out = std::io::stdout().lock();
+            let _ = match format {
+                ReportFormat::Text => write!(out, "{}", report.text()),
+                ReportFormat::Json => writeln!(out, "{}", report.json()),
+            };
+            if report.passed() {
+                ExitCode::SUCCESS
+            } else {
+                ExitCode::from(1)
+            }
+        }
     }
+}
+
+fn fail(cmd: &str, msg: &str) -> ExitCode {
+    eprintln!("asoftmax-spec {cmd}: {msg}");
+    ExitCode::from(2)
 }
 
 fn run_eval(file: Option<PathBuf>) -> ExitCode {
@@ -43,10 +234,7 @@ fn run_eval(file: Option<PathBuf>) -> ExitCode {
         Some(p) if p.as_os_str() == "-" => eval::eval_stream(std::io::stdin().lock(), stdout),
         Some(p) => match std::fs::File::open(p) {
             Ok(f) => eval::eval_stream(BufReader::new(f), stdout),
-            Err(e) => {
-                eprintln!("asoftmax-spec eval: cannot open {}: {e}", p.display());
-                return ExitCode::from(2);
-            }
+            Err(e) => return fail("eval", &format!("cannot open {}: {e}", p.display())),
         },
     };
     match result {
@@ -55,9 +243,6 @@ fn run_eval(file: Option<PathBuf>) -> ExitCode {
             eprintln!("asoftmax-spec eval: {n} line(s) could not be evaluated");
             ExitCode::from(1)
         }
-        Err(e) => {
-            eprintln!("asoftmax-spec eval: I/O error: {e}");
-            ExitCode::from(2)
-        }
+        Err(e) => fail("eval", &format!("I/O error: {e}")),
     }
 }

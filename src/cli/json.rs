@@ -13,6 +13,22 @@ use crate::arith::{exact, hex_f32, hex_f64, rational_from_f64};
 use rug::Rational;
 use serde_json::{Map, Value, json};
 
+/// Fields every request may carry and the ops ignore: `id`, and what a line of
+/// `asoftmax-spec vectors` adds to an eval input (the expected outputs and their
+/// provenance), so that a vectors file can be fed to `eval` as it is.
+pub const IGNORED: &[&str] = &[
+    "id",
+    "vectors_version",
+    "dtype",
+    "origin",
+    "value",
+    "f64",
+    "f32",
+    "zero_bound",
+    "grad_x",
+    "grad_w",
+];
+
 /// A JSON object being read field by field; remembers which fields were used so
 /// that misspelt fields can be reported.
 pub struct Fields<'a> {
@@ -25,7 +41,7 @@ impl<'a> Fields<'a> {
     pub fn new(obj: &'a Map<String, Value>) -> Fields<'a> {
         Fields {
             obj,
-            used: vec!["id"],
+            used: IGNORED.to_vec(),
         }
     }
 
@@ -181,7 +197,7 @@ impl<'a> Fields<'a> {
                     .collect::<Vec<_>>()
                     .join(", "),
                 {
-                    let mut known = self.used.clone();
+                    let mut known: Vec<&str> = self.used[IGNORED.len()..].to_vec();
                     known.dedup();
                     known.join(", ")
                 }

@@ -1,6 +1,8 @@
 //! The command-line tool's library side (behind the default `cli` feature):
-//! JSON Lines parsing with exact numbers, and the `eval` op dispatcher.
+//! JSON Lines parsing with exact numbers, `eval`, `vectors` and `check`.
 //! Kept in the library so that tests and fuzz targets can drive the parsers.
 
+pub mod check;
 pub mod eval;
 pub mod json;
+pub mod vectors;

@@ -1,0 +1,272 @@
+//! `asoftmax-spec vectors`: golden test vectors as JSON Lines.
+//!
+//! Each line is an `eval` input whose numbers are exactly representable in the
+//! chosen format and written as hex-float strings, together with the oracle's
+//! output fields (`value`, `f64`, `f32`, and `grad_x`/`grad_w` for loss vectors),
+//! a unique `id`, the format version [`VECTORS_VERSION`] and the `dtype`. The
+//! inputs come from the same generators as the Rust suite: edge cases first,
+//! then sweeps, then seeded random points. Same options, same bytes.
+
+use super::json::{approx_fields, approx_json};
+use crate::arith::{Approx, Format, hex_f32, hex_f64};
+use crate::conformance::generators::{Rng, scalar_inputs};
+use crate::conformance::loss_suite::{BatchParams, FeatureKind, random_batch, spec_of};
+use crate::conformance::{FloatFormat, GenConfig, ScalarOp};
+use crate::loss::{Backward, Variant};
+use crate::{Angle, Error, multiangle, psi};
+use rug::Rational;
+use serde_json::{Map, Value, json};
+use std::io::Write;
+use std::ops::RangeInclusive;
+
+/// The version of the vectors format; `check` refuses other versions.
+pub const VECTORS_VERSION: u32 = 1;
+
+/// Bits of `value` in generated vectors (40 significant digits).
+pub const VECTOR_PREC: u32 = 128;
+
+/// What to generate.
+#[derive(Clone, Debug)]
+pub struct VectorsOptions {
+    /// Ops among `cos_m`, `psi`, `dpsi_dcos`, `loss`.
+    pub ops: Vec<String>,
+    /// The format the inputs are representable in.
+    pub dtype: Format,
+    /// Margins.
+    pub ms: RangeInclusive<u32>,
+    /// Vectors per (op, m) for the scalar ops; batches per m for `loss`.
+    pub count: usize,
+    /// Seed of the random inputs.
+    pub seed: u64,
+    /// Loss: classes C.
+    pub classes: usize,
+    /// Loss: feature dimension d.
+    pub dim: usize,
+    /// Loss: batch size N.
+    pub batch: usize,
+    /// Loss: λ.
+    pub lambda: f64,
+    /// Loss: s.
+    pub scale: f64,
+    /// Loss: variant.
+    pub variant: Variant,
+    /// Loss: backward semantics.
+    pub backward: Backward,
+}
+
+fn hex<T: FloatFormat>(v: T) -> String {
+    match T::FORMAT {
+        Format::F64 => hex_f64(v.to_f64()),
+        Format::F32 => hex_f32(v.to_f64() as f32),
+    }
+}
+
+fn header(id: String, op: &str, dtype: Format) -> Map<String, Value> {
+    let mut m = Map::new();
+    m.insert("id".into(), json!(id));
+    m.insert("vectors_version".into(), json!(VECTORS_VERSION));
+    m.insert("op".into(), json!(op));
+    m.insert("dtype".into(), json!(dtype.name()));
+    m
+}
+
+fn scalar_lines<T: FloatFormat>(
+    o: &VectorsOptions,
+    op: ScalarOp,
+    m: u32,
+    out: &mut dyn Write,
+) -> Result<usize, Box<dyn std::error::Error>> {
+    let cfg = GenConfig {
+        seed: o.seed,
+        ..GenConfig::default()
+    };
+    let mut written = 0;
+    for (i, case) in scalar_inputs::<T>(m, &cfg)
+        .into_iter()
+        .take(o.count)
+        .enumerate()
+    {
+        let c = crate::arith::rational_from_f64(case.c.to_f64())?;
+        let at = Angle::Cos(c);
+        let r: Result<Approx, Error> = match op {
+            ScalarOp::CosM => multiangle::cos_m(m, &at, VECTOR_PREC),
+            ScalarOp::Psi => psi::psi(&Rational::from(m), &at, VECTOR_PREC),
+            ScalarOp::DpsiDcos => psi::dpsi_dcos(m, &at, VECTOR_PREC),
+        };
+        let mut line = header(
+            format!("{}/{}/m={m}/{i:05}", op.name(), o.dtype.name()),
+            op.name(),
+            o.dtype,
+        );
+        line.insert("m".into(), json!(m));
+        line.insert("cos".into(), json!(hex(case.c)));
+        line.insert("prec".into(), json!(VECTOR_PREC));
+        line.insert("origin".into(), json!(case.origin));
+        line.extend(approx_fields(&r?));
+        writeln!(out, "{}", Value::Object(line))?;
+        written += 1;
+    }
+    Ok(written)
+}
+
+fn loss_lines<T: FloatFormat>(
+    o: &VectorsOptions,
+    m: u32,
+    out: &mut dyn Write,
+) -> Result<usize, Box<dyn std::error::Error>> {
+    let mut rng = Rng::new(o.seed ^ (u64::from(m) << 32));
+    let mut written = 0;
+    for i in 0..o.count {
+        let kind = if i % 3 == 2 {
+            FeatureKind::NearlyParallel
+        } else {
+            FeatureKind::Random
+        };
+        let p = BatchParams {
+            n: o.batch,
+            classes: o.classes,
+            dim: o.dim,
+            m,
+            lambda: o.lambda,
+            scale: o.scale,
+            variant: o.variant,
+            backward: o.backward,
+            kind,
+            xnorm: 1.0,
+        };
+        let case = random_batch::<T>(&mut rng, &p);
+        let b = &case.batch;
+        let res = crate::loss::loss(&spec_of(b)?, true, VECTOR_PREC)?;
+        let rows = |v: &[T], k: usize| -> Value {
+            Value::Array(
+                (0..k)
+                    .map(|r| {
+                        Value::Array(
+                            v[r * b.dim..(r + 1) * b.dim]
+                                .iter()
+                                .map(|&t| json!(hex(t)))
+                                .collect(),
+                        )
+                    })
+                    .collect(),
+            )
+        };
+        let mut line = header(
+            format!("loss/{}/m={m}/{i:05}", o.dtype.name()),
+            "loss",
+            o.dtype,
+        );
+        line.insert(
+            "variant".into(),
+            json!(match b.variant {
+                Variant::ASoftmax => "a_softmax",
+                Variant::LSoftmax => "l_softmax",
+            }),
+        );
+        line.insert("m".into(), json!(m));
+        line.insert("lambda".into(), json!(hex(b.lambda)));
+        line.insert("scale".into(), json!(hex(b.scale)));
+        line.insert(
+            "backward".into(),
+            json!(match b.backward {
+                Backward::Full => "full",
+                Backward::DetachedMargin => "detached_margin",
+            }),
+        );
+        line.insert("grad".into(), json!(true));
+        line.insert("x".into(), rows(&b.x, b.n));
+        line.insert("w".into(), rows(&b.w, b.classes));
+        line.insert("y".into(), json!(b.y));
+        line.insert("prec".into(), json!(VECTOR_PREC));
+        line.insert("origin".into(), json!(case.origin));
+        line.extend(approx_fields(&res.loss));
+        let matrix = |g: Option<Vec<Vec<Approx>>>| {
+            Value::Array(
+                g.unwrap_or_default()
+                    .iter()
+                    .map(|r| Value::Array(r.iter().map(approx_json).collect()))
+                    .collect(),
+            )
+        };
+        line.insert("grad_x".into(), matrix(res.grad_x));
+        line.insert("grad_w".into(), matrix(res.grad_w));
+        writeln!(out, "{}", Value::Object(line))?;
+        written += 1;
+    }
+    Ok(written)
+}
+
+/// Writes the vectors; `progress(done, total)` is called after each (op, m) group.
+/// Returns the number of lines written.
+pub fn generate(
+    o: &VectorsOptions,
+    out: &mut dyn Write,
+    progress: &mut dyn FnMut(usize, usize),
+) -> Result<usize, Box<dyn std::error::Error>> {
+    let groups: Vec<(&str, u32)> = o
+        .ops
+        .iter()
+        .flat_map(|op| o.ms.clone().map(move |m| (op.as_str(), m)))
+        .collect();
+    let mut written = 0;
+    for (done, (op, m)) in groups.iter().enumerate() {
+        let scalar = match *op {
+            "cos_m" => Some(ScalarOp::CosM),
+            "psi" => Some(ScalarOp::Psi),
+            "dpsi_dcos" => Some(ScalarOp::DpsiDcos),
+            "loss" => None,
+            other => {
+                return Err(format!(
+                    "unknown op \"{other}\" (expected cos_m, psi, dpsi_dcos, loss)"
+                )
+                .into());
+            }
+        };
+        if *m == 0 && *op != "cos_m" {
+            continue;
+        }
+        written += match (scalar, o.dtype) {
+            (Some(s), Format::F32) => scalar_lines::<f32>(o, s, *m, out)?,
+            (Some(s), Format::F64) => scalar_lines::<f64>(o, s, *m, out)?,
+            (None, Format::F32) => loss_lines::<f32>(o, *m, out)?,
+            (None, Format::F64) => loss_lines::<f64>(o, *m, out)?,
+        };
+        progress(done + 1, groups.len());
+    }
+    out.flush()?;
+    Ok(written)
+}
+
+/// Parses a margin range: `"4"`, `"1..=8"`, `"1..8"` (exclusive end) or `"2-6"`.
+pub fn parse_m_range(text: &str) -> Result<RangeInclusive<u32>, String> {
+    let num = |s: &str| {
+        s.trim().parse::<u32>().map_err(|_| {
+            format!("invalid margin range \"{text}\": \"{s}\" is not a non-negative integer")
+        })
+    };
+    let (lo, hi) = if let Some((a, b)) = text.split_once("..=") {
+        (num(a)?, num(b)?)
+    } else if let Some((a, b)) = text.split_once("..") {
+        let b = num(b)?;
+        (
+            num(a)?,
+            b.checked_sub(1)
+                .ok_or_else(|| format!("empty margin range \"{text}\""))?,
+        )
+    } else if let Some((a, b)) = text.split_once('-') {
+        (num(a)?, num(b)?)
+    } else {
+        let v = num(text)?;
+        (v, v)
+    };
+    if lo > hi {
+        return Err(format!("empty margin range \"{text}\""));
+    }
+    if hi > multiangle::MAX_M {
+        return Err(format!(
+            "margin range \"{text}\" goes beyond m = {}",
+            multiangle::MAX_M
+        ));
+    }
+    Ok(lo..=hi)
+}
