@@ -316,7 +316,7 @@ pub fn lambda(s: &LambdaSchedule, prec: u32) -> Result<Approx, Error> {
                     * u64::from(z.numer().significant_bits() + z.denom().significant_bits())
                     <= 1 << 20 =>
             {
-                Some(Rational::from(&s.base * Rational::from((&z).pow(-p))))
+                Some(&s.base * Rational::from((&z).pow(-p)))
             }
             _ => None,
         }
@@ -465,10 +465,11 @@ enum TargetLogit {
     Zero,
 }
 
-/// The projection `P = x − ((W·x)/(W·W))·W = num/den`, nonzero.
+/// The projection `P = x − ((W·x)/(W·W))·W = num/den` (nonzero), with the mean-loss
+/// gradient factor `s/N` folded in: `scaled_inv_den = s/(N·den)`.
 struct Proj {
     num: Vec<Float>,
-    inv_den: Rational,
+    scaled_inv_den: Rational,
 }
 
 struct Prepared<'a> {
@@ -663,6 +664,7 @@ fn prepare(spec: &LossSpec, grad: bool) -> Result<Prepared<'_>, Error> {
     }
     let mut proj = Vec::new();
     if grad && classes > 1 {
+        let sn = &spec.scale / Rational::from(n);
         proj.reserve(n * classes);
         for (i, xr) in x.iter().enumerate() {
             for (j, wr) in w.iter().enumerate() {
@@ -688,7 +690,7 @@ fn prepare(spec: &LossSpec, grad: bool) -> Result<Prepared<'_>, Error> {
                         .collect();
                     Some(Proj {
                         num,
-                        inv_den: Rational::from((Integer::from(1), Integer::from(&xr.den * &a))),
+                        scaled_inv_den: Rational::from(&sn / Integer::from(&xr.den * &a)),
                     })
                 } else {
                     None
@@ -891,14 +893,17 @@ fn eval(p: &Prepared<'_>, wp: u32, grad: bool) -> Result<Option<Eval>, Error> {
     let s = Ival::from_rational(&spec.scale, wp);
     let lam = Ival::from_rational(&spec.lambda, wp);
     let inv1l = Ival::from_rational(
-        &Rational::from(Rational::from(1) / Rational::from(&spec.lambda + 1u32)),
+        &(Rational::from(1) / Rational::from(&spec.lambda + 1u32)),
         wp,
     );
     // ν_j (A-Softmax rows are nonzero; for L-Softmax a zero row gets the point 0, unused).
     let nu: Vec<Ival> = p.w.iter().map(|r| r.norm.ival(wp)).collect();
+    // The factor s/N of the mean-loss gradient is folded into the exact per-row
+    // scalings (s/N)/D of the common-denominator numerators.
+    let sn = &spec.scale / Rational::from(nn);
     let inv_dw: Vec<Ival> =
         p.w.iter()
-            .map(|r| Ival::from_rational(&Rational::from((Integer::from(1), r.den.clone())), wp))
+            .map(|r| Ival::from_rational(&Rational::from(&sn / &r.den), wp))
             .collect();
     let mut total = zero(wp);
     let mut scratch = Float::new(wp);
@@ -916,10 +921,10 @@ fn eval(p: &Prepared<'_>, wp: u32, grad: bool) -> Result<Option<Eval>, Error> {
         let y = spec.y[n];
         let base = n * cc;
         f.clear();
-        for j in 0..cc {
+        for (j, nu_j) in nu.iter().enumerate() {
             f.push(match &p.plain_exact[base + j] {
                 Some(v) => Ival::from_rational(v, wp),
-                None => match Ival::from_rational(&p.swx[base + j], wp).div(&nu[j]) {
+                None => match Ival::from_rational(&p.swx[base + j], wp).div(nu_j) {
                     Some(v) => v,
                     None => return Ok(None),
                 },
@@ -1022,8 +1027,7 @@ fn eval(p: &Prepared<'_>, wp: u32, grad: bool) -> Result<Option<Eval>, Error> {
         // ∂ℓ/∂f_j = a_j: p_j for j ≠ y, p_y − 1 for the target.
         e[y] = a_target;
         let a = &e;
-        let inv_dx =
-            Ival::from_rational(&Rational::from((Integer::from(1), p.x[n].den.clone())), wp);
+        let inv_dx = Ival::from_rational(&Rational::from(&sn / &p.x[n].den), wp);
         let mut row: Vec<Acc> = (0..d).map(|_| Acc::new(wp)).collect();
         let mut beta: Option<Ival> = None;
         for j in 0..cc {
@@ -1090,7 +1094,7 @@ fn eval(p: &Prepared<'_>, wp: u32, grad: bool) -> Result<Option<Eval>, Error> {
                 }
             }
             if let (Some(de), Some(pr)) = (delta, proj) {
-                let de = de.mul(&Ival::from_rational(&pr.inv_den, wp));
+                let de = de.mul(&Ival::from_rational(&pr.scaled_inv_den, wp));
                 for (acc, v) in gw_acc[j * d..(j + 1) * d].iter_mut().zip(&pr.num) {
                     acc.add_mul(&de, v, &mut scratch);
                 }
@@ -1132,15 +1136,13 @@ fn eval(p: &Prepared<'_>, wp: u32, grad: bool) -> Result<Option<Eval>, Error> {
             acc.add_mul(&g, v, &mut scratch);
         }
     }
-    let sn = Ival::from_rational(&Rational::from(&spec.scale / Rational::from(nn)), wp);
-    let finish = |iv: Ival| unsign_zeros(iv.mul(&sn));
-    let gx: Vec<Ival> = gx.into_iter().map(finish).collect();
+    let gx: Vec<Ival> = gx.into_iter().map(unsign_zeros).collect();
     let mut gw = Vec::with_capacity(cc * d);
     for acc in gw_acc {
         let Some(iv) = acc.into_ival() else {
             return Ok(None);
         };
-        gw.push(finish(iv));
+        gw.push(unsign_zeros(iv));
     }
     Ok(Some((mean, Some(Grads { gx, gw }))))
 }

@@ -248,6 +248,7 @@ fn reference(
     }
 }
 
+#[allow(clippy::too_many_arguments)] // a test helper mirroring the LossSpec fields
 fn spec_of(
     x: &[Vec<f64>],
     w: &[Vec<f64>],

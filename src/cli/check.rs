@@ -12,7 +12,7 @@ use super::json::kind;
 use super::vectors::VECTORS_VERSION;
 use crate::arith::{Format, exact, hex_f32, hex_f64, ziv::round_rational};
 use crate::conformance::loss_suite::{Expected, LossOp, LossPolicy, score_batch};
-use crate::conformance::suite::describe_exact;
+use crate::conformance::suite::{describe_exact, fmt_err};
 use crate::conformance::{Batch, Policy, ScalarOp};
 use crate::loss::{Backward, Variant};
 use rug::Rational;
@@ -85,8 +85,11 @@ impl CheckReport {
         for (name, g) in &self.groups {
             let _ = writeln!(
                 s,
-                "{name}: {} cases, {} failures, max {:.3} ulps, max {:.3} scaled ulps",
-                g.cases, g.failures, g.max_ulps, g.max_scaled
+                "{name}: {} cases, {} failures, max {} ulps, max {} scaled ulps",
+                g.cases,
+                g.failures,
+                fmt_err(g.max_ulps),
+                fmt_err(g.max_scaled)
             );
             if let Some((_, w)) = &g.worst {
                 let _ = writeln!(s, "  worst: {w}");
@@ -260,9 +263,9 @@ fn parse_vector(obj: &Map<String, Value>, line: usize) -> Result<Vector, String>
             .get("cos")
             .and_then(Value::as_str)
             .ok_or("missing \"cos\"")?;
-        (format!("m = {m}, cos = {c}"), None)
+        let origin = obj.get("origin").and_then(Value::as_str).unwrap_or("");
+        (format!("m = {m}, cos = {c} [{origin}]"), None)
     };
-    let _ = line;
     Ok(Vector {
         line,
         op,
@@ -466,12 +469,15 @@ pub fn check(vectors: &str, results: &str, ov: &Overrides) -> CheckReport {
                     g.failures += 1;
                 }
                 g.max_scaled = g.max_scaled.max(err);
-                if g.worst.as_ref().is_none_or(|w| err > w.0) {
+                let badness = err / score.allowed[k];
+                if g.worst.as_ref().is_none_or(|w| badness > w.0) {
                     g.worst = Some((
-                        err,
+                        badness,
                         format!(
-                            "id {id}: {} — {:.3} scaled ulps (allowed {:.1})",
-                            v.input, err, score.allowed[k]
+                            "id {id}: {} — {} scaled ulps (allowed {:.1})",
+                            v.input,
+                            fmt_err(err),
+                            score.allowed[k]
                         ),
                     ));
                 }
@@ -488,19 +494,22 @@ pub fn check(vectors: &str, results: &str, ov: &Overrides) -> CheckReport {
                 .entry(format!("{} {}", op.name(), fmt.name()))
                 .or_default();
             g.cases += 1;
-            if !policy.bound(op, fmt).accepts(v.m, u, s) {
+            let badness = policy.bound(op, fmt).badness(v.m, u, s);
+            if badness > 1.0 {
                 g.failures += 1;
             }
             g.max_ulps = g.max_ulps.max(u);
             g.max_scaled = g.max_scaled.max(s);
-            if g.worst.as_ref().is_none_or(|w| u > w.0) {
+            if g.worst.as_ref().is_none_or(|w| badness > w.0) {
                 g.worst = Some((
-                    u,
+                    badness,
                     format!(
-                        "id {id}: {} — expected {}, actual {} — {u:.3} ulps, {s:.3} scaled ulps",
+                        "id {id}: {} — expected {}, actual {} — {} ulps, {} scaled ulps",
                         v.input,
                         describe_exact(&v.value, fmt),
-                        fmt_hex(actual, fmt)
+                        fmt_hex(actual, fmt),
+                        fmt_err(u),
+                        fmt_err(s)
                     ),
                 ));
             }

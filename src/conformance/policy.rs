@@ -72,8 +72,28 @@ pub struct Bound {
 impl Bound {
     /// `true` when an error pair is within this bound at margin `m`.
     pub fn accepts(&self, m: u32, ulp_err: f64, scaled_err: f64) -> bool {
+        self.badness(m, ulp_err, scaled_err) <= 1.0
+    }
+
+    /// How far an error pair is from being rejected: the smaller of
+    /// `ulp_err / ulps` and `scaled_err / (scaled_per_m2·m²)`; at most 1 means accepted.
+    /// Reports rank cases by it, so the "worst" case is the one closest to (or
+    /// furthest beyond) the tolerance, not merely the one with the most ulps
+    /// (a result next to an exact zero has a huge ulp error and a tiny scaled one).
+    pub fn badness(&self, m: u32, ulp_err: f64, scaled_err: f64) -> f64 {
+        let ratio = |e: f64, allowed: f64| {
+            if e.is_nan() {
+                f64::INFINITY
+            } else if allowed > 0.0 {
+                e / allowed
+            } else if e == 0.0 {
+                0.0
+            } else {
+                f64::INFINITY
+            }
+        };
         let m2 = f64::from(m.max(1)).powi(2);
-        ulp_err <= self.ulps || scaled_err <= self.scaled_per_m2 * m2
+        ratio(ulp_err, self.ulps).min(ratio(scaled_err, self.scaled_per_m2 * m2))
     }
 }
 
