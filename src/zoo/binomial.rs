@@ -3,7 +3,6 @@
 
 use super::float::{ZooFloat, on_branch, signed_by, torch_clamp, torch_pow};
 use crate::conformance::ScalarKernel;
-use rug::Integer;
 
 /// The binomial (L-Softmax Eq. 7) expansion with an acos-based branch index, as in
 /// pytorch-metric-learning's `LargeMarginSoftmaxLoss.get_cos_with_margin` /
@@ -31,14 +30,28 @@ use rug::Integer;
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub struct Binomial;
 
+/// `C(m, k)` as a double (`scipy.special.binom`; exact while it fits 53 bits, i.e. for
+/// every `m ≤ 56`), by the multiplicative formula in integers.
+fn binom(m: u32, k: u32) -> f64 {
+    let k = k.min(m - k);
+    let mut acc: u128 = 1;
+    for i in 0..k {
+        match acc.checked_mul(u128::from(m - i)) {
+            Some(p) => acc = p / u128::from(i + 1),
+            // Far beyond the margins in use: fall back to a rounded product.
+            None => return (0..k).fold(1.0, |a, j| a * f64::from(m - j) / f64::from(j + 1)),
+        }
+    }
+    acc as f64
+}
+
 impl Binomial {
     /// The coefficients `(−1)^n·C(m, 2n)` for `n = 0..=⌊m/2⌋` (exact integers, rounded to `T`
     /// like `torch.FloatTensor(scipy.special.binom(...))`).
     fn coefficients<T: ZooFloat>(m: u32) -> impl Iterator<Item = (u32, T)> {
         (0..=m / 2).map(move |n| {
-            let b = Integer::from(Integer::binomial_u(m, 2 * n)).to_f64();
             let alt = if n % 2 == 0 { 1.0 } else { -1.0 };
-            (n, T::from_f64(alt) * T::from_f64(b))
+            (n, T::from_f64(alt) * T::from_f64(binom(m, 2 * n)))
         })
     }
 

@@ -222,15 +222,16 @@ pub fn caffe_backward<T: ZooFloat>(
             .iter()
             .map(|&f| s * f)
             .collect();
+        // std::max(a, b) = (a < b) ? b : a, here and for the FLT_MIN floor (NaN stays NaN).
         let mx = row
             .iter()
             .copied()
-            .fold(row[0], |a, b| if b > a { b } else { a });
+            .fold(row[0], |a, b| if a < b { b } else { a });
         let e: Vec<T> = row.iter().map(|&v| (v - mx).exp()).collect();
         let sum = e.iter().fold(T::int(0), |a, &b| a + b);
         let mut p: Vec<T> = e.iter().map(|&v| v / sum).collect();
         let py = p[y[i]];
-        loss = loss - (if py > flt_min { py } else { flt_min }).ln();
+        loss = loss - (if py < flt_min { flt_min } else { py }).ln();
         p[y[i]] = p[y[i]] - one;
         for j in 0..classes {
             // SoftmaxWithLoss: (p − onehot)·(loss_weight/N); then the scale layer: ·s.

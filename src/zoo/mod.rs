@@ -1,6 +1,6 @@
 //! The published-formula zoo: faithful `f32`/`f64` ports of how published A-Softmax
 //! implementations compute `cos(mθ)`, ψ and `dψ/dc`, as
-//! [`ScalarKernel`](crate::conformance::ScalarKernel)s to be judged against the oracle.
+//! [`ScalarKernel`]s to be judged against the oracle.
 //!
 //! Each port is written once, generic over [`ZooFloat`] (`f32`, `f64`), from the
 //! implementation's own formula — flaws included. Where the implementation has no
@@ -19,7 +19,28 @@
 //! [`caffe_backward`] is the original layer's batch-level backward (normalized
 //! x-gradient coefficients, margin-blind W gradient).
 //!
-//! Measured flaws (the deterministic tests in `tests/zoo.rs` hold the numbers).
+//! Measured flaws (x86-64, glibc libm; the deterministic tests in `tests/zoo.rs` pin
+//! them; "u23" = units of 2⁻²³ absolute):
+//!
+//! - **acos-clamp**: ψ is frozen on the ε-bands at `c = ±1`: off by 1344 u23 at `m = 4`
+//!   with `ε = 1e−5` (16 u23 with `1e−7`), ≈ `m²ε` in general; `dψ/dc = 0` on the bands
+//!   (exact `±m²` at the ends).
+//! - **binomial** and **hardcoded-T**: `k = m` at `c = −1` (one past the last branch),
+//!   so `dψ/dc(−1) = −m²` instead of `+m²`; ψ itself stays exact there.
+//! - **hardcoded-T**: in `f64` the truncated π puts `k` one too high on a window just
+//!   above each threshold (`c − cos(jπ/m)` up to 6.3e−10 … 2.1e−9): ψ unaffected
+//!   (≤ 2 ulp), `dψ/dc` of the wrong sign (off by up to 4e−8 … 2.4e−7). In `f32` the
+//!   literal rounds to `fl32(π)` and the flaw disappears.
+//! - **taylor**: not ψ beyond small θ (error 2.9e−7 for `mθ ≤ π/4`, 1.4e−4 for
+//!   `mθ ≤ π/2`, 5.8e−2 at `mθ = π`, `m − 1` at `c = −1`), and `dψ/dc` is NaN at
+//!   `c = ±1` for every `m`.
+//! - **caffe**: exact at every tie and at `c = ±1`; ≤ 2.002 u23 near the thresholds
+//!   (`m ≤ 4`). Its backward is not the gradient: relative x-gradient error 0.79
+//!   (`m = 4`, `λ = 0`), 0.47 (`λ = 5`), 4.8e−3 (`λ = 1000`); W-gradient error 0.6 – 0.8.
+//!
+//! Away from those points every port except the Taylor one agrees with the oracle to
+//! rounding level, growing with `m`: ψ within ≈ 3–7 u23 at `m = 4` and ≈ 100 u23 at
+//! `m = 16` (binomial) in `f32`, ≈ 3–75 units of 2⁻⁵² in `f64`.
 
 mod acos_clamp;
 mod binomial;

@@ -14,6 +14,7 @@ use crate::conformance::ScalarKernel;
 ///
 /// As a double it is `π − 3.59e−9`; rounded to `f32` (PyTorch casts the Python scalar to
 /// the tensor dtype) it becomes `3.14159274…` = `fl32(π)`, which is *above* π.
+#[allow(clippy::approx_constant)] // the point: the source's truncated literal
 pub const TRUNCATED_PI: f64 = 3.141_592_65;
 
 /// sphereface_pytorch's hard-coded multiple-angle table (`self.mlambda`) with an

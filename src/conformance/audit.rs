@@ -1,0 +1,259 @@
+//! The accuracy audit: the conformance suite run over the crate's fast kernels,
+//! the textbook implementation and every published-formula variant of the zoo,
+//! in `f32` and `f64`, summarized as one table — which variant is off, by how
+//! much, and where — plus, optionally, SVG plots of each variant's error
+//! against θ.
+
+use super::generators::GenConfig;
+use super::kernel::{FloatFormat, ScalarKernel};
+use super::policy::{Policy, ScalarOp};
+use super::suite::{OpReport, check_scalar, exact_scalar, fmt_err};
+use super::textbook::Textbook;
+use crate::arith::Format;
+use std::fmt::Write as _;
+use std::ops::RangeInclusive;
+
+/// The kernels audited in format `T`: the crate's fast kernels, the textbook
+/// recurrence, then the zoo.
+pub fn kernels_f32() -> Vec<Box<dyn ScalarKernel<f32>>> {
+    let mut v: Vec<Box<dyn ScalarKernel<f32>>> =
+        vec![Box::new(crate::fast::Fast), Box::new(Textbook)];
+    v.extend(crate::zoo::all_f32());
+    v
+}
+
+/// See [`kernels_f32`].
+pub fn kernels_f64() -> Vec<Box<dyn ScalarKernel<f64>>> {
+    let mut v: Vec<Box<dyn ScalarKernel<f64>>> =
+        vec![Box::new(crate::fast::Fast), Box::new(Textbook)];
+    v.extend(crate::zoo::all_f64());
+    v
+}
+
+/// What to audit.
+#[derive(Clone, Debug)]
+pub struct AuditConfig {
+    /// Margins.
+    pub ms: RangeInclusive<u32>,
+    /// Formats.
+    pub formats: Vec<Format>,
+    /// Input generation.
+    pub inputs: GenConfig,
+}
+
+impl Default for AuditConfig {
+    fn default() -> Self {
+        AuditConfig {
+            ms: 1..=8,
+            formats: vec![Format::F32, Format::F64],
+            inputs: GenConfig::default(),
+        }
+    }
+}
+
+/// Runs the suite over every kernel, op and format; `progress(done, total, what)`
+/// is called before each (kernel, format) pair.
+pub fn run(cfg: &AuditConfig, progress: &mut dyn FnMut(usize, usize, &str)) -> Vec<OpReport> {
+    let policy = Policy::default();
+    let mut reports = Vec::new();
+    let k32 = kernels_f32();
+    let k64 = kernels_f64();
+    let total = cfg
+        .formats
+        .iter()
+        .map(|f| {
+            if *f == Format::F32 {
+                k32.len()
+            } else {
+                k64.len()
+            }
+        })
+        .sum();
+    let mut done = 0;
+    for fmt in &cfg.formats {
+        match fmt {
+            Format::F32 => {
+                for k in &k32 {
+                    progress(done, total, &format!("{} f32", k.name()));
+                    done += 1;
+                    for op in ScalarOp::ALL {
+                        reports.push(check_scalar::<f32, _>(
+                            k.as_ref(),
+                            op,
+                            cfg.ms.clone(),
+                            &cfg.inputs,
+                            &policy,
+                        ));
+                    }
+                }
+            }
+            Format::F64 => {
+                for k in &k64 {
+                    progress(done, total, &format!("{} f64", k.name()));
+                    done += 1;
+                    for op in ScalarOp::ALL {
+                        reports.push(check_scalar::<f64, _>(
+                            k.as_ref(),
+                            op,
+                            cfg.ms.clone(),
+                            &cfg.inputs,
+                            &policy,
+                        ));
+                    }
+                }
+            }
+        }
+    }
+    progress(total, total, "done");
+    reports
+}
+
+/// The accuracy table (Markdown): one row per kernel, format and op.
+pub fn table(reports: &[OpReport]) -> String {
+    let mut s = String::from(
+        "| kernel | format | op | m | cases | failures | max ulps | max scaled ulps | worst input |\n\
+         | --- | --- | --- | --- | --- | --- | --- | --- | --- |\n",
+    );
+    for r in reports {
+        if r.ms.is_empty() {
+            continue;
+        }
+        let worst = r.worst.as_ref().map_or(String::new(), |w| {
+            let hex = match r.format {
+                Format::F64 => crate::arith::hex_f64(w.input),
+                Format::F32 => crate::arith::hex_f32(w.input as f32),
+            };
+            format!("m={} c={hex} ({})", w.m, w.origin)
+        });
+        let _ = writeln!(
+            s,
+            "| {} | {} | {} | {}..={} | {} | {} | {} | {} | {} |",
+            r.kernel,
+            r.format.name(),
+            r.op,
+            r.ms.first().unwrap_or(&0),
+            r.ms.last().unwrap_or(&0),
+            r.cases,
+            r.failures,
+            fmt_err(r.max_ulps),
+            fmt_err(r.max_scaled),
+            worst
+        );
+    }
+    s
+}
+
+fn error_curve<T: FloatFormat>(
+    k: &dyn ScalarKernel<T>,
+    op: ScalarOp,
+    m: u32,
+    n: usize,
+) -> Vec<(f64, f64)> {
+    (0..n)
+        .filter_map(|i| {
+            let theta = std::f64::consts::PI * i as f64 / (n - 1) as f64;
+            let c = T::from_f64(theta.cos());
+            let exact = exact_scalar(op, m, c.to_f64()).ok()?;
+            let got = match op {
+                ScalarOp::CosM => k.cos_m(m, c),
+                ScalarOp::Psi => k.psi(m, c),
+                ScalarOp::DpsiDcos => k.dpsi_dcos(m, c),
+            }
+            .to_f64();
+            let (_, scaled) = Policy::errors(op, T::FORMAT, m, got, &exact);
+            Some((theta, scaled))
+        })
+        .collect()
+}
+
+/// An SVG plot of `log10(1 + scaled error)` against θ ∈ [0, π] for several curves.
+pub fn svg_plot(title: &str, curves: &[(String, Vec<(f64, f64)>)]) -> String {
+    let (w, h, pad) = (720.0, 360.0, 48.0);
+    let ymax = curves
+        .iter()
+        .flat_map(|(_, c)| c.iter().map(|p| (1.0 + p.1.min(1e300)).log10()))
+        .fold(1.0f64, f64::max)
+        .ceil();
+    let x = |t: f64| pad + (w - 2.0 * pad) * t / std::f64::consts::PI;
+    let y = |e: f64| h - pad - (h - 2.0 * pad) * ((1.0 + e.min(1e300)).log10() / ymax);
+    let colors = [
+        "#1f77b4", "#d62728", "#2ca02c", "#9467bd", "#ff7f0e", "#8c564b", "#e377c2", "#17becf",
+        "#7f7f7f",
+    ];
+    let mut s = format!(
+        "<svg xmlns=\"http://www.w3.org/2000/svg\" width=\"{w}\" height=\"{h}\" font-family=\"sans-serif\" font-size=\"12\">\n\
+         <rect width=\"100%\" height=\"100%\" fill=\"white\"/>\n\
+         <text x=\"{}\" y=\"20\" text-anchor=\"middle\" font-size=\"14\">{title}</text>\n\
+         <line x1=\"{pad}\" y1=\"{}\" x2=\"{}\" y2=\"{}\" stroke=\"black\"/>\n\
+         <line x1=\"{pad}\" y1=\"{pad}\" x2=\"{pad}\" y2=\"{}\" stroke=\"black\"/>\n\
+         <text x=\"{}\" y=\"{}\" text-anchor=\"middle\">θ (0 … π)</text>\n\
+         <text x=\"14\" y=\"{}\" transform=\"rotate(-90 14 {})\" text-anchor=\"middle\">log10(1 + scaled error in ulps)</text>\n",
+        w / 2.0,
+        h - pad,
+        w - pad,
+        h - pad,
+        h - pad,
+        w / 2.0,
+        h - 12.0,
+        h / 2.0,
+        h / 2.0
+    );
+    for i in 0..=ymax as usize {
+        let yy = y(10f64.powi(i as i32) - 1.0);
+        let _ = writeln!(
+            s,
+            "<text x=\"{}\" y=\"{}\" text-anchor=\"end\">{i}</text><line x1=\"{pad}\" y1=\"{yy}\" x2=\"{}\" y2=\"{yy}\" stroke=\"#ddd\"/>",
+            pad - 4.0,
+            yy + 4.0,
+            w - pad
+        );
+    }
+    for (i, (name, pts)) in curves.iter().enumerate() {
+        let color = colors[i % colors.len()];
+        let path: Vec<String> = pts
+            .iter()
+            .map(|(t, e)| format!("{:.1},{:.1}", x(*t), y(*e)))
+            .collect();
+        let _ = writeln!(
+            s,
+            "<polyline fill=\"none\" stroke=\"{color}\" stroke-width=\"1.2\" points=\"{}\"/>\n<text x=\"{}\" y=\"{}\" fill=\"{color}\">{name}</text>",
+            path.join(" "),
+            w - pad - 170.0,
+            pad + 14.0 * i as f64
+        );
+    }
+    s.push_str("</svg>\n");
+    s
+}
+
+/// Writes one SVG per (format, op) at margin `m` into `dir`: every kernel's scaled
+/// error against θ over `n` evenly spaced angles. Returns the files written.
+pub fn write_plots(
+    dir: &std::path::Path,
+    m: u32,
+    n: usize,
+) -> std::io::Result<Vec<std::path::PathBuf>> {
+    std::fs::create_dir_all(dir)?;
+    let mut files = Vec::new();
+    for op in ScalarOp::ALL {
+        for fmt in [Format::F32, Format::F64] {
+            let curves: Vec<(String, Vec<(f64, f64)>)> = match fmt {
+                Format::F32 => kernels_f32()
+                    .iter()
+                    .filter(|k| k.supports(m))
+                    .map(|k| (k.name(), error_curve::<f32>(k.as_ref(), op, m, n)))
+                    .collect(),
+                Format::F64 => kernels_f64()
+                    .iter()
+                    .filter(|k| k.supports(m))
+                    .map(|k| (k.name(), error_curve::<f64>(k.as_ref(), op, m, n)))
+                    .collect(),
+            };
+            let title = format!("{} error against θ, m = {m}, {}", op.name(), fmt.name());
+            let path = dir.join(format!("{}-{}-m{m}.svg", op.name(), fmt.name()));
+            std::fs::write(&path, svg_plot(&title, &curves))?;
+            files.push(path);
+        }
+    }
+    Ok(files)
+}
