@@ -107,6 +107,27 @@ fn tables_source() -> String {
         writeln!(s, "    // m = {m}\n    [{}],", t.join(", ")).unwrap();
     }
     s.push_str("];\n\n");
+    s.push_str(
+        "/// The threshold inside the `n`-th gap of the positive roots of `T_m`: entry `n` is\n\
+         /// `+inf` for `n = 0`, `cos(nπ/m)` for `1 ≤ n ≤ ⌊(m−1)/2⌋`, and `-inf` for `n = m/2`\n\
+         /// (`m` even: the gap `(0, r_{m/2})` holds no positive threshold); padded with `-inf`.\n\
+         #[rustfmt::skip]\npub(crate) static GAP_THRESHOLD: [[f64; 9]; 17] = [\n",
+    );
+    for m in 0..=16u32 {
+        let t: Vec<String> = (0..9u32)
+            .map(|n| {
+                if n == 0 {
+                    "f64::INFINITY".into()
+                } else if n <= m.saturating_sub(1) / 2 {
+                    hex(cos_pi_frac(n, m).to_f64())
+                } else {
+                    "NI".into()
+                }
+            })
+            .collect();
+        writeln!(s, "    // m = {m}\n    [{}],", t.join(", ")).unwrap();
+    }
+    s.push_str("];\n\n");
     let table =
         |s: &mut String, name: &str, doc: &str, n: fn(u32) -> u32, f: fn(u32, u32) -> Float| {
             writeln!(
@@ -158,6 +179,42 @@ fn tables_source() -> String {
 fn regenerate_tables() {
     let path = concat!(env!("CARGO_MANIFEST_DIR"), "/src/fast/tables.rs");
     std::fs::write(path, tables_source()).unwrap();
+}
+
+#[test]
+fn tables_file_is_current() {
+    let file = include_str!("../src/fast/tables.rs");
+    assert!(
+        file == tables_source(),
+        "src/fast/tables.rs is stale: run `cargo test --test fast -- --ignored regenerate_tables`"
+    );
+}
+
+/// [`Plan::branch`] (root count + one gap threshold) equals the oracle's rigorous
+/// branch at every test input, except where `c` *equals* a rounded irrational
+/// threshold that lies on the other side of the exact one.
+#[test]
+fn branch_matches_oracle() {
+    let mut checked = 0;
+    for fmt in [Format::F64, Format::F32] {
+        for m in 1..=16u32 {
+            let p = Plan::new(m).unwrap();
+            let rounded: Vec<f64> = p.thresholds().to_vec();
+            for c in inputs(m, fmt, 2000) {
+                let exact = psi::branch_from_cos(m, &rational_from_f64(c).unwrap()).unwrap();
+                let got = p.branch(c);
+                if got != exact {
+                    assert!(
+                        rounded.contains(&c) && got.abs_diff(exact) == 1,
+                        "m={m} c={}: branch {got}, exact {exact}",
+                        hex_f64(c)
+                    );
+                }
+                checked += 1;
+            }
+        }
+    }
+    println!("branch checked at {checked} inputs");
 }
 
 #[test]

@@ -156,6 +156,8 @@ pub struct Plan {
     m: u32,
     /// `cos(jπ/m)`, `j = 1..m−1`, rounded to nearest, then `−∞` padding.
     thr: &'static [f64; 16],
+    /// The threshold in the gap below the `n`-th positive root of `T_m` (see [`Plan::branch`]).
+    gap: &'static [f64; 9],
     /// `cos²((2j−1)π/(2m))`, `j = 1..⌊m/2⌋`, as triple-doubles.
     t_sq: &'static [[f64; 3]],
     /// `cos²(jπ/m)`, `j = 1..⌊(m−1)/2⌋`, as triple-doubles.
@@ -187,6 +189,7 @@ impl Plan {
         Some(Plan {
             m,
             thr: &tables::THRESHOLDS[i],
+            gap: &tables::GAP_THRESHOLD[i],
             t_sq: &tables::T_ROOTS_SQ[i][..i / 2],
             u_sq: &tables::U_ROOTS_SQ[i][..i.saturating_sub(1) / 2],
             t_lead,
@@ -221,14 +224,46 @@ impl Plan {
     }
 
     /// The branch `k = #{ j ∈ 1..m−1 : c < t_j }` of ψ against the rounded thresholds
-    /// (`0` for NaN and `m ≤ 1`).
+    /// `t_j` of [`thresholds`](Self::thresholds) (`0` for NaN and `m ≤ 1`).
+    ///
+    /// Computed without scanning the thresholds: the positive roots `r_j` of `T_m`
+    /// interlace them (`r_1 > t_1 > r_2 > t_2 > …`), so with `a = |c|` and
+    /// `n = #{ j : c² < r_j² }` (a count the ψ kernels get for free from the signs of
+    /// their factors) the only threshold that can separate `a` from its neighbours is
+    /// `g_n`, the one in the gap `(r_{n+1}, r_n)`:
+    ///
+    /// ```text
+    /// c ≥ 0:  k = n − 1 + [a < g_n]
+    /// c < 0:  k = m − n − [a ≤ g_n]      (the thresholds are symmetric: t_{m−j} = −t_j)
+    /// ```
+    ///
+    /// (`g_0 = +∞`; `g_{m/2} = −∞` for even `m`, where the zero threshold is the boundary
+    /// itself.) Rounding `c²` or `r_j²` can change `n` by one only next to a root of `T_m`,
+    /// which is far from every threshold, and both values of `n` then give the same `k`.
     #[inline]
     pub fn branch(&self, c: f64) -> u32 {
-        let mut k = 0;
-        for &t in self.thr {
-            k += u32::from(c < t);
+        if c.is_nan() || self.m == 0 {
+            return 0;
         }
-        k
+        let c2 = c * c;
+        let mut n = 0;
+        for r in self.t_sq {
+            n += u32::from(c2 < r[0]);
+        }
+        self.branch_from_gap(c, n)
+    }
+
+    /// The branch from the root count `n ≤ 8` (see [`branch`](Self::branch)), for
+    /// `m ≥ 1` and `c` not NaN (then `n + [a < g_n] ≥ 1` and `m − n − 1 ≥ 0`).
+    #[inline(always)]
+    fn branch_from_gap(&self, c: f64, n: u32) -> u32 {
+        let a = c.abs();
+        let g = self.gap[(n as usize).min(8)];
+        let k_pos = (n + u32::from(a < g)).wrapping_sub(1);
+        let k_neg = (self.m - n).wrapping_sub(u32::from(a <= g));
+        // A branch on the sign of c would be mispredicted half the time on mixed data.
+        let neg = 0u32.wrapping_sub(u32::from(c < 0.0));
+        (k_neg & neg) | (k_pos & !neg)
     }
 
     /// `cos(mθ) = T_m(c)` in `f64`.
@@ -275,17 +310,18 @@ impl Plan {
         if c.is_nan() {
             return c;
         }
-        self.t_f32(clamp(f64::from(c))) as f32
+        self.t_f32(clamp(f64::from(c))).0 as f32
     }
 
     /// `ψ(c) = (−1)^k T_m(c) − 2k` in `f32` (NaN for `m = 0`).
     #[inline]
     pub fn psi_f32(&self, c: f32) -> f32 {
-        if self.m == 0 {
+        if self.m == 0 || c.is_nan() {
             return f32::NAN;
         }
         let c = clamp(f64::from(c));
-        self.psi_k_f32(self.branch(c), c) as f32
+        let (t, n) = self.t_f32(c);
+        Self::psi_from_t_f32(self.branch_from_gap(c, n), t) as f32
     }
 
     /// `dψ/dc = m|U_{m−1}(c)|` in `f32` (NaN for `m = 0`).
@@ -299,10 +335,10 @@ impl Plan {
 
     /// ψ in `f32` on a given branch `k`; see [`psi_on_branch_f64`](Self::psi_on_branch_f64).
     pub fn psi_on_branch_f32(&self, k: u32, c: f32) -> f32 {
-        if self.m == 0 {
+        if self.m == 0 || c.is_nan() {
             return f32::NAN;
         }
-        self.psi_k_f32(k, clamp(f64::from(c))) as f32
+        Self::psi_from_t_f32(k, self.t_f32(clamp(f64::from(c))).0) as f32
     }
 
     /// Applies `op` to every element of `c`, writing `out` (`f32`).
@@ -337,22 +373,24 @@ impl Plan {
 
     // ---- f32 kernels (plain f64 arithmetic on an f32 input) ----
 
-    /// `T_m(c)` in plain `f64` for `c` an `f32` value in `[−1, 1]`.
+    /// `T_m(c)` in plain `f64` for `c` an `f32` value in `[−1, 1]`, and the root count
+    /// `n = #{j : c² < r_j²}` for [`branch_from_gap`](Self::branch_from_gap).
     #[inline(always)]
-    fn t_f32(&self, c: f64) -> f64 {
+    fn t_f32(&self, c: f64) -> (f64, u32) {
         let c2 = c * c; // exact: 48 significant bits at most
         let mut p = self.t_lead;
+        let mut n = 0;
         for r in self.t_sq {
+            n += u32::from(c2 < r[0]);
             p *= (c2 - r[0]) - r[1];
         }
-        if self.m & 1 == 1 { p * c } else { p }
+        (if self.m & 1 == 1 { p * c } else { p }, n)
     }
 
+    /// ψ from `T_m(c)` on branch `k`: `(−1)^k T − 2k`.
     #[inline(always)]
-    fn psi_k_f32(&self, k: u32, c: f64) -> f64 {
-        let t = self.t_f32(c);
-        let t = if k & 1 == 1 { -t } else { t };
-        t - f64::from(2 * k)
+    fn psi_from_t_f32(k: u32, t: f64) -> f64 {
+        flip(t, k) - (2.0 * f64::from(k))
     }
 
     #[inline(always)]
@@ -370,32 +408,35 @@ impl Plan {
 
     // ---- f64 kernels (double-double), generic over how products are made exact ----
 
-    /// `T_m(c)` as an unevaluated sum `hi + lo` with relative error `≤ 2⁻⁹⁶`, for
-    /// `c ∈ [−1, 1]` (or NaN).
+    /// `T_m(c)` as an unevaluated sum `hi + lo` with relative error `≤ 2⁻⁷⁷`, for
+    /// `c ∈ [−1, 1]` (or NaN), and the root count `n = #{j : fl(c²) < R0_j}` for
+    /// [`branch_from_gap`](Self::branch_from_gap).
     #[inline(always)]
-    fn t_dd<A: Arith>(&self, c: f64) -> (f64, f64) {
+    fn t_dd<A: Arith>(&self, c: f64) -> (f64, f64, u32) {
         let odd = self.m & 1 == 1;
         if odd && c.abs() < TINY {
-            return A::two_prod(self.t_tiny, c);
+            // c² is below every r_j² ≥ cos²(15π/32) > 2⁻⁷.
+            let (h, l) = A::two_prod(self.t_tiny, c);
+            return (h, l, self.t_sq.len() as u32);
         }
         let (c2h, c2l) = A::two_prod(c, c);
-        let (ph, pl) = prod_sq::<A>(c2h, c2l, self.t_sq);
+        let (ph, pl, n) = prod_sq::<A>(c2h, c2l, self.t_sq);
         // Scaling by 2^{m−1} is exact.
         let (ph, pl) = (ph * self.t_lead, pl * self.t_lead);
         if odd {
             let (h, e) = A::two_prod(ph, c);
-            (h, A::mul_add(pl, c, e))
+            (h, A::mul_add(pl, c, e), n)
         } else {
-            (ph, pl)
+            (ph, pl, n)
         }
     }
 
+    /// ψ from the double-double `T_m(c) = th + tl` on branch `k`: `(−1)^k T − 2k`,
+    /// rounded once.
     #[inline(always)]
-    fn psi_k_dd<A: Arith>(&self, k: u32, c: f64) -> f64 {
-        let (th, tl) = self.t_dd::<A>(c);
-        let (th, tl) = if k & 1 == 1 { (-th, -tl) } else { (th, tl) };
-        let (s, e) = two_sum(th, -f64::from(2 * k));
-        s + (e + tl)
+    fn psi_from_t_dd(k: u32, th: f64, tl: f64) -> f64 {
+        let (s, e) = two_sum(flip(th, k), -(2.0 * f64::from(k)));
+        s + (e + flip(tl, k))
     }
 
     #[inline(always)]
@@ -406,7 +447,7 @@ impl Plan {
             return self.u_tiny * a;
         }
         let (c2h, c2l) = A::two_prod(c, c);
-        let (ph, pl) = prod_sq::<A>(c2h, c2l, self.u_sq);
+        let (ph, pl, _) = prod_sq::<A>(c2h, c2l, self.u_sq);
         let (h, e) = A::two_prod(ph, self.u_lead);
         let e = A::mul_add(pl, self.u_lead, e);
         let (h, e) = if even {
@@ -419,14 +460,54 @@ impl Plan {
     }
 }
 
-/// `∏_j (c² − R_j)` in double-double, `c² = c2h + c2l` exactly, `R_j` triple-doubles.
+/// `(−1)^k·x`, without a branch.
+#[inline(always)]
+fn flip(x: f64, k: u32) -> f64 {
+    f64::from_bits(x.to_bits() ^ (u64::from(k & 1) << 63))
+}
+
+/// The fast path of [`prod_sq`] is accepted when `|∏ s_j| ≥ NEAR`: `2⁻³⁰`.
+const NEAR: f64 = 9.313_225_746_154_785e-10;
+
+/// `∏_j (c² − R_j)` in double-double, `c² = c2h + c2l` exactly, `R_j` triple-doubles,
+/// with a relative error below `2⁻⁷¹`, and the count `n = #{j : c2h < R0_j}`.
 /// The result `hi + lo` is not renormalized (`|lo| ≤ 2⁻⁴⁸|hi|`), which the callers
 /// tolerate.
+///
+/// Fast path: each factor is `s + ql` with `(s, t) = two_sum(c2h, −R0)` (exact) and
+/// `ql = (t + c2l) − R1`; the two roundings and the dropped `R2` cost at most
+/// `2⁻¹⁰⁶(|s| + c² + 2R) ≤ 2⁻¹⁰⁶(|s| + 3)` absolute, i.e. `2⁻¹⁰⁶ + 2⁻¹⁰⁴·⁴/|s|`
+/// relative. Every factor has `|c² − R| < 1`, so `|∏ s| ≥ 2⁻³⁰` implies `|s_j| > 2⁻³⁰`
+/// for each `j`, hence a relative error below `2⁻⁷⁴·⁴` per factor and `2⁻⁷¹` for at
+/// most 8 factors and their double-double products (`≤ 2⁻¹⁰²` each). Otherwise
+/// (`c` within about `2⁻³⁰·⁵·m⁻¹` of a root, where `|T_m| < 2^{m−31}` — rare) the
+/// product is recomputed by [`prod_sq_exact`]. The check costs one comparison per
+/// call instead of one per factor.
 #[inline(always)]
-fn prod_sq<A: Arith>(c2h: f64, c2l: f64, roots: &[[f64; 3]]) -> (f64, f64) {
+fn prod_sq<A: Arith>(c2h: f64, c2l: f64, roots: &[[f64; 3]]) -> (f64, f64, u32) {
+    let (mut ph, mut pl) = (1.0, 0.0);
+    let mut n = 0;
+    for r in roots {
+        n += u32::from(c2h < r[0]);
+        let (s, t) = two_sum(c2h, -r[0]);
+        let ql = (t + c2l) - r[1];
+        let (p, e) = A::two_prod(ph, s);
+        pl = A::mul_add(ph, ql, A::mul_add(pl, s, e));
+        ph = p;
+    }
+    // `!(x >= NEAR)` also sends NaN to the exact path, which returns NaN as well.
+    if !(ph.abs() >= NEAR) {
+        (ph, pl) = prod_sq_exact::<A>(c2h, c2l, roots);
+    }
+    (ph, pl, n)
+}
+
+/// [`prod_sq`] with every factor formed exactly up to the last `2⁻¹⁰⁴`: `c² − R =
+/// (c2h − R0) + (c2l − R1) − R2`, the first two and their sum with `two_sum`.
+#[inline(always)]
+fn prod_sq_exact<A: Arith>(c2h: f64, c2l: f64, roots: &[[f64; 3]]) -> (f64, f64) {
     let (mut ph, mut pl) = (1.0, 0.0);
     for r in roots {
-        // q = c² − R = (c2h − R0) + (c2l − R1) − R2, the first two exactly.
         let (s, t) = two_sum(c2h, -r[0]);
         let (u, v) = two_sum(c2l, -r[1]);
         let (qh, w) = two_sum(s, u);
@@ -454,25 +535,27 @@ mod imp {
         if c.is_nan() {
             return c;
         }
-        let (h, l) = p.t_dd::<A>(clamp(c));
+        let (h, l, _) = p.t_dd::<A>(clamp(c));
         h + l
     }
 
     #[inline(always)]
     pub(super) fn psi<A: Arith>(p: &Plan, c: f64) -> f64 {
-        if p.m == 0 {
+        if p.m == 0 || c.is_nan() {
             return f64::NAN;
         }
         let c = clamp(c);
-        p.psi_k_dd::<A>(p.branch(c), c)
+        let (th, tl, n) = p.t_dd::<A>(c);
+        Plan::psi_from_t_dd(p.branch_from_gap(c, n), th, tl)
     }
 
     #[inline(always)]
     pub(super) fn psi_k<A: Arith>(p: &Plan, k: u32, c: f64) -> f64 {
-        if p.m == 0 {
+        if p.m == 0 || c.is_nan() {
             return f64::NAN;
         }
-        p.psi_k_dd::<A>(k, clamp(c))
+        let (th, tl, _) = p.t_dd::<A>(clamp(c));
+        Plan::psi_from_t_dd(k, th, tl)
     }
 
     #[inline(always)]

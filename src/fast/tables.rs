@@ -50,6 +50,47 @@ pub(crate) static THRESHOLDS: [[f64; 16]; 17] = [
     [b(0x3fef6297cff75cb0), b(0x3fed906bcf328d46), b(0x3fea9b66290ea1a3), b(0x3fe6a09e667f3bcd), b(0x3fe1c73b39ae68c8), b(0x3fd87de2a6aea963), b(0x3fc8f8b83c69a60b), b(0x0000000000000000), b(0xbfc8f8b83c69a60b), b(0xbfd87de2a6aea963), b(0xbfe1c73b39ae68c8), b(0xbfe6a09e667f3bcd), b(0xbfea9b66290ea1a3), b(0xbfed906bcf328d46), b(0xbfef6297cff75cb0), NI],
 ];
 
+/// The threshold inside the `n`-th gap of the positive roots of `T_m`: entry `n` is
+/// `+inf` for `n = 0`, `cos(nπ/m)` for `1 ≤ n ≤ ⌊(m−1)/2⌋`, and `-inf` for `n = m/2`
+/// (`m` even: the gap `(0, r_{m/2})` holds no positive threshold); padded with `-inf`.
+#[rustfmt::skip]
+pub(crate) static GAP_THRESHOLD: [[f64; 9]; 17] = [
+    // m = 0
+    [f64::INFINITY, NI, NI, NI, NI, NI, NI, NI, NI],
+    // m = 1
+    [f64::INFINITY, NI, NI, NI, NI, NI, NI, NI, NI],
+    // m = 2
+    [f64::INFINITY, NI, NI, NI, NI, NI, NI, NI, NI],
+    // m = 3
+    [f64::INFINITY, b(0x3fe0000000000000), NI, NI, NI, NI, NI, NI, NI],
+    // m = 4
+    [f64::INFINITY, b(0x3fe6a09e667f3bcd), NI, NI, NI, NI, NI, NI, NI],
+    // m = 5
+    [f64::INFINITY, b(0x3fe9e3779b97f4a8), b(0x3fd3c6ef372fe950), NI, NI, NI, NI, NI, NI],
+    // m = 6
+    [f64::INFINITY, b(0x3febb67ae8584caa), b(0x3fe0000000000000), NI, NI, NI, NI, NI, NI],
+    // m = 7
+    [f64::INFINITY, b(0x3fecd4bca9cb5c71), b(0x3fe3f3a0e28bedd1), b(0x3fcc7b90e3024582), NI, NI, NI, NI, NI],
+    // m = 8
+    [f64::INFINITY, b(0x3fed906bcf328d46), b(0x3fe6a09e667f3bcd), b(0x3fd87de2a6aea963), NI, NI, NI, NI, NI],
+    // m = 9
+    [f64::INFINITY, b(0x3fee11f642522d1c), b(0x3fe8836fa2cf5039), b(0x3fe0000000000000), b(0x3fc63a1a7e0b738a), NI, NI, NI, NI],
+    // m = 10
+    [f64::INFINITY, b(0x3fee6f0e134454ff), b(0x3fe9e3779b97f4a8), b(0x3fe2cf2304755a5e), b(0x3fd3c6ef372fe950), NI, NI, NI, NI],
+    // m = 11
+    [f64::INFINITY, b(0x3feeb42a9bcd5057), b(0x3feaeb8c8764f0ba), b(0x3fe4f49e7f775887), b(0x3fda9628d9c712b6), b(0x3fc2375f640f44db), NI, NI, NI],
+    // m = 12
+    [f64::INFINITY, b(0x3feee8dd4748bf15), b(0x3febb67ae8584caa), b(0x3fe6a09e667f3bcd), b(0x3fe0000000000000), b(0x3fd0907dc1930690), NI, NI, NI],
+    // m = 13
+    [f64::INFINITY, b(0x3fef11f493053d00), b(0x3fec55a7e00740e9), b(0x3fe7f3ccd0032e0c), b(0x3fe22d961ea71119), b(0x3fd6b1d8b2365da1), b(0x3fbedb7debaa3ed8), NI, NI],
+    // m = 14
+    [f64::INFINITY, b(0x3fef329c0558e969), b(0x3fecd4bca9cb5c71), b(0x3fe904c37505de4b), b(0x3fe3f3a0e28bedd1), b(0x3fdbc4c04d71abc1), b(0x3fcc7b90e3024582), NI, NI],
+    // m = 15
+    [f64::INFINITY, b(0x3fef4cfc327a0080), b(0x3fed3bc3aeff7f95), b(0x3fe9e3779b97f4a8), b(0x3fe5698496e20bd8), b(0x3fe0000000000000), b(0x3fd3c6ef372fe950), b(0x3fbac2609b3c576c), NI],
+    // m = 16
+    [f64::INFINITY, b(0x3fef6297cff75cb0), b(0x3fed906bcf328d46), b(0x3fea9b66290ea1a3), b(0x3fe6a09e667f3bcd), b(0x3fe1c73b39ae68c8), b(0x3fd87de2a6aea963), b(0x3fc8f8b83c69a60b), NI],
+];
+
 /// `cos²((2j−1)π/(2m))`, `j = 1..⌊m/2⌋`, as triple-doubles `[R0, R1, R2]`.
 #[rustfmt::skip]
 pub(crate) static T_ROOTS_SQ: [[[f64; 3]; 8]; 17] = [
