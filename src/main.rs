@@ -305,16 +305,27 @@ fn run_audit(
         }
     };
     let reports = audit::run(&cfg, &mut progress);
+    println!("## Scalar ops (ulps of the exact value; scaled ulps of the op's scale)\n");
     println!("{}", audit::table(&reports));
-    let failing: Vec<String> = reports
+    eprintln!("audit: loss kernels …");
+    let loss_reports = audit::run_loss(&cfg.formats, seed);
+    println!("## Loss and gradients (scaled ulps relative to the allowance)\n");
+    println!("{}", audit::loss_table(&loss_reports));
+    let mut failing: Vec<String> = reports
         .iter()
         .filter(|r| !r.passed())
         .map(|r| format!("{} {} {}", r.kernel, r.format.name(), r.op))
         .collect();
+    failing.extend(
+        loss_reports
+            .iter()
+            .filter(|r| !r.passed())
+            .map(|r| format!("{} {} loss", r.kernel, r.format.name())),
+    );
     println!(
         "{} of {} (kernel, format, op) combinations are outside the default tolerance{}{}",
         failing.len(),
-        reports.len(),
+        reports.len() + loss_reports.len(),
         if failing.is_empty() { "" } else { ": " },
         failing.join(", ")
     );

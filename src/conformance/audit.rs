@@ -5,7 +5,9 @@
 //! against θ.
 
 use super::generators::GenConfig;
+use super::kernel::LossKernel;
 use super::kernel::{FloatFormat, ScalarKernel};
+use super::loss_suite::{LossOp, LossPolicy, LossReport, TextbookLoss, check_loss};
 use super::policy::{Policy, ScalarOp};
 use super::suite::{OpReport, check_scalar, exact_scalar, fmt_err};
 use super::textbook::Textbook;
@@ -256,4 +258,74 @@ pub fn write_plots(
         }
     }
     Ok(files)
+}
+
+/// The loss kernels audited in format `T`: the textbook loss and the original
+/// Caffe layer's backward.
+pub fn loss_kernels_f32() -> Vec<Box<dyn LossKernel<f32>>> {
+    vec![
+        Box::new(TextbookLoss::default()),
+        Box::new(crate::zoo::CaffeLayer),
+    ]
+}
+
+/// See [`loss_kernels_f32`].
+pub fn loss_kernels_f64() -> Vec<Box<dyn LossKernel<f64>>> {
+    vec![
+        Box::new(TextbookLoss::default()),
+        Box::new(crate::zoo::CaffeLayer),
+    ]
+}
+
+/// Runs the loss suite (generated batches, seed `seed`) over the loss kernels.
+pub fn run_loss(formats: &[Format], seed: u64) -> Vec<LossReport> {
+    let policy = LossPolicy::default();
+    let mut out = Vec::new();
+    for fmt in formats {
+        match fmt {
+            Format::F32 => out.extend(
+                loss_kernels_f32()
+                    .iter()
+                    .map(|k| check_loss::<f32, _>(k.as_ref(), seed, 0, &policy)),
+            ),
+            Format::F64 => out.extend(
+                loss_kernels_f64()
+                    .iter()
+                    .map(|k| check_loss::<f64, _>(k.as_ref(), seed, 0, &policy)),
+            ),
+        }
+    }
+    out
+}
+
+/// The loss accuracy table (Markdown): one row per kernel, format and output;
+/// errors in scaled ulps relative to the allowance `k·m²·d` of [`LossPolicy`].
+pub fn loss_table(reports: &[LossReport]) -> String {
+    let mut s = String::from(
+        "| kernel | format | output | batches | failures | worst error / allowance | worst batch |\n\
+         | --- | --- | --- | --- | --- | --- | --- |\n",
+    );
+    for r in reports {
+        for op in LossOp::ALL {
+            let i = op as usize;
+            let failures = r
+                .scores
+                .iter()
+                .filter(|b| b.errors[i] > b.allowed[i])
+                .count();
+            let (ratio, worst) = r.worst_ratio(op);
+            let _ = writeln!(
+                s,
+                "| {} | {} | {} | {} | {} | {} | {} |",
+                r.kernel,
+                r.format.name(),
+                op.name(),
+                r.scores.len(),
+                failures,
+                fmt_err(ratio),
+                worst.map_or("", |w| w.origin.as_str())
+            );
+        }
+    }
+    s
 }

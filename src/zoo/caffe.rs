@@ -301,3 +301,39 @@ pub fn caffe_backward<T: ZooFloat>(
     }
     (loss, grad_x, grad_w)
 }
+
+/// The original Caffe layer (forward and its own backward) as a
+/// [`LossKernel`](crate::conformance::LossKernel), for the audit: A-Softmax logits,
+/// `m ≤ 4`, judged against the full gradient (which it deliberately does not compute).
+#[derive(Clone, Copy, Debug, Default)]
+pub struct CaffeLayer;
+
+impl<T: ZooFloat> crate::conformance::LossKernel<T> for CaffeLayer {
+    fn name(&self) -> String {
+        "caffe-layer-backward".into()
+    }
+
+    fn loss(
+        &self,
+        b: &crate::conformance::Batch<T>,
+        grad: bool,
+    ) -> crate::conformance::LossGrad<T> {
+        let (loss, gx, gw) = caffe_backward(&b.x, &b.w, &b.y, b.m, b.lambda, b.scale);
+        crate::conformance::LossGrad {
+            loss,
+            grad_x: if grad { gx } else { vec![] },
+            grad_w: if grad { gw } else { vec![] },
+        }
+    }
+
+    fn supports(
+        &self,
+        m: u32,
+        variant: crate::loss::Variant,
+        backward: crate::loss::Backward,
+    ) -> bool {
+        (1..=4).contains(&m)
+            && variant == crate::loss::Variant::ASoftmax
+            && backward == crate::loss::Backward::Full
+    }
+}

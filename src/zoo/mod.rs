@@ -50,7 +50,7 @@ mod sphereface_pytorch;
 
 pub use acos_clamp::AcosClamp;
 pub use binomial::Binomial;
-pub use caffe::{CaffeBackward, OriginalCaffe, caffe_backward};
+pub use caffe::{CaffeBackward, CaffeLayer, OriginalCaffe, caffe_backward};
 pub use float::ZooFloat;
 pub use sphereface_pytorch::{HardCodedT, TRUNCATED_PI, TaylorCos};
 
