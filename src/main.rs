@@ -174,7 +174,7 @@ fn main() -> ExitCode {
             if classes == 0 || dim == 0 || batch == 0 {
                 return fail("vectors", "--classes, --dim and --batch must be at least 1");
             }
-            if !(lambda >= 0.0 && lambda.is_finite()) || !(scale > 0.0 && scale.is_finite()) {
+            if !(lambda >= 0.0 && lambda.is_finite() && scale > 0.0 && scale.is_finite()) {
                 return fail(
                     "vectors",
                     "--lambda must be finite and >= 0, --scale finite and > 0",
@@ -285,11 +285,7 @@ fn run_audit(
     let tty = std::io::stderr().is_terminal();
     let mut progress = |done: usize, total: usize, what: &str| {
         let width = 30;
-        let filled = if total == 0 {
-            width
-        } else {
-            done * width / total
-        };
+        let filled = (done * width).checked_div(total).unwrap_or(width);
         let bar = format!(
             "[{}{}] {done}/{total} {what}",
             "=".repeat(filled),

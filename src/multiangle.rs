@@ -229,8 +229,14 @@ pub fn cos_m(m: u32, at: &Angle, prec: u32) -> Result<Approx, Error> {
     match at {
         Angle::Cos(c) => {
             check_cos(c)?;
-            let exact = cos_m_recurrence(m, c);
-            ziv::approx_rational("cos_m", &exact, prec)
+            if crate::psi::exact_route_is_cheap(m, c) {
+                ziv::approx_rational("cos_m", &cos_m_recurrence(m, c), prec)
+            } else {
+                // Too large for exact rationals: cos(m·acos c) over intervals.
+                ziv::ziv("cos_m", prec, |wp| {
+                    Ok(Some(crate::psi::cos_m_via_theta(m, c, wp)))
+                })
+            }
         }
         Angle::Theta(theta) => {
             check_theta(theta)?;

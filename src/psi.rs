@@ -162,6 +162,64 @@ pub fn dpsi_dcos_exact(m: u32, c: &Rational) -> Result<Rational, Error> {
     Ok(branch_sign(k, &crate::multiangle::dcos_m_dcos(m, c)))
 }
 
+/// Largest `m·(bits of c's numerator + denominator)` for which the exact rational
+/// route is taken. `T_m(p/q)` has a denominator of `m·log2 q` bits, so without this
+/// bound a hostile input (m = 65536, c with 100 000 digits) would need gigabytes;
+/// beyond it the polynomial is evaluated over intervals in the Ziv loop instead
+/// (slower per bit, but bounded: the recurrence loses about `1.27·m` bits).
+pub const EXACT_ROUTE_MAX_BITS: u64 = 1 << 24;
+
+/// `true` when the exact rational route for `T_m(c)` is cheap enough (see
+/// [`EXACT_ROUTE_MAX_BITS`]).
+pub fn exact_route_is_cheap(m: u32, c: &Rational) -> bool {
+    let size =
+        u64::from(c.numer().significant_bits()) + u64::from(c.denom().significant_bits()) + 1;
+    u64::from(m).saturating_mul(size) <= EXACT_ROUTE_MAX_BITS
+}
+
+/// `θ = acos c` enclosed at `wp` bits (c is already checked to lie in [−1, 1]).
+fn acos_ival(c: &Rational, wp: u32) -> Ival {
+    Ival::from_rational(c, wp)
+        .clamp_unit()
+        .and_then(|ci| ci.acos())
+        .expect("c was checked to lie in [-1, 1]")
+}
+
+/// `cos(m·acos c)` over intervals: the route for inputs too large for exact rationals.
+pub(crate) fn cos_m_via_theta(m: u32, c: &Rational, wp: u32) -> Ival {
+    acos_ival(c, wp)
+        .mul(&Ival::from_integer(&m.into(), wp))
+        .cos()
+}
+
+/// ψ(c) for integer `m` at an exact point, enclosed at `wp` bits: exact when cheap,
+/// otherwise `(−1)^k cos(m·acos c) − 2k` over intervals (k decided exactly either way).
+fn psi_cos_point(m: u32, c: &Rational, wp: u32) -> Result<Ival, Error> {
+    if exact_route_is_cheap(m, c) {
+        return Ok(Ival::from_rational(&psi_cos_exact(m, c)?, wp));
+    }
+    let k = branch_from_cos(m, c)?;
+    Ok(psi_on_branch(k, &cos_m_via_theta(m, c, wp)))
+}
+
+/// `m·U_{m−1}(c) = m·sin(mθ)/sin θ` over intervals, `None` while `sin θ` is not
+/// separated from 0 at this precision.
+fn m_u_via_theta(m: u32, c: &Rational, wp: u32) -> Option<Ival> {
+    let theta = acos_ival(c, wp);
+    let mi = Ival::from_integer(&m.into(), wp);
+    mi.mul(&theta.mul(&mi).sin()).div(&theta.sin())
+}
+
+/// dψ/dc for integer `m` at an exact point, enclosed at `wp` bits (exact when cheap);
+/// `None` when `wp` is too low (see [`m_u_via_theta`]).
+fn dpsi_dcos_point(m: u32, c: &Rational, wp: u32) -> Result<Option<Ival>, Error> {
+    if exact_route_is_cheap(m, c) {
+        return Ok(Some(Ival::from_rational(&dpsi_dcos_exact(m, c)?, wp)));
+    }
+    let k = branch_from_cos(m, c)?;
+    Ok(m_u_via_theta(m, c, wp).map(|d| branch_sign(k, &d)))
+}
+
 /// ψ at an exact `θ ≥ 0`, enclosed at working precision `wp`.
 fn psi_theta_point(m: &Rational, theta: &Rational, wp: u32) -> Result<Ival, Error> {
     let k = branch_from_theta_at(m, theta)?;
@@ -211,13 +269,9 @@ pub fn psi_cos_ival(m: u32, c: &Ival) -> Result<Ival, Error> {
         expected: "a cosine in [-1, 1]",
     })?;
     let wp = c.prec();
-    let a = psi_cos_exact(m, &rational_of(c.lo()))?;
-    let b = psi_cos_exact(m, &rational_of(c.hi()))?;
-    Ok(Ival::new(
-        Ival::from_rational(&a, wp).lo().clone(),
-        Ival::from_rational(&b, wp).hi().clone(),
-    )
-    .expect("ψ is increasing in c"))
+    let a = psi_cos_point(m, &rational_of(c.lo()), wp)?;
+    let b = psi_cos_point(m, &rational_of(c.hi()), wp)?;
+    Ok(Ival::new(a.lo().clone(), b.hi().clone()).unwrap_or_else(|| a.hull(&b)))
 }
 
 /// Upper bound `m·(m−1)·m·(m+1)/3` of |d²ψ/dc²| on [−1, 1] (as an integer).
@@ -237,7 +291,12 @@ pub fn dpsi_dcos_ival(m: u32, c: &Ival) -> Result<Ival, Error> {
         expected: "a cosine in [-1, 1]",
     })?;
     let wp = c.prec();
-    let d = Ival::from_rational(&dpsi_dcos_exact(m, &rational_of(c.lo()))?, wp);
+    let Some(d) = dpsi_dcos_point(m, &rational_of(c.lo()), wp)? else {
+        return Err(Error::PrecisionCap {
+            op: "dpsi_dcos over an interval",
+            max: wp,
+        });
+    };
     if c.is_point() {
         return Ok(d);
     }
@@ -260,7 +319,13 @@ pub fn psi(m: &Rational, at: &Angle, prec: u32) -> Result<Approx, Error> {
     check_margin(m)?;
     ziv::check_prec(prec)?;
     match (integer_margin(m), at) {
-        (Some(mi), Angle::Cos(c)) => ziv::approx_rational("psi", &psi_cos_exact(mi, c)?, prec),
+        (Some(mi), Angle::Cos(c)) if exact_route_is_cheap(mi, c) => {
+            ziv::approx_rational("psi", &psi_cos_exact(mi, c)?, prec)
+        }
+        (Some(mi), Angle::Cos(c)) => {
+            check_cos(c)?;
+            ziv::ziv("psi", prec, |wp| Ok(Some(psi_cos_point(mi, c, wp)?)))
+        }
         (_, Angle::Theta(theta)) => {
             check_theta(theta)?;
             ziv::ziv("psi", prec, |wp| Ok(Some(psi_theta_point(m, theta, wp)?)))
@@ -281,7 +346,13 @@ pub fn dpsi_dcos(m: u32, at: &Angle, prec: u32) -> Result<Approx, Error> {
     check_margin(&Rational::from(m))?;
     ziv::check_prec(prec)?;
     match at {
-        Angle::Cos(c) => ziv::approx_rational("dpsi_dcos", &dpsi_dcos_exact(m, c)?, prec),
+        Angle::Cos(c) if exact_route_is_cheap(m, c) => {
+            ziv::approx_rational("dpsi_dcos", &dpsi_dcos_exact(m, c)?, prec)
+        }
+        Angle::Cos(c) => {
+            check_cos(c)?;
+            ziv::ziv("dpsi_dcos", prec, |wp| dpsi_dcos_point(m, c, wp))
+        }
         Angle::Theta(theta) => {
             check_theta(theta)?;
             ziv::ziv("dpsi_dcos", prec, |wp| {
@@ -302,11 +373,22 @@ pub fn dpsi_dtheta(m: &Rational, at: &Angle, prec: u32) -> Result<Approx, Error>
         (Some(mi), Angle::Cos(c)) => {
             check_cos(c)?;
             let k = branch_from_cos(mi, c)?;
-            let u = branch_sign(k, &chebyshev_u(mi - 1, c)) * Rational::from(mi);
+            let cheap = exact_route_is_cheap(mi, c);
+            // m·U_{m−1}(c) with the branch sign: exact when cheap, else over intervals.
+            let u = cheap.then(|| branch_sign(k, &chebyshev_u(mi - 1, c)) * Rational::from(mi));
             let s2 = Rational::from(1) - Rational::from(c.square_ref());
             ziv::ziv("dpsi_dtheta", prec, |wp| {
                 let s = Ival::from_rational(&s2, wp).sqrt().expect("1 − c² ≥ 0");
-                Ok(Some(s.mul(&Ival::from_rational(&u, wp)).neg()))
+                // −(−1)^k·m·sin(mθ) directly when the exact route is too large.
+                let d = match &u {
+                    Some(u) => s.mul(&Ival::from_rational(u, wp)),
+                    None => {
+                        let theta = acos_ival(c, wp);
+                        let mi = Ival::from_integer(&mi.into(), wp);
+                        branch_sign(k, &mi.mul(&theta.mul(&mi).sin()))
+                    }
+                };
+                Ok(Some(d.neg()))
             })
         }
         (_, Angle::Theta(theta)) => {

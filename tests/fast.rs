@@ -277,7 +277,7 @@ fn ulp_error(v: f64, x: &Rational, fmt: Format) -> f64 {
     if !v.is_finite() {
         return f64::INFINITY;
     }
-    let d = Rational::from(rational_from_f64(v).unwrap() - x).abs();
+    let d = (rational_from_f64(v).unwrap() - x).abs();
     (d / ulp_of(x, fmt)).to_f64()
 }
 
@@ -724,4 +724,116 @@ fn dense_f32_sweep_against_f64() {
         );
         assert!(e <= 1.0);
     }
+}
+
+// ---------------------------------------------------------------------------
+// The batch loss
+
+asoftmax_spec::loss_suite!(fast_loss_f32, Fast, f32);
+asoftmax_spec::loss_suite!(fast_loss_f64, Fast, f64);
+
+#[test]
+fn loss_report() {
+    use asoftmax_spec::conformance::{LossPolicy, TextbookLoss, check_loss};
+    let policy = LossPolicy::default();
+    let seed = asoftmax_spec::conformance::loss_suite::DEFAULT_SEED;
+    println!("{}", check_loss::<f32, _>(&Fast, seed, 1000, &policy));
+    println!("{}", check_loss::<f64, _>(&Fast, seed, 1000, &policy));
+    println!(
+        "{}",
+        check_loss::<f32, _>(&TextbookLoss::default(), seed, 1000, &policy)
+    );
+    println!(
+        "{}",
+        check_loss::<f64, _>(&TextbookLoss::default(), seed, 1000, &policy)
+    );
+}
+
+fn batch(
+    x: Vec<f64>,
+    w: Vec<f64>,
+    y: Vec<usize>,
+    dim: usize,
+    m: u32,
+) -> asoftmax_spec::conformance::Batch<f64> {
+    use asoftmax_spec::loss::{Backward, Variant};
+    asoftmax_spec::conformance::Batch {
+        n: y.len(),
+        classes: w.len() / dim,
+        dim,
+        x,
+        w,
+        y,
+        m,
+        lambda: 0.0,
+        scale: 1.0,
+        variant: Variant::ASoftmax,
+        backward: Backward::Full,
+    }
+}
+
+#[test]
+fn loss_degenerate_inputs_give_no_nan() {
+    use asoftmax_spec::conformance::LossKernel;
+    use asoftmax_spec::loss::{Backward, Variant};
+    let finite = |g: &asoftmax_spec::conformance::LossGrad<f64>| {
+        g.loss.is_finite() && g.grad_x.iter().chain(&g.grad_w).all(|v| v.is_finite())
+    };
+    for variant in [Variant::ASoftmax, Variant::LSoftmax] {
+        for backward in [Backward::Full, Backward::DetachedMargin] {
+            for m in [1, 2, 4, 16] {
+                // x = 0: loss ln C; plain-logit gradient.
+                let mut b = batch(
+                    vec![0.0, 0.0],
+                    vec![1.0, 0.0, 0.0, 2.0, -1.0, 1.0],
+                    vec![1],
+                    2,
+                    m,
+                );
+                b.variant = variant;
+                b.backward = backward;
+                b.scale = 3.0;
+                let g = LossKernel::<f64>::loss(&Fast, &b, true);
+                assert!(finite(&g));
+                assert!((g.loss - 3f64.ln()).abs() < 1e-15);
+                // (s/N)·Σ_j (1/C − [j = y])·v_j
+                let v: [[f64; 2]; 3] = match variant {
+                    Variant::ASoftmax => [[1.0, 0.0], [0.0, 1.0], [-0.5f64.sqrt(), 0.5f64.sqrt()]],
+                    Variant::LSoftmax => [[1.0, 0.0], [0.0, 2.0], [-1.0, 1.0]],
+                };
+                for (k, got) in g.grad_x.iter().enumerate().take(2) {
+                    let want: f64 = v
+                        .iter()
+                        .enumerate()
+                        .map(|(j, vj)| 3.0 * (1.0 / 3.0 - if j == 1 { 1.0 } else { 0.0 }) * vj[k])
+                        .sum();
+                    assert!((got - want).abs() < 1e-14, "{variant:?} {backward:?} m={m}");
+                }
+                assert!(g.grad_w.iter().all(|&v| v == 0.0));
+                // A zero class row, a cosine just above 1, tiny and huge features.
+                for xs in [1e-300, 1e-20, 1.0, 1e150] {
+                    let mut b = batch(
+                        vec![xs * 0.6, xs * 0.8, xs * 1.0, xs * -2.0],
+                        vec![0.6, 0.8, 0.0, 0.0, 3.0, 4.0],
+                        vec![0, 2],
+                        2,
+                        m,
+                    );
+                    b.variant = variant;
+                    b.backward = backward;
+                    b.lambda = 5.0;
+                    let g = LossKernel::<f64>::loss(&Fast, &b, true);
+                    assert!(
+                        finite(&g),
+                        "{variant:?} {backward:?} m={m} ‖x‖~{xs:e}: {g:?}"
+                    );
+                }
+            }
+        }
+    }
+    // Unsupported margins and empty batches: NaN loss, no panic.
+    let b = batch(vec![1.0, 0.0], vec![1.0, 0.0], vec![0], 2, 17);
+    assert!(LossKernel::<f64>::loss(&Fast, &b, true).loss.is_nan());
+    let b = batch(vec![], vec![1.0, 0.0], vec![], 2, 4);
+    assert!(LossKernel::<f64>::loss(&Fast, &b, false).loss.is_nan());
 }

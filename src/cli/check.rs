@@ -228,7 +228,7 @@ fn parse_vector(obj: &Map<String, Value>, line: usize) -> Result<Vector, String>
         let num = |k: &str| obj.get(k).map(q).transpose().map(|v| v.unwrap_or(0.0));
         let batch = Batch {
             n: y.len(),
-            classes: if dim == 0 { 0 } else { w.len() / dim },
+            classes: w.len().checked_div(dim).unwrap_or(0),
             dim,
             x,
             w,

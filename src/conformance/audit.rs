@@ -260,7 +260,7 @@ pub fn write_plots(
     Ok(files)
 }
 
-/// The loss kernels audited in format `T`: the textbook loss and the original
+/// The loss kernels audited in format `T`: the fast kernels, the textbook loss and the original
 /// Caffe layer's backward.
 pub fn loss_kernels_f32() -> Vec<Box<dyn LossKernel<f32>>> {
     vec![

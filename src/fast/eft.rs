@@ -22,6 +22,14 @@ pub(crate) trait Arith {
 /// Products through `f64::mul_add`. Only fast where FMA is an instruction: used when
 /// it is known at compile time (`target_feature = "fma"`, aarch64) or inside the
 /// functions compiled with `#[target_feature(enable = "fma")]` after run-time detection.
+#[cfg_attr(
+    not(any(
+        target_feature = "fma",
+        target_arch = "aarch64",
+        target_arch = "x86_64"
+    )),
+    allow(dead_code)
+)]
 pub(crate) struct HwFma;
 
 impl Arith for HwFma {

@@ -1,7 +1,10 @@
 //! The crate's own fast `f32`/`f64` kernels for integer margins `0 ≤ m ≤ 16`
-//! (`0` for [`cos_m`](Plan::cos_m_f64) only), accurate to within one ulp of the
-//! exact value — in practice within `0.5 + 2⁻²⁰` ulp, i.e. correctly rounded except
-//! for inputs within `2⁻²⁰` ulp of a rounding tie.
+//! (`m = 0` for `cos_m` only), accurate to within one ulp of the exact value — by
+//! the analysis below within `0.5 + 2⁻¹⁷` ulp in `f64` and `0.5 + 2⁻²⁴` ulp in `f32`,
+//! i.e. correctly rounded except for inputs whose exact value lies that close to a
+//! rounding tie. `tests/fast.rs` measures at most `0.5` ulp for every op, `m` and
+//! format over all the edge inputs (roots, thresholds and their neighbours, `±1`,
+//! subnormals) and random ones.
 //!
 //! | op | formula | f64 method | f32 method |
 //! | --- | --- | --- | --- |
@@ -10,7 +13,8 @@
 //! | `dpsi_dcos` | `(−1)^k m U_{m−1}(c) = m·2^{m−1} \|c\|^{[m even]} ∏_{j=1}^{⌊(m−1)/2⌋} \|c² − cos²(jπ/m)\|` | [`Plan::dpsi_dcos_f64`] | [`Plan::dpsi_dcos_f32`] |
 //!
 //! Free functions ([`cos_m_f64`], [`psi_f32`], …) take `m` and build the [`Plan`]
-//! (a table lookup); [`Fast`] implements [`ScalarKernel`] for both formats, and
+//! (a table lookup); [`Fast`] implements [`ScalarKernel`] for both formats (and
+//! [`LossKernel`](crate::conformance::LossKernel), see [`loss`]);
 //! [`Plan::eval_f64`]/[`Plan::eval_f32`] evaluate a whole slice.
 //!
 //! # Why the product form
@@ -27,55 +31,62 @@
 //! A product of factors each known to a small *relative* error has a small relative
 //! error — there is no cancellation anywhere, not even next to a root, where the
 //! recurrence `T_{n+1} = 2c·T_n − T_{n−1}` (absolute error `≈ m²·u`) loses every
-//! bit. The only subtraction is inside a factor, `c² − R` with `R = r²`, and it is
-//! made exact:
+//! bit. The only subtraction is inside a factor, `c² − R` with `R = r²`:
 //!
 //! - `c² = c2h + c2l` exactly (`two_prod`);
-//! - `R = R0 + R1 + R2` is stored as a *triple-double* (`|R − R0 − R1 − R2| ≤ 2⁻¹⁶⁰ R`,
-//!   computed with MPFR and checked by `tests/fast.rs`);
-//! - `(c2h − R0)` and `(c2l − R1)` are formed with `two_sum` (exact), their leading
-//!   parts are added with a third `two_sum`, and only `R2` and the error terms (each
-//!   below `2⁻⁵²` of the factor) are added with rounding.
+//! - `R = R0 + R1 + R2` is stored as a *triple-double* (`|R − R0 − R1 − R2| ≤ 2⁻¹⁵⁵ R`;
+//!   computed with MPFR, every bit checked by `tests/fast.rs`);
+//! - **fast path**: `(s, t) = two_sum(c2h, −R0)` is exact, and the factor is `s + ql`
+//!   with `ql = (t + c2l) − R1`. Its absolute error is at most `2⁻¹⁰⁶(|s| + 3)`, so the
+//!   relative error is below `2⁻⁷⁴·⁴` as soon as `|s| > 2⁻³⁰`. Since every `|c² − R| < 1`,
+//!   this holds for all factors whenever the product of the `s` is at least `2⁻³⁰` —
+//!   one comparison per call decides it. The product of at most 8 factors in
+//!   double-double (`two_prod` + two FMAs per step, `≤ 2⁻¹⁰²` each) then has a
+//!   relative error below `2⁻⁷¹`.
+//! - **exact path** (`c` within about `2⁻³⁰/m` of a root — rare, and 2× slower): also
+//!   `(c2l − R1)` is formed with `two_sum`, the leading parts are added with a third
+//!   `two_sum` and only `R2` and the error terms (below `2⁻⁵²` of the factor) are rounded,
+//!   leaving `2⁻¹⁰⁴` plus the representation error `2⁻¹⁵⁵ R/|c² − R|`. The smallest
+//!   `|c² − R|/R` over the doubles next to each root, all `m ≤ 16`, is measured by
+//!   `tests/fast.rs` as `2⁻⁵⁷·¹`, so that term is below `2⁻⁹⁷`.
 //!
-//! So each factor carries a relative error of at most `≈ 2⁻¹⁰⁴` plus the
-//! representation error `2⁻¹⁶⁰ R/|c² − R|`. For a double `c` the factor is smallest at
-//! the double nearest to a root; the smallest such `|c² − R|/R` over all `m ≤ 16` is
-//! measured by `tests/fast.rs` (it is above `2⁻⁶⁰`, so this term stays below `2⁻¹⁰⁰`).
-//! The factors are multiplied in double-double (`two_prod` + two FMAs, error
-//! `≤ 2⁻¹⁰²` per product), so `T_m` and `U_{m−1}` come out with a relative error
-//! below `m·2⁻¹⁰⁰ ≤ 2⁻⁹⁶`, and the single final rounding to `f64` is within
-//! `0.5 + 2⁻⁴³` ulp.
+//! A relative error `ε` before the final rounding costs at most `ε·2⁵³` ulp on top of
+//! the rounding's `0.5`: with `ε ≤ 2⁻⁷⁰` (including the final scalings by `c`, `|c|`,
+//! `m·2^{m−1}`) that is the `0.5 + 2⁻¹⁷` above.
 //!
 //! # ψ and dψ/dc
 //!
-//! - The branch `k` is counted against the thresholds `cos(jπ/m)` rounded to the nearest
-//!   double (no `acos`). For a double `c` this differs from the exact comparison only when
-//!   `c` *equals* a rounded threshold that lies on the other side of the true one. Both
-//!   branches then give `1 − 2j` up to `(m/sin θ)²·δ²/2` with `δ ≤ 2⁻⁵³`, i.e. below
-//!   `2⁻⁹⁰` (ψ is C¹ and its second derivative is bounded by `m⁴/3`); `tests/fast.rs`
-//!   checks that both branches round alike at every threshold and its neighbours.
+//! - The branch `k` is decided against the thresholds `cos(jπ/m)` rounded to the nearest
+//!   double (no `acos`), via the root count of the product (see [`Plan::branch`]: one
+//!   table lookup, no scan). For a double `c` this differs from the exact comparison only
+//!   when `c` *equals* a rounded threshold that lies on the other side of the true one.
+//!   Both branches then give `1 − 2j` up to `(m/sin θ)²·δ²/2` with `δ ≤ 2⁻⁵³`, i.e. below
+//!   `2⁻⁹⁰` (ψ is C¹); `tests/fast.rs` checks that both branches are within an ulp at
+//!   every threshold and its neighbours, and that [`Plan::branch`] agrees with the oracle's
+//!   rigorous branch everywhere else.
 //! - `ψ = (−1)^k T − 2k` is formed with a `two_sum` from the double-double `T`: for
 //!   `k = 0` it is `T` itself (relative accuracy from the product form), for `k ≥ 1`
-//!   `|ψ| ≥ 1` and the absolute error `2⁻⁹⁶` of `T` is negligible.
+//!   `|ψ| ≥ 1` and the absolute error `2⁻⁷¹` of `T` is negligible.
 //! - `dψ/dc ≥ 0` everywhere (ψ increases with `c`), and `(−1)^k = sign U_{m−1}(c)`,
 //!   so `dψ/dc = m·|U_{m−1}(c)|` needs no branch at all.
 //!
 //! # f32
 //!
-//! The `f32` kernels evaluate the same product in plain `f64` with the triple-double
-//! constants cut to two doubles: `c²` is exact (`24 + 24 ≤ 53` bits), `(c² − R0)` is
-//! exact near a root (Sterbenz) and otherwise within `2⁻⁵³`, `− R1` adds `2⁻⁵³`,
-//! and the representation error `2⁻¹⁰⁶ R` is negligible next to `|c² − R| ≥ 2⁻⁶⁰ R`
-//! for every `f32` `c`. With at most `2·8 + 8 + 3` roundings the `f64` value is within
-//! `2⁻⁴⁸` relative, and the final rounding to `f32` is within `0.5 + 2⁻²³` ulp
-//! (this bounds the double-rounding effect too).
+//! The `f32` kernels evaluate the same product in plain `f64` with the constants cut
+//! to two doubles: `c²` is exact (`2·24 ≤ 53` bits); `(c² − R0)` is exact near a root
+//! (Sterbenz) and otherwise within `2⁻⁵³`; `− R1` adds `2⁻⁵³`; the representation
+//! error `2⁻¹⁰⁶ R` is negligible next to `|c² − R| ≥ 2⁻³³ R` (the smallest value over
+//! the `f32` next to each root, measured by `tests/fast.rs`). With at most `2·8 + 9`
+//! roundings the `f64` value is within `2⁻⁴⁸·⁴` relative (for ψ with `k ≥ 1`, absolute
+//! against `|ψ| ≥ 1`), and the single rounding to `f32` is within `0.5 + 2⁻²⁴` ulp —
+//! which also bounds the double-rounding effect.
 //!
 //! # Tiny inputs
 //!
 //! For `|c| < 2⁻⁶⁴` the odd-`m` `T_m(c) = (−1)^{(m−1)/2} m c (1 + O(m²c²))` and the
 //! even-`m` `dψ/dc = m²|c|(1 + O(m²c²))` are computed as the single product `m·c`
-//! (resp. `m²|c|`): the neglected term is below `2⁻¹²⁰` relative and this is the
-//! only way to round correctly on the subnormal grid.
+//! (resp. `m²|c|`): the neglected term is below `2⁻¹²⁰` relative, and one rounding is
+//! what keeps subnormal results correctly rounded.
 //!
 //! # Out-of-range input
 //!
@@ -87,10 +98,12 @@
 //!
 //! The `f64` kernels need exact products. They use the hardware FMA when it is known at
 //! compile time (`-C target-feature=+fma`, aarch64); on x86-64 without it they detect
-//! FMA at run time and call a copy of the kernel compiled with
-//! `#[target_feature(enable = "fma")]`, and fall back to Dekker's product otherwise.
+//! FMA at run time (cached by `std`) and call a copy of the kernel compiled with
+//! `#[target_feature(enable = "fma")]`, and fall back to Dekker's product otherwise
+//! (also tested, by a unit test that calls that path directly).
 
 mod eft;
+pub mod loss;
 mod tables;
 
 use crate::conformance::ScalarKernel;
@@ -408,7 +421,7 @@ impl Plan {
 
     // ---- f64 kernels (double-double), generic over how products are made exact ----
 
-    /// `T_m(c)` as an unevaluated sum `hi + lo` with relative error `≤ 2⁻⁷⁷`, for
+    /// `T_m(c)` as an unevaluated sum `hi + lo` with relative error `≤ 2⁻⁷⁰`, for
     /// `c ∈ [−1, 1]` (or NaN), and the root count `n = #{j : fl(c²) < R0_j}` for
     /// [`branch_from_gap`](Self::branch_from_gap).
     #[inline(always)]
@@ -495,8 +508,7 @@ fn prod_sq<A: Arith>(c2h: f64, c2l: f64, roots: &[[f64; 3]]) -> (f64, f64, u32) 
         pl = A::mul_add(ph, ql, A::mul_add(pl, s, e));
         ph = p;
     }
-    // `!(x >= NEAR)` also sends NaN to the exact path, which returns NaN as well.
-    if !(ph.abs() >= NEAR) {
+    if ph.abs() < NEAR {
         (ph, pl) = prod_sq_exact::<A>(c2h, c2l, roots);
     }
     (ph, pl, n)
@@ -678,5 +690,95 @@ impl ScalarKernel<f32> for Fast {
     }
     fn dpsi_dcos(&self, m: u32, c: f32) -> f32 {
         dpsi_dcos_f32(m, c)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    //! The portable (Dekker) products are exercised here, since the dispatcher picks the
+    //! FMA path on any machine that has one. `tests/fast.rs` has the full suite.
+    use super::eft::{Dekker, HwFma};
+    use super::*;
+    use crate::arith::rational_from_f64;
+    use rug::{Float, Rational};
+
+    /// `|v − x| / ulp_f64(x)`.
+    fn ulp_err(v: f64, x: &Rational) -> f64 {
+        let d = (rational_from_f64(v).unwrap() - x).abs();
+        let e = if *x == 0 {
+            -1022
+        } else {
+            let ax = Rational::from(x.abs_ref());
+            let f = Float::with_val_round(64, &ax, rug::float::Round::Zero).0;
+            (f.get_exp().unwrap() - 1).max(-1022)
+        };
+        let mut ulp = Rational::from(1);
+        ulp >>= (52 - e) as u32;
+        (d / ulp).to_f64()
+    }
+
+    fn neighbours(x: f64, out: &mut Vec<f64>) {
+        let mut up = x;
+        let mut down = x;
+        out.push(x);
+        for _ in 0..6 {
+            up = f64::from_bits(if up >= 0.0 {
+                up.to_bits() + 1
+            } else {
+                up.to_bits() - 1
+            });
+            down = -f64::from_bits(if down <= 0.0 {
+                (-down).to_bits() + 1
+            } else {
+                (-down).to_bits() - 1
+            });
+            out.extend([up, down]);
+        }
+    }
+
+    #[test]
+    fn portable_products_are_as_accurate() {
+        let mut s: u64 = 0x1234_5678_9abc_def1;
+        let mut worst = 0.0f64;
+        for m in 1..=MAX_M {
+            let p = Plan::new(m).unwrap();
+            let mut xs = Vec::new();
+            for &t in p.thresholds() {
+                neighbours(t, &mut xs);
+            }
+            for r in p.t_roots_sq() {
+                neighbours(r[0].sqrt(), &mut xs);
+                neighbours(-r[0].sqrt(), &mut xs);
+            }
+            for x in [1.0, -1.0, 0.0, 1e-300, f64::from_bits(3), 2f64.powi(-64)] {
+                neighbours(x, &mut xs);
+            }
+            for _ in 0..300 {
+                s ^= s << 13;
+                s ^= s >> 7;
+                s ^= s << 17;
+                xs.push(2.0 * ((s >> 11) as f64 * 2f64.powi(-53)) - 1.0);
+            }
+            xs.retain(|x| x.abs() <= 1.0);
+            for &c in &xs {
+                let q = rational_from_f64(c).unwrap();
+                let t = crate::multiangle::cos_m_recurrence(m, &q);
+                let ps = crate::psi::psi_cos_exact(m, &q).unwrap();
+                let d = crate::psi::dpsi_dcos_exact(m, &q).unwrap();
+                for (v, exact) in [
+                    (imp::cos_m::<Dekker>(&p, c), &t),
+                    (imp::psi::<Dekker>(&p, c), &ps),
+                    (imp::dpsi::<Dekker>(&p, c), &d),
+                    (imp::cos_m::<HwFma>(&p, c), &t),
+                    (imp::psi::<HwFma>(&p, c), &ps),
+                    (imp::dpsi::<HwFma>(&p, c), &d),
+                ] {
+                    let e = ulp_err(v, exact);
+                    worst = worst.max(e);
+                    assert!(e <= 0.5 + 1e-6, "m={m} c={c:e}: {e} ulp");
+                }
+            }
+        }
+        assert!(worst >= 0.0);
     }
 }
