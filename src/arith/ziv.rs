@@ -199,6 +199,17 @@ where
 /// An exact rational as an [`Approx`] (its enclosures tighten without limit, so
 /// this only fails for rationals beyond the working-precision cap).
 pub fn approx_rational(op: &'static str, r: &Rational, prec: u32) -> Result<Approx, Error> {
+    // A dyadic rational is a float: enclose it exactly, as a point, so that exact
+    // results are reported exact (and ties are settled by the point itself).
+    if r.denom().is_power_of_two() {
+        let bits = r.numer().significant_bits().max(1);
+        if bits <= MAX_WORKING_PREC {
+            check_prec(prec)?;
+            let point = Ival::point(Float::with_val(bits, r));
+            debug_assert!(point.contains_rational(r));
+            return Ok(settle(&point, prec).expect("a point determines every output"));
+        }
+    }
     ziv(op, prec, |wp| Ok(Some(Ival::from_rational(r, wp))))
 }
 

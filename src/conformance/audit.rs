@@ -168,16 +168,28 @@ fn error_curve<T: FloatFormat>(
         .collect()
 }
 
-/// An SVG plot of `log10(1 + scaled error)` against θ ∈ [0, π] for several curves.
+/// Errors above this are drawn at the top of a plot (NaN and ∞ included), so that
+/// one non-finite point does not stretch the axis over hundreds of decades.
+pub const PLOT_ERROR_CAP: f64 = 1e12;
+
+/// An SVG plot of `log10(1 + scaled error)` against θ ∈ [0, π] for several curves;
+/// errors are capped at [`PLOT_ERROR_CAP`].
 pub fn svg_plot(title: &str, curves: &[(String, Vec<(f64, f64)>)]) -> String {
     let (w, h, pad) = (720.0, 360.0, 48.0);
+    let cap = |e: f64| {
+        if e.is_nan() {
+            PLOT_ERROR_CAP
+        } else {
+            e.min(PLOT_ERROR_CAP)
+        }
+    };
     let ymax = curves
         .iter()
-        .flat_map(|(_, c)| c.iter().map(|p| (1.0 + p.1.min(1e300)).log10()))
+        .flat_map(|(_, c)| c.iter().map(|p| (1.0 + cap(p.1)).log10()))
         .fold(1.0f64, f64::max)
         .ceil();
     let x = |t: f64| pad + (w - 2.0 * pad) * t / std::f64::consts::PI;
-    let y = |e: f64| h - pad - (h - 2.0 * pad) * ((1.0 + e.min(1e300)).log10() / ymax);
+    let y = |e: f64| h - pad - (h - 2.0 * pad) * ((1.0 + cap(e)).log10() / ymax);
     let colors = [
         "#1f77b4", "#d62728", "#2ca02c", "#9467bd", "#ff7f0e", "#8c564b", "#e377c2", "#17becf",
         "#7f7f7f",

@@ -186,7 +186,7 @@ impl Policy {
                 fmt.name(),
                 b.ulps,
                 b.scaled_per_m2,
-                b.reason
+                b.reason.replace('|', "\\|")
             ));
         }
         s
