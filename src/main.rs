@@ -22,6 +22,15 @@ enum Dtype {
     F64,
 }
 
+impl From<Dtype> for Format {
+    fn from(d: Dtype) -> Format {
+        match d {
+            Dtype::F32 => Format::F32,
+            Dtype::F64 => Format::F64,
+        }
+    }
+}
+
 #[derive(Clone, Copy, ValueEnum)]
 enum VariantArg {
     ASoftmax,
@@ -182,10 +191,7 @@ fn main() -> ExitCode {
             }
             let opts = vectors::VectorsOptions {
                 ops: op,
-                dtype: match dtype {
-                    Dtype::F32 => Format::F32,
-                    Dtype::F64 => Format::F64,
-                },
+                dtype: dtype.into(),
                 ms,
                 count,
                 seed,
@@ -269,13 +275,7 @@ fn run_audit(
     };
     let cfg = audit::AuditConfig {
         ms,
-        formats: dtypes
-            .iter()
-            .map(|d| match d {
-                Dtype::F32 => Format::F32,
-                Dtype::F64 => Format::F64,
-            })
-            .collect(),
+        formats: dtypes.iter().map(|&d| Format::from(d)).collect(),
         inputs: GenConfig {
             random,
             seed,

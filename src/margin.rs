@@ -117,15 +117,7 @@ use std::cmp::Ordering;
 
 /// `1 ≤ m ≤ 65536` (the range of the ψ oracles).
 fn check_margin_m(m: &Rational) -> Result<(), Error> {
-    if *m < 1 || *m > MAX_M {
-        Err(Error::Domain {
-            arg: "m",
-            value: crate::describe_rational(m),
-            expected: "a margin m with 1 <= m <= 65536",
-        })
-    } else {
-        Ok(())
-    }
+    crate::psi::check_margin(m)
 }
 
 /// The angle `Θ` between the two class weights.

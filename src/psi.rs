@@ -39,7 +39,7 @@ pub fn branch_sign<S: Scalar>(k: u32, d: &S) -> S {
 }
 
 /// Validates a margin for ψ: `1 ≤ m ≤ MAX_M`.
-fn check_margin(m: &Rational) -> Result<(), Error> {
+pub(crate) fn check_margin(m: &Rational) -> Result<(), Error> {
     if *m < 1 || *m > crate::multiangle::MAX_M {
         Err(Error::Domain {
             arg: "m",
@@ -113,12 +113,15 @@ pub fn branch_from_cos(m: u32, c: &Rational) -> Result<u32, Error> {
     Ok(lo)
 }
 
+/// The last branch index `⌈m⌉ − 1` (the branch of θ = π).
+fn last_branch(m: &Rational) -> u32 {
+    let ceil = Rational::from(m.ceil_ref());
+    ceil.numer().to_u32().unwrap_or(u32::MAX).saturating_sub(1)
+}
+
 /// `⌊m·θ/π⌋` clamped to `⌈m⌉ − 1`, for an exact `θ ≥ 0` (dyadic endpoints or user input).
 fn branch_from_theta_at(m: &Rational, theta: &Rational) -> Result<u32, Error> {
-    let kmax = {
-        let ceil = Rational::from(m.ceil_ref());
-        ceil.numer().to_u32().unwrap_or(u32::MAX).saturating_sub(1)
-    };
+    let kmax = last_branch(m);
     if *theta <= 0 {
         return Ok(0);
     }
@@ -240,11 +243,30 @@ fn rational_of(f: &Float) -> Rational {
 }
 
 /// ψ over an interval of angles: `[ψ(θ_hi), ψ(θ_lo)]` (ψ is continuous and decreasing).
+///
+/// Only the part of the interval inside [0, π] (ψ's domain) is meant: below 0 the
+/// upper end is ψ(0) = 1, and when the interval may reach π the lower end is ψ(π),
+/// enclosed on the last branch.
 pub fn psi_theta_ival(m: &Rational, theta: &Ival) -> Result<Ival, Error> {
     let wp = theta.prec();
-    let a = psi_theta_point(m, &rational_of(theta.hi()), wp)?;
-    let b = psi_theta_point(m, &rational_of(theta.lo()), wp)?;
-    Ok(Ival::new(a.lo().clone(), b.hi().clone()).unwrap_or_else(|| a.hull(&b)))
+    let pi = Ival::pi(wp);
+    let upper = if *theta.lo() <= 0 {
+        rug::Float::with_val(wp, 1)
+    } else {
+        psi_theta_point(m, &rational_of(theta.lo()), wp)?
+            .hi()
+            .clone()
+    };
+    let lower = if theta.hi() < pi.lo() {
+        psi_theta_point(m, &rational_of(theta.hi()), wp)?
+            .lo()
+            .clone()
+    } else {
+        let m_pi = Ival::from_rational(m, wp).mul(&pi);
+        psi_on_branch(last_branch(m), &m_pi.cos()).lo().clone()
+    };
+    Ok(Ival::new(lower.clone(), upper.clone())
+        .unwrap_or_else(|| Ival::point(lower).hull(&Ival::point(upper))))
 }
 
 /// dψ/dθ over an interval of angles: value at `θ_lo` ± `m²·width` (|d²ψ/dθ²| ≤ m², and
@@ -260,14 +282,19 @@ pub fn dpsi_dtheta_ival(m: &Rational, theta: &Ival) -> Result<Ival, Error> {
     Ok(d.inflate(&Float::with_val(wp, &lip * &theta.width())))
 }
 
-/// ψ over an interval of cosines, integer m: `[ψ(c_lo), ψ(c_hi)]` from the exact
-/// endpoint values (ψ is increasing in c).
-pub fn psi_cos_ival(m: u32, c: &Ival) -> Result<Ival, Error> {
-    let c = c.clamp_unit().ok_or_else(|| Error::Domain {
+/// An interval of cosines cut to [−1, 1], or an error when it lies outside.
+fn unit_cos(c: &Ival) -> Result<Ival, Error> {
+    c.clamp_unit().ok_or_else(|| Error::Domain {
         arg: "cos",
         value: format!("[{}, {}]", c.lo(), c.hi()),
         expected: "a cosine in [-1, 1]",
-    })?;
+    })
+}
+
+/// ψ over an interval of cosines, integer m: `[ψ(c_lo), ψ(c_hi)]` from the exact
+/// endpoint values (ψ is increasing in c).
+pub fn psi_cos_ival(m: u32, c: &Ival) -> Result<Ival, Error> {
+    let c = unit_cos(c)?;
     let wp = c.prec();
     let a = psi_cos_point(m, &rational_of(c.lo()), wp)?;
     let b = psi_cos_point(m, &rational_of(c.hi()), wp)?;
@@ -285,11 +312,7 @@ fn dpsi_dcos_lipschitz(m: u32) -> Integer {
 
 /// dψ/dc over an interval of cosines, integer m: exact value at `c_lo` ± `L·width`.
 pub fn dpsi_dcos_ival(m: u32, c: &Ival) -> Result<Ival, Error> {
-    let c = c.clamp_unit().ok_or_else(|| Error::Domain {
-        arg: "cos",
-        value: format!("[{}, {}]", c.lo(), c.hi()),
-        expected: "a cosine in [-1, 1]",
-    })?;
+    let c = unit_cos(c)?;
     let wp = c.prec();
     let Some(d) = dpsi_dcos_point(m, &rational_of(c.lo()), wp)? else {
         return Err(Error::PrecisionCap {

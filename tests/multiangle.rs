@@ -198,7 +198,7 @@ fn adversarial_theta(m: u32) -> impl Strategy<Value = Rational> {
     let dyadic = (0.0f64..std::f64::consts::PI).prop_map(|x| rational_from_f64(x).unwrap());
     let decimal = (1u32..=9, 0.0f64..1.0).prop_map(move |(d, u)| {
         let p = Integer::from(Integer::u_pow_u(10, d));
-        let n = (u * 3.14159 * p.to_f64()).floor() as i64;
+        let n = (u * 0.999_999 * std::f64::consts::PI * p.to_f64()).floor() as i64;
         let r = Rational::from((n, p));
         if r > pi_lo2 { Rational::from(3) } else { r }
     });
@@ -332,7 +332,7 @@ proptest! {
         prop_assert_eq!(&r, &cos_m_binomial(m, &c), "binomial, m={} c={}", m, &c);
         prop_assert_eq!(&r, &horner(&chebyshev_t_coefficients(m), &c), "horner, m={} c={}", m, &c);
         // T_m maps [−1, 1] into [−1, 1]: a sanity check that is independent of the algebra.
-        prop_assert!(r >= -1 && r <= 1, "|T_{}({})| > 1", m, &c);
+        prop_assert!((-1..=1).contains(&r), "|T_{}({})| > 1", m, &c);
     }
 
     /// Every route over intervals (De Moivre in particular, which needs √(1 − c²))
@@ -488,8 +488,17 @@ proptest! {
 // Deterministic: exactness, extremes, errors
 // ---------------------------------------------------------------------------
 
-/// T_m at a dyadic c is a dyadic rational, computed exactly: the enclosure is a
-/// point and all three outputs derive from the exact value.
+/// T_m at a dyadic c is a dyadic rational, computed exactly (the recurrence over
+/// `Rational`), so its f64/f32 derive from the exact value and — per the docs of
+/// `Approx::is_exact` ("the exact value was computed exactly") and of the crate
+/// ("exact results are computed exactly") — the result should be exact.
+///
+/// BUG (reported): `is_exact()` is false whenever the dyadic result needs more than
+/// `prec + 64` bits, e.g. T_2(2^−60) = −1 + 2^−119 at prec 53: `ziv::approx_rational`
+/// only ever encloses the rational at the Ziv working precision. Fix: in
+/// `approx_rational`, when the denominator is a power of two and the numerator has
+/// at most `MAX_WORKING_PREC` significant bits, return the point enclosure at that
+/// many bits (`Ival::point(Float::with_val(bits, r))`, settled as usual).
 #[test]
 fn dyadic_inputs_are_exact() {
     let inputs = [
@@ -505,11 +514,11 @@ fn dyadic_inputs_are_exact() {
         "-1",
         "0",
     ];
+    let mut not_exact = vec![];
     for m in 0..=16u32 {
         for s in inputs {
             let c = parse_exact(s).unwrap();
             let a = cos_m(m, &Angle::Cos(c.clone()), 53).unwrap();
-            assert!(a.is_exact(), "T_{m}({s}) should be exact");
             let exact = cos_m_recurrence(m, &c);
             assert!(a.enclosure().contains_rational(&exact));
             assert_eq!(
@@ -517,6 +526,9 @@ fn dyadic_inputs_are_exact() {
                 round_rational_f64(&exact).to_bits(),
                 "T_{m}({s})"
             );
+            if !a.is_exact() {
+                not_exact.push(format!("T_{m}({s})"));
+            }
         }
     }
     // θ = 0 is exact too: cos(0) = 1.
@@ -525,6 +537,12 @@ fn dyadic_inputs_are_exact() {
         assert!(a.is_exact());
         assert_eq!(a.f64(), 1.0);
     }
+    assert!(
+        not_exact.is_empty(),
+        "{} dyadic results not reported exact, e.g. {:?}",
+        not_exact.len(),
+        &not_exact[..not_exact.len().min(6)]
+    );
 }
 
 /// A decimal input is not dyadic, so T_m(0.1) (m ≥ 1) is not exactly representable,

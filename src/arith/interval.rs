@@ -211,6 +211,16 @@ impl Ival {
                 hi: up(p, &self.lo * &other.lo),
             };
         }
+        self.hull_of_endpoints(other, |a, b| (down(p, a * b), up(p, a * b)))
+    }
+
+    /// The hull of a binary operation over the four endpoint pairs, where
+    /// `outward(a, b)` returns the operation's result rounded down and up.
+    fn hull_of_endpoints(
+        &self,
+        other: &Ival,
+        outward: impl Fn(&Float, &Float) -> (Float, Float),
+    ) -> Ival {
         let pairs = [
             (&self.lo, &other.lo),
             (&self.lo, &other.hi),
@@ -220,8 +230,7 @@ impl Ival {
         let mut lo: Option<Float> = None;
         let mut hi: Option<Float> = None;
         for (a, b) in pairs {
-            let l = down(p, a * b);
-            let h = up(p, a * b);
+            let (l, h) = outward(a, b);
             if lo.as_ref().is_none_or(|x| l < *x) {
                 lo = Some(l);
             }
@@ -230,8 +239,8 @@ impl Ival {
             }
         }
         Ival {
-            lo: lo.expect("four products"),
-            hi: hi.expect("four products"),
+            lo: lo.expect("four endpoint pairs"),
+            hi: hi.expect("four endpoint pairs"),
         }
     }
 
@@ -263,28 +272,7 @@ impl Ival {
             return None;
         }
         let p = self.prec().max(other.prec());
-        let pairs = [
-            (&self.lo, &other.lo),
-            (&self.lo, &other.hi),
-            (&self.hi, &other.lo),
-            (&self.hi, &other.hi),
-        ];
-        let mut lo: Option<Float> = None;
-        let mut hi: Option<Float> = None;
-        for (a, b) in pairs {
-            let l = down(p, a / b);
-            let h = up(p, a / b);
-            if lo.as_ref().is_none_or(|x| l < *x) {
-                lo = Some(l);
-            }
-            if hi.as_ref().is_none_or(|x| h > *x) {
-                hi = Some(h);
-            }
-        }
-        Some(Ival {
-            lo: lo.expect("four quotients"),
-            hi: hi.expect("four quotients"),
-        })
+        Some(self.hull_of_endpoints(other, |a, b| (down(p, a / b), up(p, a / b))))
     }
 
     /// `self · 2^e` (exact).

@@ -61,8 +61,13 @@ pub fn round_to(x: &Float, fmt: Format) -> f64 {
     if x.is_nan() {
         return f64::NAN;
     }
-    if x.is_infinite() || x.is_zero() {
+    if x.is_infinite() {
         return x.to_f64();
+    }
+    if x.is_zero() {
+        // An exact zero has no sign to keep (MPFR's −0 from negating an exact 0 is an
+        // artefact); only a nonzero value that underflows rounds to a signed zero.
+        return 0.0;
     }
     let neg = x.is_sign_negative();
     let signed = |v: f64| if neg { -v } else { v };
@@ -81,7 +86,11 @@ pub fn round_to(x: &Float, fmt: Format) -> f64 {
         return if ax == half {
             signed(0.0)
         } else {
-            signed(2f64.powi(fmt.tiny_exp()))
+            // Not 2f64.powi(−1074): that is computed as 1/2^1074 = 1/∞ = 0.
+            signed(match fmt {
+                Format::F32 => f64::from(f32::from_bits(1)),
+                Format::F64 => f64::from_bits(1),
+            })
         };
     }
     let keep = u32::try_from(keep).expect("at most 53");
@@ -234,5 +243,17 @@ mod tests {
         assert_eq!(round_f64(&big), f64::INFINITY);
         let h = Float::with_val(200, Float::i_exp(1, -1075));
         assert_eq!(round_f64(&h), 0.0);
+        // Just above half the smallest subnormal rounds up to it (not to 0).
+        let above = Float::with_val(200, Float::i_exp(3, -1076));
+        assert_eq!(round_f64(&above), f64::from_bits(1));
+        assert_eq!(
+            round_f64(&Float::with_val(200, -&above)),
+            -f64::from_bits(1)
+        );
+        // An exact zero is +0 whatever MPFR's sign bit says.
+        assert_eq!(
+            round_f64(&Float::with_val(53, -Float::with_val(53, 0))).to_bits(),
+            0
+        );
     }
 }

@@ -225,6 +225,31 @@ fn parse_vector(obj: &Map<String, Value>, line: usize) -> Result<Vector, String>
             .iter()
             .map(|v| v.as_u64().map(|u| u as usize).ok_or("non-integer label"))
             .collect::<Result<_, _>>()?;
+        // The scores slice X and W into rows of d: the shapes must fit together.
+        let row_lens = |k: &str| -> Vec<usize> {
+            obj.get(k)
+                .and_then(Value::as_array)
+                .map_or_else(Vec::new, |rows| {
+                    rows.iter()
+                        .map(|r| r.as_array().map_or(0, Vec::len))
+                        .collect()
+                })
+        };
+        let (x_rows, w_rows) = (row_lens("x"), row_lens("w"));
+        if dim == 0
+            || x_rows.len() != y.len()
+            || w_rows.is_empty()
+            || x_rows.iter().chain(&w_rows).any(|&l| l != dim)
+            || y.iter().any(|&l| l >= w_rows.len())
+        {
+            return Err(format!(
+                "malformed loss vector: x is {} rows of {x_rows:?} entries, w is {} rows of \
+                 {w_rows:?}, y has {} labels {y:?} (expected N×d, C×d with d ≥ 1, and N labels below C)",
+                x_rows.len(),
+                w_rows.len(),
+                y.len()
+            ));
+        }
         let num = |k: &str| obj.get(k).map(q).transpose().map(|v| v.unwrap_or(0.0));
         let batch = Batch {
             n: y.len(),
