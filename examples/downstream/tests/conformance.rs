@@ -38,3 +38,35 @@ fn the_broken_variant_is_caught() {
     assert!(!report.passed(), "{report}");
     println!("{report}");
 }
+
+// asoftmax-spec's own fast kernels meet a strict 1-ulp policy (no scaled allowance).
+asoftmax_spec::scalar_suite!(
+    fast_f32,
+    asoftmax_spec::fast::Fast,
+    f32,
+    1..=16,
+    asoftmax_spec::conformance::Policy::strict(1.0)
+);
+asoftmax_spec::scalar_suite!(
+    fast_f64,
+    asoftmax_spec::fast::Fast,
+    f64,
+    1..=16,
+    asoftmax_spec::conformance::Policy::strict(1.0)
+);
+asoftmax_spec::loss_suite!(fast_loss_f32, asoftmax_spec::fast::Fast, f32);
+
+#[test]
+fn approx_ulps_comparisons_against_oracle_values() {
+    // The oracle's correctly rounded f32 is a plain float: compare with `approx`.
+    use asoftmax_spec::{Angle, arith::rational_from_f64, psi};
+    for c in [0.3f32, -0.7, 0.999, -1.0] {
+        let exact = psi::psi(
+            &4.into(),
+            &Angle::Cos(rational_from_f64(f64::from(c)).unwrap()),
+            64,
+        )
+        .unwrap();
+        approx::assert_ulps_eq!(toy_asoftmax::psi(4, c), exact.f32(), max_ulps = 16);
+    }
+}
