@@ -31,6 +31,8 @@
 //! assert_eq!(v.f64(), -2.3448);
 //! ```
 
+#![warn(missing_docs)]
+
 // The README's Rust examples are compiled and run as doctests.
 #[cfg(doctest)]
 #[doc = include_str!("../README.md")]
@@ -50,6 +52,8 @@ pub mod cli;
 pub mod conformance;
 pub mod fast;
 pub mod fd;
+#[cfg(feature = "fuzzing")]
+pub mod fuzzing;
 pub mod loss;
 pub mod margin;
 pub mod multiangle;
