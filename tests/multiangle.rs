@@ -40,17 +40,12 @@ use proptest::prelude::*;
 use rug::float::Constant;
 use rug::{Float, Integer, Rational};
 
+mod common;
+use common::*;
+
 // ---------------------------------------------------------------------------
 // Adversarial inputs
 // ---------------------------------------------------------------------------
-
-/// Precision of the reference values that adversarial inputs are built around.
-const REF_PREC: u32 = 640;
-
-/// `π·num/den` to 640 bits.
-fn pi_times(num: u32, den: u32) -> Float {
-    Float::with_val(REF_PREC, Constant::Pi) * num / den
-}
 
 /// The branch threshold `cos(jπ/m)` as an exact rational when it is one
 /// (Niven: only `0, ±1/2, ±1` among `cos(rπ)`), else its 640-bit rounding.
@@ -70,72 +65,6 @@ fn cos_threshold(j: u32, m: u32) -> Rational {
         Float::with_val(REF_PREC, pi_times(j as u32, m as u32).cos())
             .to_rational()
             .expect("finite")
-    }
-}
-
-/// `x` moved by `n` steps through the ordered set of f64 values.
-fn f64_step(x: f64, n: i32) -> f64 {
-    let key = |v: f64| {
-        let b = v.to_bits() as i64;
-        if b < 0 { -(b & i64::MAX) } else { b }
-    };
-    let k = key(x) + i64::from(n);
-    if k < 0 {
-        f64::from_bits(((-k) as u64) | (1 << 63))
-    } else {
-        f64::from_bits(k as u64)
-    }
-}
-
-/// How far from a reference point an adversarial input is placed.
-#[derive(Clone, Debug)]
-enum Nudge {
-    /// The point itself (exact when rational, else its 640-bit rounding).
-    At,
-    /// `±1e−30`.
-    Tiny(bool),
-    /// `±2^−e`.
-    Pow2(u32, bool),
-    /// The f64 nearest to the point, moved by this many f64 steps.
-    Ulps(i32),
-}
-
-fn nudge_strategy() -> impl Strategy<Value = Nudge> {
-    prop_oneof![
-        Just(Nudge::At),
-        any::<bool>().prop_map(Nudge::Tiny),
-        (50u32..=200, any::<bool>()).prop_map(|(e, up)| Nudge::Pow2(e, up)),
-        (-4i32..=4).prop_map(Nudge::Ulps),
-    ]
-}
-
-/// `p` moved by `n`; the sign of the move is flipped if it would leave `[lo, hi]`.
-fn apply_nudge(p: &Rational, n: &Nudge, lo: &Rational, hi: &Rational) -> Rational {
-    let delta = |up: bool, d: Rational| {
-        let plus = Rational::from(p + &d);
-        let minus = Rational::from(p - &d);
-        let first = if up { plus.clone() } else { minus.clone() };
-        if first >= *lo && first <= *hi {
-            first
-        } else if up {
-            minus
-        } else {
-            plus
-        }
-    };
-    match n {
-        Nudge::At => p.clone(),
-        Nudge::Tiny(up) => delta(*up, parse_exact("1e-30").unwrap()),
-        Nudge::Pow2(e, up) => delta(*up, Rational::from((1, Integer::from(1) << *e))),
-        Nudge::Ulps(k) => {
-            let x = round_f64(&Float::with_val(REF_PREC, p));
-            let r = rational_from_f64(f64_step(x, *k)).unwrap();
-            if r >= *lo && r <= *hi {
-                r
-            } else {
-                rational_from_f64(f64_step(x, -*k)).unwrap()
-            }
-        }
     }
 }
 
@@ -208,10 +137,6 @@ fn adversarial_theta(m: u32) -> impl Strategy<Value = Rational> {
 // ---------------------------------------------------------------------------
 // Helpers
 // ---------------------------------------------------------------------------
-
-fn overlaps(a: &Ival, b: &Ival) -> bool {
-    !(a.hi() < b.lo() || b.hi() < a.lo())
-}
 
 /// Property 8: `hi` (computed at a much higher precision) certifies `lo`'s fields.
 ///

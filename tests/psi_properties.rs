@@ -46,12 +46,12 @@ use rug::float::Constant;
 use rug::{Float, Integer, Rational};
 use std::cmp::Ordering;
 
+mod common;
+use common::*;
+
 // ---------------------------------------------------------------------------
 // Margins and adversarial inputs
 // ---------------------------------------------------------------------------
-
-/// Precision of the reference points that adversarial inputs are built around.
-const REF_PREC: u32 = 640;
 
 /// A margin `m = num/den ≥ 1`, with its integer value when it is one.
 #[derive(Clone, Debug)]
@@ -107,11 +107,6 @@ fn gcd(a: u32, b: u32) -> u32 {
     if b == 0 { a } else { gcd(b, a % b) }
 }
 
-/// `π·num/den` to 640 bits (relative error ≤ 2^−639).
-fn pi_times(num: u32, den: u32) -> Float {
-    Float::with_val(REF_PREC, Constant::Pi) * num / den
-}
-
 /// A rational a little below π (within 2^−600), the largest angle the tests use
 /// for "θ → π⁻".
 fn pi_below() -> Rational {
@@ -159,67 +154,6 @@ fn cos_threshold(j: u32, m: u32) -> (Rational, bool) {
                 .unwrap(),
             false,
         ),
-    }
-}
-
-/// `x` moved by `n` steps through the ordered set of f64 values.
-fn f64_step(x: f64, n: i32) -> f64 {
-    let key = |v: f64| {
-        let b = v.to_bits() as i64;
-        if b < 0 { -(b & i64::MAX) } else { b }
-    };
-    let k = key(x) + i64::from(n);
-    if k < 0 {
-        f64::from_bits(((-k) as u64) | (1 << 63))
-    } else {
-        f64::from_bits(k as u64)
-    }
-}
-
-/// How far from a reference point an adversarial input is placed.
-#[derive(Clone, Debug)]
-enum Nudge {
-    /// The point itself (its 640-bit rounding, or exact when rational).
-    At,
-    /// `±1e−30`.
-    Tiny(bool),
-    /// `±2^−e`.
-    Pow2(u32, bool),
-    /// The f64 nearest to the point, moved by this many f64 steps.
-    Ulps(i32),
-}
-
-fn nudge_strategy() -> impl Strategy<Value = Nudge> {
-    prop_oneof![
-        Just(Nudge::At),
-        any::<bool>().prop_map(Nudge::Tiny),
-        (40u32..=200, any::<bool>()).prop_map(|(e, up)| Nudge::Pow2(e, up)),
-        (-4i32..=4).prop_map(Nudge::Ulps),
-    ]
-}
-
-/// `p` moved by `n`, kept inside `[lo, hi]` by flipping the direction of the move.
-fn apply_nudge(p: &Rational, n: &Nudge, lo: &Rational, hi: &Rational) -> Rational {
-    let inside = |r: &Rational| *r >= *lo && *r <= *hi;
-    let delta = |up: bool, d: Rational| {
-        let plus = Rational::from(p + &d);
-        let minus = Rational::from(p - &d);
-        let (first, second) = if up { (plus, minus) } else { (minus, plus) };
-        if inside(&first) { first } else { second }
-    };
-    match n {
-        Nudge::At => p.clone(),
-        Nudge::Tiny(up) => delta(*up, parse_exact("1e-30").unwrap()),
-        Nudge::Pow2(e, up) => delta(*up, Rational::from((1, Integer::from(1) << *e))),
-        Nudge::Ulps(k) => {
-            let x = round_f64(&Float::with_val(REF_PREC, p));
-            let r = rational_from_f64(f64_step(x, *k)).unwrap();
-            if inside(&r) {
-                r
-            } else {
-                rational_from_f64(f64_step(x, -*k)).unwrap()
-            }
-        }
     }
 }
 
@@ -292,10 +226,6 @@ fn theta_of(m: Margin) -> impl Strategy<Value = (Margin, Rational)> {
 // ---------------------------------------------------------------------------
 // Interval helpers
 // ---------------------------------------------------------------------------
-
-fn overlaps(a: &Ival, b: &Ival) -> bool {
-    !(a.hi() < b.lo() || b.hi() < a.lo())
-}
 
 fn qf(r: &Rational, prec: u32) -> Float {
     Float::with_val(prec, r)
