@@ -52,6 +52,8 @@ pub mod cli;
 pub mod conformance;
 pub mod fast;
 pub mod fd;
+#[cfg(feature = "fuzzing")]
+pub mod fuzzing;
 pub mod loss;
 pub mod margin;
 pub mod multiangle;

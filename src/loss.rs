@@ -274,7 +274,9 @@ pub struct LambdaSchedule {
 /// `γ·iter = 0`; otherwise `base·exp(−power·ln(1 + γ·iter))` over intervals.
 ///
 /// Errors: [`Error::Domain`] when `base`, `gamma`, `lambda_min` or `iter` is negative
-/// (so that `1 + γ·iter ≥ 1` and the result is a valid `λ ≥ 0`); [`Error::Precision`].
+/// (so that `1 + γ·iter ≥ 1` and the result is a valid `λ ≥ 0`), or (`arg = "power"`) when
+/// `(1 + γ·iter)^(−power)` is at least `2^(2^30 − 1)`, beyond MPFR's exponent range;
+/// [`Error::Precision`].
 ///
 /// ```
 /// use asoftmax_spec::loss::{LambdaSchedule, lambda};
@@ -337,6 +339,16 @@ pub fn lambda(s: &LambdaSchedule, prec: u32) -> Result<Approx, Error> {
         };
         let e = lnz.mul(&Ival::from_rational(&s.power, wp)).neg().exp();
         if !e.hi().is_finite() {
+            // The lower bound at the top of the exponent range means (1 + γ·iter)^(−power)
+            // ≥ 2^(emax − 1): it overflows at every precision, so raising it cannot help.
+            if e.lo().get_exp() == Some(rug::float::exp_max()) {
+                return Err(Error::Domain {
+                    arg: "power",
+                    value: describe_rational(&s.power),
+                    expected: "a schedule whose (1 + gamma*iter)^(-power) is below 2^(2^30) \
+                               (the floating-point exponent range)",
+                });
+            }
             return Ok(None);
         }
         let t = Ival::from_rational(&s.base, wp).mul(&e);

@@ -161,6 +161,56 @@ fn coefficients(n: u32, p0: Vec<Integer>, p1: Vec<Integer>) -> Vec<Integer> {
     cur
 }
 
+/// `(T_m(c), U_{m−1}(c))` for a rational `c`, exactly (`U_{−1} = 0`), in `O(log m)`
+/// big-integer multiplications: the oracle's exact route.
+///
+/// The recurrence over [`Rational`] ([`cos_m_recurrence`]) reduces a fraction of up
+/// to `m·size(c)` bits by a gcd at each of its `m` steps, which is quadratic in `m`
+/// and took minutes for `m = 65536`, `c = 0.1`. Here, with `c = p/q` in lowest terms
+/// and `V_n = qⁿ·U_n(c)` (integers), the pair `(V_n, V_{n−1})` is doubled along the bits
+/// of `m` (the entries of `[[2c, −1], [1, 0]]ⁿ` are `U_n, U_{n−1}, U_{n−2}`):
+///
+/// ```text
+/// V_{2n} = V_n² − q²·V_{n−1}²,   V_{2n−1} = 2·V_{n−1}·(V_n − p·V_{n−1}),   V_{2n+1} = 2p·V_{2n} − q²·V_{2n−1}
+/// ```
+///
+/// and `qᵐ·T_m(c) = V_m − p·V_{m−1}`. No gcd is needed: both numerators are `≡ 2^{m−1}·p^k`
+/// (mod q) (leading coefficient `2^{m−1}`), so they share no odd prime with `q` and only
+/// powers of 2 cancel.
+pub fn chebyshev_exact(m: u32, c: &Rational) -> (Rational, Rational) {
+    let (p, q) = (c.numer(), c.denom());
+    let q2 = Integer::from(q.square_ref());
+    // (V_n, V_{n−1}) for n = 0.
+    let (mut v, mut v1) = (Integer::from(1), Integer::new());
+    for bit in (0..u32::BITS - m.leading_zeros()).rev() {
+        let even = Integer::from(v.square_ref()) - Integer::from(v1.square_ref()) * &q2;
+        let odd = (&v - Integer::from(p * &v1)) * &v1 * 2u32;
+        (v, v1) = if (m >> bit) & 1 == 1 {
+            (Integer::from(p * &even) * 2u32 - odd * &q2, even)
+        } else {
+            (even, odd)
+        };
+    }
+    // Lowest terms of num/qᵏ: only powers of 2 can cancel (see above).
+    let lowest = |num: Integer, k: u32| -> Rational {
+        if num == 0 {
+            return Rational::new();
+        }
+        let den = Integer::from(rug::ops::Pow::pow(q, k));
+        let shift = num
+            .find_one(0)
+            .unwrap_or(0)
+            .min(den.find_one(0).unwrap_or(0));
+        let (num, den) = (num >> shift, den >> shift);
+        // Already in lowest terms by the argument above; the safe constructor's gcd
+        // then only confirms it (cheap next to the doubling itself).
+        Rational::from((num, den))
+    };
+    let t = lowest(&v - Integer::from(p * &v1), m);
+    let u = lowest(v1, m.saturating_sub(1));
+    (t, u)
+}
+
 /// Horner's rule `Σ a[i]·c^i` over exact integer coefficients.
 pub fn horner<S: Scalar>(coeffs: &[Integer], c: &S) -> S {
     let mut acc = c.int_like(0);
@@ -230,7 +280,7 @@ pub fn cos_m(m: u32, at: &Angle, prec: u32) -> Result<Approx, Error> {
         Angle::Cos(c) => {
             check_cos(c)?;
             if crate::psi::exact_route_is_cheap(m, c) {
-                ziv::approx_rational("cos_m", &cos_m_recurrence(m, c), prec)
+                ziv::approx_rational("cos_m", &chebyshev_exact(m, c).0, prec)
             } else {
                 // Too large for exact rationals: cos(m·acos c) over intervals.
                 ziv::ziv("cos_m", prec, |wp| {
@@ -264,6 +314,37 @@ mod tests {
             .map(|a| a.to_i64().unwrap())
             .collect();
         assert_eq!(u3, vec![0, -4, 0, 8]);
+    }
+
+    #[test]
+    fn doubling_agrees_with_the_recurrences() {
+        // Odd, even and mixed denominators (only powers of 2 may cancel), signs, 0, ±1.
+        let cs = [
+            (1, 3),
+            (-2, 7),
+            (9, 10),
+            (-1, 1),
+            (0, 1),
+            (1, 2),
+            (3, 4),
+            (-5, 12),
+            (7, 8),
+            (1, 1),
+            (-123_456_789, 1_000_000_000),
+        ];
+        for m in 0..=70 {
+            for (n, d) in cs {
+                let c = Rational::from((n, d));
+                let (t, u) = chebyshev_exact(m, &c);
+                assert_eq!(t, cos_m_recurrence(m, &c), "T m={m} c={c}");
+                let u_rec = if m == 0 {
+                    Rational::new()
+                } else {
+                    chebyshev_u(m - 1, &c)
+                };
+                assert_eq!(u, u_rec, "U m={m} c={c}");
+            }
+        }
     }
 
     #[test]

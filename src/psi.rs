@@ -18,7 +18,7 @@
 //! Lipschitz constants (`|d²ψ/dθ²| ≤ m²`, `|d²ψ/dc²| ≤ m·U′_{m−1}(1) ≤ m⁴/3`).
 
 use crate::arith::{Approx, Ival, Scalar, ziv};
-use crate::multiangle::{chebyshev_u, check_cos, check_m, check_theta, cos_m_recurrence};
+use crate::multiangle::{check_cos, check_m, check_theta};
 use crate::{Angle, Error};
 use rug::{Float, Integer, Rational};
 use std::cmp::Ordering;
@@ -156,13 +156,18 @@ pub fn branch_from_theta(m: &Rational, theta: &Rational) -> Result<u32, Error> {
 /// Exact `ψ(c) = (−1)^k T_m(c) − 2k` for integer `m ≥ 1` and rational `c ∈ [−1, 1]`.
 pub fn psi_cos_exact(m: u32, c: &Rational) -> Result<Rational, Error> {
     let k = branch_from_cos(m, c)?;
-    Ok(psi_on_branch(k, &cos_m_recurrence(m, c)))
+    Ok(psi_on_branch(
+        k,
+        &crate::multiangle::chebyshev_exact(m, c).0,
+    ))
 }
 
 /// Exact `dψ/dc = (−1)^k m U_{m−1}(c)` for integer `m ≥ 1` and rational `c ∈ [−1, 1]`.
 pub fn dpsi_dcos_exact(m: u32, c: &Rational) -> Result<Rational, Error> {
     let k = branch_from_cos(m, c)?;
-    Ok(branch_sign(k, &crate::multiangle::dcos_m_dcos(m, c)))
+    // dT_m/dc = m·U_{m−1}(c) (0 for m = 0).
+    let u = crate::multiangle::chebyshev_exact(m, c).1;
+    Ok(branch_sign(k, &(u * Rational::from(m))))
 }
 
 /// Largest `m·(bits of c's numerator + denominator)` for which the exact rational
@@ -398,7 +403,9 @@ pub fn dpsi_dtheta(m: &Rational, at: &Angle, prec: u32) -> Result<Approx, Error>
             let k = branch_from_cos(mi, c)?;
             let cheap = exact_route_is_cheap(mi, c);
             // m·U_{m−1}(c) with the branch sign: exact when cheap, else over intervals.
-            let u = cheap.then(|| branch_sign(k, &chebyshev_u(mi - 1, c)) * Rational::from(mi));
+            let u = cheap.then(|| {
+                branch_sign(k, &crate::multiangle::chebyshev_exact(mi, c).1) * Rational::from(mi)
+            });
             let s2 = Rational::from(1) - Rational::from(c.square_ref());
             ziv::ziv("dpsi_dtheta", prec, |wp| {
                 let s = Ival::from_rational(&s2, wp).sqrt().expect("1 − c² ≥ 0");

@@ -117,6 +117,10 @@ pub fn parse_exact(text: &str) -> Result<Rational, Error> {
     if exp.abs() > max_exp && mantissa != 0 {
         return Err(bad("exponent out of range"));
     }
+    if mantissa == 0 {
+        // Zero with any exponent (the bounds above exempt it): never form radix^exp.
+        return Ok(Rational::new());
+    }
     let mut r = Rational::from(mantissa);
     if pow10 != 0 {
         let p = Integer::from(Integer::u_pow_u(10, pow10.unsigned_abs() as u32));
