@@ -312,11 +312,30 @@ where
 
 /// Encloses the class-1 boundary `θ_1*`, the root of `f(θ) = ψ(θ) − cos(Θ − θ)` on
 /// `[0, Θ]` (module docs, §1), at working precision `wp`.
+///
+/// `f` is evaluated as `(ψ(θ) − 1) + 2·sin²((Θ − θ)/2)` (the half-angle form of
+/// `1 − cos`), and on the branch `k = 0` (`mθ < π`, where the root lies) with
+/// `ψ(θ) − 1 = −2·sin²(mθ/2)`: both terms are then of size `Θ²` with a relative error
+/// of `2^−wp`, so tiny angles need no extra precision (with `1 − cos` formed by
+/// subtraction, `Θ = 10⁻⁹⁹⁹⁹⁹` needed 660 000 bits and a minute). Elsewhere `ψ` comes
+/// from [`psi::psi_theta_ival`].
 fn boundary_root(m: &Rational, big_theta: &Ival, wp: u32) -> Result<Option<Ival>, Error> {
+    // 2·sin²(v/2) = 1 − cos v, without the cancellation.
+    let versine = |v: &Ival| v.mul_pow2(-1).sin().square().mul_pow2(1);
+    let m_iv = Ival::from_rational(m, wp);
+    let pi = Ival::pi(wp);
     let f = |t: &Float| -> Result<Ival, Error> {
         let theta = Ival::point(t.clone());
-        let psi = psi::psi_theta_ival(m, &theta)?;
-        Ok(psi.sub(&big_theta.sub(&theta).cos()))
+        let rest = versine(&big_theta.sub(&theta));
+        let m_theta = m_iv.mul(&theta);
+        if m_theta.cmp_certain(&pi) == Some(Ordering::Less) {
+            Ok(rest.sub(&versine(&m_theta)))
+        } else {
+            let psi = psi::psi_theta_ival(m, &theta)?;
+            Ok(psi
+                .sub(&Ival::from_integer(&Integer::from(1), wp))
+                .add(&rest))
+        }
     };
     // f′(θ) = ψ′(θ) − sin(Θ − θ).
     let df = |x: &Ival| -> Result<Option<Ival>, Error> {

@@ -186,6 +186,91 @@ mod loss {
     }
 }
 
+/// The gradient allowance grows with the softmax balance β and the logit scale S:
+/// a batch the `loss_grad_vs_oracle` fuzz target found (L-Softmax, m = 1, two equal
+/// class rows, S ≈ 460) — both float kernels pass it, and the fast kernel would not
+/// under a policy whose allowance ignores β·S.
+mod balanced_softmax {
+    use asoftmax_spec::conformance::kernel::{Backward, Batch, Variant};
+    use asoftmax_spec::conformance::loss_suite::{
+        expected, logit_scale, score_batch, softmax_balance,
+    };
+    use asoftmax_spec::conformance::{FloatFormat, LossKernel, LossPolicy, TextbookLoss};
+    use asoftmax_spec::fast::Fast;
+
+    fn found<T: FloatFormat>() -> Batch<T> {
+        let t = T::from_f64;
+        Batch {
+            x: vec![t(7.141845703125), t(-0.83685302734375)],
+            w: vec![t(1.0), t(0.0), t(1.0), t(0.0)],
+            y: vec![0],
+            n: 1,
+            classes: 2,
+            dim: 2,
+            m: 1,
+            lambda: t(69.77734375),
+            scale: t(63.9990234375),
+            variant: Variant::LSoftmax,
+            backward: Backward::Full,
+        }
+    }
+
+    fn judge<T: FloatFormat, K: LossKernel<T>>(k: &K, policy: &LossPolicy) -> bool {
+        let b = found::<T>();
+        let exp = expected(&b).unwrap();
+        let got = k.loss(&b, true);
+        let wide = |v: &[T]| v.iter().map(|t| t.to_f64()).collect::<Vec<f64>>();
+        let score = score_batch(
+            &b,
+            &exp,
+            (got.loss.to_f64(), &wide(&got.grad_x), &wide(&got.grad_w)),
+            T::FORMAT,
+            policy,
+            "fuzz finding".into(),
+        );
+        println!(
+            "{} {}: errors {:?} allowed {:?}",
+            k.name(),
+            T::FORMAT.name(),
+            score.errors,
+            score.allowed
+        );
+        score.passed()
+    }
+
+    #[test]
+    fn balance_of_equal_and_saturated_logits() {
+        let b = found::<f64>();
+        // Two equal class rows and m = 1: two equal logits, p = (½, ½).
+        assert_eq!(softmax_balance(&b), 0.5);
+        assert!(
+            (logit_scale(&b) - 63.9990234375 * 0.83685302734375f64.hypot(7.141845703125)).abs()
+                < 1e-9
+        );
+        // A far-away second row saturates the softmax.
+        let mut far = b.clone();
+        far.w[2] = -1.0;
+        assert!(softmax_balance(&far) < 1e-100);
+    }
+
+    #[test]
+    fn both_kernels_pass_and_the_allowance_needs_the_balance_term() {
+        let policy = LossPolicy::default();
+        assert!(judge::<f64, _>(&Fast, &policy));
+        assert!(judge::<f32, _>(&Fast, &policy));
+        assert!(judge::<f64, _>(&TextbookLoss::default(), &policy));
+        assert!(judge::<f32, _>(&TextbookLoss::default(), &policy));
+        let blind = LossPolicy {
+            grad_logit_unit: f64::INFINITY,
+            ..LossPolicy::default()
+        };
+        assert!(
+            !judge::<f64, _>(&Fast, &blind),
+            "the found batch no longer needs the β·S term"
+        );
+    }
+}
+
 // The macros, used as a downstream crate would.
 asoftmax_spec::scalar_suite!(
     textbook_f32_suite,

@@ -1259,3 +1259,42 @@ mod robustness {
         }
     }
 }
+
+/// A gradient that is exactly a rounding midpoint of f32 but computed through an
+/// inexact factor: N = 3 samples, so the mean's `s/N = 1/3` is an interval, and two equal
+/// class rows give `∂L/∂W_1 = (s/N)·½·Σ x_n = ½ + 2^−25`, halfway between two f32.
+/// No enclosure short of a point decides its f32 rounding. Found by the
+/// loss_grad_vs_oracle fuzz target (the Ziv loop ran to its 2²²-bit cap, 70 s, on
+/// `s/N = 58.818359375/3`); it is now taken to be the midpoint once within
+/// `2^−(prec+1100)` of it, and says so.
+#[test]
+fn gradient_on_a_rounding_midpoint_is_settled_and_flagged() {
+    use asoftmax_spec::arith::Format;
+    let x = 1.0 + 2f64.powi(-24);
+    let mut spec = LossSpec::new(
+        vec![vec![q(x)], vec![q(x)], vec![q(x)]],
+        qmi(&[&[1], &[1]]),
+        vec![0, 0, 0],
+        qi(1),
+    );
+    spec.variant = Variant::LSoftmax;
+    let out = loss(&spec, true, 64).unwrap();
+    let gw = out.grad_w.unwrap();
+    let half = 0.5 + 2f64.powi(-25);
+    assert_eq!((gw[1][0].f64(), gw[1][0].f32()), (half, 0.5));
+    assert_eq!((gw[0][0].f64(), gw[0][0].f32()), (-half, -0.5));
+    for g in [&gw[0][0], &gw[1][0]] {
+        assert!(!g.is_exact());
+        assert_eq!(g.assumed_tie(), Some(Format::F32));
+        assert!(
+            g.enclosure()
+                .contains_rational(&(q(x) / 2u32 * g.f64().signum() as i32))
+        );
+    }
+    // ∂L/∂x_n = (s/N)·(p_0 − 1 + p_1)·W = 0 exactly.
+    for g in out.grad_x.unwrap().iter().flatten() {
+        assert_eq!(g.f64(), 0.0);
+        assert_eq!(g.assumed_tie(), None);
+    }
+    assert!((out.loss.f64() - std::f64::consts::LN_2).abs() <= f64::EPSILON);
+}

@@ -150,8 +150,9 @@ pub fn generate_audit() -> Result<Vec<GenFile>, Error> {
     s.push_str(&audit::table(&reports));
     s.push_str(
         "\n#### Loss and gradients\n\n\
-         Worst error over the generated batches, as a multiple of the allowance $k\\,m^2 d$ \
-         scaled ulps of the loss suite's policy (above 1 fails).\n\n",
+         Worst error over the generated batches, as a multiple of the allowance of the loss \
+         suite's policy (above 1 fails): $k\\,m^2 d$ scaled ulps for the loss, \
+         $k\\,m^2 d\\,(1 + \\beta S/8)$ for the gradients.\n\n",
     );
     s.push_str(&audit::loss_table(&loss_reports));
     let _ = writeln!(

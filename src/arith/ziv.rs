@@ -17,6 +17,18 @@
 //! its `f32`/`f64` are then certainly ±0, and `value` is `"0"` with the stated
 //! absolute error bound instead of a relative one.
 //!
+//! The same guard applies to a value that sits on a **rounding midpoint** of `f32`
+//! or `f64` (halfway between two neighbouring floats) without being exactly
+//! computable — for instance a gradient `½·g` with `g` a 25-bit dyadic, where the
+//! `½` is a softmax probability of two exactly equal logits, evaluated through
+//! `exp` and a division. No enclosure that is not a point ever decides its
+//! rounding. Once the enclosure excludes 0 and is narrower than
+//! `min(|lo|, |hi|)·2^−(prec + ZERO_GUARD_BITS)` while still straddling a
+//! midpoint `t`, the value is taken to be `t`: that format's result is `t`
+//! rounded ties-to-even, and [`Approx::assumed_tie`] names the format. The
+//! reported float is then correct if `v = t` (the structural case above) and
+//! otherwise one of the two floats nearest to `v`, with `|v − t| ≤ |t|·2^−(prec+ZERO_GUARD_BITS)`.
+//!
 //! The loop starts at `prec + 64` bits and doubles; it stops with
 //! [`Error::PrecisionCap`] when [`MAX_WORKING_PREC`] would be exceeded, so it
 //! never spins forever.
@@ -33,7 +45,8 @@ pub const MIN_PREC: u32 = 16;
 pub const MAX_PREC: u32 = 1 << 18;
 /// The Ziv loop's cap on the working precision (bits). Reaching it is an error.
 pub const MAX_WORKING_PREC: u32 = 1 << 22;
-/// Extra bits below the requested precision at which an enclosure of 0 is accepted as zero.
+/// Extra bits below the requested precision at which an enclosure of 0 is accepted as
+/// zero, and an enclosure of a rounding midpoint as that midpoint (see the module docs).
 pub const ZERO_GUARD_BITS: u32 = 1100;
 
 /// A rigorously enclosed real result, with its correctly rounded `f64` and `f32`.
@@ -44,6 +57,7 @@ pub struct Approx {
     f64: f64,
     f32: f32,
     zero_bound: Option<Float>,
+    tie: Option<Format>,
 }
 
 impl Approx {
@@ -76,6 +90,21 @@ impl Approx {
     /// zero with `|v| ≤ b` (see the module docs); `None` otherwise.
     pub fn zero_bound(&self) -> Option<&Float> {
         self.zero_bound.as_ref()
+    }
+
+    /// `Some(fmt)` when the value could not be separated from a rounding midpoint `t`
+    /// of `fmt` (halfway between two neighbouring floats) and was taken to be `t`:
+    /// the `fmt` result is then `t` rounded ties-to-even, exact if `v = t`, and
+    /// `|v − t| ≤ |t|·2^−(prec + ZERO_GUARD_BITS)` in any case (see the module docs).
+    /// The other format's result is correctly rounded as usual. `None` otherwise.
+    pub fn assumed_tie(&self) -> Option<Format> {
+        self.tie
+    }
+
+    /// The relative bound `2^−(prec + ZERO_GUARD_BITS)` on `|v − t|/|t|` that goes with
+    /// [`assumed_tie`](Self::assumed_tie), as a power of two.
+    pub fn tie_bound_exp(&self) -> Option<i32> {
+        self.tie.map(|_| -((self.prec + ZERO_GUARD_BITS) as i32))
     }
 
     /// A point of the enclosure at the enclosure's precision (its midpoint).
@@ -112,23 +141,34 @@ impl Approx {
 
 /// Decides whether `iv` determines all outputs at `prec` bits (see the module docs).
 fn settle(iv: &Ival, prec: u32) -> Option<Approx> {
-    let rounded = |fmt| {
+    let guard = prec + ZERO_GUARD_BITS;
+    // Narrow enough to be taken as a rounding midpoint it still straddles.
+    let tight = !iv.contains_zero() && iv.width() <= (iv.mig() >> guard);
+    let rounded = |fmt| -> Option<(f64, bool)> {
         let a = round_to(iv.lo(), fmt);
         let b = round_to(iv.hi(), fmt);
         if a.to_bits() == b.to_bits() {
-            Some(a)
+            Some((a, false))
         } else if a == 0.0 && b == 0.0 {
-            Some(0.0)
+            Some((0.0, false))
+        } else if tight {
+            let t = midpoint(a, b, fmt);
+            (*iv.lo() <= t && t <= *iv.hi()).then(|| (round_to(&t, fmt), true))
         } else {
             None
         }
     };
-    let f64v = rounded(Format::F64)?;
-    let f32v = rounded(Format::F32)? as f32;
+    let (f64v, tie64) = rounded(Format::F64)?;
+    let (f32v, tie32) = rounded(Format::F32)?;
+    let tie = match (tie64, tie32) {
+        (true, _) => Some(Format::F64),
+        (false, true) => Some(Format::F32),
+        (false, false) => None,
+    };
     let mut zero_bound = None;
     if !iv.is_point() {
         if iv.contains_zero() {
-            let floor = Float::with_val(2, Float::i_exp(1, -((prec + ZERO_GUARD_BITS) as i32)));
+            let floor = Float::with_val(2, Float::i_exp(1, -(guard as i32)));
             if iv.mag() > floor {
                 return None;
             }
@@ -144,9 +184,27 @@ fn settle(iv: &Ival, prec: u32) -> Option<Approx> {
         enclosure: iv.clone(),
         prec,
         f64: f64v,
-        f32: f32v,
+        f32: f32v as f32,
         zero_bound,
+        tie,
     })
+}
+
+/// The rounding midpoint between the neighbouring `fmt` values `a < b` (or `b < a`),
+/// exactly; next to the overflow threshold the missing neighbour is `(2 − 2^(1−p))·2^emax`
+/// plus one ulp, so the midpoint is the threshold `(2 − 2^−p)·2^emax` itself.
+fn midpoint(a: f64, b: f64, fmt: Format) -> Float {
+    let finite = if a.is_finite() { a } else { b };
+    let other = if a.is_finite() { b } else { a };
+    if other.is_finite() {
+        // Two doubles: their sum is exact with 2·53 + 2 bits of precision.
+        (Float::with_val(2 * 53 + 2, a) + b) / 2u32
+    } else {
+        let p = fmt.precision();
+        let t = Float::with_val(p + 2, Float::i_exp(1, fmt.max_exp() + 1))
+            - Float::with_val(2, Float::i_exp(1, fmt.max_exp() - p as i32));
+        if finite < 0.0 { -t } else { t }
+    }
 }
 
 /// Checks that `prec` is within [`MIN_PREC`]..=[`MAX_PREC`].
@@ -250,6 +308,59 @@ mod tests {
         assert!(a.is_exact());
         assert_eq!(a.f32(), 1.0);
         assert_eq!(a.f64(), 1.0 + 2f64.powi(-24));
+    }
+
+    /// `[t − 2^−wp·|t|, t + 2^−wp·|t|]` around a dyadic `t`, at `wp` bits: an enclosure of
+    /// `t` that never becomes a point, as for a midpoint reached through `exp` and `÷`.
+    fn around(t: &Float, wp: u32) -> Ival {
+        let r = Float::with_val(wp + 64, t.abs_ref()) >> wp;
+        Ival::new(
+            Float::with_val(wp + 64, t - &r),
+            Float::with_val(wp + 64, t + &r),
+        )
+        .expect("ordered")
+    }
+
+    #[test]
+    fn inexact_enclosure_of_a_midpoint_is_taken_as_the_midpoint() {
+        // f32: 1 + 2^−24 lies halfway between 1 and 1 + 2^−23 (ties to 1);
+        // 1 + 3·2^−24 between 1 + 2^−23 and 1 + 2^−22 (ties to the even 1 + 2^−22).
+        for (t, want) in [
+            (1.0 + 2f64.powi(-24), 1.0f32),
+            (1.0 + 3.0 * 2f64.powi(-24), 1.0 + 2f32.powi(-22)),
+            (-(1.0 + 2f64.powi(-24)), -1.0f32),
+        ] {
+            let tf = Float::with_val(64, t);
+            let mut seen = Vec::new();
+            let a = ziv("t", 64, |wp| {
+                seen.push(wp);
+                Ok(Some(around(&tf, wp)))
+            })
+            .unwrap();
+            assert_eq!(a.f32(), want, "{t}");
+            assert_eq!(a.f64(), t, "exact in f64");
+            assert_eq!(a.assumed_tie(), Some(Format::F32));
+            assert_eq!(a.tie_bound_exp(), Some(-(64 + ZERO_GUARD_BITS as i32)));
+            // Only once the enclosure is within the guard, not before.
+            assert!(*seen.last().unwrap() > 64 + ZERO_GUARD_BITS, "{seen:?}");
+        }
+        // f64: 1 + 2^−53, and the overflow threshold (2 − 2^−53)·2^1023, which rounds to ∞.
+        let t = Float::with_val(64, 1) + Float::with_val(64, Float::i_exp(1, -53));
+        let a = ziv("t", 64, |wp| Ok(Some(around(&t, wp)))).unwrap();
+        assert_eq!((a.f64(), a.assumed_tie()), (1.0, Some(Format::F64)));
+        assert_eq!(a.f32(), 1.0);
+        let big =
+            Float::with_val(64, Float::i_exp(1, 1024)) - Float::with_val(64, Float::i_exp(1, 970));
+        let a = ziv("t", 64, |wp| Ok(Some(around(&big, wp)))).unwrap();
+        assert_eq!(
+            (a.f64(), a.assumed_tie()),
+            (f64::INFINITY, Some(Format::F64))
+        );
+        // A value merely close to a midpoint is separated from it as usual.
+        let near = Float::with_val(2000, 1.0 + 2f64.powi(-24))
+            + Float::with_val(2, Float::i_exp(1, -1000));
+        let a = ziv("t", 64, |wp| Ok(Some(around(&near, wp.min(1900))))).unwrap();
+        assert_eq!((a.f32(), a.assumed_tie()), (1.0 + 2f32.powi(-23), None));
     }
 
     #[test]

@@ -25,6 +25,8 @@ pub const IGNORED: &[&str] = &[
     "f64",
     "f32",
     "zero_bound",
+    "tie_format",
+    "tie_bound",
     "grad_x",
     "grad_w",
 ];
@@ -243,7 +245,8 @@ pub fn kind(v: &Value) -> &'static str {
 }
 
 /// The output fields of one result: `value`, `f64`, `f32` (and `zero_bound` when
-/// the value is reported as zero with an absolute bound).
+/// the value is reported as zero with an absolute bound; `tie_format` and `tie_bound`
+/// when it was taken to be a rounding midpoint of that format, with that relative bound).
 pub fn approx_fields(a: &Approx) -> Map<String, Value> {
     let mut m = Map::new();
     m.insert("value".into(), json!(a.decimal()));
@@ -255,6 +258,10 @@ pub fn approx_fields(a: &Approx) -> Map<String, Value> {
         let e = b.get_exp().expect("a positive bound") - 1;
         debug_assert_eq!(*b, rug::Float::with_val(2, rug::Float::i_exp(1, e)));
         m.insert("zero_bound".into(), json!(format!("0x1p{e}")));
+    }
+    if let (Some(fmt), Some(e)) = (a.assumed_tie(), a.tie_bound_exp()) {
+        m.insert("tie_format".into(), json!(fmt.name()));
+        m.insert("tie_bound".into(), json!(format!("0x1p{e}")));
     }
     m
 }
