@@ -66,7 +66,10 @@
 //! [`Ival`] refined by [`ziv::ziv_many`]; gradient components that are exactly zero
 //! because the exact projection `P` vanishes are computed as exact zeros, and other
 //! mathematically-zero components are reported with the Ziv loop's zero bound
-//! ([`Approx::zero_bound`]).
+//! ([`Approx::zero_bound`]). Likewise a component that lies exactly on a rounding
+//! midpoint of `f32`/`f64` but is computed through an inexact factor (equal logits give
+//! `p = ½` via `exp`; the mean's `s/N` with `N = 3`) is settled as that midpoint and
+//! flagged ([`Approx::assumed_tie`]).
 //!
 //! # Inputs that are rejected (each a typed [`Error`], never a panic)
 //!

@@ -144,7 +144,8 @@ enum Command {
         /// Override the scaled tolerance (per m²) of every scalar op.
         #[arg(long)]
         max_scaled: Option<f64>,
-        /// Override the tolerance (per m²·d scaled ulps) of the loss and its gradients.
+        /// Override the tolerance (per m²·d scaled ulps) of the loss and its gradients
+        /// (the gradients keep their factor 1 + β·S/8 for balanced softmax at logit scale S).
         #[arg(long)]
         loss_tol: Option<f64>,
     },

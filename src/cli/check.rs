@@ -27,7 +27,8 @@ pub struct Overrides {
     pub max_ulps: Option<f64>,
     /// Replaces every scalar op's `scaled_per_m2`.
     pub max_scaled: Option<f64>,
-    /// Replaces every loss op's allowance per `m²·d`.
+    /// Replaces every loss op's allowance per `m²·d` (the gradients keep their
+    /// factor `1 + β·S/grad_logit_unit`, see [`LossPolicy`]).
     pub loss_tol: Option<f64>,
 }
 
