@@ -63,13 +63,14 @@
 //! `ℓ = ln_1p(Σ_{j≠y} e^{D_j})` when `σ ≤ 0`, and `ℓ = σ + ln(e^{−σ} + Σ_{j≠y} e^{D_j − σ})`
 //! otherwise; `p_y − 1 = −(Σ_{j≠y} e_j)/(Σ_all e_j)` avoids the cancellation `1 − p_y`.
 //! For `C = 1` the loss is exactly `0` and so are all gradients. Everything is an
-//! [`Ival`] refined by [`ziv::ziv_many`]; gradient components that are exactly zero
+//! [`Ival`] refined by the Ziv loop; gradient components that are exactly zero
 //! because the exact projection `P` vanishes are computed as exact zeros, and other
 //! mathematically-zero components are reported with the Ziv loop's zero bound
 //! ([`Approx::zero_bound`]). Likewise a component that lies exactly on a rounding
 //! midpoint of `f32`/`f64` but is computed through an inexact factor (equal logits give
-//! `p = ½` via `exp`; the mean's `s/N` with `N = 3`) is settled as that midpoint and
-//! flagged ([`Approx::assumed_tie`]).
+//! `p = ½` via `exp`; the mean's `s/N` with `N = 3`) is settled as that midpoint at
+//! 2¹⁶ working bits and flagged ([`Approx::assumed_tie`],
+//! [`ziv::ziv_many_settling_ties`]).
 //!
 //! # Inputs that are rejected (each a typed [`Error`], never a panic)
 //!
@@ -208,7 +209,7 @@ pub struct LossOutput {
 pub fn loss(spec: &LossSpec, grad: bool, prec: u32) -> Result<LossOutput, Error> {
     ziv::check_prec(prec)?;
     let p = prepare(spec, grad)?;
-    let mut out = ziv::ziv_many("loss", prec, |wp| {
+    let mut out = ziv::ziv_many_settling_ties("loss", prec, |wp| {
         Ok(eval(&p, wp, grad)?.map(|(l, g)| {
             let mut v = Vec::with_capacity(1 + g.as_ref().map_or(0, |g| g.gx.len() + g.gw.len()));
             v.push(l);

@@ -1265,8 +1265,8 @@ mod robustness {
 /// class rows give `∂L/∂W_1 = (s/N)·½·Σ x_n = ½ + 2^−25`, halfway between two f32.
 /// No enclosure short of a point decides its f32 rounding. Found by the
 /// loss_grad_vs_oracle fuzz target (the Ziv loop ran to its 2²²-bit cap, 70 s, on
-/// `s/N = 58.818359375/3`); it is now taken to be the midpoint once within
-/// `2^−(prec+1100)` of it, and says so.
+/// `s/N = 58.818359375/3`); it is now taken to be the midpoint once the working
+/// precision reaches 2¹⁶ bits and the enclosure is within 2^−32768 of it, and says so.
 #[test]
 fn gradient_on_a_rounding_midpoint_is_settled_and_flagged() {
     use asoftmax_spec::arith::Format;

@@ -17,17 +17,21 @@
 //! its `f32`/`f64` are then certainly ±0, and `value` is `"0"` with the stated
 //! absolute error bound instead of a relative one.
 //!
-//! The same guard applies to a value that sits on a **rounding midpoint** of `f32`
-//! or `f64` (halfway between two neighbouring floats) without being exactly
-//! computable — for instance a gradient `½·g` with `g` a 25-bit dyadic, where the
-//! `½` is a softmax probability of two exactly equal logits, evaluated through
-//! `exp` and a division. No enclosure that is not a point ever decides its
-//! rounding. Once the enclosure excludes 0 and is narrower than
-//! `min(|lo|, |hi|)·2^−(prec + ZERO_GUARD_BITS)` while still straddling a
-//! midpoint `t`, the value is taken to be `t`: that format's result is `t`
-//! rounded ties-to-even, and [`Approx::assumed_tie`] names the format. The
-//! reported float is then correct if `v = t` (the structural case above) and
-//! otherwise one of the two floats nearest to `v`, with `|v − t| ≤ |t|·2^−(prec+ZERO_GUARD_BITS)`.
+//! A value that sits exactly on a **rounding midpoint** of `f32` or `f64` (halfway
+//! between two neighbouring floats) but is not exactly computable is never decided
+//! either: for instance a loss gradient `½·g` with `g` a 25-bit dyadic, where the `½`
+//! is a softmax probability of two exactly equal logits reached through `exp`, or the
+//! mean's factor `s/N` is `1/3`. Only the loss oracle meets such values (every scalar
+//! op is either exact, a point enclosure, or transcendental, never a midpoint), so only
+//! [`ziv_many_settling_ties`] handles them: once the working precision reaches
+//! [`TIE_WORKING_PREC`] and the enclosure, narrower than
+//! `min(|lo|, |hi|)·2^−TIE_GUARD_BITS`, still contains a midpoint `t`, that format's
+//! result is `t` rounded ties-to-even and [`Approx::assumed_tie`] names the format. It
+//! is the correct rounding when `v = t` (the structural cases above), and one of the
+//! two floats nearest to `v` in any case: **faithful, flagged**. The threshold is high so
+//! that values merely very close to a midpoint are still decided: `sin θ = θ(1 − θ²/6)`
+//! at `θ = 1.5·2⁻¹⁰⁷⁴` differs from the midpoint `θ` by `2⁻²¹⁵⁰` relative (the
+//! cross-check against mpmath caught a first version that settled ties at 2⁻¹¹⁶⁴).
 //!
 //! The loop starts at `prec + 64` bits and doubles; it stops with
 //! [`Error::PrecisionCap`] when [`MAX_WORKING_PREC`] would be exceeded, so it
@@ -45,9 +49,14 @@ pub const MIN_PREC: u32 = 16;
 pub const MAX_PREC: u32 = 1 << 18;
 /// The Ziv loop's cap on the working precision (bits). Reaching it is an error.
 pub const MAX_WORKING_PREC: u32 = 1 << 22;
-/// Extra bits below the requested precision at which an enclosure of 0 is accepted as
-/// zero, and an enclosure of a rounding midpoint as that midpoint (see the module docs).
+/// Extra bits below the requested precision at which an enclosure of 0 is accepted as zero.
 pub const ZERO_GUARD_BITS: u32 = 1100;
+/// The working precision from which [`ziv_many_settling_ties`] takes an enclosure of a
+/// rounding midpoint to be that midpoint (see the module docs).
+pub const TIE_WORKING_PREC: u32 = 1 << 16;
+/// An enclosure is taken to be the midpoint `t` it contains only when its width is at
+/// most `|t|·2^−TIE_GUARD_BITS` (or `2^−(prec + ZERO_GUARD_BITS)` relative, if smaller).
+pub const TIE_GUARD_BITS: u32 = 1 << 15;
 
 /// A rigorously enclosed real result, with its correctly rounded `f64` and `f32`.
 #[derive(Clone, Debug)]
@@ -93,18 +102,19 @@ impl Approx {
     }
 
     /// `Some(fmt)` when the value could not be separated from a rounding midpoint `t`
-    /// of `fmt` (halfway between two neighbouring floats) and was taken to be `t`:
-    /// the `fmt` result is then `t` rounded ties-to-even, exact if `v = t`, and
-    /// `|v − t| ≤ |t|·2^−(prec + ZERO_GUARD_BITS)` in any case (see the module docs).
+    /// of `fmt` (halfway between two neighbouring floats) and was taken to be `t` (only
+    /// [`ziv_many_settling_ties`], used by the loss oracle, does this): the `fmt` result
+    /// is then `t` rounded ties-to-even — the correct rounding if `v = t`, and one of the
+    /// two floats nearest to `v` in any case — and `|v − t| ≤ |t|·2^tie_bound_exp`.
     /// The other format's result is correctly rounded as usual. `None` otherwise.
     pub fn assumed_tie(&self) -> Option<Format> {
         self.tie
     }
 
-    /// The relative bound `2^−(prec + ZERO_GUARD_BITS)` on `|v − t|/|t|` that goes with
-    /// [`assumed_tie`](Self::assumed_tie), as a power of two.
+    /// The exponent `e` of the relative bound `|v − t| ≤ |t|·2^e` that goes with
+    /// [`assumed_tie`](Self::assumed_tie): `−max(TIE_GUARD_BITS, prec + ZERO_GUARD_BITS)`.
     pub fn tie_bound_exp(&self) -> Option<i32> {
-        self.tie.map(|_| -((self.prec + ZERO_GUARD_BITS) as i32))
+        self.tie.map(|_| -(tie_guard(self.prec) as i32))
     }
 
     /// A point of the enclosure at the enclosure's precision (its midpoint).
@@ -139,11 +149,16 @@ impl Approx {
     }
 }
 
-/// Decides whether `iv` determines all outputs at `prec` bits (see the module docs).
-fn settle(iv: &Ival, prec: u32) -> Option<Approx> {
-    let guard = prec + ZERO_GUARD_BITS;
+/// `max(TIE_GUARD_BITS, prec + ZERO_GUARD_BITS)`.
+fn tie_guard(prec: u32) -> u32 {
+    TIE_GUARD_BITS.max(prec + ZERO_GUARD_BITS)
+}
+
+/// Decides whether `iv` determines all outputs at `prec` bits (see the module docs);
+/// with `ties`, an enclosure of a rounding midpoint may be taken to be it.
+fn settle(iv: &Ival, prec: u32, ties: bool) -> Option<Approx> {
     // Narrow enough to be taken as a rounding midpoint it still straddles.
-    let tight = !iv.contains_zero() && iv.width() <= (iv.mig() >> guard);
+    let tight = ties && !iv.contains_zero() && iv.width() <= (iv.mig() >> tie_guard(prec));
     let rounded = |fmt| -> Option<(f64, bool)> {
         let a = round_to(iv.lo(), fmt);
         let b = round_to(iv.hi(), fmt);
@@ -168,6 +183,7 @@ fn settle(iv: &Ival, prec: u32) -> Option<Approx> {
     let mut zero_bound = None;
     if !iv.is_point() {
         if iv.contains_zero() {
+            let guard = prec + ZERO_GUARD_BITS;
             let floor = Float::with_val(2, Float::i_exp(1, -(guard as i32)));
             if iv.mag() > floor {
                 return None;
@@ -223,7 +239,25 @@ pub fn check_prec(prec: u32) -> Result<(), Error> {
 /// Runs the Ziv loop for several outputs computed together. `eval(wp)` returns
 /// enclosures at working precision `wp`, `Ok(None)` when `wp` was too low to
 /// decide something (a branch, a sign), or an error that ends the loop.
-pub fn ziv_many<F>(op: &'static str, prec: u32, mut eval: F) -> Result<Vec<Approx>, Error>
+pub fn ziv_many<F>(op: &'static str, prec: u32, eval: F) -> Result<Vec<Approx>, Error>
+where
+    F: FnMut(u32) -> Result<Option<Vec<Ival>>, Error>,
+{
+    ziv_loop(op, prec, false, eval)
+}
+
+/// [`ziv_many`] for results that may lie exactly on a rounding midpoint without being
+/// exactly computable (the loss oracle's gradients): from [`TIE_WORKING_PREC`] bits on,
+/// an enclosure of a midpoint is taken to be it and flagged ([`Approx::assumed_tie`];
+/// module docs).
+pub fn ziv_many_settling_ties<F>(op: &'static str, prec: u32, eval: F) -> Result<Vec<Approx>, Error>
+where
+    F: FnMut(u32) -> Result<Option<Vec<Ival>>, Error>,
+{
+    ziv_loop(op, prec, true, eval)
+}
+
+fn ziv_loop<F>(op: &'static str, prec: u32, ties: bool, mut eval: F) -> Result<Vec<Approx>, Error>
 where
     F: FnMut(u32) -> Result<Option<Vec<Ival>>, Error>,
 {
@@ -231,7 +265,8 @@ where
     let mut wp = prec + 64;
     loop {
         if let Some(ivs) = eval(wp)? {
-            if let Some(done) = ivs.iter().map(|iv| settle(iv, prec)).collect() {
+            let ties_now = ties && wp >= TIE_WORKING_PREC;
+            if let Some(done) = ivs.iter().map(|iv| settle(iv, prec, ties_now)).collect() {
                 return Ok(done);
             }
         }
@@ -265,7 +300,7 @@ pub fn approx_rational(op: &'static str, r: &Rational, prec: u32) -> Result<Appr
             check_prec(prec)?;
             let point = Ival::point(Float::with_val(bits, r));
             debug_assert!(point.contains_rational(r));
-            return Ok(settle(&point, prec).expect("a point determines every output"));
+            return Ok(settle(&point, prec, false).expect("a point determines every output"));
         }
     }
     ziv(op, prec, |wp| Ok(Some(Ival::from_rational(r, wp))))
@@ -321,6 +356,17 @@ mod tests {
         .expect("ordered")
     }
 
+    /// The loop over `around(t, wp)` with ties settled, and the precisions it tried.
+    fn settle_around(t: &Float) -> (Approx, Vec<u32>) {
+        let mut seen = Vec::new();
+        let a = ziv_many_settling_ties("t", 64, |wp| {
+            seen.push(wp);
+            Ok(Some(vec![around(t, wp)]))
+        })
+        .unwrap();
+        (a.into_iter().next().unwrap(), seen)
+    }
+
     #[test]
     fn inexact_enclosure_of_a_midpoint_is_taken_as_the_midpoint() {
         // f32: 1 + 2^−24 lies halfway between 1 and 1 + 2^−23 (ties to 1);
@@ -330,36 +376,48 @@ mod tests {
             (1.0 + 3.0 * 2f64.powi(-24), 1.0 + 2f32.powi(-22)),
             (-(1.0 + 2f64.powi(-24)), -1.0f32),
         ] {
-            let tf = Float::with_val(64, t);
-            let mut seen = Vec::new();
-            let a = ziv("t", 64, |wp| {
-                seen.push(wp);
-                Ok(Some(around(&tf, wp)))
-            })
-            .unwrap();
+            let (a, seen) = settle_around(&Float::with_val(64, t));
             assert_eq!(a.f32(), want, "{t}");
             assert_eq!(a.f64(), t, "exact in f64");
             assert_eq!(a.assumed_tie(), Some(Format::F32));
-            assert_eq!(a.tie_bound_exp(), Some(-(64 + ZERO_GUARD_BITS as i32)));
-            // Only once the enclosure is within the guard, not before.
-            assert!(*seen.last().unwrap() > 64 + ZERO_GUARD_BITS, "{seen:?}");
+            assert_eq!(a.tie_bound_exp(), Some(-(TIE_GUARD_BITS as i32)));
+            // Only from TIE_WORKING_PREC on, not before.
+            let n = seen.len();
+            assert!(
+                seen[n - 1] >= TIE_WORKING_PREC && seen[n - 2] < TIE_WORKING_PREC,
+                "{seen:?}"
+            );
         }
         // f64: 1 + 2^−53, and the overflow threshold (2 − 2^−53)·2^1023, which rounds to ∞.
         let t = Float::with_val(64, 1) + Float::with_val(64, Float::i_exp(1, -53));
-        let a = ziv("t", 64, |wp| Ok(Some(around(&t, wp)))).unwrap();
+        let (a, _) = settle_around(&t);
         assert_eq!((a.f64(), a.assumed_tie()), (1.0, Some(Format::F64)));
         assert_eq!(a.f32(), 1.0);
         let big =
             Float::with_val(64, Float::i_exp(1, 1024)) - Float::with_val(64, Float::i_exp(1, 970));
-        let a = ziv("t", 64, |wp| Ok(Some(around(&big, wp)))).unwrap();
+        let (a, _) = settle_around(&big);
         assert_eq!(
             (a.f64(), a.assumed_tie()),
             (f64::INFINITY, Some(Format::F64))
         );
-        // A value merely close to a midpoint is separated from it as usual.
+        // The plain loop never assumes a tie: it runs to the cap instead.
+        let tf = Float::with_val(64, 1.0 + 2f64.powi(-24));
+        let e = ziv("t", 64, |wp| Ok(Some(around(&tf, wp.min(4096))))).unwrap_err();
+        assert!(matches!(e, Error::PrecisionCap { .. }));
+    }
+
+    #[test]
+    fn values_very_close_to_a_midpoint_are_still_decided() {
+        // Like sin θ = θ·(1 − θ²/6) at θ = 1.5·2^−1074: 2^−2150 below the f64 midpoint
+        // 1.5·2^−1074, so it rounds down to 2^−1074 — a tie rule at 2^−1164 got it wrong.
+        let mid = Float::with_val(64, 1.5) >> 1074;
+        let v = Float::with_val(4000, &mid) - (Float::with_val(4000, &mid) >> 2150);
+        let (a, _) = settle_around(&v);
+        assert_eq!((a.f64(), a.assumed_tie()), (2f64.powi(-1074), None));
+        // And 2^−1000 above 1 + 2^−24 (an f32 midpoint) rounds up.
         let near = Float::with_val(2000, 1.0 + 2f64.powi(-24))
             + Float::with_val(2, Float::i_exp(1, -1000));
-        let a = ziv("t", 64, |wp| Ok(Some(around(&near, wp.min(1900))))).unwrap();
+        let (a, _) = settle_around(&near);
         assert_eq!((a.f32(), a.assumed_tie()), (1.0 + 2f32.powi(-23), None));
     }
 

@@ -246,7 +246,8 @@ pub fn kind(v: &Value) -> &'static str {
 
 /// The output fields of one result: `value`, `f64`, `f32` (and `zero_bound` when
 /// the value is reported as zero with an absolute bound; `tie_format` and `tie_bound`
-/// when it was taken to be a rounding midpoint of that format, with that relative bound).
+/// when a loss gradient was taken to be a rounding midpoint of that format, with that
+/// relative bound).
 pub fn approx_fields(a: &Approx) -> Map<String, Value> {
     let mut m = Map::new();
     m.insert("value".into(), json!(a.decimal()));
