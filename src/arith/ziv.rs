@@ -21,9 +21,11 @@
 //! between two neighbouring floats) but is not exactly computable is never decided
 //! either: for instance a loss gradient `½·g` with `g` a 25-bit dyadic, where the `½`
 //! is a softmax probability of two exactly equal logits reached through `exp`, or the
-//! mean's factor `s/N` is `1/3`. Only the loss oracle meets such values (every scalar
-//! op is either exact, a point enclosure, or transcendental, never a midpoint), so only
-//! [`ziv_many_settling_ties`] handles them: once the working precision reaches
+//! mean's factor `s/N` is `1/3`; or the *solved* angular margin, a root-finder's
+//! enclosure of the rational `(m − 1)/(m + 1)·Θ`. Only the loss oracle and the solved
+//! margin routes meet such values (every scalar op is either exact, a point enclosure,
+//! or transcendental, never a midpoint), so only [`ziv_many_settling_ties`] and
+//! [`ziv_settling_ties`] handle them: once the working precision reaches
 //! [`TIE_WORKING_PREC`] and the enclosure, narrower than
 //! `min(|lo|, |hi|)·2^−TIE_GUARD_BITS`, still contains a midpoint `t`, that format's
 //! result is `t` rounded ties-to-even and [`Approx::assumed_tie`] names the format. It
@@ -278,6 +280,15 @@ where
         }
         wp = wp.saturating_mul(2).min(MAX_WORKING_PREC);
     }
+}
+
+/// [`ziv_many_settling_ties`] for one output.
+pub fn ziv_settling_ties<F>(op: &'static str, prec: u32, mut eval: F) -> Result<Approx, Error>
+where
+    F: FnMut(u32) -> Result<Option<Ival>, Error>,
+{
+    let mut v = ziv_many_settling_ties(op, prec, |wp| Ok(eval(wp)?.map(|iv| vec![iv])))?;
+    Ok(v.pop().expect("one output"))
 }
 
 /// The Ziv loop for one output; see [`ziv_many`].
