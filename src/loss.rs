@@ -256,6 +256,20 @@ pub fn loss_enclosure(spec: &LossSpec, wp: u32) -> Result<Option<Ival>, Error> {
     Ok(eval(&p, wp, false)?.map(|(l, _)| l))
 }
 
+/// `z^(1/q)` when it is rational (`z > 0` in lowest terms: both numerator and
+/// denominator are perfect `q`-th powers), for `q` up to 2¹⁶; `None` otherwise.
+fn exact_root(z: &Rational, q: &Integer) -> Option<Rational> {
+    let q = q.to_u32().filter(|&q| (1..=1 << 16).contains(&q))?;
+    if q == 1 {
+        return Some(z.clone());
+    }
+    let root = |n: &Integer| -> Option<Integer> {
+        let r = Integer::from(n.root_ref(q));
+        (Integer::from((&r).pow(q)) == *n).then_some(r)
+    };
+    Some(Rational::from((root(z.numer())?, root(z.denom())?)))
+}
+
 /// The annealing schedule of SphereFace's λ:
 /// `λ = max(λ_min, base·(1 + γ·iter)^(−power))` (shipped defaults: base 1000, γ 0.12,
 /// power 1, λ_min 5).
@@ -274,8 +288,10 @@ pub struct LambdaSchedule {
 }
 
 /// `λ = max(λ_min, base·(1 + γ·iter)^(−power))`, enclosed and rounded to `prec` bits.
-/// Exact (a rational) when `power` is an integer of moderate size, or `base = 0`, or
-/// `γ·iter = 0`; otherwise `base·exp(−power·ln(1 + γ·iter))` over intervals.
+/// Exact (a rational) when `(1 + γ·iter)^(−power)` is rational and of moderate size
+/// (an integer `power`, or `power = p/q` with `1 + γ·iter` a perfect `q`-th power), or
+/// `base = 0`, or `γ·iter = 0`; otherwise (then λ is irrational)
+/// `base·exp(−power·ln(1 + γ·iter))` over intervals.
 ///
 /// Errors: [`Error::Domain`] when `base`, `gamma`, `lambda_min` or `iter` is negative
 /// (so that `1 + γ·iter ≥ 1` and the result is a valid `λ ≥ 0`), or (`arg = "power"`) when
@@ -314,20 +330,19 @@ pub fn lambda(s: &LambdaSchedule, prec: u32) -> Result<Approx, Error> {
     let z = Rational::from(&s.gamma * &s.iter) + 1u32;
     let exact = if s.base == 0 || z == 1 {
         Some(s.base.clone())
-    } else if *s.power.denom() == 1 {
-        // Exact power when the result stays of moderate size.
-        match s.power.numer().to_i32() {
-            Some(p)
-                if u64::from(p.unsigned_abs())
-                    * u64::from(z.numer().significant_bits() + z.denom().significant_bits())
-                    <= 1 << 20 =>
-            {
-                Some(&s.base * Rational::from((&z).pow(-p)))
-            }
-            _ => None,
-        }
     } else {
-        None
+        // z^(−p/q) (p/q in lowest terms) is rational exactly when z = a/b has rational
+        // q-th roots a^(1/q), b^(1/q); otherwise it is irrational, and so is λ, which
+        // the Ziv loop below then decides. Found by fuzzing's cousin: a rational result
+        // on a rounding midpoint (base = 1 + 2⁻²⁴, z = 4, power ½: ½ + 2⁻²⁵) spun to
+        // the precision cap when powers with q > 1 always took the interval route.
+        exact_root(&z, s.power.denom()).and_then(|root| {
+            // Exact power when the result stays of moderate size.
+            let p = s.power.numer().to_i32()?;
+            let bits = root.numer().significant_bits() + root.denom().significant_bits();
+            (u64::from(p.unsigned_abs()) * u64::from(bits) <= 1 << 20)
+                .then(|| &s.base * Rational::from(root.pow(-p)))
+        })
     };
     if let Some(t) = exact {
         let l = if t > s.lambda_min {

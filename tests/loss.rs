@@ -1298,3 +1298,40 @@ fn gradient_on_a_rounding_midpoint_is_settled_and_flagged() {
     }
     assert!((out.loss.f64() - std::f64::consts::LN_2).abs() <= f64::EPSILON);
 }
+
+/// A fractional power with a rational result: `(1 + 3·1)^(−½) = ½`, so with
+/// `base = 1 + 2⁻²⁴` λ is `½ + 2⁻²⁵`, halfway between two f32. Taken over intervals it
+/// never settled (the Ziv loop ran towards its cap); it is now computed exactly.
+#[test]
+fn lambda_with_a_fractional_power_and_a_rational_result_is_exact() {
+    let base = rational_from_f64(1.0 + 2f64.powi(-24)).unwrap();
+    let s = LambdaSchedule {
+        base: base.clone(),
+        gamma: Rational::from(3),
+        power: Rational::from((1, 2)),
+        lambda_min: Rational::new(),
+        iter: Rational::from(1),
+    };
+    let l = lambda(&s, 64).unwrap();
+    assert!(l.is_exact());
+    assert_eq!((l.f64(), l.f32()), (0.5 + 2f64.powi(-25), 0.5));
+    // 8^(−3/2) = 1/(16·√2)·… is irrational: the interval route, checked in f64.
+    let s = LambdaSchedule {
+        gamma: Rational::from(7),
+        power: Rational::from((3, 2)),
+        ..s
+    };
+    let l = lambda(&s, 64).unwrap();
+    assert!(!l.is_exact());
+    let want = (1.0 + 2f64.powi(-24)) * 8f64.powf(-1.5);
+    assert!((l.f64() - want).abs() <= 2.0 * f64::EPSILON * want);
+    // 27^(−2/3) = 1/9 exactly.
+    let s = LambdaSchedule {
+        base: Rational::from(9),
+        gamma: Rational::from(26),
+        power: Rational::from((2, 3)),
+        ..s
+    };
+    let l = lambda(&s, 64).unwrap();
+    assert!(l.is_exact() && l.f64() == 1.0);
+}
