@@ -341,7 +341,7 @@ pub fn lambda(s: &LambdaSchedule, prec: u32) -> Result<Approx, Error> {
             let p = s.power.numer().to_i32()?;
             let bits = root.numer().significant_bits() + root.denom().significant_bits();
             (u64::from(p.unsigned_abs()) * u64::from(bits) <= 1 << 20)
-                .then(|| &s.base * Rational::from(root.pow(-p)))
+                .then(|| &s.base * root.pow(-p))
         })
     };
     if let Some(t) = exact {

@@ -19,7 +19,7 @@ fn long_cos(digits: usize) -> Rational {
 
 #[test]
 fn interval_route_agrees_with_de_moivre() {
-    // Too large for exact rationals (m·size > 2^24 bits), so cos_m takes the
+    // Too large for exact rationals (m·size > 2^22 bits), so cos_m takes the
     // cos(m·acos c) route; De Moivre's (c + i·√(1−c²))^m over intervals (16
     // complex squarings) is an independent enclosure of the same number.
     for (m, digits) in [(1024u32, 5200usize), (65_536, 2000)] {

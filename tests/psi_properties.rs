@@ -1025,7 +1025,7 @@ fn errors_are_typed() {
 }
 
 /// Inputs too large for the exact rational route (m · bits(c) beyond the oracle's
-/// budget of 2^24, here 1024 · ~2^14.1) are evaluated as `cos(m·acos c)` over
+/// budget of 2^22, here 1024 · ~2^14.1) are evaluated as `cos(m·acos c)` over
 /// intervals. The result must still agree with `(−1)^k T_m(c) − 2k`, including next to
 /// a threshold (the branch decision) and next to ±1 (acos is steep there). The
 /// reference is independent of that route: the recurrence for `T_m` and `m·U_{m−1}`
@@ -1058,10 +1058,10 @@ fn large_inputs_agree_with_the_recurrence() {
     ];
     let mut bad = vec![];
     for (what, c) in inputs {
-        // Beyond the exact route's budget: m·(bits of numerator + denominator) > 2^24.
+        // Beyond the exact route's budget: m·(bits of numerator + denominator) > 2^22.
         let size = c.numer().significant_bits() + c.denom().significant_bits() + 1;
         assert!(
-            u64::from(m) * u64::from(size) > 1 << 24,
+            u64::from(m) * u64::from(size) > asoftmax_spec::psi::EXACT_ROUTE_MAX_BITS,
             "{what}: only {size} bits"
         );
         let k = asoftmax_spec::psi::branch_from_cos(m, &c).unwrap();
