@@ -88,9 +88,8 @@ impl Default for LossPolicy {
             reason: "the cosine computed in the format has a relative error of O(d) ulps, which ψ amplifies by \
                      |ψ′| ≤ m² (value) and ψ′′ (gradients); a logit error O(u·S) reaches the gradients through \
                      the softmax balance β = max Σ p(1 − p), ½ for two equal logits (gradients: × (1 + β·S/8)); \
-                     the textbook loss, \
-                     measured on the generated batches (tests/conformance.rs, f32 and f64), stays within a \
-                     fraction of these allowances (value 2·m²·d, gradients 4·m²·d·(1 + β·S/8)), while a missing \
+                     the textbook loss, measured on the generated batches (tests/conformance.rs, f32 and f64), \
+                     stays within a fraction of these allowances (value 2·m²·d, gradients 4·m²·d·(1 + β·S/8)), while a missing \
                      projection or a wrong λ blend exceeds them",
         }
     }
@@ -106,17 +105,19 @@ impl LossPolicy {
             .expect("every (op, format) has an entry")
     }
 
-    /// The allowance in scaled ulps for `(op, fmt)` on a batch `b`: `per_m2d·m²·d`,
-    /// times `1 + β·S/grad_logit_unit` for the gradients ([`softmax_balance`] `β`,
-    /// [`logit_scale`] `S`).
-    pub fn allowance<T: FloatFormat>(&self, op: LossOp, fmt: Format, b: &Batch<T>) -> f64 {
-        let base = self.per_m2d(op, fmt) * f64::from(b.m.max(1)).powi(2) * b.dim as f64;
-        match op {
-            LossOp::Value => base,
-            LossOp::GradX | LossOp::GradW => {
-                base * (1.0 + softmax_balance(b) * logit_scale(b) / self.grad_logit_unit)
+    /// The allowances in scaled ulps of `(loss, grad_x, grad_w)` in format `fmt` on a
+    /// batch `b`: `per_m2d·m²·d`, times `1 + β·S/grad_logit_unit` for the gradients
+    /// ([`softmax_balance`] `β`, [`logit_scale`] `S`).
+    pub fn allowances<T: FloatFormat>(&self, fmt: Format, b: &Batch<T>) -> [f64; 3] {
+        let m2d = f64::from(b.m.max(1)).powi(2) * b.dim as f64;
+        let grad_factor = 1.0 + softmax_balance(b) * logit_scale(b) / self.grad_logit_unit;
+        LossOp::ALL.map(|op| {
+            let base = self.per_m2d(op, fmt) * m2d;
+            match op {
+                LossOp::Value => base,
+                LossOp::GradX | LossOp::GradW => base * grad_factor,
             }
-        }
+        })
     }
 }
 
@@ -538,7 +539,7 @@ pub fn score_batch<T: FloatFormat>(
             normwise_error(got.1, &exp.grad_x, &sx, fmt),
             normwise_error(got.2, &exp.grad_w, &sw, fmt),
         ],
-        allowed: LossOp::ALL.map(|op| policy.allowance(op, fmt, b)),
+        allowed: policy.allowances(fmt, b),
     }
 }
 
