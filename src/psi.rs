@@ -354,15 +354,15 @@ pub fn psi(m: &Rational, at: &Angle, prec: u32) -> Result<Approx, Error> {
         }
         (Some(mi), Angle::Cos(c)) => {
             check_cos(c)?;
-            ziv::ziv("psi", prec, |wp| Ok(Some(psi_cos_point(mi, c, wp)?)))
+            ziv::ziv_settling_ties("psi", prec, |wp| Ok(Some(psi_cos_point(mi, c, wp)?)))
         }
         (_, Angle::Theta(theta)) => {
             check_theta(theta)?;
-            ziv::ziv("psi", prec, |wp| Ok(Some(psi_theta_point(m, theta, wp)?)))
+            ziv::ziv_settling_ties("psi", prec, |wp| Ok(Some(psi_theta_point(m, theta, wp)?)))
         }
         (None, Angle::Cos(c)) => {
             check_cos(c)?;
-            ziv::ziv("psi", prec, |wp| {
+            ziv::ziv_settling_ties("psi", prec, |wp| {
                 let theta = Ival::from_rational(c, wp).acos().expect("c in [-1, 1]");
                 Ok(Some(psi_theta_ival(m, &theta)?))
             })
@@ -381,11 +381,11 @@ pub fn dpsi_dcos(m: u32, at: &Angle, prec: u32) -> Result<Approx, Error> {
         }
         Angle::Cos(c) => {
             check_cos(c)?;
-            ziv::ziv("dpsi_dcos", prec, |wp| dpsi_dcos_point(m, c, wp))
+            ziv::ziv_settling_ties("dpsi_dcos", prec, |wp| dpsi_dcos_point(m, c, wp))
         }
         Angle::Theta(theta) => {
             check_theta(theta)?;
-            ziv::ziv("dpsi_dcos", prec, |wp| {
+            ziv::ziv_settling_ties("dpsi_dcos", prec, |wp| {
                 let c = Ival::from_rational(theta, wp).cos();
                 Ok(Some(dpsi_dcos_ival(m, &c)?))
             })
@@ -409,7 +409,7 @@ pub fn dpsi_dtheta(m: &Rational, at: &Angle, prec: u32) -> Result<Approx, Error>
                 branch_sign(k, &crate::multiangle::chebyshev_exact(mi, c).1) * Rational::from(mi)
             });
             let s2 = Rational::from(1) - Rational::from(c.square_ref());
-            ziv::ziv("dpsi_dtheta", prec, |wp| {
+            ziv::ziv_settling_ties("dpsi_dtheta", prec, |wp| {
                 let s = Ival::from_rational(&s2, wp).sqrt().expect("1 − c² ≥ 0");
                 // −(−1)^k·m·sin(mθ) directly when the exact route is too large.
                 let d = match &u {
@@ -425,13 +425,13 @@ pub fn dpsi_dtheta(m: &Rational, at: &Angle, prec: u32) -> Result<Approx, Error>
         }
         (_, Angle::Theta(theta)) => {
             check_theta(theta)?;
-            ziv::ziv("dpsi_dtheta", prec, |wp| {
+            ziv::ziv_settling_ties("dpsi_dtheta", prec, |wp| {
                 Ok(Some(dpsi_dtheta_point(m, theta, wp)?))
             })
         }
         (None, Angle::Cos(c)) => {
             check_cos(c)?;
-            ziv::ziv("dpsi_dtheta", prec, |wp| {
+            ziv::ziv_settling_ties("dpsi_dtheta", prec, |wp| {
                 let theta = Ival::from_rational(c, wp).acos().expect("c in [-1, 1]");
                 Ok(Some(dpsi_dtheta_ival(m, &theta)?))
             })

@@ -1373,3 +1373,26 @@ fn snapshot_psi_at_landmark_cosines() {
     }
     insta::assert_snapshot!("psi_landmark_cosines", out);
 }
+
+/// Found by `enclosures_nest_cos_form`: for m = 5/2 and c = 2047/2048, sin(θ/2) = 1/64,
+/// so dψ/dθ = −(5/2)·(5s − 20s³ + 16s⁵) (s = 1/64) is rational, and an f32 midpoint; the
+/// oracle's enclosure (through acos and sin) never decided it and ran to the cap.
+#[test]
+fn rational_dpsi_dtheta_on_an_f32_midpoint_is_settled() {
+    use asoftmax_spec::arith::Format;
+    let s = Rational::from((1, 64));
+    let s3 = Rational::from(s.clone() * &s) * &s;
+    let s5 = Rational::from(s3.clone() * &s) * &s;
+    let exact = Rational::from((-5, 2)) * (Rational::from(5 * s) - 20 * s3 + 16 * s5);
+    let m = Rational::from((5, 2));
+    let a = dpsi_dtheta(&m, &Angle::Cos(Rational::from((2047, 2048))), 64).unwrap();
+    assert!(a.enclosure().contains_rational(&exact));
+    assert_eq!(a.f64(), exact.to_f64(), "exact in f64");
+    assert_eq!(a.assumed_tie(), Some(Format::F32));
+    assert_eq!(
+        a.f32(),
+        -f32::from_bits(0x3e47_ce02),
+        "ties to even: {}",
+        a.f32()
+    );
+}

@@ -22,10 +22,11 @@
 //! either: for instance a loss gradient `½·g` with `g` a 25-bit dyadic, where the `½`
 //! is a softmax probability of two exactly equal logits reached through `exp`, or the
 //! mean's factor `s/N` is `1/3`; or the *solved* angular margin, a root-finder's
-//! enclosure of the rational `(m − 1)/(m + 1)·Θ`. Only the loss oracle and the solved
-//! margin routes meet such values (every scalar op is either exact, a point enclosure,
-//! or transcendental, never a midpoint), so only [`ziv_many_settling_ties`] and
-//! [`ziv_settling_ties`] handle them: once the working precision reaches
+//! enclosure of the rational `(m − 1)/(m + 1)·Θ`; or ψ, dψ/dθ for a *real* m at a
+//! rational c (m = 5/2, c = 2047/2048: sin(θ/2) = 1/64, so dψ/dθ = −(5/2)·sin(5θ/2) is
+//! a rational, here an f32 midpoint — found by a property test). The loss, ψ/dψ
+//! oracles and the solved margin routes use [`ziv_many_settling_ties`] and
+//! [`ziv_settling_ties`]; `cos_m` (exact rationals or transcendental) does not: once the working precision reaches
 //! [`TIE_WORKING_PREC`] and the enclosure, narrower than
 //! `min(|lo|, |hi|)·2^−TIE_GUARD_BITS`, still contains a midpoint `t`, that format's
 //! result is `t` rounded ties-to-even and [`Approx::assumed_tie`] names the format. It
