@@ -1381,9 +1381,9 @@ fn snapshot_psi_at_landmark_cosines() {
 fn rational_dpsi_dtheta_on_an_f32_midpoint_is_settled() {
     use asoftmax_spec::arith::Format;
     let s = Rational::from((1, 64));
-    let s3 = Rational::from(s.clone() * &s) * &s;
-    let s5 = Rational::from(s3.clone() * &s) * &s;
-    let exact = Rational::from((-5, 2)) * (Rational::from(5 * s) - 20 * s3 + 16 * s5);
+    let s3 = (s.clone() * &s) * &s;
+    let s5 = (s3.clone() * &s) * &s;
+    let exact = Rational::from((-5, 2)) * (5 * s - 20 * s3 + 16 * s5);
     let m = Rational::from((5, 2));
     let a = dpsi_dtheta(&m, &Angle::Cos(Rational::from((2047, 2048))), 64).unwrap();
     assert!(a.enclosure().contains_rational(&exact));
