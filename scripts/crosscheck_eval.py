@@ -121,15 +121,82 @@ def number_of(v) -> Fraction:
 
 def to_mpf(x: Fraction):
     """x at the current working precision (one rounding of the quotient)."""
+    x = as_fraction(x)
     return mpf(x.numerator) / x.denominator if x.denominator != 1 else mpf(x.numerator)
 
 
+def fraction_coprime(n: int, d: int) -> Fraction:
+    """n/d for d > 0 and gcd(n, d) = 1 already known, built without the gcd that
+    Fraction(n, d) takes (quadratic in the size: 10 s for 2.4-million-bit numbers)."""
+    n, d = int(n), int(d)
+    f = Fraction(0)
+    try:
+        f._numerator, f._denominator = n, d  # the slots of fractions.Fraction
+    except AttributeError:  # pragma: no cover - another Fraction implementation
+        return Fraction(n, d)
+    return f
+
+
+def fraction_25(n: int, d: int) -> Fraction:
+    """n/d for a denominator d = 2^a·5^b (every input's denominator, decimal or hex, and
+    its powers): reduced by stripping common factors 2 and 5 only, in linear time."""
+    n, d = int(n), int(d)
+    if d < 0:
+        n, d = -n, -d
+    if n == 0:
+        return Fraction(0)
+    tz = min((n & -n).bit_length(), (d & -d).bit_length()) - 1
+    n, d = n >> tz, d >> tz
+    while d % 5 == 0 and n % 5 == 0:
+        n, d = n // 5, d // 5
+    return fraction_coprime(n, d)
+
+
+def is_smooth25(d: int) -> bool:
+    """d = 2^a·5^b?"""
+    d = int(d)
+    if d <= 0:
+        return False
+    d >>= (d & -d).bit_length() - 1
+    b = max(0, round((d.bit_length() - 1) / math.log2(5)))
+    for bb in (b - 1, b, b + 1):
+        if bb >= 0 and 5 ** bb == d:
+            return True
+    return False
+
+
+def as_fraction(x) -> Fraction:
+    """An exact rational as a Fraction of Python ints. With gmpy2 installed, mpmath's
+    mantissas are gmpy2.mpz and rationals may be mpq; mixing those with Fraction raises
+    "SystemError: Object does not appear to be Fraction", so every exact value goes
+    through here (or mpf_to_fraction) before Fraction arithmetic."""
+    if type(x) is int:
+        return Fraction(x)
+    if isinstance(x, Fraction):
+        if type(x.numerator) is int and type(x.denominator) is int:
+            return x
+        return fraction_coprime(int(x.numerator), int(x.denominator))
+    if isinstance(x, mpf):
+        return mpf_to_fraction(x)
+    if isinstance(x, float):
+        return Fraction(x)
+    if hasattr(x, "numerator") and hasattr(x, "denominator"):  # gmpy2 mpz/mpq, numbers.Rational
+        return fraction_coprime(int(x.numerator), int(x.denominator))
+    return Fraction(int(x))
+
+
 def mpf_to_fraction(x) -> Fraction:
+    """The exact value of an mpf (ints taken out of gmpy2's mpz when that backend is on)."""
     sign, man, exp, _bc = x._mpf_
+    man, exp = int(man), int(exp)
     if man == 0:
         return Fraction(0)
-    v = Fraction(man) * (Fraction(2) ** exp)
-    return -v if sign else v
+    if sign:
+        man = -man
+    if exp >= 0:
+        return Fraction(man << exp)
+    tz = min((man & -man).bit_length() - 1, -exp)  # mpmath keeps man odd; be safe anyway
+    return fraction_coprime(man >> tz, 1 << (-exp - tz))
 
 
 # ---------------------------------------------------------------------------
@@ -144,6 +211,7 @@ def round_to_format(x: Fraction, fmt: str) -> float:
     """x rounded to binary64/binary32 (nearest, ties to even, subnormals, overflow to
     ±inf), returned as the Python float that holds that value exactly."""
     p, emin, emax = FORMATS[fmt]
+    x = as_fraction(x)  # Python ints throughout (gmpy2's mpz/mpq do not mix with Fraction)
     if x == 0:
         return 0.0
     neg = x < 0
