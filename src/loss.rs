@@ -62,15 +62,29 @@
 //! `D_j = f_j − f_y` and `σ` an exact point at most `max_j D_j`,
 //! `ℓ = ln_1p(Σ_{j≠y} e^{D_j})` when `σ ≤ 0`, and `ℓ = σ + ln(e^{−σ} + Σ_{j≠y} e^{D_j − σ})`
 //! otherwise; `p_y − 1 = −(Σ_{j≠y} e_j)/(Σ_all e_j)` avoids the cancellation `1 − p_y`.
-//! For `C = 1` the loss is exactly `0` and so are all gradients. Everything is an
-//! [`Ival`] refined by the Ziv loop; gradient components that are exactly zero
-//! because the exact projection `P` vanishes are computed as exact zeros, and other
-//! mathematically-zero components are reported with the Ziv loop's zero bound
-//! ([`Approx::zero_bound`]). Likewise a component that lies exactly on a rounding
-//! midpoint of `f32`/`f64` but is computed through an inexact factor (equal logits give
-//! `p = ½` via `exp`; the mean's `s/N` with `N = 3`) is settled as that midpoint at
-//! 2¹⁶ working bits and flagged ([`Approx::assumed_tie`],
-//! [`ziv::ziv_many_settling_ties`]).
+//! For `C = 1` the loss is exactly `0` and so are all gradients.
+//!
+//! **Cancellation-free split.** Per sample, the classes whose logits are *proven* equal
+//! to the largest one (exact comparison of signs and squares: each logit is `±√q` with
+//! `q` rational, when known) form the reference group `G` with logit `f_J`. Then
+//! `ℓ = (f_J − f_y) + ln|G| + ln1p(Σ_{j∉G} e^{f_j − f_J}/|G|)` and
+//! `p_j − [j = y] = δ_j + ρ_j` with the exact `δ_j = [j ∈ G]/|G| − [j = y]` and the small
+//! `ρ_j = p_j` (`j ∉ G`), `ρ_j = −(Σ_{k∉G} p_k)/|G|` (`j ∈ G`): no `1 − p` is ever formed,
+//! and every gradient component is `exact + base + rest` — the δ-terms (an exact
+//! rational when their coefficients are, else enclosed) plus the ρ-terms. The Ziv loop
+//! rounds `exact + rest` as an exact sum ([`ziv::Split`]), so a saturated softmax next
+//! to a rounding midpoint (`t·(1 − e^{−60000})`) is decided at the first working
+//! precision: the precision needed does not grow with the logit gap.
+//!
+//! **Exactness by proof.** A softmax probability is algebraic only when all the logits
+//! it compares are equal (Lindemann–Weierstrass: the logits are algebraic), so a
+//! gradient component is rational only through structure: all logits of a sample in
+//! `G` (then `ρ = 0` and `p = 1/C` exactly), or a remainder whose terms vanish exactly
+//! (`u_j[k] = ū_G[k]` for the x-gradient, `u_nj[k] = 0` for the W-gradient, decided over
+//! sums of rational multiples of square roots, grouped by square class — Besicovitch).
+//! Such outputs are computed as exact rationals; nothing is ever assumed to be 0 or a
+//! midpoint, and a value that no proof and no enclosure below the precision cap decides
+//! is an [`Error::PrecisionCap`].
 //!
 //! # Inputs that are rejected (each a typed [`Error`], never a panic)
 //!
@@ -103,7 +117,8 @@
 //! NaN and infinities cannot occur in the inputs: every number is an exact `Rational`
 //! (text inputs go through [`crate::arith::parse_exact`], which rejects them).
 
-use crate::arith::{Approx, Ival, ziv};
+use crate::arith::ziv::{self, Split};
+use crate::arith::{Approx, Ival};
 use crate::multiangle::MAX_M;
 use crate::psi;
 use crate::{Error, describe_rational};
@@ -209,25 +224,41 @@ pub struct LossOutput {
 pub fn loss(spec: &LossSpec, grad: bool, prec: u32) -> Result<LossOutput, Error> {
     ziv::check_prec(prec)?;
     let p = prepare(spec, grad)?;
-    let mut out = ziv::ziv_many_settling_ties("loss", prec, |wp| {
-        Ok(eval(&p, wp, grad)?.map(|(l, g)| {
-            let mut v = Vec::with_capacity(1 + g.as_ref().map_or(0, |g| g.gx.len() + g.gw.len()));
-            v.push(l);
-            if let Some(g) = g {
-                v.extend(g.gx);
-                v.extend(g.gw);
-            }
-            v
+    let groups = reference_groups(&p)?;
+    // First pass: which remainders vanish by proof, which outputs are exact by structure.
+    let first = ziv::refine("loss", prec + 64, |wp| eval(&p, &groups, &[], wp, grad))?;
+    let skip: Vec<bool> = first
+        .iter()
+        .enumerate()
+        .map(|(i, o)| o.rest_may_vanish() && rest_vanishes(&p, &groups, i))
+        .collect();
+    let mut exact: Vec<Option<Approx>> = Vec::with_capacity(first.len());
+    for (o, &sk) in first.iter().zip(&skip) {
+        exact.push(match o.exact_value(sk) {
+            Some(r) => Some(ziv::approx_rational("loss", &r, prec)?),
+            None => None,
+        });
+    }
+    let mut rest = ziv::ziv_splits("loss", prec, |wp| {
+        Ok(eval(&p, &groups, &skip, wp, grad)?.map(|outs| {
+            outs.into_iter()
+                .zip(&exact)
+                .filter(|(_, e)| e.is_none())
+                .map(|(o, _)| o.split())
+                .collect()
         }))
     })?
     .into_iter();
+    let mut out = exact
+        .into_iter()
+        .map(|e| e.unwrap_or_else(|| rest.next().expect("one result per open output")));
     let loss = out.next().expect("the loss is the first output");
     let (grad_x, grad_w) = if grad {
-        let rows = |k: usize, out: &mut dyn Iterator<Item = Approx>| -> Vec<Vec<Approx>> {
-            (0..k).map(|_| out.take(p.d).collect()).collect()
+        let mut rows = |k: usize| -> Vec<Vec<Approx>> {
+            (0..k).map(|_| out.by_ref().take(p.d).collect()).collect()
         };
-        let gx = rows(p.n, &mut out);
-        let gw = rows(p.classes, &mut out);
+        let gx = rows(p.n);
+        let gw = rows(p.classes);
         (Some(gx), Some(gw))
     } else {
         (None, None)
@@ -237,6 +268,54 @@ pub fn loss(spec: &LossSpec, grad: bool, prec: u32) -> Result<LossOutput, Error>
         grad_x,
         grad_w,
     })
+}
+
+/// `true` when the softmax remainder of output `i` (`0`: the loss, then `∂L/∂X` and
+/// `∂L/∂W` row by row) is proven to vanish: every term `ρ·u` it sums has `u = 0` — for
+/// `∂L/∂x_n[k]`, `u_j[k] = ū_G[k]` for every class outside the reference group (then
+/// `Σ_j ρ_j u_j[k] = ū_G[k]·Σ_j ρ_j = 0`); for `∂L/∂W_j[k]`, `u_nj[k] = 0` for every
+/// sample with more than one logit group. Exact comparisons ([`Surd`]) only.
+fn rest_vanishes(p: &Prepared<'_>, groups: &[Vec<bool>], i: usize) -> bool {
+    if i == 0 {
+        return false;
+    }
+    let (d, i) = (p.d, i - 1);
+    // u_nj[k] (x-gradient or W-gradient) exactly.
+    let component = |n: usize, j: usize, k: usize, wgrad: bool| -> Option<Surd> {
+        let (_, te) = sample_logits(p, n, 64).ok()??;
+        let (gx, gw) = logit_grads(p, n, j, te.as_ref(), 64)?;
+        let mut v = Surd::default();
+        for t in if wgrad { &gw } else { &gx } {
+            if t.inum[k] != 0 {
+                let q = Rational::from(&t.scale * &t.inum[k]);
+                v = v.add(&t.exact.clone()?.scale(&q));
+            }
+        }
+        Some(v)
+    };
+    let is_zero = |v: Option<Surd>| v.is_some_and(|v| v.rational().is_some_and(|r| r == 0));
+    if i < p.n * d {
+        let (n, k) = (i / d, i % d);
+        let g = &groups[n];
+        let size = Rational::from(g.iter().filter(|&&b| b).count());
+        let mut mean = Surd::default();
+        for j in (0..p.classes).filter(|&j| g[j]) {
+            let Some(u) = component(n, j, k, false) else {
+                return false;
+            };
+            mean = mean.add(&u.scale(&Rational::from(size.recip_ref())));
+        }
+        (0..p.classes).filter(|&j| !g[j]).all(|j| {
+            is_zero(
+                component(n, j, k, false).map(|u| u.add(&mean.clone().scale(&Rational::from(-1)))),
+            )
+        })
+    } else {
+        let (j, k) = ((i - p.n * d) / d, (i - p.n * d) % d);
+        (0..p.n)
+            .filter(|&n| !groups[n].iter().all(|&b| b))
+            .all(|n| is_zero(component(n, j, k, true)))
+    }
 }
 
 /// An enclosure of the mean loss `L` at working precision `wp` (no Ziv loop), for
@@ -253,7 +332,8 @@ pub fn loss_enclosure(spec: &LossSpec, wp: u32) -> Result<Option<Ival>, Error> {
         });
     }
     let p = prepare(spec, false)?;
-    Ok(eval(&p, wp, false)?.map(|(l, _)| l))
+    let groups = reference_groups(&p)?;
+    Ok(eval(&p, &groups, &[], wp, false)?.map(|mut outs| outs.swap_remove(0).split().hull()))
 }
 
 /// `z^(1/q)` when it is rational (`z > 0` in lowest terms: both numerator and
@@ -500,7 +580,9 @@ enum TargetLogit {
 /// gradient factor `s/N` folded in: `scaled_inv_den = s/(N·den)`.
 struct Proj {
     num: Vec<Float>,
-    scaled_inv_den: Rational,
+    inum: Vec<Integer>,
+    /// `P = inv_den·inum`.
+    inv_den: Rational,
 }
 
 struct Prepared<'a> {
@@ -522,6 +604,18 @@ struct Prepared<'a> {
     margin_backward: bool,
     /// `P` at `n·C + j` when needed for the gradient and nonzero.
     proj: Vec<Option<Proj>>,
+    /// `1/(1 + λ)`.
+    inv1l: Rational,
+}
+
+impl Prepared<'_> {
+    /// The logit `f_nj` when it is a known rational.
+    fn logit_rational(&self, n: usize, j: usize) -> Option<Rational> {
+        match logit_exact(self, n, j)? {
+            (std::cmp::Ordering::Less, sq) => psi::rational_sqrt(&sq).map(|r| -r),
+            (_, sq) => psi::rational_sqrt(&sq),
+        }
+    }
 }
 
 fn shape(what: String) -> Error {
@@ -695,7 +789,6 @@ fn prepare(spec: &LossSpec, grad: bool) -> Result<Prepared<'_>, Error> {
     }
     let mut proj = Vec::new();
     if grad && classes > 1 {
-        let sn = &spec.scale / Rational::from(n);
         proj.reserve(n * classes);
         for (i, xr) in x.iter().enumerate() {
             for (j, wr) in w.iter().enumerate() {
@@ -711,17 +804,16 @@ fn prepare(spec: &LossSpec, grad: bool) -> Result<Prepared<'_>, Error> {
                     let t = Rational::from(v / &wr.sq);
                     let a = Integer::from(t.denom() * &wr.den);
                     let b = Integer::from(t.numer() * &xr.den);
-                    let num = xr
+                    let inum: Vec<Integer> = xr
                         .num
                         .iter()
                         .zip(&wr.num)
-                        .map(|(xk, wk)| {
-                            exact_float(&(Integer::from(xk * &a) - Integer::from(wk * &b)))
-                        })
+                        .map(|(xk, wk)| Integer::from(xk * &a) - Integer::from(wk * &b))
                         .collect();
                     Some(Proj {
-                        num,
-                        scaled_inv_den: Rational::from(&sn / Integer::from(&xr.den * &a)),
+                        num: inum.iter().map(exact_float).collect(),
+                        inum,
+                        inv_den: Rational::from((1, Integer::from(&xr.den * &a))),
                     })
                 } else {
                     None
@@ -743,6 +835,7 @@ fn prepare(spec: &LossSpec, grad: bool) -> Result<Prepared<'_>, Error> {
         margin,
         margin_backward,
         proj,
+        inv1l: Rational::from(1) / Rational::from(&spec.lambda + 1u32),
     })
 }
 
@@ -768,22 +861,6 @@ fn asin_ival(v: &Ival) -> Option<Ival> {
         Float::with_val_round(p, v.lo().asin_ref(), Round::Down).0,
         Float::with_val_round(p, v.hi().asin_ref(), Round::Up).0,
     )
-}
-
-/// The same interval with signed zeros made positive (so that an exact zero rounds to `+0`).
-fn unsign_zeros(iv: Ival) -> Ival {
-    if iv.lo().is_zero() || iv.hi().is_zero() {
-        let fix = |f: &Float| {
-            if f.is_zero() {
-                Float::new(f.prec())
-            } else {
-                f.clone()
-            }
-        };
-        Ival::new(fix(iv.lo()), fix(iv.hi())).unwrap_or(iv)
-    } else {
-        iv
-    }
 }
 
 /// A running interval sum `Σ coef·v` with exact float factors `v`, each step one
@@ -819,6 +896,11 @@ impl Acc {
         scratch.assign_round(h, hr);
         scratch.mul_add_round(v, &self.hi, Round::Up);
         std::mem::swap(&mut self.hi, scratch);
+    }
+
+    fn add_ival(&mut self, v: &Ival) {
+        self.lo = Float::with_val_round(self.lo.prec(), &self.lo + v.lo(), Round::Down).0;
+        self.hi = Float::with_val_round(self.hi.prec(), &self.hi + v.hi(), Round::Up).0;
     }
 
     fn into_ival(self) -> Option<Ival> {
@@ -910,272 +992,571 @@ fn eval_target(
     Ok(Some(TargetEval { c, psi, dpsi }))
 }
 
-struct Grads {
-    gx: Vec<Ival>,
-    gw: Vec<Ival>,
+// ---------------------------------------------------------------------------
+// Exact values for proofs: sums of rational multiples of square roots.
+// ---------------------------------------------------------------------------
+
+/// `Σ q_i·√r_i` with rationals `q_i` and `r_i ≥ 0`: the exact value of a gradient
+/// coefficient or logit, used to *prove* that a value is 0 or rational. Square roots
+/// of rationals in distinct classes of `Q*/Q*²` are linearly independent over Q
+/// (Besicovitch), so grouping the terms by class decides both.
+#[derive(Clone, Debug, Default)]
+struct Surd(Vec<(Rational, Rational)>);
+
+impl Surd {
+    fn rat(q: Rational) -> Surd {
+        Surd(vec![(q, Rational::from(1))])
+    }
+
+    fn sqrt(r: Rational) -> Surd {
+        Surd(vec![(Rational::from(1), r)])
+    }
+
+    fn add(mut self, other: &Surd) -> Surd {
+        self.0.extend(other.0.iter().cloned());
+        self
+    }
+
+    fn scale(mut self, q: &Rational) -> Surd {
+        for t in &mut self.0 {
+            t.0 *= q;
+        }
+        self
+    }
+
+    fn mul(&self, other: &Surd) -> Surd {
+        let mut out = Vec::with_capacity(self.0.len() * other.0.len());
+        for (a, r) in &self.0 {
+            for (b, s) in &other.0 {
+                out.push((Rational::from(a * b), Rational::from(r * s)));
+            }
+        }
+        Surd(out)
+    }
+
+    /// The terms grouped by square class: `q_0 + Σ_c Q_c·√R_c` as `(q_0, [(Q_c, R_c)])`
+    /// with every `Q_c ≠ 0` and the `R_c` in distinct classes, none a square.
+    fn reduce(&self) -> (Rational, Vec<(Rational, Rational)>) {
+        let mut rational = Rational::new();
+        let mut classes: Vec<(Rational, Rational)> = Vec::new();
+        for (q, r) in &self.0 {
+            if *q == 0 || *r == 0 {
+                continue;
+            }
+            if let Some(root) = psi::rational_sqrt(r) {
+                rational += Rational::from(q * &root);
+                continue;
+            }
+            // √r = √(r·R)/R·√R when r·R is a square.
+            let hit = classes.iter_mut().find_map(|(sum, rep)| {
+                psi::rational_sqrt(&Rational::from(r * &*rep)).map(|root| (sum, root / &*rep))
+            });
+            match hit {
+                Some((sum, ratio)) => *sum += Rational::from(q * &ratio),
+                None => classes.push((q.clone(), r.clone())),
+            }
+        }
+        classes.retain(|(q, _)| *q != 0);
+        (rational, classes)
+    }
+
+    /// `Some(v)` when the value is (provably) the rational `v`, `None` when irrational.
+    fn rational(&self) -> Option<Rational> {
+        let (q, irr) = self.reduce();
+        irr.is_empty().then_some(q)
+    }
 }
 
-type Eval = (Ival, Option<Grads>);
+// ---------------------------------------------------------------------------
+// Evaluation at a working precision.
+// ---------------------------------------------------------------------------
 
-fn eval(p: &Prepared<'_>, wp: u32, grad: bool) -> Result<Option<Eval>, Error> {
+/// One term `coef·v` of a logit's gradient, `v = num/den` an exact rational vector
+/// (`W_j`, `x_n` or a projection `P_nj`).
+struct Term<'a> {
+    coef: Ival,
+    /// The exact coefficient, when known (for proofs and the exact lane).
+    exact: Option<Surd>,
+    num: &'a [Float],
+    inum: &'a [Integer],
+    /// The exact factor of `num`: `v = scale·num`.
+    scale: Rational,
+}
+
+/// The gradient `∂f_j/∂(x_n)` or `∂f_j/∂W_j` of one logit, as terms (without `s/N`).
+type Grad<'a> = Vec<Term<'a>>;
+
+/// A sum `exact + base + rest` for one output: an exact rational lane, an enclosed
+/// lane of the same order of magnitude, and the small softmax remainder.
+struct Out {
+    exact: Rational,
+    base: Acc,
+    rest: Acc,
+    /// The exact value of `base` (`None` once an unknown term was added).
+    base_exact: Option<Surd>,
+    /// The rest is proven to vanish exactly, so it is not accumulated.
+    skip_rest: bool,
+    /// A remainder term was accumulated.
+    rest_used: bool,
+}
+
+impl Out {
+    fn new(wp: u32, skip_rest: bool) -> Out {
+        Out {
+            exact: Rational::new(),
+            base: Acc::new(wp),
+            rest: Acc::new(wp),
+            base_exact: Some(Surd::default()),
+            skip_rest,
+            rest_used: false,
+        }
+    }
+
+    /// `true` when the remainder's enclosure contains 0 (so it may vanish exactly).
+    fn rest_may_vanish(&self) -> bool {
+        self.rest_used
+            && Ival::new(self.rest.lo.clone(), self.rest.hi.clone())
+                .is_none_or(|iv| iv.contains_zero())
+    }
+
+    /// The exact value when it is a rational known by structure: no remainder (or one
+    /// proven to vanish) and an exact base.
+    fn exact_value(&self, rest_vanishes: bool) -> Option<Rational> {
+        if self.rest_used && !rest_vanishes {
+            return None;
+        }
+        let b = self
+            .base_exact
+            .as_ref()?
+            .clone()
+            .add(&Surd::rat(self.exact.clone()));
+        b.rational()
+    }
+
+    /// The enclosure `exact + base + rest` as a [`Split`]: the exact lane is its exact
+    /// part when dyadic (so that a tiny rest next to a midpoint decides the rounding).
+    fn split(self) -> Split {
+        let wp = self.base.lo.prec();
+        let mut iv = self.base.into_ival().expect("ordered");
+        if self.rest_used && !self.skip_rest {
+            iv = iv.add(&self.rest.into_ival().expect("ordered"));
+        }
+        if self.exact.denom().is_power_of_two() {
+            let bits = self.exact.numer().significant_bits().max(1);
+            Split {
+                base: Float::with_val(bits, &self.exact),
+                rest: iv,
+            }
+        } else {
+            Split::from(iv.add(&Ival::from_rational(&self.exact, wp)))
+        }
+    }
+}
+
+/// The softmax of one sample, split around its reference group `G` (the classes whose
+/// logits are proven equal to the largest one's): `p_j = δ_j + ρ_j` with
+/// `δ_j = [j ∈ G]/|G|` exact and `ρ_j` small — `ρ_j = p_j` outside `G`, and
+/// `ρ_j = −S/|G|` in `G`, `S = Σ_{j∉G} p_j` (no `1 − p` is ever formed).
+struct SoftSplit {
+    in_ref: Vec<bool>,
+    size: usize,
+    /// `ρ_j` for every class.
+    rho: Vec<Ival>,
+    /// `ln(Σ_j e^{f_j − f_J}) ≥ 0` (`ln|G| + ln1p(Σ_{j∉G} e^{D_j}/|G|)`).
+    log_z: Ival,
+}
+
+fn soft_split(f: &[Ival], group: &[bool], wp: u32) -> Option<SoftSplit> {
+    let size = group.iter().filter(|&&g| g).count();
+    let j_ref = group.iter().position(|&g| g).expect("a reference class");
+    let size_i = Ival::from_integer(&Integer::from(size), wp);
+    let mut e: Vec<Ival> = Vec::with_capacity(f.len());
+    let mut others = zero(wp);
+    for (j, fj) in f.iter().enumerate() {
+        if group[j] {
+            e.push(one(wp));
+        } else {
+            let v = fj.sub(&f[j_ref]).exp();
+            others = others.add(&v);
+            e.push(v);
+        }
+    }
+    let z = others.add(&size_i);
+    let ln_g = Ival::from_integer(&Integer::from(size), wp).ln()?;
+    let log_z = ln_g.add(&others.div(&size_i)?.ln_1p()?);
+    let s = others.div(&z)?;
+    let rho_ref = s.div(&size_i)?.neg();
+    let rho = (0..f.len())
+        .map(|j| {
+            if group[j] {
+                Some(rho_ref.clone())
+            } else {
+                e[j].div(&z)
+            }
+        })
+        .collect::<Option<Vec<_>>>()?;
+    Some(SoftSplit {
+        in_ref: group.to_vec(),
+        size,
+        rho,
+        log_z,
+    })
+}
+
+/// Adds `coef·Σ_terms` to the outputs `outs` (`d` components), in the exact lane when
+/// `exact_coef` and the term's coefficient are rational, else in `base` (`to_rest =
+/// false`) or `rest`.
+fn add_grad(
+    outs: &mut [Out],
+    g: &Grad<'_>,
+    coef: &Ival,
+    exact_coef: Option<&Rational>,
+    to_rest: bool,
+    sn: &Rational,
+    scratch: &mut Float,
+) {
+    for t in g {
+        let wp = coef.prec();
+        let factor = Rational::from(sn * &t.scale);
+        let exact_t = match (exact_coef, t.exact.as_ref().and_then(Surd::rational)) {
+            (Some(a), Some(b)) if !to_rest => Some(Rational::from(a * &b) * &factor),
+            _ => None,
+        };
+        if let Some(q) = exact_t {
+            for (o, n) in outs.iter_mut().zip(t.inum) {
+                if *n != 0 {
+                    o.exact += Rational::from(&q * n);
+                }
+            }
+            continue;
+        }
+        let c = coef.mul(&t.coef).mul(&Ival::from_rational(&factor, wp));
+        let ex = match (exact_coef, &t.exact) {
+            (Some(a), Some(s)) => Some(s.clone().scale(&Rational::from(a * &factor))),
+            _ => None,
+        };
+        for ((o, v), n) in outs.iter_mut().zip(t.num).zip(t.inum) {
+            if *n == 0 {
+                continue;
+            }
+            if to_rest {
+                if !o.skip_rest {
+                    o.rest.add_mul(&c, v, scratch);
+                    o.rest_used = true;
+                }
+            } else {
+                o.base.add_mul(&c, v, scratch);
+                o.base_exact = match (o.base_exact.take(), &ex) {
+                    (Some(b), Some(e)) => Some(b.add(&e.clone().scale(&Rational::from(n)))),
+                    _ => None,
+                };
+            }
+        }
+    }
+}
+
+/// The logits of sample `n` at `wp`, and the target's ψ, ψ′ when it carries a margin.
+fn sample_logits<'a>(
+    p: &'a Prepared<'_>,
+    n: usize,
+    wp: u32,
+) -> Result<Option<(Vec<Ival>, Option<(&'a Target, TargetEval)>)>, Error> {
+    let spec = p.spec;
+    let (cc, y, base) = (p.classes, spec.y[n], n * p.classes);
+    let s = Ival::from_rational(&spec.scale, wp);
+    let mut f = Vec::with_capacity(cc);
+    for j in 0..cc {
+        f.push(match &p.plain_exact[base + j] {
+            Some(v) => Ival::from_rational(v, wp),
+            None => match Ival::from_rational(&p.swx[base + j], wp).div(&p.w[j].norm.ival(wp)) {
+                Some(v) => v,
+                None => return Ok(None),
+            },
+        });
+    }
+    let mut teval = None;
+    match &p.targets[n] {
+        TargetLogit::Plain => {}
+        TargetLogit::Zero => f[y] = zero(wp),
+        TargetLogit::Margin(t) => {
+            let margin = p.margin.as_ref().expect("a margin target has a margin");
+            let Some(te) = eval_target(margin, t, &p.wx[base + y], wp, p.margin_backward)? else {
+                return Ok(None);
+            };
+            // f_y = (λ·plain + s·K·ψ)/(1 + λ), K = ‖x‖ (A) or ‖W_y‖‖x‖ (L).
+            let k = if spec.variant == Variant::ASoftmax {
+                p.x[n].norm.ival(wp)
+            } else {
+                t.prod.ival(wp)
+            };
+            let lam = Ival::from_rational(&spec.lambda, wp);
+            let inv1l = Ival::from_rational(&p.inv1l, wp);
+            f[y] = lam.mul(&f[y]).add(&s.mul(&k).mul(&te.psi)).mul(&inv1l);
+            teval = Some((&**t, te));
+        }
+    }
+    Ok(Some((f, teval)))
+}
+
+/// `φ′`, `φ − c·φ′` and `φ` of a margin target: enclosed, and exact when ψ, ψ′ and c are.
+struct Phi {
+    d: Ival,
+    q: Ival,
+    phi: Ival,
+    exact: Option<(Rational, Rational, Rational)>,
+}
+
+fn phi_of(p: &Prepared<'_>, t: &Target, te: &TargetEval) -> Phi {
+    let wp = te.c.prec();
+    let lam = Ival::from_rational(&p.spec.lambda, wp);
+    let inv1l = Ival::from_rational(&p.inv1l, wp);
+    let dpsi = te
+        .dpsi
+        .as_ref()
+        .expect("ψ′ is computed for the margin backward");
+    let exact = match (&t.c_exact, &t.psi_exact, &t.dpsi_exact) {
+        (Some(c), Some(ps), Some(dp)) => {
+            let l = &p.spec.lambda;
+            let d = Rational::from(l + dp) * &p.inv1l;
+            let q = Rational::from(ps - Rational::from(c * dp)) * &p.inv1l;
+            let phi = (Rational::from(l * c) + ps) * &p.inv1l;
+            Some((d, q, phi))
+        }
+        _ => None,
+    };
+    Phi {
+        d: lam.add(dpsi).mul(&inv1l),
+        q: te.psi.sub(&te.c.mul(dpsi)).mul(&inv1l),
+        phi: lam.mul(&te.c).add(&te.psi).mul(&inv1l),
+        exact,
+    }
+}
+
+/// `√q` as a [`SqrtQ`]-backed term coefficient: enclosed, and exact.
+fn root_coef(q: &Rational, wp: u32) -> (Ival, Surd) {
+    (SqrtQ::new(q.clone()).ival(wp), Surd::sqrt(q.clone()))
+}
+
+/// `∂f_j/∂x_n` and `∂f_j/∂W_j` of sample `n` as terms (see the module docs, without `s`).
+fn logit_grads<'a>(
+    p: &'a Prepared<'_>,
+    n: usize,
+    j: usize,
+    te: Option<&(&Target, TargetEval)>,
+    wp: u32,
+) -> Option<(Grad<'a>, Grad<'a>)> {
+    let a_softmax = p.spec.variant == Variant::ASoftmax;
+    let (xr, wr) = (&p.x[n], &p.w[j]);
+    let row = |r: &'a Row, coef: Ival, exact: Option<Surd>| Term {
+        coef,
+        exact,
+        num: &r.num_f,
+        inum: &r.num,
+        scale: Rational::from((1, &r.den)),
+    };
+    let proj = p.proj.get(n * p.classes + j).and_then(|q| q.as_ref());
+    let proj_term = |coef: Ival, exact: Option<Surd>| {
+        proj.map(|pr| Term {
+            coef,
+            exact,
+            num: &pr.num,
+            inum: &pr.inum,
+            scale: pr.inv_den.clone(),
+        })
+    };
+    let margin = te.filter(|_| j == p.spec.y[n] && p.margin_backward);
+    let (mut gx, mut gw) = (Vec::new(), Vec::new());
+    match (margin, a_softmax) {
+        (None, true) => {
+            let (inv_nu, ex) = root_coef(&Rational::from(wr.sq.recip_ref()), wp);
+            gx.push(row(wr, inv_nu.clone(), Some(ex.clone())));
+            gw.extend(proj_term(inv_nu, Some(ex)));
+        }
+        (None, false) => {
+            gx.push(row(wr, one(wp), Some(Surd::rat(Rational::from(1)))));
+            if !xr.zero {
+                gw.push(row(xr, one(wp), Some(Surd::rat(Rational::from(1)))));
+            }
+        }
+        (Some((t, te)), _) => {
+            let ph = phi_of(p, t, te);
+            let (d, q, phi) = match &ph.exact {
+                Some((d, q, phi)) => (
+                    Some(Surd::rat(d.clone())),
+                    Some(Surd::rat(q.clone())),
+                    Some(Surd::rat(phi.clone())),
+                ),
+                None => (None, None, None),
+            };
+            let times = |a: &Option<Surd>, b: &Surd| a.as_ref().map(|a| a.mul(b));
+            if a_softmax {
+                let (inv_nu, s_nu) = root_coef(&Rational::from(wr.sq.recip_ref()), wp);
+                let (inv_r, s_r) = root_coef(&Rational::from(xr.sq.recip_ref()), wp);
+                gx.push(row(wr, ph.d.mul(&inv_nu), times(&d, &s_nu)));
+                gx.push(row(xr, ph.q.mul(&inv_r), times(&q, &s_r)));
+                gw.extend(proj_term(ph.d.mul(&inv_nu), times(&d, &s_nu)));
+            } else {
+                // ν/r = ν·r/(x·x) and r/ν = ν·r/(W·W).
+                let (root, s_root) = root_coef(&t.prod.q, wp);
+                let by = |sq: &Rational| {
+                    (
+                        root.mul(&Ival::from_rational(&Rational::from(sq.recip_ref()), wp)),
+                        s_root.clone().scale(&Rational::from(sq.recip_ref())),
+                    )
+                };
+                let (nu_r, s_nu_r) = by(&xr.sq);
+                let (r_nu, s_r_nu) = by(&wr.sq);
+                gx.push(row(wr, ph.d.clone(), d.clone()));
+                gx.push(row(xr, ph.q.mul(&nu_r), times(&q, &s_nu_r)));
+                gw.push(row(wr, ph.phi.mul(&r_nu), times(&phi, &s_r_nu)));
+                gw.extend(proj_term(ph.d, d));
+            }
+        }
+    }
+    Some((gx, gw))
+}
+
+/// The reference group of every sample: the class with the largest logit (by a
+/// 128-bit evaluation) and every class whose logit is *proven* equal to it.
+fn reference_groups(p: &Prepared<'_>) -> Result<Vec<Vec<bool>>, Error> {
+    let mut out = Vec::with_capacity(p.n);
+    for n in 0..p.n {
+        let f = ziv::refine("loss (logits)", 128, |wp| {
+            Ok(sample_logits(p, n, wp)?.map(|(f, _)| f))
+        })?;
+        let mid = |iv: &Ival| Float::with_val(iv.prec() + 1, iv.lo() + iv.hi());
+        let j_ref = (0..p.classes)
+            .max_by(|&a, &b| mid(&f[a]).partial_cmp(&mid(&f[b])).expect("finite"))
+            .expect("C > 0");
+        let key = logit_exact(p, n, j_ref);
+        out.push(
+            (0..p.classes)
+                .map(|j| j == j_ref || (key.is_some() && logit_exact(p, n, j) == key))
+                .collect(),
+        );
+    }
+    Ok(out)
+}
+
+/// The logit `f_nj` exactly, as its sign and square (`f = sign·√square`), when known.
+fn logit_exact(p: &Prepared<'_>, n: usize, j: usize) -> Option<(std::cmp::Ordering, Rational)> {
+    let spec = p.spec;
+    let from_rational = |v: Rational| Some((v.cmp0(), Rational::from(v.square_ref())));
+    let idx = n * p.classes + j;
+    let plain = || match &p.plain_exact[idx] {
+        Some(v) => from_rational(v.clone()),
+        // A-Softmax: s·(W·x)/ν.
+        None => Some((
+            p.swx[idx].cmp0(),
+            Rational::from(p.swx[idx].square_ref()) / &p.w[j].sq,
+        )),
+    };
+    if j != spec.y[n] {
+        return plain();
+    }
+    match &p.targets[n] {
+        TargetLogit::Plain => plain(),
+        TargetLogit::Zero => from_rational(Rational::new()),
+        TargetLogit::Margin(t) => {
+            let (c, ps) = (t.c_exact.as_ref()?, t.psi_exact.as_ref()?);
+            let phi = (Rational::from(&spec.lambda * c) + ps) * &p.inv1l;
+            // f = s·K·φ with K² = x·x (A) or (W·W)(x·x) (L).
+            let k2 = if spec.variant == Variant::ASoftmax {
+                p.x[n].sq.clone()
+            } else {
+                t.prod.q.clone()
+            };
+            let sphi = Rational::from(&spec.scale * &phi);
+            Some((sphi.cmp0(), Rational::from(sphi.square_ref()) * k2))
+        }
+    }
+}
+
+/// Everything one evaluation yields: the loss and the gradient components as [`Out`]s.
+fn eval(
+    p: &Prepared<'_>,
+    groups: &[Vec<bool>],
+    skip_rest: &[bool],
+    wp: u32,
+    grad: bool,
+) -> Result<Option<Vec<Out>>, Error> {
     let spec = p.spec;
     let (nn, cc, d) = (p.n, p.classes, p.d);
-    let a_softmax = spec.variant == Variant::ASoftmax;
-    let s = Ival::from_rational(&spec.scale, wp);
-    let lam = Ival::from_rational(&spec.lambda, wp);
-    let inv1l = Ival::from_rational(
-        &(Rational::from(1) / Rational::from(&spec.lambda + 1u32)),
-        wp,
-    );
-    // ν_j (A-Softmax rows are nonzero; for L-Softmax a zero row gets the point 0, unused).
-    let nu: Vec<Ival> = p.w.iter().map(|r| r.norm.ival(wp)).collect();
-    // The factor s/N of the mean-loss gradient is folded into the exact per-row
-    // scalings (s/N)/D of the common-denominator numerators.
-    let sn = &spec.scale / Rational::from(nn);
-    let inv_dw: Vec<Ival> =
-        p.w.iter()
-            .map(|r| Ival::from_rational(&Rational::from(&sn / &r.den), wp))
-            .collect();
-    let mut total = zero(wp);
+    let total = 1 + if grad { (nn + cc) * d } else { 0 };
+    let mut outs: Vec<Out> = (0..total)
+        .map(|i| Out::new(wp, skip_rest.get(i) == Some(&true)))
+        .collect();
+    let sn = Rational::from(&spec.scale / Rational::from(nn));
+    let inv_n = Rational::from((1, nn));
     let mut scratch = Float::new(wp);
-    let mut gx: Vec<Ival> = Vec::new();
-    let mut gw_acc: Vec<Acc> = Vec::new();
-    let mut gamma: Vec<Ival> = Vec::new();
-    if grad {
-        gx.reserve(nn * d);
-        gw_acc = (0..cc * d).map(|_| Acc::new(wp)).collect();
-        gamma = (0..cc).map(|_| zero(wp)).collect();
-    }
-    let mut f: Vec<Ival> = Vec::with_capacity(cc);
-    let mut e: Vec<Ival> = Vec::with_capacity(cc);
     for n in 0..nn {
+        if cc == 1 {
+            continue; // ℓ = 0 and every gradient is 0, exactly.
+        }
         let y = spec.y[n];
-        let base = n * cc;
-        f.clear();
-        for (j, nu_j) in nu.iter().enumerate() {
-            f.push(match &p.plain_exact[base + j] {
-                Some(v) => Ival::from_rational(v, wp),
-                None => match Ival::from_rational(&p.swx[base + j], wp).div(nu_j) {
-                    Some(v) => v,
-                    None => return Ok(None),
-                },
-            });
-        }
-        let want_dpsi = p.margin_backward;
-        let mut teval: Option<(&Target, TargetEval)> = None;
-        match &p.targets[n] {
-            TargetLogit::Plain => {}
-            TargetLogit::Zero => f[y] = zero(wp),
-            TargetLogit::Margin(t) => {
-                let margin = p.margin.as_ref().expect("a margin target has a margin");
-                let Some(te) = eval_target(margin, t, &p.wx[base + y], wp, want_dpsi)? else {
-                    return Ok(None);
-                };
-                // f_y = (λ·plain + s·K·ψ)/(1 + λ), K = ‖x‖ (A) or ‖W_y‖‖x‖ (L).
-                let k = if a_softmax {
-                    p.x[n].norm.ival(wp)
-                } else {
-                    t.prod.ival(wp)
-                };
-                f[y] = lam.mul(&f[y]).add(&s.mul(&k).mul(&te.psi)).mul(&inv1l);
-                teval = Some((t, te));
-            }
-        }
-        // Shifted log-sum-exp.
-        e.clear();
-        let (loss_n, a_target) = if cc == 1 {
-            e.push(one(wp));
-            (zero(wp), zero(wp))
-        } else {
-            let fy = f[y].clone();
-            for (j, fj) in f.iter().enumerate() {
-                e.push(if j == y { zero(wp) } else { fj.sub(&fy) });
-            }
-            let mut sigma: Option<Float> = None;
-            for (j, dj) in e.iter().enumerate() {
-                if j != y && sigma.as_ref().is_none_or(|s| dj.lo() > s) {
-                    sigma = Some(dj.lo().clone());
-                }
-            }
-            let sigma = sigma.expect("C > 1");
-            let shifted = sigma > 0;
-            let sp = Ival::point(sigma);
-            for (j, dj) in e.iter_mut().enumerate() {
-                let v = if j == y {
-                    if shifted { sp.neg().exp() } else { one(wp) }
-                } else if shifted {
-                    dj.sub(&sp).exp()
-                } else {
-                    dj.exp()
-                };
-                if !v.hi().is_finite() {
-                    return Ok(None);
-                }
-                *dj = v;
-            }
-            let mut others = zero(wp);
-            for (j, ej) in e.iter().enumerate() {
-                if j != y {
-                    others = others.add(ej);
-                }
-            }
-            let all = others.add(&e[y]);
-            let l = if shifted {
-                match all.ln() {
-                    Some(v) => sp.add(&v),
-                    None => return Ok(None),
-                }
-            } else {
-                match others.ln_1p() {
-                    Some(v) => v,
-                    None => return Ok(None),
-                }
-            };
-            if grad {
-                for (j, ej) in e.iter_mut().enumerate() {
-                    if j != y {
-                        match ej.div(&all) {
-                            Some(v) => *ej = v,
-                            None => return Ok(None),
-                        }
-                    }
-                }
-            }
-            let a_y = if grad {
-                match others.div(&all) {
-                    Some(v) => v.neg(),
-                    None => return Ok(None),
-                }
-            } else {
-                zero(wp)
-            };
-            (l, a_y)
+        let Some((f, te)) = sample_logits(p, n, wp)? else {
+            return Ok(None);
         };
-        total = total.add(&loss_n);
+        let Some(sm) = soft_split(&f, &groups[n], wp) else {
+            return Ok(None);
+        };
+        // ℓ_n = (f_J − f_y) + ln Σ_j e^{f_j − f_J}: an exact-or-enclosed part and a rest.
+        let loss = &mut outs[0];
+        if !sm.in_ref[y] {
+            let j_ref = sm
+                .in_ref
+                .iter()
+                .position(|&g| g)
+                .expect("a reference class");
+            let exact = (p.logit_rational(n, j_ref), p.logit_rational(n, y));
+            match exact {
+                (Some(a), Some(b)) => loss.exact += (a - b) * &inv_n,
+                _ => {
+                    let v = f[j_ref].sub(&f[y]).mul(&Ival::from_rational(&inv_n, wp));
+                    loss.base.add_ival(&v);
+                    loss.base_exact = None;
+                }
+            }
+        }
+        loss.rest
+            .add_ival(&sm.log_z.mul(&Ival::from_rational(&inv_n, wp)));
+        loss.rest_used = true;
         if !grad {
             continue;
         }
-        // ∂ℓ/∂f_j = a_j: p_j for j ≠ y, p_y − 1 for the target.
-        e[y] = a_target;
-        let a = &e;
-        let inv_dx = Ival::from_rational(&Rational::from(&sn / &p.x[n].den), wp);
-        let mut row: Vec<Acc> = (0..d).map(|_| Acc::new(wp)).collect();
-        let mut beta: Option<Ival> = None;
         for j in 0..cc {
-            let aj = &a[j];
-            if aj.is_point() && aj.lo().is_zero() {
+            let delta =
+                Rational::from((i64::from(sm.in_ref[j]), sm.size as i64)) - i64::from(j == y);
+            let rho = &sm.rho[j];
+            let rho_zero = rho.is_point() && rho.lo().is_zero();
+            if delta == 0 && rho_zero {
                 continue;
             }
-            let proj = p.proj.get(base + j).and_then(|q| q.as_ref());
-            let margin_pair = if j == y && p.margin_backward {
-                teval.as_ref()
-            } else {
-                None
-            };
-            // Coefficients: x-grad α (of W_j) and β (of x_n); W-grad γ (of W_j), δ (of P), ε (of x_n).
-            let (alpha, delta, eps) = match margin_pair {
-                None => {
-                    if a_softmax {
-                        let Some(c1) = aj.div(&nu[j]) else {
-                            return Ok(None);
-                        };
-                        (Some(c1.clone()), Some(c1), None)
-                    } else {
-                        (Some(aj.clone()), None, Some(aj.clone()))
-                    }
-                }
-                Some((t, te)) => {
-                    let dpsi = te
-                        .dpsi
-                        .as_ref()
-                        .expect("ψ′ is computed for the margin backward");
-                    let u = lam.add(dpsi).mul(&inv1l);
-                    let q = te.psi.sub(&te.c.mul(dpsi)).mul(&inv1l);
-                    let au = aj.mul(&u);
-                    if a_softmax {
-                        let r = p.x[n].norm.ival(wp);
-                        let (Some(aun), Some(aqr)) = (au.div(&nu[j]), aj.mul(&q).div(&r)) else {
-                            return Ok(None);
-                        };
-                        beta = Some(aqr);
-                        (Some(aun.clone()), Some(aun), None)
-                    } else {
-                        let root = t.prod.ival(wp);
-                        let xx = Ival::from_rational(&p.x[n].sq, wp);
-                        let ww = Ival::from_rational(&p.w[j].sq, wp);
-                        let phi = lam.mul(&te.c).add(&te.psi).mul(&inv1l);
-                        let (Some(b), Some(g)) = (
-                            aj.mul(&q).mul(&root).div(&xx),
-                            aj.mul(&phi).mul(&root).div(&ww),
-                        ) else {
-                            return Ok(None);
-                        };
-                        beta = Some(b);
-                        gamma[j] = gamma[j].add(&g);
-                        (Some(au.clone()), Some(au), None)
-                    }
-                }
-            };
-            if let Some(al) = alpha {
-                if !p.w[j].zero {
-                    let al = al.mul(&inv_dw[j]);
-                    for (acc, v) in row.iter_mut().zip(&p.w[j].num_f) {
-                        acc.add_mul(&al, v, &mut scratch);
-                    }
-                }
-            }
-            if let (Some(de), Some(pr)) = (delta, proj) {
-                let de = de.mul(&Ival::from_rational(&pr.scaled_inv_den, wp));
-                for (acc, v) in gw_acc[j * d..(j + 1) * d].iter_mut().zip(&pr.num) {
-                    acc.add_mul(&de, v, &mut scratch);
-                }
-            }
-            if let Some(ep) = eps {
-                if !p.x[n].zero {
-                    let ep = ep.mul(&inv_dx);
-                    for (acc, v) in gw_acc[j * d..(j + 1) * d].iter_mut().zip(&p.x[n].num_f) {
-                        acc.add_mul(&ep, v, &mut scratch);
-                    }
-                }
-            }
-        }
-        if let Some(b) = beta {
-            let b = b.mul(&inv_dx);
-            for (acc, v) in row.iter_mut().zip(&p.x[n].num_f) {
-                acc.add_mul(&b, v, &mut scratch);
-            }
-        }
-        for acc in row {
-            let Some(iv) = acc.into_ival() else {
+            let Some((gx, gw)) = logit_grads(p, n, j, te.as_ref(), wp) else {
                 return Ok(None);
             };
-            gx.push(iv);
+            let (xs, rest) = outs[1..].split_at_mut(nn * d);
+            let x_out = &mut xs[n * d..(n + 1) * d];
+            let w_out = &mut rest[j * d..(j + 1) * d];
+            for (o, g) in [(x_out, &gx), (w_out, &gw)] {
+                if delta != 0 {
+                    add_grad(
+                        o,
+                        g,
+                        &Ival::from_rational(&delta, wp),
+                        Some(&delta),
+                        false,
+                        &sn,
+                        &mut scratch,
+                    );
+                }
+                if !rho_zero {
+                    add_grad(o, g, rho, None, true, &sn, &mut scratch);
+                }
+            }
         }
     }
-    let Some(mean) = total.div(&Ival::from_integer(&Integer::from(nn), wp)) else {
-        return Ok(None);
-    };
-    if !grad {
-        return Ok(Some((mean, None)));
-    }
-    for (j, g) in gamma.iter().enumerate() {
-        if g.is_point() && g.lo().is_zero() {
-            continue;
-        }
-        let g = g.mul(&inv_dw[j]);
-        for (acc, v) in gw_acc[j * d..(j + 1) * d].iter_mut().zip(&p.w[j].num_f) {
-            acc.add_mul(&g, v, &mut scratch);
-        }
-    }
-    let gx: Vec<Ival> = gx.into_iter().map(unsign_zeros).collect();
-    let mut gw = Vec::with_capacity(cc * d);
-    for acc in gw_acc {
-        let Some(iv) = acc.into_ival() else {
-            return Ok(None);
-        };
-        gw.push(unsign_zeros(iv));
-    }
-    Ok(Some((mean, Some(Grads { gx, gw }))))
+    Ok(Some(outs))
 }
 
 #[cfg(test)]

@@ -365,16 +365,31 @@ fn margin_closed_at(m: &Rational, big_theta: &BigTheta, prec: u32) -> Result<App
     }
 }
 
-// The solved routes enclose rational values ((m − 1)/(m + 1)·Θ, Θ/(m + 1)) that can be
-// exact rounding midpoints (Θ = 1 + 2⁻²⁴, m = 3: ½ + 2⁻²⁵), which no root-finder's
-// enclosure decides: they settle ties (found by the api_robustness fuzz target at
-// Θ = 7·10⁻³¹⁰, m = 3, which ran to the precision cap in 275 s).
+// The solved routes enclose values that can be exact (a rational (m − 1)/(m + 1)·Θ or
+// Θ/(m + 1) on a rounding midpoint: Θ = 1 + 2⁻²⁴, m = 3 gives ½ + 2⁻²⁵; the margin 0 at
+// m = 1), which no root-finder's enclosure decides. The root is unique (f is strictly
+// monotone on [0, Θ]) and, by Property 1's derivation, equals the closed form on branch 0
+// (θ₁ = Θ/(m + 1) ≤ π/m for Θ < π): a blocking rational equal to the exact closed form is
+// that value (the solved enclosure containing it is the consistency check).
+
+/// `q·Θ` when it is rational: always for Θ in radians, only `0` for Θ = q'·π.
+fn exact_multiple(q: &Rational, big_theta: &BigTheta) -> Option<Rational> {
+    match big_theta {
+        BigTheta::Radians(r) => Some(Rational::from(q * r)),
+        BigTheta::PiTimes(_) => (*q == 0).then(Rational::new),
+    }
+}
+
 fn boundary_solved_at(m: &Rational, big_theta: &BigTheta, prec: u32) -> Result<Approx, Error> {
     check_margin_m(m)?;
     big_theta.check()?;
-    ziv::ziv_settling_ties("class boundary (solved)", prec, |wp| {
-        boundary_root(m, &big_theta.enclose(wp), wp)
-    })
+    let closed = exact_multiple(&(Rational::from(1) / Rational::from(m + 1u32)), big_theta);
+    ziv::ziv_proving(
+        "class boundary (solved)",
+        prec,
+        |wp| boundary_root(m, &big_theta.enclose(wp), wp),
+        |t, _| Ok(closed.as_ref() == Some(t)),
+    )
 }
 
 /// `Θ − 2·θ_1*` at working precision `wp`, with `θ_1*` the solved class-1 boundary.
@@ -390,9 +405,13 @@ fn margin_solved_enclosure(
 fn margin_solved_at(m: &Rational, big_theta: &BigTheta, prec: u32) -> Result<Approx, Error> {
     check_margin_m(m)?;
     big_theta.check()?;
-    ziv::ziv_settling_ties("angular_margin_solved", prec, |wp| {
-        margin_solved_enclosure(m, big_theta, wp)
-    })
+    let closed = exact_multiple(&margin_coefficient(m), big_theta);
+    ziv::ziv_proving(
+        "angular_margin_solved",
+        prec,
+        |wp| margin_solved_enclosure(m, big_theta, wp),
+        |t, _| Ok(closed.as_ref() == Some(t)),
+    )
 }
 
 /// `true` when the two enclosures share a point.
@@ -413,30 +432,21 @@ fn margin_checked_at(m: &Rational, big_theta: &BigTheta, prec: u32) -> Result<Ap
         expected: "the closed form (m-1)/(m+1) Theta and the solved root to agree (internal consistency check)",
     };
     let c = closed.enclosure();
-    let mut wp = prec + 64;
-    loop {
-        if let Some(solved) = margin_solved_enclosure(m, big_theta, wp)? {
-            if !intersects(&solved, c) {
-                return Err(disagree(format!("[{}, {}]", solved.lo(), solved.hi())));
-            }
-            let pinned = if c.contains_zero() {
-                solved.mag()
-                    <= Float::with_val(2, Float::i_exp(1, -((prec + ziv::ZERO_GUARD_BITS) as i32)))
-            } else {
-                solved.width() <= (c.mig() >> (prec + 7))
-            };
-            if pinned {
-                return Ok(closed);
-            }
+    ziv::refine("angular_margin (solved check)", prec + 64, |wp| {
+        let Some(solved) = margin_solved_enclosure(m, big_theta, wp)? else {
+            return Ok(None);
+        };
+        if !intersects(&solved, c) {
+            return Err(disagree(format!("[{}, {}]", solved.lo(), solved.hi())));
         }
-        if wp >= ziv::MAX_WORKING_PREC {
-            return Err(Error::PrecisionCap {
-                op: "angular_margin (solved check)",
-                max: ziv::MAX_WORKING_PREC,
-            });
-        }
-        wp = wp.saturating_mul(2).min(ziv::MAX_WORKING_PREC);
-    }
+        // Pinned to prec bits (relative), or within 2^−(prec + 64) of the exact 0 (m = 1).
+        let pinned = if c.contains_zero() {
+            solved.mag() <= Float::with_val(2, Float::i_exp(1, -((prec + 64) as i32)))
+        } else {
+            solved.width() <= (c.mig() >> (prec + 7))
+        };
+        Ok(pinned.then(|| closed.clone()))
+    })
 }
 
 /// The margin coefficient `(m − 1)/(m + 1)` (exact).
@@ -486,10 +496,10 @@ pub fn angular_margin_closed(
 /// margin is the arc between the two boundaries). Same ranges as
 /// [`angular_margin_closed`]: `1 ≤ m ≤ 65536`, `0 < Θ < π` rational radians.
 ///
-/// At `m = 1` the value is 0, which an enclosure can only bound: the result then
-/// carries [`Approx::zero_bound`]. A value that is exactly a rounding midpoint of `f32`
-/// or `f64` (`m = 3`, `Θ = 1 + 2⁻²⁴`) is settled as that midpoint and flagged
-/// ([`Approx::assumed_tie`]).
+/// At `m = 1` the value is 0, and a value can be exactly a rounding midpoint of `f32`
+/// or `f64` (`m = 3`, `Θ = 1 + 2⁻²⁴`): no enclosure of the root decides those, so a
+/// blocking rational equal to the exact closed form is returned as that exact value
+/// (the root is unique and is the closed form; the solved enclosure must contain it).
 ///
 /// # Errors
 /// As [`angular_margin_closed`], plus [`Error::PrecisionCap`] if the Ziv loop gives up.
@@ -732,8 +742,7 @@ pub enum Decision {
     /// A-Softmax only: class-1 function `< 0 <` class-2 function — the sample lies in the
     /// angular margin between the two boundaries and satisfies neither class's condition.
     Margin,
-    /// A boundary function is 0 (exactly, or within the [`Approx::zero_bound`] of an
-    /// enclosure that cannot be separated from 0).
+    /// A boundary function is exactly 0.
     Boundary,
 }
 
@@ -758,11 +767,8 @@ pub struct BoundaryValues {
     pub class2: Approx,
 }
 
-/// The sign of a settled [`Approx`] (0 for exact 0 or a zero-bounded value).
+/// The sign of a settled [`Approx`] (0 for an exact 0).
 fn approx_sign(a: &Approx) -> Ordering {
-    if a.zero_bound().is_some() {
-        return Ordering::Equal;
-    }
     sign_of(a.enclosure()).unwrap_or(Ordering::Equal)
 }
 
@@ -913,7 +919,7 @@ impl DecisionRule {
                 class2: a,
             });
         }
-        let mut out = ziv::ziv_many("decision boundary", prec, |wp| {
+        let enclose = |wp: u32| -> Result<Option<Vec<Ival>>, Error> {
             let parts = match s {
                 Sample::Angles { norm, theta } => {
                     let n = Ival::from_rational(norm, wp);
@@ -968,10 +974,65 @@ impl DecisionRule {
                 }
             };
             Ok(Some(parts))
-        })?;
-        let class2 = out.pop().expect("two outputs");
-        let class1 = out.pop().expect("two outputs");
-        Ok(BoundaryValues { class1, class2 })
+        };
+        // A function that is exactly 0 (a sample on the boundary) is never decided by an
+        // enclosure: it is returned as 0 only where exactly_zero proves it.
+        let one = |i: usize| {
+            ziv::ziv_proving(
+                "decision boundary",
+                prec,
+                |wp| Ok(enclose(wp)?.map(|mut v| v.swap_remove(i))),
+                |t, _| Ok(*t == 0 && self.exactly_zero(s, i)?),
+            )
+        };
+        Ok(BoundaryValues {
+            class1: one(0)?,
+            class2: one(1)?,
+        })
+    }
+
+    /// `true` when boundary function `i` (0: class 1, 1: class 2) is proven to vanish at
+    /// `s`; `false` when it is nonzero or not decided here. Proven: `x = 0`; two angles
+    /// given as cosines with an integer (or unit) margin (exact rationals); two angles
+    /// θ (cos is injective on [0, π]: `cos θ_1 = cos θ_2` iff the angles are equal, and
+    /// `ψ(θ_1) = cos θ_2` iff `m·θ_1 = θ_2` on branch 0, other branches giving
+    /// `|ψ| ≥ 1` against `cos θ_2 > −1` for θ_2 < π); and the modified-softmax function
+    /// on vectors (`W_1ᵀx/‖W_1‖ = W_2ᵀx/‖W_2‖`, compared exactly through squares).
+    fn exactly_zero(&self, s: &Sample, i: usize) -> Result<bool, Error> {
+        let m = match self {
+            DecisionRule::ASoftmax(m) => m.clone(),
+            _ => Rational::from(1),
+        };
+        match s {
+            Sample::Angles { norm, .. } if *norm == 0 => Ok(true),
+            Sample::Angles { theta, .. } => {
+                // Function i compares ψ at angle i with the plain cosine of the other one.
+                let (a, b) = (&theta[i], &theta[1 - i]);
+                match (a, b, integer_m(&m)) {
+                    (Angle::Cos(ca), Angle::Cos(cb), Some(mi)) => {
+                        Ok(psi::psi_cos_exact(mi, ca)? == *cb)
+                    }
+                    (Angle::Theta(ta), Angle::Theta(tb), _) => {
+                        let mt = Rational::from(&m * ta);
+                        Ok(mt == *tb)
+                    }
+                    _ => Ok(false),
+                }
+            }
+            Sample::Vectors { x, w, .. } => {
+                if dot(x, x) == 0 {
+                    return Ok(true);
+                }
+                if m != 1 {
+                    return Ok(false);
+                }
+                let (p, q) = (dot(&w[0], x), dot(&w[1], x));
+                let same_sign = p.cmp0() == q.cmp0();
+                let lhs = Rational::from(p.square_ref()) * dot(&w[1], &w[1]);
+                let rhs = Rational::from(q.square_ref()) * dot(&w[0], &w[0]);
+                Ok(same_sign && lhs == rhs)
+            }
+        }
     }
 
     /// Classifies a sample: [`Decision::Class1`] when the class-1 function is `> 0`,

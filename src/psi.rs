@@ -352,20 +352,23 @@ pub fn psi(m: &Rational, at: &Angle, prec: u32) -> Result<Approx, Error> {
         (Some(mi), Angle::Cos(c)) if exact_route_is_cheap(mi, c) => {
             ziv::approx_rational("psi", &psi_cos_exact(mi, c)?, prec)
         }
+        // Never 0 nor a midpoint: see "Exactness" in the module docs.
         (Some(mi), Angle::Cos(c)) => {
             check_cos(c)?;
-            ziv::ziv_settling_ties("psi", prec, |wp| Ok(Some(psi_cos_point(mi, c, wp)?)))
+            ziv::ziv("psi", prec, |wp| Ok(Some(psi_cos_point(mi, c, wp)?)))
         }
         (_, Angle::Theta(theta)) => {
             check_theta(theta)?;
-            ziv::ziv_settling_ties("psi", prec, |wp| Ok(Some(psi_theta_point(m, theta, wp)?)))
+            ziv::ziv("psi", prec, |wp| Ok(Some(psi_theta_point(m, theta, wp)?)))
         }
         (None, Angle::Cos(c)) => {
             check_cos(c)?;
-            ziv::ziv_settling_ties("psi", prec, |wp| {
-                let theta = Ival::from_rational(c, wp).acos().expect("c in [-1, 1]");
-                Ok(Some(psi_theta_ival(m, &theta)?))
-            })
+            ziv::ziv_proving(
+                "psi",
+                prec,
+                |wp| Ok(Some(psi_theta_ival(m, &acos_ival(c, wp))?)),
+                |t, iv| Ok(real::psi_is(m, c, t, iv)),
+            )
         }
     }
 }
@@ -379,13 +382,14 @@ pub fn dpsi_dcos(m: u32, at: &Angle, prec: u32) -> Result<Approx, Error> {
         Angle::Cos(c) if exact_route_is_cheap(m, c) => {
             ziv::approx_rational("dpsi_dcos", &dpsi_dcos_exact(m, c)?, prec)
         }
+        // Never 0 nor a midpoint: see "Exactness" in the module docs.
         Angle::Cos(c) => {
             check_cos(c)?;
-            ziv::ziv_settling_ties("dpsi_dcos", prec, |wp| dpsi_dcos_point(m, c, wp))
+            ziv::ziv("dpsi_dcos", prec, |wp| dpsi_dcos_point(m, c, wp))
         }
         Angle::Theta(theta) => {
             check_theta(theta)?;
-            ziv::ziv_settling_ties("dpsi_dcos", prec, |wp| {
+            ziv::ziv("dpsi_dcos", prec, |wp| {
                 let c = Ival::from_rational(theta, wp).cos();
                 Ok(Some(dpsi_dcos_ival(m, &c)?))
             })
@@ -409,7 +413,15 @@ pub fn dpsi_dtheta(m: &Rational, at: &Angle, prec: u32) -> Result<Approx, Error>
                 branch_sign(k, &crate::multiangle::chebyshev_exact(mi, c).1) * Rational::from(mi)
             });
             let s2 = Rational::from(1) - Rational::from(c.square_ref());
-            ziv::ziv_settling_ties("dpsi_dtheta", prec, |wp| {
+            // Exact when sin θ = √(1 − c²) is rational (or U_{m−1}(c) = 0); otherwise an
+            // irrational, and on the interval route never 0 nor a midpoint (module docs).
+            if let Some(u) = &u {
+                if let Some(root) = rational_sqrt(&s2).or_else(|| (*u == 0).then(Rational::new)) {
+                    let v = -(root * u);
+                    return ziv::approx_rational("dpsi_dtheta", &v, prec);
+                }
+            }
+            ziv::ziv("dpsi_dtheta", prec, |wp| {
                 let s = Ival::from_rational(&s2, wp).sqrt().expect("1 − c² ≥ 0");
                 // −(−1)^k·m·sin(mθ) directly when the exact route is too large.
                 let d = match &u {
@@ -425,17 +437,124 @@ pub fn dpsi_dtheta(m: &Rational, at: &Angle, prec: u32) -> Result<Approx, Error>
         }
         (_, Angle::Theta(theta)) => {
             check_theta(theta)?;
-            ziv::ziv_settling_ties("dpsi_dtheta", prec, |wp| {
+            ziv::ziv("dpsi_dtheta", prec, |wp| {
                 Ok(Some(dpsi_dtheta_point(m, theta, wp)?))
             })
         }
         (None, Angle::Cos(c)) => {
             check_cos(c)?;
-            ziv::ziv_settling_ties("dpsi_dtheta", prec, |wp| {
-                let theta = Ival::from_rational(c, wp).acos().expect("c in [-1, 1]");
-                Ok(Some(dpsi_dtheta_ival(m, &theta)?))
-            })
+            ziv::ziv_proving(
+                "dpsi_dtheta",
+                prec,
+                |wp| Ok(Some(dpsi_dtheta_ival(m, &acos_ival(c, wp))?)),
+                |t, iv| Ok(real::dpsi_dtheta_is(m, c, t, iv)),
+            )
         }
+    }
+}
+
+/// `√q` when `q ≥ 0` is the square of a rational.
+pub(crate) fn rational_sqrt(q: &Rational) -> Option<Rational> {
+    let root = |n: &Integer| {
+        let r = Integer::from(n.sqrt_ref());
+        (Integer::from(r.square_ref()) == *n).then_some(r)
+    };
+    if *q < 0 {
+        return None;
+    }
+    Some(Rational::from((root(q.numer())?, root(q.denom())?)))
+}
+
+/// Proofs that ψ or dψ/dθ with a real margin `m = p/q` at a rational `c` *is* a given
+/// rational `t` (a rounding midpoint or 0 that blocks the Ziv loop).
+///
+/// With `θ = acos c`, `v = cos(mθ)` is a root of `T_q(X) = T_p(c)` (as `T_q(cos(pθ/q)) =
+/// cos(pθ) = T_p(c)`). A candidate `v′` derived from `t` that satisfies the identity
+/// *exactly* and lies in an enclosure `I` of `v` on which `T_q′ = q·U_{q−1}` has no zero
+/// (so `T_q` is strictly monotone on `I` and has at most one root there) equals `v`.
+mod real {
+    use super::*;
+
+    /// `m = p/q` with `p·bits(c)` and `q·bits(r)` within the exact-route budget.
+    fn parts(m: &Rational, c: &Rational, r: &Rational) -> Option<(u32, u32)> {
+        let (p, q) = (m.numer().to_u32()?, m.denom().to_u32()?);
+        let bits = |x: &Rational| {
+            u64::from(x.numer().significant_bits() + x.denom().significant_bits() + 2)
+        };
+        let ok = u64::from(p) * bits(c) <= EXACT_ROUTE_MAX_BITS
+            && u64::from(q) * bits(r) <= EXACT_ROUTE_MAX_BITS;
+        ok.then_some((p, q))
+    }
+
+    /// `cos(m·acos c) = sign·√r`, given an enclosure `v_encl` of `cos(m·acos c)`.
+    fn cos_m_is(m: &Rational, c: &Rational, sign: i32, r: &Rational, v_encl: &Ival) -> bool {
+        if *r < 0 || *r > 1 {
+            return false;
+        }
+        let Some((p, q)) = parts(m, c, r) else {
+            return false;
+        };
+        let wp = v_encl.prec();
+        let root = Ival::from_rational(r, wp).sqrt().expect("r >= 0");
+        let v = if sign < 0 { root.neg() } else { root };
+        if v.lo() < v_encl.lo() || v.hi() > v_encl.hi() {
+            return false;
+        }
+        let tp = crate::multiangle::chebyshev_exact(p, c).0;
+        // T_q(±√r): T_{q/2}(2r − 1) for even q; ±√r·(U_k(w) − U_{k−1}(w)), w = 2r − 1,
+        // k = (q − 1)/2, for odd q.
+        let w = Rational::from(r * 2u32) - 1u32;
+        let identity = if q % 2 == 0 {
+            crate::multiangle::chebyshev_exact(q / 2, &w).0 == tp
+        } else {
+            let k = (q - 1) / 2;
+            let d = crate::multiangle::chebyshev_exact(k + 1, &w).1
+                - crate::multiangle::chebyshev_exact(k, &w).1;
+            match rational_sqrt(r) {
+                Some(root) => Rational::from(root * sign) * d == tp,
+                None => d == 0 && tp == 0,
+            }
+        };
+        identity && !crate::multiangle::chebyshev_u(q - 1, v_encl).contains_zero()
+    }
+
+    /// ψ = t, given the enclosure `iv` of ψ: on the branch `k` whose open range
+    /// `(−1 − 2k, 1 − 2k)` holds `iv`, `cos(mθ) = (−1)^k·(t + 2k)`.
+    pub(super) fn psi_is(m: &Rational, c: &Rational, t: &Rational, iv: &Ival) -> bool {
+        let k = Rational::from((Rational::from(1) - t) / 2u32).floor();
+        let (lo, hi) = (
+            Rational::from(&k * -2) - 1u32,
+            Rational::from(&k * -2) + 1u32,
+        );
+        if !(*iv.lo() > lo && *iv.hi() < hi) {
+            return false;
+        }
+        let odd = k.numer().is_odd();
+        let v = Rational::from(t + Rational::from(&k * 2u32));
+        let v = if odd { -v } else { v };
+        let wp = iv.prec();
+        let shifted = iv.add(&Ival::from_rational(&Rational::from(&k * 2u32), wp));
+        let v_encl = if odd { shifted.neg() } else { shifted };
+        let sign = v.cmp0() as i32;
+        cos_m_is(m, c, sign, &Rational::from(v.square_ref()), &v_encl)
+    }
+
+    /// dψ/dθ = t, given its enclosure `iv`: `dψ/dθ = −m·|sin(mθ)|`, so `t ≤ 0` and
+    /// `cos(mθ) = ±√(1 − t²/m²)` with the sign of an enclosure of `cos(mθ)`.
+    pub(super) fn dpsi_dtheta_is(m: &Rational, c: &Rational, t: &Rational, iv: &Ival) -> bool {
+        if *t > 0 {
+            return false;
+        }
+        let r = Rational::from(1) - Rational::from(t / m).square();
+        let wp = iv.prec();
+        let v_encl = acos_ival(c, wp).mul(&Ival::from_rational(m, wp)).cos();
+        let sign = match (v_encl.lo().cmp0(), v_encl.hi().cmp0()) {
+            (Some(Ordering::Greater), _) => 1,
+            (_, Some(Ordering::Less)) => -1,
+            _ if r == 0 => 0,
+            _ => return false,
+        };
+        cos_m_is(m, c, sign, &r, &v_encl)
     }
 }
 

@@ -362,10 +362,8 @@ fn f32_and_f64_are_correctly_rounded_from_the_enclosure() {
         assert_eq!(Float::with_val(53, lo).to_f64(), a.f64());
         assert_eq!(Float::with_val(53, hi).to_f64(), a.f64());
         assert_eq!(Float::with_val(24, lo).to_f32(), a.f32());
-        // The enclosure is 256-bit tight.
-        if a.zero_bound().is_none() {
-            assert!(a.enclosure().width() <= a.enclosure().mig() >> 256u32);
-        }
+        // The enclosure is 256-bit tight (or an exact point).
+        assert!(a.is_exact() || a.enclosure().width() <= a.enclosure().mig() >> 256u32);
     };
     check(&out.loss);
     out.grad_x
@@ -783,9 +781,10 @@ fn a_softmax_weight_gradient_is_orthogonal_to_the_weights() {
 }
 
 #[test]
-fn symmetric_cancellation_is_reported_as_zero_with_a_bound() {
-    // ŵ_0 = (1,1)/√2, ŵ_1 = (1,−1)/√2, x = (1,0): f_0 = f_1, p = (1/2, 1/2) (inexactly),
-    // and ∂L/∂x[0] = s·(−ŵ_0[0] + ŵ_1[0])/2 = 0, not computable exactly.
+fn symmetric_cancellation_is_proven_zero() {
+    // ŵ_0 = (1,1)/√2, ŵ_1 = (1,−1)/√2, x = (1,0): f_0 = f_1 (proven: equal squares and
+    // signs), so p = (1/2, 1/2) exactly and ∂L/∂x[0] = s·(−ŵ_0[0] + ŵ_1[0])/2 = 0: the
+    // surds 1/√2 cancel exactly.
     let spec = spec_of(
         &[vec![1.0, 0.0]],
         &[vec![1.0, 1.0], vec![1.0, -1.0]],
@@ -798,8 +797,8 @@ fn symmetric_cancellation_is_reported_as_zero_with_a_bound() {
     );
     let out = loss(&spec, true, 53).unwrap();
     let g = &out.grad_x.unwrap()[0][0];
-    assert!(g.zero_bound().is_some());
-    assert_eq!(g.f64(), 0.0);
+    assert!(g.is_exact());
+    assert_eq!(g.f64().to_bits(), 0);
     assert_eq!(g.decimal(), "0");
     assert_eq!(out.loss.f64(), Float::with_val(53, 2).ln().to_f64());
 }
@@ -877,7 +876,7 @@ fn large_logits_stay_finite_and_exact_to_the_last_bit() {
     };
     let out = loss(&spec, true, 64).unwrap();
     assert_eq!(out.loss.f64(), 0.0);
-    assert!(out.loss.zero_bound().is_none());
+    assert!(!out.loss.is_exact());
     let exact = Float::with_val(200, -640000).exp();
     let rel = Float::with_val(200, (out.loss.mid() - &exact) / &exact).abs();
     assert!(rel < 1e-19, "{}", out.loss.decimal());
@@ -1265,11 +1264,10 @@ mod robustness {
 /// class rows give `∂L/∂W_1 = (s/N)·½·Σ x_n = ½ + 2^−25`, halfway between two f32.
 /// No enclosure short of a point decides its f32 rounding. Found by the
 /// loss_grad_vs_oracle fuzz target (the Ziv loop ran to its 2²²-bit cap, 70 s, on
-/// `s/N = 58.818359375/3`); it is now taken to be the midpoint once the working
-/// precision reaches 2¹⁶ bits and the enclosure is within 2^−32768 of it, and says so.
+/// `s/N = 58.818359375/3`). The equal logits are proven equal, so p = ½ exactly and the
+/// gradient is computed as the exact rational it is.
 #[test]
-fn gradient_on_a_rounding_midpoint_is_settled_and_flagged() {
-    use asoftmax_spec::arith::Format;
+fn gradient_on_a_rounding_midpoint_is_exact() {
     let x = 1.0 + 2f64.powi(-24);
     let mut spec = LossSpec::new(
         vec![vec![q(x)], vec![q(x)], vec![q(x)]],
@@ -1284,8 +1282,7 @@ fn gradient_on_a_rounding_midpoint_is_settled_and_flagged() {
     assert_eq!((gw[1][0].f64(), gw[1][0].f32()), (half, 0.5));
     assert_eq!((gw[0][0].f64(), gw[0][0].f32()), (-half, -0.5));
     for g in [&gw[0][0], &gw[1][0]] {
-        assert!(!g.is_exact());
-        assert_eq!(g.assumed_tie(), Some(Format::F32));
+        assert!(g.is_exact());
         assert!(
             g.enclosure()
                 .contains_rational(&(q(x) / 2u32 * g.f64().signum() as i32))
@@ -1293,8 +1290,8 @@ fn gradient_on_a_rounding_midpoint_is_settled_and_flagged() {
     }
     // ∂L/∂x_n = (s/N)·(p_0 − 1 + p_1)·W = 0 exactly.
     for g in out.grad_x.unwrap().iter().flatten() {
-        assert_eq!(g.f64(), 0.0);
-        assert_eq!(g.assumed_tie(), None);
+        assert_eq!(g.f64().to_bits(), 0);
+        assert!(g.is_exact());
     }
     assert!((out.loss.f64() - std::f64::consts::LN_2).abs() <= f64::EPSILON);
 }

@@ -118,7 +118,10 @@ fn margin_is_zero_at_m_1() {
     assert!(closed.is_exact());
     assert_eq!(closed.f64(), 0.0);
     let solved = angular_margin_solved(&q(1, 1), &t, 64).unwrap();
-    assert!(solved.zero_bound().is_some());
+    assert!(
+        solved.is_exact(),
+        "proven: the closed form is 0 and the root is unique"
+    );
     assert_eq!(solved.decimal(), "0");
     assert_eq!(angular_margin(&q(1, 1), &t, 64).unwrap().decimal(), "0");
 }
@@ -454,11 +457,11 @@ fn extreme_inputs() {
 
 /// `(m − 1)/(m + 1)·Θ = Θ/2` for m = 3 is an exact rounding midpoint when Θ has one bit
 /// more than the format: the closed form decides it exactly; the solved root can only
-/// enclose it, so it settles the tie and says so. Found by the api_robustness fuzz target
+/// enclose it, so it proves it equal to the exact closed form (the root is unique). Found by the api_robustness fuzz target
 /// (subnormal Θ = 7.01866786393805e−310, m = 3: 275 s to the precision cap).
 #[test]
 fn margins_on_a_rounding_midpoint_are_decided() {
-    use asoftmax_spec::arith::{Format, rational_from_f64};
+    use asoftmax_spec::arith::rational_from_f64;
     use asoftmax_spec::margin::{angular_margin, angular_margin_solved};
     let three = Rational::from(3);
     let theta = parse_exact("0x1.000001p+0").unwrap(); // 1 + 2^−24
@@ -467,7 +470,7 @@ fn margins_on_a_rounding_midpoint_are_decided() {
     assert_eq!((checked.f64(), checked.f32()), (0.5 + 2f64.powi(-25), 0.5));
     let solved = angular_margin_solved(&three, &theta, 64).unwrap();
     assert_eq!((solved.f64(), solved.f32()), (0.5 + 2f64.powi(-25), 0.5));
-    assert_eq!(solved.assumed_tie(), Some(Format::F32));
+    assert!(solved.is_exact());
     // The fuzz finding: half of a subnormal whose last bit is set is an f64 midpoint;
     // hardware division rounds it to nearest-even independently of the oracle.
     let t: f64 = 7.01866786393805e-310;
@@ -476,6 +479,7 @@ fn margins_on_a_rounding_midpoint_are_decided() {
         let a = angular_margin(&three, &rational_from_f64(t).unwrap(), prec).unwrap();
         assert_eq!(a.f64(), t / 2.0);
         let s = angular_margin_solved(&three, &rational_from_f64(t).unwrap(), prec).unwrap();
-        assert_eq!((s.f64(), s.assumed_tie()), (t / 2.0, Some(Format::F64)));
+        assert_eq!(s.f64(), t / 2.0);
+        assert!(s.is_exact());
     }
 }

@@ -304,11 +304,8 @@ fn check_nested(what: &str, lo: &Approx, hi: &Approx) {
     // The decimal: D digits, within one unit of its last digit of the value.
     let s = lo.decimal();
     if s == "0" {
-        let bound = lo.zero_bound().cloned().unwrap_or_else(|| Float::new(64));
-        assert!(
-            Float::with_val(mid.prec(), mid.abs_ref()) <= bound,
-            "{what}: \"0\" but {mid}"
-        );
+        // "0" only for a proven (exact) zero.
+        assert!(lo.is_exact() && mid.is_zero(), "{what}: \"0\" but {mid}");
         return;
     }
     let (mant, exp) = s.split_once('e').expect("scientific notation");
@@ -1102,7 +1099,7 @@ fn large_inputs_agree_with_the_recurrence() {
 /// point) dψ/dθ = 0. The oracle must report them as zero with an absolute bound,
 /// not spin or fail.
 #[test]
-fn real_margin_zeros_are_reported_with_a_bound() {
+fn real_margin_zeros_are_proven_exact() {
     let m = Rational::from((3, 2));
     for (what, a) in [
         (
@@ -1114,13 +1111,12 @@ fn real_margin_zeros_are_reported_with_a_bound() {
             dpsi_dtheta(&m, &Angle::Cos(Rational::from((-1, 2))), 64).unwrap(),
         ),
     ] {
-        let bound = a
-            .zero_bound()
-            .unwrap_or_else(|| panic!("{what}: expected a zero bound"));
-        assert!(a.enclosure().mag() <= *bound, "{what}");
-        assert!(*bound <= pow2(-64), "{what}: bound {bound} too loose");
+        // cos(3θ/2) = 0 at θ = π/3 and sin(3θ/2) = 0 at θ = 2π/3: proven by
+        // T_2(cos(mθ)) = T_3(c) exactly, with the enclosure isolating the root.
+        assert!(a.is_exact(), "{what}: expected an exact zero");
         assert_eq!(a.decimal(), "0", "{what}");
-        assert_eq!((a.f64(), a.f32()), (0.0, 0.0), "{what}");
+        assert_eq!(a.f64().to_bits(), 0, "{what}: +0");
+        assert_eq!(a.f32().to_bits(), 0, "{what}: +0");
     }
 }
 
@@ -1270,7 +1266,7 @@ fn results_below_the_smallest_subnormal_round_correctly() {
 /// `x` with 30 significant digits, from a 128-bit result (rounded to nearest; the
 /// enclosure is ~2^−135 wide, far below the 30th digit).
 fn digits30(a: &Approx) -> String {
-    if a.is_exact() && a.mid().is_zero() || a.zero_bound().is_some() {
+    if a.is_exact() && a.mid().is_zero() {
         return "0".into();
     }
     a.mid().to_string_radix(10, Some(30))
@@ -1378,8 +1374,7 @@ fn snapshot_psi_at_landmark_cosines() {
 /// so dψ/dθ = −(5/2)·(5s − 20s³ + 16s⁵) (s = 1/64) is rational, and an f32 midpoint; the
 /// oracle's enclosure (through acos and sin) never decided it and ran to the cap.
 #[test]
-fn rational_dpsi_dtheta_on_an_f32_midpoint_is_settled() {
-    use asoftmax_spec::arith::Format;
+fn rational_dpsi_dtheta_on_an_f32_midpoint_is_proven() {
     let s = Rational::from((1, 64));
     let s3 = (s.clone() * &s) * &s;
     let s5 = (s3.clone() * &s) * &s;
@@ -1388,7 +1383,8 @@ fn rational_dpsi_dtheta_on_an_f32_midpoint_is_settled() {
     let a = dpsi_dtheta(&m, &Angle::Cos(Rational::from((2047, 2048))), 64).unwrap();
     assert!(a.enclosure().contains_rational(&exact));
     assert_eq!(a.f64(), exact.to_f64(), "exact in f64");
-    assert_eq!(a.assumed_tie(), Some(Format::F32));
+    // Proven: cos(5θ/2) = ±√(1 − sin²) satisfies T_2(cos(5θ/2)) = T_5(c) exactly.
+    assert!(a.is_exact(), "a proven value is reported exactly");
     assert_eq!(
         a.f32(),
         -f32::from_bits(0x3e47_ce02),

@@ -10,35 +10,23 @@
 //!   digit of `v` (because `10^−D ≥ 2^−(prec+7)`);
 //! - everything at once when `lo = hi` (the result is exact).
 //!
-//! A value that is mathematically 0 but not exactly computable (for example a
-//! gradient component that vanishes by symmetry) never gives an enclosure
-//! without 0. Once such an enclosure lies within `±2^−(prec + ZERO_GUARD_BITS)`
-//! it is reported as zero together with that bound ([`Approx::zero_bound`]):
-//! its `f32`/`f64` are then certainly ±0, and `value` is `"0"` with the stated
-//! absolute error bound instead of a relative one.
+//! Nothing is ever *assumed*. A value that is mathematically 0, or exactly a
+//! **rounding midpoint** of `f32`/`f64` (halfway between two neighbouring floats),
+//! is never decided by an enclosure that is not a point: the callers compute such
+//! values exactly (an exact rational, a point enclosure) or prove by other means
+//! that the value cannot be one (see `psi` and `loss`). When the loop reaches its
+//! cap, the result is [`Error::PrecisionCap`], never a guess.
 //!
-//! A value that sits exactly on a **rounding midpoint** of `f32` or `f64` (halfway
-//! between two neighbouring floats) but is not exactly computable is never decided
-//! either: for instance a loss gradient `½·g` with `g` a 25-bit dyadic, where the `½`
-//! is a softmax probability of two exactly equal logits reached through `exp`, or the
-//! mean's factor `s/N` is `1/3`; or the *solved* angular margin, a root-finder's
-//! enclosure of the rational `(m − 1)/(m + 1)·Θ`; or ψ, dψ/dθ for a *real* m at a
-//! rational c (m = 5/2, c = 2047/2048: sin(θ/2) = 1/64, so dψ/dθ = −(5/2)·sin(5θ/2) is
-//! a rational, here an f32 midpoint — found by a property test). The loss, ψ/dψ
-//! oracles and the solved margin routes use [`ziv_many_settling_ties`] and
-//! [`ziv_settling_ties`]; `cos_m` (exact rationals or transcendental) does not: once the working precision reaches
-//! [`TIE_WORKING_PREC`] and the enclosure, narrower than
-//! `min(|lo|, |hi|)·2^−TIE_GUARD_BITS`, still contains a midpoint `t`, that format's
-//! result is `t` rounded ties-to-even and [`Approx::assumed_tie`] names the format. It
-//! is the correct rounding when `v = t` (the structural cases above), and one of the
-//! two floats nearest to `v` in any case: **faithful, flagged**. The threshold is high so
-//! that values merely very close to a midpoint are still decided: `sin θ = θ(1 − θ²/6)`
-//! at `θ = 1.5·2⁻¹⁰⁷⁴` differs from the midpoint `θ` by `2⁻²¹⁵⁰` relative (the
-//! cross-check against mpmath caught a first version that settled ties at 2⁻¹¹⁶⁴).
+//! Values of the form `exact + tiny` (a saturated softmax: `t·(1 − e^(−60000))`
+//! next to a midpoint `t`) are enclosed as a [`Split`]: an exact float `base` and
+//! an interval `rest`. Each endpoint `base + rest.lo`, `base + rest.hi` is rounded
+//! as the exact sum it is (round-to-odd at 64 bits, then to the format), so the
+//! enclosure decides the rounding as soon as it decides the *sign* of `rest` next to
+//! a midpoint `base`: the working precision does not grow with the logit gap.
 //!
-//! The loop starts at `prec + 64` bits and doubles; it stops with
-//! [`Error::PrecisionCap`] when [`MAX_WORKING_PREC`] would be exceeded, so it
-//! never spins forever.
+//! The loop starts at `prec + 64` bits and doubles ([`refine`], the one
+//! precision-raising loop of the crate); it stops with [`Error::PrecisionCap`] when
+//! [`MAX_WORKING_PREC`] would be exceeded, so it never spins forever.
 
 use super::interval::Ival;
 use super::round::{Format, round_to};
@@ -52,14 +40,6 @@ pub const MIN_PREC: u32 = 16;
 pub const MAX_PREC: u32 = 1 << 18;
 /// The Ziv loop's cap on the working precision (bits). Reaching it is an error.
 pub const MAX_WORKING_PREC: u32 = 1 << 22;
-/// Extra bits below the requested precision at which an enclosure of 0 is accepted as zero.
-pub const ZERO_GUARD_BITS: u32 = 1100;
-/// The working precision from which [`ziv_many_settling_ties`] takes an enclosure of a
-/// rounding midpoint to be that midpoint (see the module docs).
-pub const TIE_WORKING_PREC: u32 = 1 << 16;
-/// An enclosure is taken to be the midpoint `t` it contains only when its width is at
-/// most `|t|·2^−TIE_GUARD_BITS` (or `2^−(prec + ZERO_GUARD_BITS)` relative, if smaller).
-pub const TIE_GUARD_BITS: u32 = 1 << 15;
 
 /// A rigorously enclosed real result, with its correctly rounded `f64` and `f32`.
 #[derive(Clone, Debug)]
@@ -68,8 +48,6 @@ pub struct Approx {
     prec: u32,
     f64: f64,
     f32: f32,
-    zero_bound: Option<Float>,
-    tie: Option<Format>,
 }
 
 impl Approx {
@@ -98,28 +76,6 @@ impl Approx {
         self.enclosure.is_point()
     }
 
-    /// `Some(b)` when the value could not be separated from 0 and is reported as
-    /// zero with `|v| ≤ b` (see the module docs); `None` otherwise.
-    pub fn zero_bound(&self) -> Option<&Float> {
-        self.zero_bound.as_ref()
-    }
-
-    /// `Some(fmt)` when the value could not be separated from a rounding midpoint `t`
-    /// of `fmt` (halfway between two neighbouring floats) and was taken to be `t` (only
-    /// [`ziv_many_settling_ties`], used by the loss oracle, does this): the `fmt` result
-    /// is then `t` rounded ties-to-even — the correct rounding if `v = t`, and one of the
-    /// two floats nearest to `v` in any case — and `|v − t| ≤ |t|·2^tie_bound_exp`.
-    /// The other format's result is correctly rounded as usual. `None` otherwise.
-    pub fn assumed_tie(&self) -> Option<Format> {
-        self.tie
-    }
-
-    /// The exponent `e` of the relative bound `|v − t| ≤ |t|·2^e` that goes with
-    /// [`assumed_tie`](Self::assumed_tie): `−max(TIE_GUARD_BITS, prec + ZERO_GUARD_BITS)`.
-    pub fn tie_bound_exp(&self) -> Option<i32> {
-        self.tie.map(|_| -(tie_guard(self.prec) as i32))
-    }
-
     /// A point of the enclosure at the enclosure's precision (its midpoint).
     pub fn mid(&self) -> Float {
         let p = self.enclosure.prec() + 1;
@@ -136,7 +92,7 @@ impl Approx {
     /// below one unit in its last digit; `"0"` for zero.
     pub fn decimal(&self) -> String {
         let mid = self.mid();
-        if self.zero_bound.is_some() || mid.is_zero() {
+        if mid.is_zero() {
             return "0".into();
         }
         let digits = Self::decimal_digits(self.prec);
@@ -152,77 +108,115 @@ impl Approx {
     }
 }
 
-/// `max(TIE_GUARD_BITS, prec + ZERO_GUARD_BITS)`.
-fn tie_guard(prec: u32) -> u32 {
-    TIE_GUARD_BITS.max(prec + ZERO_GUARD_BITS)
+/// An enclosure `base + rest` of a value: an exact float `base` (of any precision) and
+/// an interval `rest`. A plain [`Ival`] is the split with `base = 0`.
+#[derive(Clone, Debug)]
+pub struct Split {
+    /// The exact part.
+    pub base: Float,
+    /// The enclosed remainder.
+    pub rest: Ival,
 }
 
-/// Decides whether `iv` determines all outputs at `prec` bits (see the module docs);
-/// with `ties`, an enclosure of a rounding midpoint may be taken to be it.
-fn settle(iv: &Ival, prec: u32, ties: bool) -> Option<Approx> {
-    // Narrow enough to be taken as a rounding midpoint it still straddles.
-    let tight = ties && !iv.contains_zero() && iv.width() <= (iv.mig() >> tie_guard(prec));
-    let rounded = |fmt| -> Option<(f64, bool)> {
-        let a = round_to(iv.lo(), fmt);
-        let b = round_to(iv.hi(), fmt);
-        if a.to_bits() == b.to_bits() {
-            Some((a, false))
-        } else if a == 0.0 && b == 0.0 {
-            Some((0.0, false))
-        } else if tight {
-            let t = midpoint(a, b, fmt);
-            (*iv.lo() <= t && t <= *iv.hi()).then(|| (round_to(&t, fmt), true))
-        } else {
-            None
+impl From<Ival> for Split {
+    fn from(rest: Ival) -> Split {
+        Split {
+            base: Float::new(2),
+            rest,
         }
+    }
+}
+
+impl Split {
+    /// The enclosure `[base + rest.lo, base + rest.hi]` rounded outward to the
+    /// precision of `rest`.
+    pub fn hull(&self) -> Ival {
+        if self.base.is_zero() {
+            return self.rest.clone();
+        }
+        let p = self.rest.prec();
+        let lo = Float::with_val_round(p, &self.base + self.rest.lo(), Round::Down).0;
+        let hi = Float::with_val_round(p, &self.base + self.rest.hi(), Round::Up).0;
+        Ival::new(lo, hi).expect("ordered finite endpoints")
+    }
+}
+
+/// `base + x` correctly rounded to `fmt`, for exact floats of any precisions and
+/// exponent gap (see [`sticky_to_fmt`]).
+pub fn round_sum(base: &Float, x: &Float, fmt: Format) -> f64 {
+    if base.is_zero() {
+        return round_to(x, fmt);
+    }
+    sticky_to_fmt(Float::with_val_round(64, base + x, Round::Zero), fmt)
+}
+
+/// Rounds to `fmt` the exact value `v` of which `(s, ord)` is the rounding toward zero
+/// at 64 bits with its ternary value: when inexact, `s` is nudged by half an ulp away
+/// from zero, to a 66-bit value strictly between the two 64-bit neighbours of `v` and
+/// so on the same side as `v` of every `fmt` rounding boundary (those lie on the 64-bit
+/// grid: the round-to-odd argument). Correct for any exponent gap, subnormals included.
+fn sticky_to_fmt((s, ord): (Float, std::cmp::Ordering), fmt: Format) -> f64 {
+    if ord == std::cmp::Ordering::Equal || s.is_zero() {
+        return round_to(&s, fmt);
+    }
+    let e = s.get_exp().expect("finite nonzero");
+    let half = Float::with_val(2, Float::i_exp(1, e - 65));
+    let nudged = if s.is_sign_positive() {
+        Float::with_val(66, &s + &half)
+    } else {
+        Float::with_val(66, &s - &half)
     };
-    let (f64v, tie64) = rounded(Format::F64)?;
-    let (f32v, tie32) = rounded(Format::F32)?;
-    let tie = match (tie64, tie32) {
-        (true, _) => Some(Format::F64),
-        (false, true) => Some(Format::F32),
-        (false, false) => None,
+    round_to(&nudged, fmt)
+}
+
+/// Decides whether `sp` determines all outputs at `prec` bits (see the module docs):
+/// both roundings, the sign, and `prec` relative bits. An enclosure that contains 0 or
+/// a rounding midpoint without being a point decides nothing.
+fn settle(sp: &Split, prec: u32) -> Option<Approx> {
+    let hull = sp.hull();
+    let rounded = |fmt| -> Option<f64> {
+        let a = round_sum(&sp.base, sp.rest.lo(), fmt);
+        let b = round_sum(&sp.base, sp.rest.hi(), fmt);
+        (a.to_bits() == b.to_bits()).then_some(a)
     };
-    let mut zero_bound = None;
-    if !iv.is_point() {
-        if iv.contains_zero() {
-            let guard = prec + ZERO_GUARD_BITS;
-            let floor = Float::with_val(2, Float::i_exp(1, -(guard as i32)));
-            if iv.mag() > floor {
-                return None;
-            }
-            zero_bound = Some(floor);
-        } else {
-            let tol = Float::with_val(iv.prec(), iv.mig() >> (prec + 7));
-            if iv.width() > tol {
-                return None;
-            }
+    let f64v = rounded(Format::F64)?;
+    let f32v = rounded(Format::F32)?;
+    if !hull.is_point() {
+        if hull.contains_zero() {
+            return None;
+        }
+        let tol = Float::with_val(hull.prec(), hull.mig() >> (prec + 7));
+        if hull.width() > tol {
+            return None;
         }
     }
     Some(Approx {
-        enclosure: iv.clone(),
+        enclosure: hull,
         prec,
         f64: f64v,
         f32: f32v as f32,
-        zero_bound,
-        tie,
     })
 }
 
-/// The rounding midpoint between the neighbouring `fmt` values `a < b` (or `b < a`),
-/// exactly; next to the overflow threshold the missing neighbour is `(2 − 2^(1−p))·2^emax`
-/// plus one ulp, so the midpoint is the threshold `(2 − 2^−p)·2^emax` itself.
-fn midpoint(a: f64, b: f64, fmt: Format) -> Float {
-    let finite = if a.is_finite() { a } else { b };
-    let other = if a.is_finite() { b } else { a };
-    if other.is_finite() {
-        // Two doubles: their sum is exact with 2·53 + 2 bits of precision.
-        (Float::with_val(2 * 53 + 2, a) + b) / 2u32
-    } else {
-        let p = fmt.precision();
-        let t = Float::with_val(p + 2, Float::i_exp(1, fmt.max_exp() + 1))
-            - Float::with_val(2, Float::i_exp(1, fmt.max_exp() - p as i32));
-        if finite < 0.0 { -t } else { t }
+/// The crate's one precision-raising loop: calls `step(wp)` for `wp = start, 2·start,
+/// …` until it answers `Some`, and fails with [`Error::PrecisionCap`] (naming `op`)
+/// once [`MAX_WORKING_PREC`] has been tried.
+pub fn refine<T, F>(op: &'static str, start: u32, mut step: F) -> Result<T, Error>
+where
+    F: FnMut(u32) -> Result<Option<T>, Error>,
+{
+    let mut wp = start.clamp(MIN_PREC, MAX_WORKING_PREC);
+    loop {
+        if let Some(done) = step(wp)? {
+            return Ok(done);
+        }
+        if wp >= MAX_WORKING_PREC {
+            return Err(Error::PrecisionCap {
+                op,
+                max: MAX_WORKING_PREC,
+            });
+        }
+        wp = wp.saturating_mul(2).min(MAX_WORKING_PREC);
     }
 }
 
@@ -242,54 +236,81 @@ pub fn check_prec(prec: u32) -> Result<(), Error> {
 /// Runs the Ziv loop for several outputs computed together. `eval(wp)` returns
 /// enclosures at working precision `wp`, `Ok(None)` when `wp` was too low to
 /// decide something (a branch, a sign), or an error that ends the loop.
-pub fn ziv_many<F>(op: &'static str, prec: u32, eval: F) -> Result<Vec<Approx>, Error>
+pub fn ziv_many<F>(op: &'static str, prec: u32, mut eval: F) -> Result<Vec<Approx>, Error>
 where
     F: FnMut(u32) -> Result<Option<Vec<Ival>>, Error>,
 {
-    ziv_loop(op, prec, false, eval)
+    ziv_splits(op, prec, |wp| {
+        Ok(eval(wp)?.map(|v| v.into_iter().map(Split::from).collect()))
+    })
 }
 
-/// [`ziv_many`] for results that may lie exactly on a rounding midpoint without being
-/// exactly computable (the loss oracle's gradients): from [`TIE_WORKING_PREC`] bits on,
-/// an enclosure of a midpoint is taken to be it and flagged ([`Approx::assumed_tie`];
-/// module docs).
-pub fn ziv_many_settling_ties<F>(op: &'static str, prec: u32, eval: F) -> Result<Vec<Approx>, Error>
+/// [`ziv_many`] over [`Split`] enclosures (an exact part plus an enclosed rest).
+pub fn ziv_splits<F>(op: &'static str, prec: u32, mut eval: F) -> Result<Vec<Approx>, Error>
 where
-    F: FnMut(u32) -> Result<Option<Vec<Ival>>, Error>,
-{
-    ziv_loop(op, prec, true, eval)
-}
-
-fn ziv_loop<F>(op: &'static str, prec: u32, ties: bool, mut eval: F) -> Result<Vec<Approx>, Error>
-where
-    F: FnMut(u32) -> Result<Option<Vec<Ival>>, Error>,
+    F: FnMut(u32) -> Result<Option<Vec<Split>>, Error>,
 {
     check_prec(prec)?;
-    let mut wp = prec + 64;
-    loop {
-        if let Some(ivs) = eval(wp)? {
-            let ties_now = ties && wp >= TIE_WORKING_PREC;
-            if let Some(done) = ivs.iter().map(|iv| settle(iv, prec, ties_now)).collect() {
-                return Ok(done);
-            }
-        }
-        if wp >= MAX_WORKING_PREC {
-            return Err(Error::PrecisionCap {
-                op,
-                max: MAX_WORKING_PREC,
-            });
-        }
-        wp = wp.saturating_mul(2).min(MAX_WORKING_PREC);
-    }
+    refine(op, prec + 64, |wp| {
+        Ok(eval(wp)?.and_then(|v| v.iter().map(|sp| settle(sp, prec)).collect()))
+    })
 }
 
-/// [`ziv_many_settling_ties`] for one output.
-pub fn ziv_settling_ties<F>(op: &'static str, prec: u32, mut eval: F) -> Result<Approx, Error>
+/// The rationals that keep the enclosure `iv` from deciding its outputs: 0 when `iv`
+/// contains 0, and the `f32`/`f64` rounding midpoint between two *neighbouring* floats
+/// that the endpoints round to (none when `iv` is wider than that).
+pub fn blocking_points(iv: &Ival) -> Vec<Rational> {
+    let mut out = Vec::new();
+    if iv.contains_zero() {
+        out.push(Rational::new());
+    }
+    for fmt in [Format::F64, Format::F32] {
+        let (a, b) = (round_to(iv.lo(), fmt), round_to(iv.hi(), fmt));
+        let neighbours = match fmt {
+            Format::F64 => a.next_up() == b,
+            Format::F32 => (a as f32).next_up() == b as f32,
+        };
+        if a.is_finite() && b.is_finite() && a != 0.0 && b != 0.0 && neighbours {
+            let t = (Rational::from_f64(a).expect("finite")
+                + Rational::from_f64(b).expect("finite"))
+                / 2u32;
+            if !out.contains(&t) {
+                out.push(t);
+            }
+        }
+    }
+    out
+}
+
+/// The Ziv loop for one output that may be exactly 0 or a rounding midpoint without
+/// being computable exactly: whenever the enclosure is blocked by such a point `t`
+/// ([`blocking_points`]), `prove(t, enclosure)` may show that the value *is* `t` (by an
+/// exact identity, never by closeness); then the result is `t`, exactly.
+pub fn ziv_proving<F, P>(
+    op: &'static str,
+    prec: u32,
+    mut eval: F,
+    mut prove: P,
+) -> Result<Approx, Error>
 where
     F: FnMut(u32) -> Result<Option<Ival>, Error>,
+    P: FnMut(&Rational, &Ival) -> Result<bool, Error>,
 {
-    let mut v = ziv_many_settling_ties(op, prec, |wp| Ok(eval(wp)?.map(|iv| vec![iv])))?;
-    Ok(v.pop().expect("one output"))
+    check_prec(prec)?;
+    refine(op, prec + 64, |wp| {
+        let Some(iv) = eval(wp)? else {
+            return Ok(None);
+        };
+        if let Some(done) = settle(&iv.clone().into(), prec) {
+            return Ok(Some(done));
+        }
+        for t in blocking_points(&iv) {
+            if prove(&t, &iv)? {
+                return approx_rational(op, &t, prec).map(Some);
+            }
+        }
+        Ok(None)
+    })
 }
 
 /// The Ziv loop for one output; see [`ziv_many`].
@@ -312,25 +333,17 @@ pub fn approx_rational(op: &'static str, r: &Rational, prec: u32) -> Result<Appr
             check_prec(prec)?;
             let point = Ival::point(Float::with_val(bits, r));
             debug_assert!(point.contains_rational(r));
-            return Ok(settle(&point, prec, false).expect("a point determines every output"));
+            return Ok(settle(&point.into(), prec).expect("a point determines every output"));
         }
     }
     ziv(op, prec, |wp| Ok(Some(Ival::from_rational(r, wp))))
 }
 
-/// The exact rational `r` correctly rounded to `fmt` (as an `f64` holding the value).
+/// The exact rational `r` correctly rounded to `fmt` (as an `f64` holding the value),
+/// in one step: MPFR rounds `r` toward zero at 64 bits and reports whether it was exact
+/// (see [`sticky_to_fmt`]).
 pub fn round_rational(r: &Rational, fmt: Format) -> f64 {
-    let mut wp = 64;
-    loop {
-        let iv = Ival::from_rational(r, wp);
-        let a = round_to(iv.lo(), fmt);
-        if a.to_bits() == round_to(iv.hi(), fmt).to_bits() || wp >= MAX_WORKING_PREC {
-            // At the cap (unreachable for inputs within the parser's size limits)
-            // the lower endpoint's rounding is returned.
-            return a;
-        }
-        wp *= 2;
-    }
+    sticky_to_fmt(Float::with_val_round(64, r, Round::Zero), fmt)
 }
 
 #[cfg(test)]
@@ -368,83 +381,129 @@ mod tests {
         .expect("ordered")
     }
 
-    /// The loop over `around(t, wp)` with ties settled, and the precisions it tried.
-    fn settle_around(t: &Float) -> (Approx, Vec<u32>) {
-        let mut seen = Vec::new();
-        let a = ziv_many_settling_ties("t", 64, |wp| {
-            seen.push(wp);
-            Ok(Some(vec![around(t, wp)]))
-        })
-        .unwrap();
-        (a.into_iter().next().unwrap(), seen)
-    }
-
     #[test]
-    fn inexact_enclosure_of_a_midpoint_is_taken_as_the_midpoint() {
-        // f32: 1 + 2^−24 lies halfway between 1 and 1 + 2^−23 (ties to 1);
-        // 1 + 3·2^−24 between 1 + 2^−23 and 1 + 2^−22 (ties to the even 1 + 2^−22).
-        for (t, want) in [
-            (1.0 + 2f64.powi(-24), 1.0f32),
-            (1.0 + 3.0 * 2f64.powi(-24), 1.0 + 2f32.powi(-22)),
-            (-(1.0 + 2f64.powi(-24)), -1.0f32),
+    fn an_inexact_enclosure_of_a_midpoint_or_of_zero_decides_nothing() {
+        // f32 midpoint 1 + 2^−24 and f64 midpoint 1 + 2^−53: no tie is ever assumed.
+        let f64_mid = Float::with_val(64, 1) + Float::with_val(64, Float::i_exp(1, -53));
+        for t in [
+            Float::with_val(64, 1.0 + 2f64.powi(-24)),
+            Float::with_val(64, -(1.0 + 2f64.powi(-24))),
+            f64_mid,
         ] {
-            let (a, seen) = settle_around(&Float::with_val(64, t));
-            assert_eq!(a.f32(), want, "{t}");
-            assert_eq!(a.f64(), t, "exact in f64");
-            assert_eq!(a.assumed_tie(), Some(Format::F32));
-            assert_eq!(a.tie_bound_exp(), Some(-(TIE_GUARD_BITS as i32)));
-            // Only from TIE_WORKING_PREC on, not before.
-            let n = seen.len();
-            assert!(
-                seen[n - 1] >= TIE_WORKING_PREC && seen[n - 2] < TIE_WORKING_PREC,
-                "{seen:?}"
-            );
+            let e = ziv("t", 64, |wp| Ok(Some(around(&t, wp.min(4096))))).unwrap_err();
+            assert!(matches!(e, Error::PrecisionCap { .. }));
         }
-        // f64: 1 + 2^−53, and the overflow threshold (2 − 2^−53)·2^1023, which rounds to ∞.
-        let t = Float::with_val(64, 1) + Float::with_val(64, Float::i_exp(1, -53));
-        let (a, _) = settle_around(&t);
-        assert_eq!((a.f64(), a.assumed_tie()), (1.0, Some(Format::F64)));
-        assert_eq!(a.f32(), 1.0);
-        let big =
-            Float::with_val(64, Float::i_exp(1, 1024)) - Float::with_val(64, Float::i_exp(1, 970));
-        let (a, _) = settle_around(&big);
-        assert_eq!(
-            (a.f64(), a.assumed_tie()),
-            (f64::INFINITY, Some(Format::F64))
-        );
-        // The plain loop never assumes a tie: it runs to the cap instead.
-        let tf = Float::with_val(64, 1.0 + 2f64.powi(-24));
-        let e = ziv("t", 64, |wp| Ok(Some(around(&tf, wp.min(4096))))).unwrap_err();
-        assert!(matches!(e, Error::PrecisionCap { .. }));
-    }
-
-    #[test]
-    fn values_very_close_to_a_midpoint_are_still_decided() {
-        // Like sin θ = θ·(1 − θ²/6) at θ = 1.5·2^−1074: 2^−2150 below the f64 midpoint
-        // 1.5·2^−1074, so it rounds down to 2^−1074 — a tie rule at 2^−1164 got it wrong.
-        let mid = Float::with_val(64, 1.5) >> 1074;
-        let v = Float::with_val(4000, &mid) - (Float::with_val(4000, &mid) >> 2150);
-        let (a, _) = settle_around(&v);
-        assert_eq!((a.f64(), a.assumed_tie()), (2f64.powi(-1074), None));
-        // And 2^−1000 above 1 + 2^−24 (an f32 midpoint) rounds up.
-        let near = Float::with_val(2000, 1.0 + 2f64.powi(-24))
-            + Float::with_val(2, Float::i_exp(1, -1000));
-        let (a, _) = settle_around(&near);
-        assert_eq!((a.f32(), a.assumed_tie()), (1.0 + 2f32.powi(-23), None));
-    }
-
-    #[test]
-    fn zero_enclosure_is_reported_with_bound() {
-        let a = ziv("t", 32, |wp| {
-            let e = Float::with_val(wp, Float::i_exp(1, -(wp as i32) * 2));
+        // Nor is zero assumed from a tiny enclosure around it.
+        let e = ziv("t", 32, |wp| {
+            let e = Float::with_val(wp, Float::i_exp(1, -(wp.min(4096) as i32) * 2));
             Ok(Some(
                 Ival::new(Float::with_val(wp, -&e), e).expect("ordered"),
             ))
         })
-        .unwrap();
-        assert!(a.zero_bound().is_some());
-        assert_eq!(a.decimal(), "0");
-        assert_eq!(a.f64(), 0.0);
+        .unwrap_err();
+        assert!(matches!(e, Error::PrecisionCap { .. }));
+    }
+
+    #[test]
+    fn values_very_close_to_a_midpoint_are_decided() {
+        // sin θ = θ·(1 − θ²/6) at θ = 1.5·2^−1074 lies 2^−2150 below the f64 midpoint
+        // 1.5·2^−1074, so it rounds down to 2^−1074.
+        let mid = Float::with_val(64, 1.5) >> 1074;
+        let v = Float::with_val(4000, &mid) - (Float::with_val(4000, &mid) >> 2150);
+        let a = ziv("t", 64, |wp| Ok(Some(around(&v, wp)))).unwrap();
+        assert_eq!(a.f64(), 2f64.powi(-1074));
+        // And 2^−1000 above 1 + 2^−24 (an f32 midpoint) rounds up.
+        let near = Float::with_val(2000, 1.0 + 2f64.powi(-24))
+            + Float::with_val(2, Float::i_exp(1, -1000));
+        let a = ziv("t", 64, |wp| Ok(Some(around(&near, wp)))).unwrap();
+        assert_eq!(a.f32(), 1.0 + 2f32.powi(-23));
+    }
+
+    /// The split `base + [r·(1 − 2^−wp), r]` (or its mirror), `r = ±2^−100000·|base|`.
+    fn plus_tiny(base: &Float, up: bool, wp: u32) -> Split {
+        let r =
+            Float::with_val(wp, Float::i_exp(1, -100_000)) * Float::with_val(64, base.abs_ref());
+        let r = if up { r } else { -r };
+        let r2 = Float::with_val(wp, &r - (Float::with_val(wp, &r) >> wp));
+        let (lo, hi) = if up { (r2, r) } else { (r, r2) };
+        Split {
+            base: base.clone(),
+            rest: Ival::new(lo, hi).expect("ordered"),
+        }
+    }
+
+    #[test]
+    fn a_split_decides_a_midpoint_plus_a_tiny_rest_at_the_first_precision() {
+        let f32_mid = Float::with_val(64, 1.0 + 2f64.powi(-24));
+        let f64_mid = Float::with_val(64, 1) + Float::with_val(64, Float::i_exp(1, -53));
+        let sub_mid: Float = Float::with_val(64, 1.5) >> 1074;
+        let cases: [(Float, bool, f32, f64); 8] = [
+            (
+                f32_mid.clone(),
+                true,
+                1.0 + 2f32.powi(-23),
+                1.0 + 2f64.powi(-24),
+            ),
+            (f32_mid.clone(), false, 1.0, 1.0 + 2f64.powi(-24)),
+            (-f32_mid.clone(), true, -1.0, -(1.0 + 2f64.powi(-24))),
+            (
+                -f32_mid,
+                false,
+                -(1.0 + 2f32.powi(-23)),
+                -(1.0 + 2f64.powi(-24)),
+            ),
+            (f64_mid.clone(), true, 1.0, 1.0 + 2f64.powi(-52)),
+            (f64_mid, false, 1.0, 1.0),
+            (sub_mid.clone(), true, 0.0, 2.0 * 2f64.powi(-1074)),
+            (sub_mid, false, 0.0, 2f64.powi(-1074)),
+        ];
+        for (t, up, want32, want64) in cases {
+            let mut seen = Vec::new();
+            let a = ziv_splits("t", 16, |wp| {
+                seen.push(wp);
+                Ok(Some(vec![plus_tiny(&t, up, wp)]))
+            })
+            .unwrap()
+            .pop()
+            .unwrap();
+            assert_eq!((a.f32(), a.f64()), (want32, want64), "{t} {up}");
+            assert_eq!(seen, vec![80], "decided at the first working precision");
+        }
+    }
+
+    #[test]
+    fn a_tiny_nonzero_value_rounds_to_a_signed_zero() {
+        let v: Float = -(Float::with_val(64, 1) >> 5000u32);
+        let a = ziv("t", 16, |wp| Ok(Some(around(&v, wp)))).unwrap();
+        assert_eq!(a.f64().to_bits(), (-0.0f64).to_bits());
+        assert_eq!(a.f32().to_bits(), (-0.0f32).to_bits());
+        assert!(a.decimal().starts_with("-7.0") && a.decimal().ends_with("e-1506"));
+    }
+
+    #[test]
+    fn rationals_round_like_the_hardware() {
+        // f64 → f32 conversions, subnormal results and midpoints included.
+        let mut x: u64 = 0x9e37_79b9_7f4a_7c15;
+        for _ in 0..20_000 {
+            x ^= x << 13;
+            x ^= x >> 7;
+            x ^= x << 17;
+            let d = f64::from_bits(x);
+            if !d.is_finite() {
+                continue;
+            }
+            let r = Rational::from_f64(d).unwrap();
+            assert_eq!(
+                round_rational(&r, Format::F32),
+                f64::from(d as f32),
+                "{d:e}"
+            );
+            assert_eq!(round_rational(&r, Format::F64).to_bits(), d.to_bits());
+        }
+        let third = Rational::from((1, 3));
+        assert_eq!(round_rational(&third, Format::F64), 1.0 / 3.0);
+        let mid = Rational::from(1) + Rational::from((1, 1 << 24));
+        assert_eq!(round_rational(&mid, Format::F32), 1.0);
     }
 
     #[test]

@@ -10,6 +10,7 @@
 use crate::Error;
 use crate::arith::ziv::Approx;
 use crate::arith::{exact, hex_f32, hex_f64, rational_from_f64};
+use crate::names::Name;
 use rug::Rational;
 use serde_json::{Map, Value, json};
 
@@ -107,6 +108,21 @@ impl<'a> Fields<'a> {
     pub fn string_or(&mut self, name: &'static str, default: &'a str) -> Result<&'a str, String> {
         if self.has(name) {
             self.string(name)
+        } else {
+            self.used.push(name);
+            Ok(default)
+        }
+    }
+
+    /// A required name from `T`'s table ([`Name::parse`]: the canonical spelling).
+    pub fn name<T: Name>(&mut self, name: &'static str) -> Result<T, String> {
+        T::parse(self.string(name)?).map_err(|e| format!("field \"{name}\": {e}"))
+    }
+
+    /// An optional name from `T`'s table with a default.
+    pub fn name_or<T: Name>(&mut self, name: &'static str, default: T) -> Result<T, String> {
+        if self.has(name) {
+            self.name(name)
         } else {
             self.used.push(name);
             Ok(default)
@@ -244,26 +260,15 @@ pub fn kind(v: &Value) -> &'static str {
     }
 }
 
-/// The output fields of one result: `value`, `f64`, `f32` (and `zero_bound` when
-/// the value is reported as zero with an absolute bound; `tie_format` and `tie_bound`
-/// when a loss gradient was taken to be a rounding midpoint of that format, with that
-/// relative bound).
+/// The output fields of one result: `value`, `f64`, `f32`, all decided by proof.
+/// (Versions before 0.2 could add `zero_bound`, `tie_format` and `tie_bound` for values
+/// they assumed to be 0 or a rounding midpoint; nothing is assumed any more, so those
+/// fields are never written, and readers still accept them.)
 pub fn approx_fields(a: &Approx) -> Map<String, Value> {
     let mut m = Map::new();
     m.insert("value".into(), json!(a.decimal()));
     m.insert("f64".into(), json!(hex_f64(a.f64())));
     m.insert("f32".into(), json!(hex_f32(a.f32())));
-    if let Some(b) = a.zero_bound() {
-        // The bound is a power of two far below the smallest f64 (2^−(prec+1100)):
-        // written exactly as a hex float, never rounded (rounding would make it 0).
-        let e = b.get_exp().expect("a positive bound") - 1;
-        debug_assert_eq!(*b, rug::Float::with_val(2, rug::Float::i_exp(1, e)));
-        m.insert("zero_bound".into(), json!(format!("0x1p{e}")));
-    }
-    if let (Some(fmt), Some(e)) = (a.assumed_tie(), a.tie_bound_exp()) {
-        m.insert("tie_format".into(), json!(fmt.name()));
-        m.insert("tie_bound".into(), json!(format!("0x1p{e}")));
-    }
     m
 }
 
