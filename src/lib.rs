@@ -57,6 +57,7 @@ pub mod fuzzing;
 pub mod loss;
 pub mod margin;
 pub mod multiangle;
+pub mod names;
 pub mod psi;
 pub mod zoo;
 

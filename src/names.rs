@@ -1,0 +1,162 @@
+//! One name table per enum: the spelling of every choice the JSON Lines interfaces
+//! and the command line share (loss variant, backward, float format, `m_min` setting).
+//!
+//! Each enum implements [`Name`]: [`Name::name`] is its canonical spelling — the one
+//! written in JSON and shown in help texts — and [`Name::parse`] reads it back, with an
+//! error that lists the accepted names. On the command line [`Name::parse_arg`] also
+//! accepts `-` for `_` (`a-softmax` for `a_softmax`). The table of each enum is one
+//! list in one `names!` invocation, so the writer and the readers cannot drift apart,
+//! and adding a variant without a name does not compile.
+//!
+//! ```
+//! use asoftmax_spec::loss::Variant;
+//! use asoftmax_spec::names::Name;
+//! assert_eq!(Variant::LSoftmax.name(), "l_softmax");
+//! assert_eq!(Variant::parse("a_softmax"), Ok(Variant::ASoftmax));
+//! assert_eq!(Variant::parse_arg("a-softmax"), Ok(Variant::ASoftmax));
+//! assert_eq!(
+//!     Variant::parse("a-softmax").unwrap_err(),
+//!     "unknown variant \"a-softmax\" (expected \"a_softmax\" or \"l_softmax\")"
+//! );
+//! ```
+
+use crate::arith::Format;
+use crate::loss::{Backward, Variant};
+use crate::margin::Setting;
+
+/// A closed set of values with one canonical name each.
+pub trait Name: Copy + PartialEq + Sized + 'static {
+    /// What the values are (`"variant"`, `"op"`, …), for error messages.
+    const WHAT: &'static str;
+    /// Every value, in table order (the order error messages and help texts list them in).
+    const ALL: &'static [Self];
+
+    /// The canonical name, as written in JSON and on the command line.
+    fn name(self) -> &'static str;
+
+    /// The value named exactly `text` (canonical spelling only: JSON readers use this).
+    fn parse(text: &str) -> Result<Self, String> {
+        Self::ALL
+            .iter()
+            .copied()
+            .find(|v| v.name() == text)
+            .ok_or_else(|| unknown::<Self>(text))
+    }
+
+    /// [`parse`](Name::parse), also accepting `-` in place of `_` (`a-softmax`,
+    /// `detached-margin`): the command-line alias.
+    fn parse_arg(text: &str) -> Result<Self, String> {
+        Self::ALL
+            .iter()
+            .copied()
+            .find(|v| v.name() == text || v.name().replace('_', "-") == text)
+            .ok_or_else(|| unknown::<Self>(text))
+    }
+
+    /// The accepted names for messages: `"a" or "b"` for two, `one of: a, b, c` otherwise.
+    fn expected() -> String {
+        match Self::ALL {
+            [a, b] => format!("\"{}\" or \"{}\"", a.name(), b.name()),
+            all => format!(
+                "one of: {}",
+                all.iter().map(|v| v.name()).collect::<Vec<_>>().join(", ")
+            ),
+        }
+    }
+}
+
+/// `unknown <what> "<text>" (expected <names>)`.
+fn unknown<T: Name>(text: &str) -> String {
+    format!(
+        "unknown {} \"{text}\" (expected {})",
+        T::WHAT,
+        T::expected()
+    )
+}
+
+/// Implements [`Name`] from one table: `names!(Type, "what", { Type::A => "a", … })`.
+/// The `match` it writes is exhaustive, so every variant must be listed.
+macro_rules! names {
+    ($ty:ty, $what:literal, { $($value:path => $name:literal),+ $(,)? }) => {
+        impl $crate::names::Name for $ty {
+            const WHAT: &'static str = $what;
+            const ALL: &'static [Self] = &[$($value),+];
+            fn name(self) -> &'static str {
+                match self {
+                    $($value => $name),+
+                }
+            }
+        }
+    };
+}
+pub(crate) use names;
+
+names!(Variant, "variant", {
+    Variant::ASoftmax => "a_softmax",
+    Variant::LSoftmax => "l_softmax",
+});
+
+names!(Backward, "backward", {
+    Backward::Full => "full",
+    Backward::DetachedMargin => "detached_margin",
+});
+
+names!(Format, "dtype", {
+    Format::F32 => "f32",
+    Format::F64 => "f64",
+});
+
+names!(Setting, "setting", {
+    Setting::Binary => "binary",
+    Setting::Multiclass => "multiclass",
+});
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn round_trip<T: Name + std::fmt::Debug>() {
+        for &v in T::ALL {
+            assert_eq!(T::parse(v.name()), Ok(v));
+            assert_eq!(T::parse_arg(v.name()), Ok(v));
+            assert_eq!(T::parse_arg(&v.name().replace('_', "-")), Ok(v));
+            assert!(!v.name().contains('-'), "canonical names use _");
+        }
+        let err = T::parse("no such name").unwrap_err();
+        for &v in T::ALL {
+            assert!(err.contains(v.name()), "{err}");
+        }
+    }
+
+    #[test]
+    fn every_table_round_trips() {
+        round_trip::<Variant>();
+        round_trip::<Backward>();
+        round_trip::<Format>();
+        round_trip::<Setting>();
+    }
+
+    #[test]
+    fn tables_agree_with_the_inherent_names() {
+        // `Format` and `Setting` also have an inherent `name()` (used by reports).
+        for &f in <Format as Name>::ALL {
+            assert_eq!(Name::name(f), Format::name(f));
+        }
+        for &s in <Setting as Name>::ALL {
+            assert_eq!(Name::name(s), Setting::name(s));
+        }
+    }
+
+    #[test]
+    fn aliases_only_on_the_command_line() {
+        assert!(Backward::parse("detached-margin").is_err());
+        assert_eq!(
+            Backward::parse_arg("detached-margin"),
+            Ok(Backward::DetachedMargin)
+        );
+        assert_eq!(
+            Format::parse("f16").unwrap_err(),
+            "unknown dtype \"f16\" (expected \"f32\" or \"f64\")"
+        );
+    }
+}
