@@ -1,10 +1,12 @@
 //! `asoftmax-spec`: the command-line face of the oracle.
 
 use asoftmax_spec::arith::Format;
+use asoftmax_spec::cli::args::{name_parser, name_parser_of};
+use asoftmax_spec::cli::op::Op;
 use asoftmax_spec::cli::{check, eval, vectors};
 use asoftmax_spec::loss::{Backward, Variant};
 use clap::{Parser, Subcommand, ValueEnum};
-use std::io::{BufReader, BufWriter, IsTerminal, Write};
+use std::io::{self, BufReader, BufWriter, IsTerminal, Write};
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
@@ -14,33 +16,6 @@ use std::process::ExitCode;
 struct Cli {
     #[command(subcommand)]
     command: Command,
-}
-
-#[derive(Clone, Copy, ValueEnum, PartialEq)]
-enum Dtype {
-    F32,
-    F64,
-}
-
-impl From<Dtype> for Format {
-    fn from(d: Dtype) -> Format {
-        match d {
-            Dtype::F32 => Format::F32,
-            Dtype::F64 => Format::F64,
-        }
-    }
-}
-
-#[derive(Clone, Copy, ValueEnum)]
-enum VariantArg {
-    ASoftmax,
-    LSoftmax,
-}
-
-#[derive(Clone, Copy, ValueEnum)]
-enum BackwardArg {
-    Full,
-    DetachedMargin,
 }
 
 #[derive(Clone, Copy, ValueEnum)]
@@ -59,8 +34,8 @@ enum Command {
         #[arg(long, default_value = "1..=8")]
         m: String,
         /// Formats to audit.
-        #[arg(long, value_enum, value_delimiter = ',', default_value = "f32,f64")]
-        dtype: Vec<Dtype>,
+        #[arg(long, value_parser = name_parser::<Format>(), value_delimiter = ',', default_value = "f32,f64")]
+        dtype: Vec<Format>,
         /// Random inputs per (kernel, op, m), after the edge cases and sweeps.
         #[arg(long, default_value_t = 512)]
         random: usize,
@@ -89,12 +64,12 @@ enum Command {
     /// representable in --dtype, with the oracle's outputs and a unique id.
     /// Same options and seed give byte-identical output.
     Vectors {
-        /// Comma-separated ops: cos_m, psi, dpsi_dcos, loss.
-        #[arg(long, default_value = "cos_m,psi,dpsi_dcos", value_delimiter = ',')]
-        op: Vec<String>,
+        /// Comma-separated ops.
+        #[arg(long, value_parser = name_parser_of(&Op::VECTORS), default_value = "cos_m,psi,dpsi_dcos", value_delimiter = ',')]
+        op: Vec<Op>,
         /// The float format of the inputs (and of the implementation under test).
-        #[arg(long, value_enum, default_value = "f32")]
-        dtype: Dtype,
+        #[arg(long, value_parser = name_parser::<Format>(), default_value = "f32")]
+        dtype: Format,
         /// Margins: a single value ("4") or a range ("1..=8", "1..9").
         #[arg(long, default_value = "1..=8")]
         m: String,
@@ -120,12 +95,12 @@ enum Command {
         /// Loss: logit scale s > 0.
         #[arg(long, default_value_t = 1.0)]
         scale: f64,
-        /// Loss: logits variant.
-        #[arg(long, value_enum, default_value = "a-softmax")]
-        variant: VariantArg,
-        /// Loss: backward semantics.
-        #[arg(long, value_enum, default_value = "full")]
-        backward: BackwardArg,
+        /// Loss: logits variant (the JSON names; "a-softmax" and "l-softmax" are accepted too).
+        #[arg(long, value_parser = name_parser::<Variant>(), default_value = "a_softmax")]
+        variant: Variant,
+        /// Loss: backward semantics (the JSON names; "detached-margin" is accepted too).
+        #[arg(long, value_parser = name_parser::<Backward>(), default_value = "full")]
+        backward: Backward,
     },
     /// Judge an implementation's RESULTS (JSON Lines {"id":…,"value":…[,"grad_x","grad_w"]})
     /// on a VECTORS file with the suite's metrics and tolerances. Exits 0 only when
@@ -192,7 +167,7 @@ fn main() -> ExitCode {
             }
             let opts = vectors::VectorsOptions {
                 ops: op,
-                dtype: dtype.into(),
+                dtype,
                 ms,
                 count,
                 seed,
@@ -201,14 +176,8 @@ fn main() -> ExitCode {
                 batch,
                 lambda,
                 scale,
-                variant: match variant {
-                    VariantArg::ASoftmax => Variant::ASoftmax,
-                    VariantArg::LSoftmax => Variant::LSoftmax,
-                },
-                backward: match backward {
-                    BackwardArg::Full => Backward::Full,
-                    BackwardArg::DetachedMargin => Backward::DetachedMargin,
-                },
+                variant,
+                backward,
             };
             let mut out = BufWriter::new(std::io::stdout().lock());
             let tty = std::io::stderr().is_terminal();
@@ -222,6 +191,8 @@ fn main() -> ExitCode {
             };
             match vectors::generate(&opts, &mut out, &mut progress) {
                 Ok(_) => ExitCode::SUCCESS,
+                // A closed pipe (`vectors … | head`): stop quietly, like other Unix tools.
+                Err(e) if e.downcast_ref().is_some_and(is_broken_pipe) => ExitCode::SUCCESS,
                 Err(e) => fail("vectors", &e.to_string()),
             }
         }
@@ -246,11 +217,17 @@ fn main() -> ExitCode {
                 loss_tol,
             };
             let report = check::check(&v, &r, &ov);
-            let mut out = std::io::stdout().lock();
-            let _ = match format {
+            let mut out = io::stdout().lock();
+            let written = match format {
                 ReportFormat::Text => write!(out, "{}", report.text()),
                 ReportFormat::Json => writeln!(out, "{}", report.json()),
             };
+            match written.and_then(|()| out.flush()) {
+                // A closed pipe only cuts the report short: the verdict stays the exit status.
+                Ok(()) => {}
+                Err(e) if is_broken_pipe(&e) => {}
+                Err(e) => return fail("check", &format!("I/O error: {e}")),
+            }
             if report.passed() {
                 ExitCode::SUCCESS
             } else {
@@ -262,7 +239,7 @@ fn main() -> ExitCode {
 
 fn run_audit(
     m: &str,
-    dtypes: &[Dtype],
+    dtypes: &[Format],
     random: usize,
     seed: u64,
     plot: Option<&Path>,
@@ -276,7 +253,7 @@ fn run_audit(
     };
     let cfg = audit::AuditConfig {
         ms,
-        formats: dtypes.iter().map(|&d| Format::from(d)).collect(),
+        formats: dtypes.to_vec(),
         inputs: GenConfig {
             random,
             seed,
@@ -301,31 +278,13 @@ fn run_audit(
             eprintln!("audit {bar}");
         }
     };
-    let reports = audit::run(&cfg, &mut progress);
-    println!("## Scalar ops (ulps of the exact value; scaled ulps of the op's scale)\n");
-    println!("{}", audit::table(&reports));
-    eprintln!("audit: loss kernels …");
-    let loss_reports = audit::run_loss(&cfg.formats, seed);
-    println!("## Loss and gradients (scaled ulps relative to the allowance)\n");
-    println!("{}", audit::loss_table(&loss_reports));
-    let mut failing: Vec<String> = reports
-        .iter()
-        .filter(|r| !r.passed())
-        .map(|r| format!("{} {} {}", r.kernel, r.format.name(), r.op))
-        .collect();
-    failing.extend(
-        loss_reports
-            .iter()
-            .filter(|r| !r.passed())
-            .map(|r| format!("{} {} loss", r.kernel, r.format.name())),
-    );
-    println!(
-        "{} of {} (kernel, format, op) combinations are outside the default tolerance{}{}",
-        failing.len(),
-        reports.len() + loss_reports.len(),
-        if failing.is_empty() { "" } else { ": " },
-        failing.join(", ")
-    );
+    let printed = print_audit(&mut io::stdout().lock(), &cfg, &mut progress, seed);
+    match printed {
+        Ok(()) => {}
+        // A closed pipe (`audit | head`) ends the tables quietly; the plots are still written.
+        Err(e) if is_broken_pipe(&e) => {}
+        Err(e) => return fail("audit", &format!("I/O error: {e}")),
+    }
     if let Some(dir) = plot {
         match audit::write_plots(dir, plot_m, 721) {
             Ok(files) => eprintln!("audit: wrote {} plots to {}", files.len(), dir.display()),
@@ -338,6 +297,55 @@ fn run_audit(
         }
     }
     ExitCode::SUCCESS
+}
+
+/// Runs the audit and prints its tables; stops at the first failed write.
+fn print_audit(
+    out: &mut impl Write,
+    cfg: &asoftmax_spec::conformance::audit::AuditConfig,
+    progress: &mut dyn FnMut(usize, usize, &str),
+    seed: u64,
+) -> io::Result<()> {
+    use asoftmax_spec::conformance::audit;
+    let reports = audit::run(cfg, progress);
+    writeln!(
+        out,
+        "## Scalar ops (ulps of the exact value; scaled ulps of the op's scale)\n"
+    )?;
+    writeln!(out, "{}", audit::table(&reports))?;
+    out.flush()?;
+    eprintln!("audit: loss kernels …");
+    let loss_reports = audit::run_loss(&cfg.formats, seed);
+    writeln!(
+        out,
+        "## Loss and gradients (scaled ulps relative to the allowance)\n"
+    )?;
+    writeln!(out, "{}", audit::loss_table(&loss_reports))?;
+    let mut failing: Vec<String> = reports
+        .iter()
+        .filter(|r| !r.passed())
+        .map(|r| format!("{} {} {}", r.kernel, r.format.name(), r.op))
+        .collect();
+    failing.extend(
+        loss_reports
+            .iter()
+            .filter(|r| !r.passed())
+            .map(|r| format!("{} {} loss", r.kernel, r.format.name())),
+    );
+    writeln!(
+        out,
+        "{} of {} (kernel, format, op) combinations are outside the default tolerance{}{}",
+        failing.len(),
+        reports.len() + loss_reports.len(),
+        if failing.is_empty() { "" } else { ": " },
+        failing.join(", ")
+    )?;
+    out.flush()
+}
+
+/// A write to a closed pipe (the reader, e.g. `head`, has exited).
+fn is_broken_pipe(e: &io::Error) -> bool {
+    e.kind() == io::ErrorKind::BrokenPipe
 }
 
 fn fail(cmd: &str, msg: &str) -> ExitCode {
@@ -361,6 +369,8 @@ fn run_eval(file: Option<PathBuf>) -> ExitCode {
             eprintln!("asoftmax-spec eval: {n} line(s) could not be evaluated");
             ExitCode::from(1)
         }
+        // A closed pipe (`eval … | head`): stop quietly, like other Unix tools.
+        Err(e) if is_broken_pipe(&e) => ExitCode::SUCCESS,
         Err(e) => fail("eval", &format!("I/O error: {e}")),
     }
 }

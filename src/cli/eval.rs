@@ -23,7 +23,9 @@
 //! cannot be evaluated gives `{"id":…, "line":N, "error":"<what and why>"}`.
 
 use super::json::{Fields, approx_fields, approx_json, kind};
+use super::op::Op;
 use crate::loss::{self, Backward, LambdaSchedule, LossSpec, Variant};
+use crate::names::Name;
 use crate::{Angle, margin, multiangle, psi};
 use rug::Rational;
 use serde_json::{Map, Value};
@@ -31,50 +33,38 @@ use serde_json::{Map, Value};
 /// Default output precision in bits.
 pub const DEFAULT_PREC: u32 = 256;
 
-/// The ops `eval` understands, for error messages.
-pub const OPS: &[&str] = &[
-    "cos_m",
-    "psi",
-    "dpsi_dcos",
-    "dpsi_dtheta",
-    "loss",
-    "lambda",
-    "angular_margin",
-    "m_min",
-];
-
 /// Evaluates one parsed request; `Err` holds the message of an error line.
 pub fn eval_request(obj: &Map<String, Value>) -> Result<Map<String, Value>, String> {
     let mut f = Fields::new(obj);
     let op = f.string("op")?;
     let prec = f.u32_or("prec", DEFAULT_PREC)?;
-    let result = match op {
-        "cos_m" => {
+    let result = match Op::parse(op)? {
+        Op::CosM => {
             let m = integer_m(&mut f, 0)?;
             let at = angle(&mut f)?;
             f.finish()?;
             multiangle::cos_m(m, &at, prec)
         }
-        "psi" => {
+        Op::Psi => {
             let m = f.number("m")?;
             let at = angle(&mut f)?;
             f.finish()?;
             psi::psi(&m, &at, prec)
         }
-        "dpsi_dcos" => {
+        Op::DpsiDcos => {
             let m = integer_m(&mut f, 1)?;
             let at = angle(&mut f)?;
             f.finish()?;
             psi::dpsi_dcos(m, &at, prec)
         }
-        "dpsi_dtheta" => {
+        Op::DpsiDtheta => {
             let m = f.number("m")?;
             let at = angle(&mut f)?;
             f.finish()?;
             psi::dpsi_dtheta(&m, &at, prec)
         }
-        "loss" => return eval_loss(&mut f, prec),
-        "lambda" => {
+        Op::Loss => return eval_loss(&mut f, prec),
+        Op::Lambda => {
             let sched = LambdaSchedule {
                 base: f.number_or("base", Rational::from(1000))?,
                 gamma: f.number_or("gamma", Rational::from((12, 100)))?,
@@ -85,30 +75,16 @@ pub fn eval_request(obj: &Map<String, Value>) -> Result<Map<String, Value>, Stri
             f.finish()?;
             loss::lambda(&sched, prec)
         }
-        "angular_margin" => {
+        Op::AngularMargin => {
             let m = f.number("m")?;
             let angle = f.number("angle")?;
             f.finish()?;
             margin::angular_margin(&m, &angle, prec)
         }
-        "m_min" => {
-            let setting = match f.string("setting")? {
-                "binary" => margin::Setting::Binary,
-                "multiclass" => margin::Setting::Multiclass,
-                other => {
-                    return Err(format!(
-                        "field \"setting\": unknown setting \"{other}\" (expected \"binary\" or \"multiclass\")"
-                    ));
-                }
-            };
+        Op::MMin => {
+            let setting: margin::Setting = f.name("setting")?;
             f.finish()?;
             margin::m_min(setting, prec)
-        }
-        other => {
-            return Err(format!(
-                "unknown op \"{other}\" (expected one of: {})",
-                OPS.join(", ")
-            ));
         }
     };
     result.map(|a| approx_fields(&a)).map_err(|e| e.to_string())
@@ -116,24 +92,8 @@ pub fn eval_request(obj: &Map<String, Value>) -> Result<Map<String, Value>, Stri
 
 /// `{"op":"loss", "variant", "m", "lambda", "scale", "x", "w", "y", "grad", "backward"}`.
 fn eval_loss(f: &mut Fields, prec: u32) -> Result<Map<String, Value>, String> {
-    let variant = match f.string_or("variant", "a_softmax")? {
-        "a_softmax" => Variant::ASoftmax,
-        "l_softmax" => Variant::LSoftmax,
-        other => {
-            return Err(format!(
-                "field \"variant\": unknown variant \"{other}\" (expected \"a_softmax\" or \"l_softmax\")"
-            ));
-        }
-    };
-    let backward = match f.string_or("backward", "full")? {
-        "full" => Backward::Full,
-        "detached_margin" => Backward::DetachedMargin,
-        other => {
-            return Err(format!(
-                "field \"backward\": unknown backward \"{other}\" (expected \"full\" or \"detached_margin\")"
-            ));
-        }
-    };
+    let variant = f.name_or("variant", Variant::ASoftmax)?;
+    let backward = f.name_or("backward", Backward::Full)?;
     let mut spec = LossSpec::new(
         f.matrix("x")?,
         f.matrix("w")?,
@@ -164,7 +124,8 @@ fn eval_loss(f: &mut Fields, prec: u32) -> Result<Map<String, Value>, String> {
     Ok(fields)
 }
 
-fn integer_m(f: &mut Fields, min: u32) -> Result<u32, String> {
+/// A required integer `m` from `min` to [`multiangle::MAX_M`].
+pub(super) fn integer_m(f: &mut Fields, min: u32) -> Result<u32, String> {
     let m: Rational = f.number("m")?;
     let as_int = (*m.denom() == 1).then(|| m.numer().to_u32()).flatten();
     match as_int {

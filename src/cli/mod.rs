@@ -2,7 +2,9 @@
 //! JSON Lines parsing with exact numbers, `eval`, `vectors` and `check`.
 //! Kept in the library so that tests and fuzz targets can drive the parsers.
 
+pub mod args;
 pub mod check;
 pub mod eval;
 pub mod json;
+pub mod op;
 pub mod vectors;

@@ -8,11 +8,13 @@
 //! then sweeps, then seeded random points. Same options, same bytes.
 
 use super::json::{approx_fields, approx_json};
+use super::op::Op;
 use crate::arith::{Approx, Format, hex_f32, hex_f64};
 use crate::conformance::generators::{Rng, scalar_inputs};
 use crate::conformance::loss_suite::{BatchParams, FeatureKind, random_batch, spec_of};
 use crate::conformance::{FloatFormat, GenConfig, ScalarOp};
 use crate::loss::{Backward, Variant};
+use crate::names::Name;
 use crate::{Angle, Error, multiangle, psi};
 use rug::Rational;
 use serde_json::{Map, Value, json};
@@ -28,8 +30,8 @@ pub const VECTOR_PREC: u32 = 128;
 /// What to generate.
 #[derive(Clone, Debug)]
 pub struct VectorsOptions {
-    /// Ops among `cos_m`, `psi`, `dpsi_dcos`, `loss`.
-    pub ops: Vec<String>,
+    /// Ops among [`Op::VECTORS`] (`cos_m`, `psi`, `dpsi_dcos`, `loss`).
+    pub ops: Vec<Op>,
     /// The format the inputs are representable in.
     pub dtype: Format,
     /// Margins.
@@ -61,11 +63,11 @@ fn hex<T: FloatFormat>(v: T) -> String {
     }
 }
 
-fn header(id: String, op: &str, dtype: Format) -> Map<String, Value> {
+fn header(id: String, op: Op, dtype: Format) -> Map<String, Value> {
     let mut m = Map::new();
     m.insert("id".into(), json!(id));
     m.insert("vectors_version".into(), json!(VECTORS_VERSION));
-    m.insert("op".into(), json!(op));
+    m.insert("op".into(), json!(op.name()));
     m.insert("dtype".into(), json!(dtype.name()));
     m
 }
@@ -94,8 +96,8 @@ fn scalar_lines<T: FloatFormat>(
             ScalarOp::DpsiDcos => psi::dpsi_dcos(m, &at, VECTOR_PREC),
         };
         let mut line = header(
-            format!("{}/{}/m={m}/{i:05}", op.name(), o.dtype.name()),
-            op.name(),
+            format!("{}/{}/m={m}/{i:05}", Op::from(op).name(), o.dtype.name()),
+            Op::from(op),
             o.dtype,
         );
         line.insert("m".into(), json!(m));
@@ -152,27 +154,15 @@ fn loss_lines<T: FloatFormat>(
             )
         };
         let mut line = header(
-            format!("loss/{}/m={m}/{i:05}", o.dtype.name()),
-            "loss",
+            format!("{}/{}/m={m}/{i:05}", Op::Loss.name(), o.dtype.name()),
+            Op::Loss,
             o.dtype,
         );
-        line.insert(
-            "variant".into(),
-            json!(match b.variant {
-                Variant::ASoftmax => "a_softmax",
-                Variant::LSoftmax => "l_softmax",
-            }),
-        );
+        line.insert("variant".into(), json!(b.variant.name()));
         line.insert("m".into(), json!(m));
         line.insert("lambda".into(), json!(hex(b.lambda)));
         line.insert("scale".into(), json!(hex(b.scale)));
-        line.insert(
-            "backward".into(),
-            json!(match b.backward {
-                Backward::Full => "full",
-                Backward::DetachedMargin => "detached_margin",
-            }),
-        );
+        line.insert("backward".into(), json!(b.backward.name()));
         line.insert("grad".into(), json!(true));
         line.insert("x".into(), rows(&b.x, b.n));
         line.insert("w".into(), rows(&b.w, b.classes));
@@ -203,33 +193,24 @@ pub fn generate(
     out: &mut dyn Write,
     progress: &mut dyn FnMut(usize, usize),
 ) -> Result<usize, Box<dyn std::error::Error>> {
-    let groups: Vec<(&str, u32)> = o
+    for op in &o.ops {
+        op.vectors_op()?;
+    }
+    let groups: Vec<(Op, u32)> = o
         .ops
         .iter()
-        .flat_map(|op| o.ms.clone().map(move |m| (op.as_str(), m)))
+        .flat_map(|&op| o.ms.clone().map(move |m| (op, m)))
         .collect();
     let mut written = 0;
-    for (done, (op, m)) in groups.iter().enumerate() {
-        let scalar = match *op {
-            "cos_m" => Some(ScalarOp::CosM),
-            "psi" => Some(ScalarOp::Psi),
-            "dpsi_dcos" => Some(ScalarOp::DpsiDcos),
-            "loss" => None,
-            other => {
-                return Err(format!(
-                    "unknown op \"{other}\" (expected cos_m, psi, dpsi_dcos, loss)"
-                )
-                .into());
-            }
-        };
-        if *m == 0 && *op != "cos_m" {
+    for (done, &(op, m)) in groups.iter().enumerate() {
+        if m == 0 && op != Op::CosM {
             continue;
         }
-        written += match (scalar, o.dtype) {
-            (Some(s), Format::F32) => scalar_lines::<f32>(o, s, *m, out)?,
-            (Some(s), Format::F64) => scalar_lines::<f64>(o, s, *m, out)?,
-            (None, Format::F32) => loss_lines::<f32>(o, *m, out)?,
-            (None, Format::F64) => loss_lines::<f64>(o, *m, out)?,
+        written += match (op.scalar(), o.dtype) {
+            (Some(s), Format::F32) => scalar_lines::<f32>(o, s, m, out)?,
+            (Some(s), Format::F64) => scalar_lines::<f64>(o, s, m, out)?,
+            (None, Format::F32) => loss_lines::<f32>(o, m, out)?,
+            (None, Format::F64) => loss_lines::<f64>(o, m, out)?,
         };
         progress(done + 1, groups.len());
     }
