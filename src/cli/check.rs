@@ -6,18 +6,24 @@
 //! Numbers may be JSON numbers or strings (decimal, hex float, `"nan"`, `"inf"`,
 //! `"-inf"`); they are rounded to the vector's `dtype`. Missing ids, duplicate ids,
 //! unparsable lines and ids that are not in VECTORS are failures, reported with
-//! their line numbers. Neither file is ever written.
+//! their line numbers. VECTORS is read with `eval`'s field reader: a line with an
+//! unknown field, op, dtype, variant or backward, or another `vectors_version`, is a
+//! failure with its line number (the other lines are still judged). Neither file is
+//! ever written.
 
-use super::json::kind;
+use super::eval::{DEFAULT_PREC, integer_m};
+use super::json::{Fields, kind};
+use super::op::Op;
 use super::vectors::VECTORS_VERSION;
 use crate::arith::{Format, exact, hex_f32, hex_f64, ziv::round_rational};
 use crate::conformance::loss_suite::{Expected, LossOp, LossPolicy, score_batch};
 use crate::conformance::suite::{describe_exact, fmt_err};
 use crate::conformance::{Batch, Policy, ScalarOp};
 use crate::loss::{Backward, Variant};
+use crate::names::Name;
 use rug::Rational;
 use serde_json::{Map, Value, json};
-use std::collections::{BTreeMap, HashMap};
+use std::collections::{BTreeMap, HashMap, HashSet};
 use std::fmt::Write as _;
 
 /// Tolerance overrides from the command line.
@@ -30,17 +36,6 @@ pub struct Overrides {
     /// Replaces every loss op's allowance per `m²·d` (the gradients keep their
     /// factor `1 + β·S/grad_logit_unit`, see [`LossPolicy`]).
     pub loss_tol: Option<f64>,
-}
-
-/// A parsed vector.
-struct Vector {
-    line: usize,
-    op: String,
-    dtype: Format,
-    m: u32,
-    input: String,
-    value: Rational,
-    loss: Option<(Batch<f64>, Vec<Rational>, Vec<Rational>)>,
 }
 
 /// One problem that is not a tolerance failure (malformed, missing, extra lines).
@@ -139,11 +134,263 @@ impl CheckReport {
     }
 }
 
+/// A vector to judge, read from one line of the vectors file.
+struct Vector {
+    line: usize,
+    dtype: Format,
+    m: u32,
+    /// The input, described for reports.
+    input: String,
+    /// The exact `value`.
+    value: Rational,
+    judged: Judged,
+}
+
+/// What a vector's result is judged as.
+enum Judged {
+    /// A scalar op of the suite.
+    Scalar(ScalarOp),
+    /// A loss batch with its exact gradients (row-major).
+    Loss {
+        batch: Batch<f64>,
+        grad_x: Vec<Rational>,
+        grad_w: Vec<Rational>,
+    },
+}
+
+/// The accepted vectors by id, in file order, and the ids of rejected lines.
+#[derive(Default)]
+struct VectorSet {
+    vecs: HashMap<String, Vector>,
+    order: Vec<String>,
+    rejected: HashSet<String>,
+}
+
+/// An exact decimal or hex-float string (the oracle's `value` fields).
 fn exact_text(v: &Value) -> Result<Rational, String> {
     match v {
         Value::String(s) => exact::parse_exact(s).map_err(|e| e.to_string()),
         other => Err(format!("expected a decimal string, got {}", kind(other))),
     }
+}
+
+/// A line's `id`: a string as it is, any other JSON value as its JSON text.
+fn line_id(obj: &Map<String, Value>) -> Option<String> {
+    obj.get("id")
+        .map(|v| v.as_str().map_or_else(|| v.to_string(), str::to_string))
+}
+
+/// A JSON Lines text as (1-based line number, object or what is wrong), blank lines skipped.
+fn objects(text: &str) -> impl Iterator<Item = (usize, Result<Map<String, Value>, String>)> + '_ {
+    text.lines()
+        .enumerate()
+        .filter(|(_, t)| !t.trim().is_empty())
+        .map(|(i, t)| {
+            let obj = match serde_json::from_str::<Value>(t) {
+                Ok(Value::Object(o)) => Ok(o),
+                Ok(other) => Err(format!("expected a JSON object, got {}", kind(&other))),
+                Err(e) => Err(format!("invalid JSON: {e}")),
+            };
+            (i + 1, obj)
+        })
+}
+
+/// Reads one vectors line with `eval`'s field reader: every field must be known, every
+/// name (op, dtype, variant, backward) in its table, and the version this tool reads.
+fn parse_vector(obj: &Map<String, Value>, line: usize) -> Result<Vector, String> {
+    let mut f = Fields::new(obj);
+    let version = f.raw("vectors_version");
+    if version.and_then(Value::as_u64) != Some(u64::from(VECTORS_VERSION)) {
+        return Err(format!(
+            "incompatible vectors file: vectors_version is {}, this asoftmax-spec reads version {VECTORS_VERSION} \
+             (regenerate the vectors with this version's `asoftmax-spec vectors`)",
+            version.map_or("missing".to_string(), Value::to_string)
+        ));
+    }
+    let op = Op::parse_vectors_op(f.string("op")?)?;
+    let dtype: Format = f.name("dtype")?;
+    let m = integer_m(&mut f, u32::from(op != Op::CosM))?;
+    let value = match f.raw("value") {
+        Some(v) => exact_text(v).map_err(|e| format!("field \"value\": {e}"))?,
+        None => return Err("missing field \"value\"".into()),
+    };
+    f.u32_or("prec", DEFAULT_PREC)?;
+    let origin = f.string_or("origin", "")?;
+    let (input, judged) = match op.scalar() {
+        Some(op) => {
+            let c = f.string("cos")?;
+            exact::parse_exact(c).map_err(|e| format!("field \"cos\": {e}"))?;
+            (format!("m = {m}, cos = {c} [{origin}]"), Judged::Scalar(op))
+        }
+        None => loss_vector(&mut f, m, origin)?,
+    };
+    f.finish()?;
+    Ok(Vector {
+        line,
+        dtype,
+        m,
+        input,
+        value,
+        judged,
+    })
+}
+
+/// The batch and exact gradients of a loss vector (`eval`'s defaults for absent fields).
+fn loss_vector(f: &mut Fields, m: u32, origin: &str) -> Result<(String, Judged), String> {
+    let variant = f.name_or("variant", Variant::ASoftmax)?;
+    let backward = f.name_or("backward", Backward::Full)?;
+    let lambda = f.number_or("lambda", Rational::new())?.to_f64();
+    let scale = f.number_or("scale", Rational::from(1))?.to_f64();
+    f.bool_or("grad", true)?;
+    let (x, w, y) = (f.matrix("x")?, f.matrix("w")?, f.indices("y")?);
+    let (grad_x, grad_w) = (exact_gradient(f, "grad_x")?, exact_gradient(f, "grad_w")?);
+    // The scores slice X and W into rows of d: the shapes must fit together.
+    let dim = x.first().map_or(0, Vec::len);
+    let row_lens = |a: &[Vec<Rational>]| a.iter().map(Vec::len).collect::<Vec<_>>();
+    let (x_rows, w_rows) = (row_lens(&x), row_lens(&w));
+    if dim == 0
+        || x.len() != y.len()
+        || w.is_empty()
+        || x_rows.iter().chain(&w_rows).any(|&l| l != dim)
+        || y.iter().any(|&l| l >= w.len())
+    {
+        return Err(format!(
+            "malformed loss vector: x is {} rows of {x_rows:?} entries, w is {} rows of \
+             {w_rows:?}, y has {} labels {y:?} (expected N×d, C×d with d ≥ 1, and N labels below C)",
+            x.len(),
+            w.len(),
+            y.len()
+        ));
+    }
+    for (name, g, rows) in [("grad_x", &grad_x, x.len()), ("grad_w", &grad_w, w.len())] {
+        if g.len() != rows || g.iter().any(|r| r.len() != dim) {
+            return Err(format!(
+                "malformed loss vector: {name} is {} rows of {:?} entries, expected {rows} rows of {dim}",
+                g.len(),
+                row_lens(g)
+            ));
+        }
+    }
+    let flat = |a: Vec<Vec<Rational>>| a.into_iter().flatten().collect::<Vec<_>>();
+    let floats = |a: Vec<Vec<Rational>>| flat(a).iter().map(Rational::to_f64).collect();
+    let batch = Batch {
+        n: y.len(),
+        classes: w.len(),
+        dim,
+        x: floats(x),
+        w: floats(w),
+        y,
+        m,
+        lambda,
+        scale,
+        variant,
+        backward,
+    };
+    let desc = format!(
+        "loss N={} C={} d={} m={m} ({origin})",
+        batch.n, batch.classes, batch.dim
+    );
+    let judged = Judged::Loss {
+        batch,
+        grad_x: flat(grad_x),
+        grad_w: flat(grad_w),
+    };
+    Ok((desc, judged))
+}
+
+/// A required matrix of `{"value": …}` objects (an oracle gradient), as exact values.
+fn exact_gradient(f: &mut Fields, name: &'static str) -> Result<Vec<Vec<Rational>>, String> {
+    let rows = f
+        .raw(name)
+        .ok_or_else(|| format!("missing field \"{name}\""))?;
+    let rows = rows.as_array().ok_or_else(|| {
+        format!(
+            "field \"{name}\": expected an array of rows, got {}",
+            kind(rows)
+        )
+    })?;
+    rows.iter()
+        .enumerate()
+        .map(|(i, row)| {
+            let row = row.as_array().ok_or_else(|| {
+                format!(
+                    "field \"{name}\"[{i}]: expected an array, got {}",
+                    kind(row)
+                )
+            })?;
+            row.iter()
+                .enumerate()
+                .map(|(j, g)| {
+                    exact_text(g.get("value").unwrap_or(&Value::Null))
+                        .map_err(|e| format!("field \"{name}\"[{i}][{j}]: \"value\": {e}"))
+                })
+                .collect()
+        })
+        .collect()
+}
+
+/// Reads the vectors file; every line that cannot be judged is a problem.
+fn read_vectors(text: &str, problems: &mut Vec<Problem>) -> VectorSet {
+    let mut set = VectorSet::default();
+    for (line, obj) in objects(text) {
+        let problem = |id: Option<String>, what: String| Problem {
+            file: "vectors",
+            line,
+            id,
+            what,
+        };
+        let obj = match obj {
+            Ok(o) => o,
+            Err(what) => {
+                problems.push(problem(None, what));
+                continue;
+            }
+        };
+        let Some(id) = line_id(&obj) else {
+            problems.push(problem(None, "missing \"id\"".into()));
+            continue;
+        };
+        match parse_vector(&obj, line) {
+            Ok(v) => {
+                if let Some(prev) = set.vecs.get(&id) {
+                    let what = format!("duplicate id (first on line {})", prev.line);
+                    problems.push(problem(Some(id), what));
+                } else {
+                    set.order.push(id.clone());
+                    set.vecs.insert(id, v);
+                }
+            }
+            Err(what) => {
+                set.rejected.insert(id.clone());
+                problems.push(problem(Some(id), what));
+            }
+        }
+    }
+    set
+}
+
+/// The default tolerance tables with the command line's overrides.
+fn policies(ov: &Overrides) -> (Policy, LossPolicy) {
+    let mut policy = Policy::default();
+    for op in ScalarOp::ALL {
+        for fmt in Format::ALL {
+            let mut b = policy.bound(op, *fmt);
+            if let Some(u) = ov.max_ulps {
+                b.ulps = u;
+            }
+            if let Some(s) = ov.max_scaled {
+                b.scaled_per_m2 = s;
+            }
+            policy = policy.with(op, *fmt, b);
+        }
+    }
+    let mut loss_policy = LossPolicy::default();
+    if let Some(t) = ov.loss_tol {
+        for e in &mut loss_policy.entries {
+            e.2 = t;
+        }
+    }
+    (policy, loss_policy)
 }
 
 /// A result number rounded to `fmt`: JSON numbers and decimal/hex strings, or
@@ -164,143 +411,38 @@ fn result_number(v: &Value, fmt: Format) -> Result<f64, String> {
     Ok(round_rational(&r, fmt))
 }
 
-fn matrix_numbers<T>(
+/// A result gradient of `rows` rows of `dim` numbers, row-major.
+fn result_matrix(
     v: Option<&Value>,
     what: &str,
-    f: impl Fn(&Value) -> Result<T, String>,
-) -> Result<Vec<T>, String> {
-    let rows = v
+    (rows, dim): (usize, usize),
+    fmt: Format,
+) -> Result<Vec<f64>, String> {
+    let got = v
         .and_then(Value::as_array)
         .ok_or_else(|| format!("missing or malformed \"{what}\" (expected an array of rows)"))?;
-    let mut out = Vec::new();
-    for (i, row) in rows.iter().enumerate() {
+    if got.len() != rows {
+        return Err(format!(
+            "\"{what}\" has {} rows, expected {rows}",
+            got.len()
+        ));
+    }
+    let mut out = Vec::with_capacity(rows * dim);
+    for (i, row) in got.iter().enumerate() {
         let row = row
             .as_array()
             .ok_or_else(|| format!("\"{what}\"[{i}] is not an array"))?;
+        if row.len() != dim {
+            return Err(format!(
+                "\"{what}\"[{i}] has {} entries, expected {dim}",
+                row.len()
+            ));
+        }
         for (j, x) in row.iter().enumerate() {
-            out.push(f(x).map_err(|e| format!("\"{what}\"[{i}][{j}]: {e}"))?);
+            out.push(result_number(x, fmt).map_err(|e| format!("\"{what}\"[{i}][{j}]: {e}"))?);
         }
     }
     Ok(out)
-}
-
-fn parse_vector(obj: &Map<String, Value>, line: usize) -> Result<Vector, String> {
-    let version = obj.get("vectors_version").and_then(Value::as_u64);
-    if version != Some(u64::from(VECTORS_VERSION)) {
-        return Err(format!(
-            "incompatible vectors file: vectors_version is {}, this asoftmax-spec reads version {VECTORS_VERSION} \
-             (regenerate the vectors with this version's `asoftmax-spec vectors`)",
-            obj.get("vectors_version")
-                .map_or("missing".to_string(), Value::to_string)
-        ));
-    }
-    let op = obj
-        .get("op")
-        .and_then(Value::as_str)
-        .ok_or("missing \"op\"")?
-        .to_string();
-    let dtype = match obj.get("dtype").and_then(Value::as_str) {
-        Some("f32") => Format::F32,
-        Some("f64") => Format::F64,
-        _ => return Err("missing or unknown \"dtype\" (expected \"f32\" or \"f64\")".into()),
-    };
-    let m = obj
-        .get("m")
-        .and_then(Value::as_u64)
-        .and_then(|m| u32::try_from(m).ok())
-        .ok_or("missing or non-integer \"m\"")?;
-    let value = exact_text(obj.get("value").ok_or("missing \"value\"")?)?;
-    let (input, loss) = if op == "loss" {
-        let q = |v: &Value| exact_text(v).map(|r| r.to_f64());
-        let x = matrix_numbers(obj.get("x"), "x", q)?;
-        let w = matrix_numbers(obj.get("w"), "w", q)?;
-        let dim = obj
-            .get("x")
-            .and_then(|v| v.get(0))
-            .and_then(Value::as_array)
-            .map_or(0, Vec::len);
-        let y: Vec<usize> = obj
-            .get("y")
-            .and_then(Value::as_array)
-            .ok_or("missing \"y\"")?
-            .iter()
-            .map(|v| v.as_u64().map(|u| u as usize).ok_or("non-integer label"))
-            .collect::<Result<_, _>>()?;
-        // The scores slice X and W into rows of d: the shapes must fit together.
-        let row_lens = |k: &str| -> Vec<usize> {
-            obj.get(k)
-                .and_then(Value::as_array)
-                .map_or_else(Vec::new, |rows| {
-                    rows.iter()
-                        .map(|r| r.as_array().map_or(0, Vec::len))
-                        .collect()
-                })
-        };
-        let (x_rows, w_rows) = (row_lens("x"), row_lens("w"));
-        if dim == 0
-            || x_rows.len() != y.len()
-            || w_rows.is_empty()
-            || x_rows.iter().chain(&w_rows).any(|&l| l != dim)
-            || y.iter().any(|&l| l >= w_rows.len())
-        {
-            return Err(format!(
-                "malformed loss vector: x is {} rows of {x_rows:?} entries, w is {} rows of \
-                 {w_rows:?}, y has {} labels {y:?} (expected N×d, C×d with d ≥ 1, and N labels below C)",
-                x_rows.len(),
-                w_rows.len(),
-                y.len()
-            ));
-        }
-        let num = |k: &str| obj.get(k).map(q).transpose().map(|v| v.unwrap_or(0.0));
-        let batch = Batch {
-            n: y.len(),
-            classes: w.len().checked_div(dim).unwrap_or(0),
-            dim,
-            x,
-            w,
-            y,
-            m,
-            lambda: num("lambda")?,
-            scale: num("scale")?,
-            variant: match obj.get("variant").and_then(Value::as_str) {
-                Some("l_softmax") => Variant::LSoftmax,
-                _ => Variant::ASoftmax,
-            },
-            backward: match obj.get("backward").and_then(Value::as_str) {
-                Some("detached_margin") => Backward::DetachedMargin,
-                _ => Backward::Full,
-            },
-        };
-        let grad = |k: &str| {
-            matrix_numbers(obj.get(k), k, |g| {
-                exact_text(g.get("value").unwrap_or(&Value::Null))
-            })
-        };
-        let desc = format!(
-            "loss N={} C={} d={} m={m} ({})",
-            batch.n,
-            batch.classes,
-            batch.dim,
-            obj.get("origin").and_then(Value::as_str).unwrap_or("")
-        );
-        (desc, Some((batch, grad("grad_x")?, grad("grad_w")?)))
-    } else {
-        let c = obj
-            .get("cos")
-            .and_then(Value::as_str)
-            .ok_or("missing \"cos\"")?;
-        let origin = obj.get("origin").and_then(Value::as_str).unwrap_or("");
-        (format!("m = {m}, cos = {c} [{origin}]"), None)
-    };
-    Ok(Vector {
-        line,
-        op,
-        dtype,
-        m,
-        input,
-        value,
-        loss,
-    })
 }
 
 fn fmt_hex(v: f64, fmt: Format) -> String {
@@ -310,139 +452,112 @@ fn fmt_hex(v: f64, fmt: Format) -> String {
     }
 }
 
+impl CheckReport {
+    fn group(&mut self, name: &str, fmt: Format) -> &mut Group {
+        self.groups
+            .entry(format!("{name} {}", fmt.name()))
+            .or_default()
+    }
+
+    /// Scores one result (`value` already read) of a scalar vector.
+    fn judge_scalar(&mut self, id: &str, v: &Vector, op: ScalarOp, actual: f64, policy: &Policy) {
+        let fmt = v.dtype;
+        let (u, s) = Policy::errors(op, fmt, v.m, actual, &v.value);
+        let badness = policy.bound(op, fmt).badness(v.m, u, s);
+        let g = self.group(Op::from(op).name(), fmt);
+        g.cases += 1;
+        if badness > 1.0 {
+            g.failures += 1;
+        }
+        g.max_ulps = g.max_ulps.max(u);
+        g.max_scaled = g.max_scaled.max(s);
+        if g.worst.as_ref().is_none_or(|w| badness > w.0) {
+            g.worst = Some((
+                badness,
+                format!(
+                    "id {id}: {} — expected {}, actual {} — {} ulps, {} scaled ulps",
+                    v.input,
+                    describe_exact(&v.value, fmt),
+                    fmt_hex(actual, fmt),
+                    fmt_err(u),
+                    fmt_err(s)
+                ),
+            ));
+        }
+    }
+
+    /// Scores one result of a loss vector: the value and the two gradients.
+    fn judge_loss(
+        &mut self,
+        id: &str,
+        v: &Vector,
+        exp: &Expected,
+        batch: &Batch<f64>,
+        got: (f64, &[f64], &[f64]),
+        policy: &LossPolicy,
+    ) {
+        let fmt = v.dtype;
+        let score = score_batch(batch, exp, got, fmt, policy, v.input.clone());
+        for (k, op) in LossOp::ALL.iter().enumerate() {
+            let g = self.group(op.name(), fmt);
+            g.cases += 1;
+            let err = score.errors[k];
+            if err > score.allowed[k] {
+                g.failures += 1;
+            }
+            g.max_scaled = g.max_scaled.max(err);
+            let badness = err / score.allowed[k];
+            if g.worst.as_ref().is_none_or(|w| badness > w.0) {
+                g.worst = Some((
+                    badness,
+                    format!(
+                        "id {id}: {} — {} scaled ulps (allowed {:.1})",
+                        v.input,
+                        fmt_err(err),
+                        score.allowed[k]
+                    ),
+                ));
+            }
+        }
+    }
+}
+
 /// Checks `results` against `vectors` (both the text of JSON Lines files).
 pub fn check(vectors: &str, results: &str, ov: &Overrides) -> CheckReport {
     let mut report = CheckReport::default();
-    let mut vecs: HashMap<String, Vector> = HashMap::new();
-    let mut order: Vec<String> = Vec::new();
-    for (i, text) in vectors.lines().enumerate() {
-        let line = i + 1;
-        if text.trim().is_empty() {
-            continue;
-        }
-        let obj = match serde_json::from_str::<Value>(text) {
-            Ok(Value::Object(o)) => o,
-            Ok(other) => {
-                report.problems.push(Problem {
-                    file: "vectors",
-                    line,
-                    id: None,
-                    what: format!("expected a JSON object, got {}", kind(&other)),
-                });
-                continue;
-            }
-            Err(e) => {
-                report.problems.push(Problem {
-                    file: "vectors",
-                    line,
-                    id: None,
-                    what: format!("invalid JSON: {e}"),
-                });
-                continue;
-            }
-        };
-        let id = obj
-            .get("id")
-            .map(|v| v.as_str().map_or_else(|| v.to_string(), str::to_string));
-        let Some(id) = id else {
-            report.problems.push(Problem {
-                file: "vectors",
-                line,
-                id: None,
-                what: "missing \"id\"".into(),
-            });
-            continue;
-        };
-        match parse_vector(&obj, line) {
-            Ok(v) => {
-                if let Some(prev) = vecs.get(&id) {
-                    report.problems.push(Problem {
-                        file: "vectors",
-                        line,
-                        id: Some(id.clone()),
-                        what: format!("duplicate id (first on line {})", prev.line),
-                    });
-                } else {
-                    order.push(id.clone());
-                    vecs.insert(id, v);
-                }
-            }
-            Err(what) => report.problems.push(Problem {
-                file: "vectors",
-                line,
-                id: Some(id),
-                what,
-            }),
-        }
-    }
-
-    let mut policy = Policy::default();
-    for op in ScalarOp::ALL {
-        for fmt in [Format::F32, Format::F64] {
-            let mut b = policy.bound(op, fmt);
-            if let Some(u) = ov.max_ulps {
-                b.ulps = u;
-            }
-            if let Some(s) = ov.max_scaled {
-                b.scaled_per_m2 = s;
-            }
-            policy = policy.with(op, fmt, b);
-        }
-    }
-    let mut loss_policy = LossPolicy::default();
-    if let Some(t) = ov.loss_tol {
-        for e in &mut loss_policy.entries {
-            e.2 = t;
-        }
-    }
-
+    let set = read_vectors(vectors, &mut report.problems);
+    let (policy, loss_policy) = policies(ov);
     let mut seen: HashMap<String, usize> = HashMap::new();
-    for (i, text) in results.lines().enumerate() {
-        let line = i + 1;
-        if text.trim().is_empty() {
-            continue;
-        }
+    for (line, obj) in objects(results) {
         let problem = |id: Option<String>, what: String| Problem {
             file: "results",
             line,
             id,
             what,
         };
-        let obj = match serde_json::from_str::<Value>(text) {
-            Ok(Value::Object(o)) => o,
-            Ok(other) => {
-                report.problems.push(problem(
-                    None,
-                    format!("expected a JSON object, got {}", kind(&other)),
-                ));
-                continue;
-            }
-            Err(e) => {
-                report
-                    .problems
-                    .push(problem(None, format!("invalid JSON: {e}")));
+        let obj = match obj {
+            Ok(o) => o,
+            Err(what) => {
+                report.problems.push(problem(None, what));
                 continue;
             }
         };
-        let Some(id) = obj
-            .get("id")
-            .map(|v| v.as_str().map_or_else(|| v.to_string(), str::to_string))
-        else {
+        let Some(id) = line_id(&obj) else {
             report.problems.push(problem(None, "missing \"id\"".into()));
             continue;
         };
         if let Some(first) = seen.get(&id) {
-            report.problems.push(problem(
-                Some(id),
-                format!("duplicate id (first result on line {first})"),
-            ));
+            let what = format!("duplicate id (first result on line {first})");
+            report.problems.push(problem(Some(id), what));
             continue;
         }
         seen.insert(id.clone(), line);
-        let Some(v) = vecs.get(&id) else {
-            report
-                .problems
-                .push(problem(Some(id), "id not in the vectors file".into()));
+        let Some(v) = set.vecs.get(&id) else {
+            // A result for a rejected vector line: that line is the problem already reported.
+            if !set.rejected.contains(&id) {
+                let what = "id not in the vectors file".into();
+                report.problems.push(problem(Some(id), what));
+            }
             continue;
         };
         let fmt = v.dtype;
@@ -461,96 +576,42 @@ pub fn check(vectors: &str, results: &str, ov: &Overrides) -> CheckReport {
                 continue;
             }
         };
-        if let Some((batch, gx, gw)) = &v.loss {
-            let got_gx = matrix_numbers(obj.get("grad_x"), "grad_x", |x| result_number(x, fmt));
-            let got_gw = matrix_numbers(obj.get("grad_w"), "grad_w", |x| result_number(x, fmt));
-            let (got_gx, got_gw) = match (got_gx, got_gw) {
-                (Ok(a), Ok(b)) => (a, b),
-                (Err(e), _) | (_, Err(e)) => {
-                    report.problems.push(problem(Some(id), e));
-                    continue;
-                }
-            };
-            let exp = Expected {
-                loss: v.value.clone(),
-                grad_x: gx.clone(),
-                grad_w: gw.clone(),
-            };
-            let score = score_batch(
+        match &v.judged {
+            Judged::Scalar(op) => report.judge_scalar(&id, v, *op, actual, &policy),
+            Judged::Loss {
                 batch,
-                &exp,
-                (actual, &got_gx, &got_gw),
-                fmt,
-                &loss_policy,
-                v.input.clone(),
-            );
-            for (k, op) in LossOp::ALL.iter().enumerate() {
-                let g = report
-                    .groups
-                    .entry(format!("{} {}", op.name(), fmt.name()))
-                    .or_default();
-                g.cases += 1;
-                let err = score.errors[k];
-                if err > score.allowed[k] {
-                    g.failures += 1;
-                }
-                g.max_scaled = g.max_scaled.max(err);
-                let badness = err / score.allowed[k];
-                if g.worst.as_ref().is_none_or(|w| badness > w.0) {
-                    g.worst = Some((
-                        badness,
-                        format!(
-                            "id {id}: {} — {} scaled ulps (allowed {:.1})",
-                            v.input,
-                            fmt_err(err),
-                            score.allowed[k]
-                        ),
-                    ));
-                }
-            }
-        } else {
-            let op = match v.op.as_str() {
-                "cos_m" => ScalarOp::CosM,
-                "psi" => ScalarOp::Psi,
-                _ => ScalarOp::DpsiDcos,
-            };
-            let (u, s) = Policy::errors(op, fmt, v.m, actual, &v.value);
-            let g = report
-                .groups
-                .entry(format!("{} {}", op.name(), fmt.name()))
-                .or_default();
-            g.cases += 1;
-            let badness = policy.bound(op, fmt).badness(v.m, u, s);
-            if badness > 1.0 {
-                g.failures += 1;
-            }
-            g.max_ulps = g.max_ulps.max(u);
-            g.max_scaled = g.max_scaled.max(s);
-            if g.worst.as_ref().is_none_or(|w| badness > w.0) {
-                g.worst = Some((
-                    badness,
-                    format!(
-                        "id {id}: {} — expected {}, actual {} — {} ulps, {} scaled ulps",
-                        v.input,
-                        describe_exact(&v.value, fmt),
-                        fmt_hex(actual, fmt),
-                        fmt_err(u),
-                        fmt_err(s)
-                    ),
-                ));
+                grad_x,
+                grad_w,
+            } => {
+                let got_gx = result_matrix(obj.get("grad_x"), "grad_x", (batch.n, batch.dim), fmt);
+                let got_gw =
+                    result_matrix(obj.get("grad_w"), "grad_w", (batch.classes, batch.dim), fmt);
+                let (got_gx, got_gw) = match (got_gx, got_gw) {
+                    (Ok(a), Ok(b)) => (a, b),
+                    (Err(e), _) | (_, Err(e)) => {
+                        report.problems.push(problem(Some(id), e));
+                        continue;
+                    }
+                };
+                let exp = Expected {
+                    loss: v.value.clone(),
+                    grad_x: grad_x.clone(),
+                    grad_w: grad_w.clone(),
+                };
+                let got = (actual, got_gx.as_slice(), got_gw.as_slice());
+                report.judge_loss(&id, v, &exp, batch, got, &loss_policy);
             }
         }
     }
-    for id in &order {
+    for id in &set.order {
         if !seen.contains_key(id) {
-            let v = &vecs[id];
             report.problems.push(Problem {
                 file: "results",
                 line: 0,
                 id: Some(id.clone()),
                 what: format!(
                     "no result for the vector on line {} of the vectors file",
-                    v.line
+                    set.vecs[id].line
                 ),
             });
         }
