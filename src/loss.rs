@@ -1075,8 +1075,10 @@ impl Surd {
 /// (`W_j`, `x_n` or a projection `P_nj`).
 struct Term<'a> {
     coef: Ival,
-    /// The exact coefficient, when known (for proofs and the exact lane).
+    /// The exact coefficient, when known (for proofs).
     exact: Option<Surd>,
+    /// The coefficient when it is a known rational (for the exact lane).
+    rational: Option<Rational>,
     num: &'a [Float],
     inum: &'a [Integer],
     /// The exact factor of `num`: `v = scale·num`.
@@ -1218,8 +1220,8 @@ fn add_grad(
     for t in g {
         let wp = coef.prec();
         let factor = Rational::from(sn * &t.scale);
-        let exact_t = match (exact_coef, t.exact.as_ref().and_then(Surd::rational)) {
-            (Some(a), Some(b)) if !to_rest => Some(Rational::from(a * &b) * &factor),
+        let exact_t = match (exact_coef, &t.rational) {
+            (Some(a), Some(b)) if !to_rest => Some(Rational::from(a * b) * &factor),
             _ => None,
         };
         if let Some(q) = exact_t {
@@ -1255,12 +1257,15 @@ fn add_grad(
     }
 }
 
+/// A sample's logits and, for a margin target, the target with its ψ, ψ′.
+type SampleLogits<'a> = (Vec<Ival>, Option<(&'a Target, TargetEval)>);
+
 /// The logits of sample `n` at `wp`, and the target's ψ, ψ′ when it carries a margin.
 fn sample_logits<'a>(
     p: &'a Prepared<'_>,
     n: usize,
     wp: u32,
-) -> Result<Option<(Vec<Ival>, Option<(&'a Target, TargetEval)>)>, Error> {
+) -> Result<Option<SampleLogits<'a>>, Error> {
     let spec = p.spec;
     let (cc, y, base) = (p.classes, spec.y[n], n * p.classes);
     let s = Ival::from_rational(&spec.scale, wp);
@@ -1318,7 +1323,7 @@ fn phi_of(p: &Prepared<'_>, t: &Target, te: &TargetEval) -> Phi {
         (Some(c), Some(ps), Some(dp)) => {
             let l = &p.spec.lambda;
             let d = Rational::from(l + dp) * &p.inv1l;
-            let q = Rational::from(ps - Rational::from(c * dp)) * &p.inv1l;
+            let q = (ps - Rational::from(c * dp)) * &p.inv1l;
             let phi = (Rational::from(l * c) + ps) * &p.inv1l;
             Some((d, q, phi))
         }
@@ -1332,9 +1337,64 @@ fn phi_of(p: &Prepared<'_>, t: &Target, te: &TargetEval) -> Phi {
     }
 }
 
-/// `√q` as a [`SqrtQ`]-backed term coefficient: enclosed, and exact.
-fn root_coef(q: &Rational, wp: u32) -> (Ival, Surd) {
-    (SqrtQ::new(q.clone()).ival(wp), Surd::sqrt(q.clone()))
+/// A term coefficient: enclosed, exact ([`Surd`]) and, when rational, that rational.
+struct Coef {
+    iv: Ival,
+    exact: Option<Surd>,
+    rational: Option<Rational>,
+}
+
+impl Coef {
+    fn rat(q: &Rational, wp: u32) -> Coef {
+        Coef {
+            iv: Ival::from_rational(q, wp),
+            exact: Some(Surd::rat(q.clone())),
+            rational: Some(q.clone()),
+        }
+    }
+
+    /// `√r` with `r.q` rational: its root known in `r.root` when rational.
+    fn sqrt(r: &SqrtQ, wp: u32) -> Coef {
+        Coef {
+            iv: r.ival(wp),
+            exact: Some(Surd::sqrt(r.q.clone())),
+            rational: r.root.clone(),
+        }
+    }
+
+    /// `1/√r`.
+    fn inv_sqrt(r: &SqrtQ, wp: u32) -> Coef {
+        Coef {
+            iv: one(wp).div(&r.ival(wp)).expect("a nonzero norm"),
+            exact: Some(Surd::sqrt(Rational::from(r.q.recip_ref()))),
+            rational: r.root.as_ref().map(|v| Rational::from(v.recip_ref())),
+        }
+    }
+
+    /// An enclosed coefficient with an optional exact rational value.
+    fn maybe(iv: Ival, q: Option<&Rational>) -> Coef {
+        Coef {
+            iv,
+            exact: q.map(|q| Surd::rat(q.clone())),
+            rational: q.cloned(),
+        }
+    }
+
+    fn mul(&self, o: &Coef) -> Coef {
+        Coef {
+            iv: self.iv.mul(&o.iv),
+            exact: self
+                .exact
+                .as_ref()
+                .zip(o.exact.as_ref())
+                .map(|(a, b)| a.mul(b)),
+            rational: self
+                .rational
+                .as_ref()
+                .zip(o.rational.as_ref())
+                .map(|(a, b)| Rational::from(a * b)),
+        }
+    }
 }
 
 /// `∂f_j/∂x_n` and `∂f_j/∂W_j` of sample `n` as terms (see the module docs, without `s`).
@@ -1347,18 +1407,20 @@ fn logit_grads<'a>(
 ) -> Option<(Grad<'a>, Grad<'a>)> {
     let a_softmax = p.spec.variant == Variant::ASoftmax;
     let (xr, wr) = (&p.x[n], &p.w[j]);
-    let row = |r: &'a Row, coef: Ival, exact: Option<Surd>| Term {
-        coef,
-        exact,
+    let row = |r: &'a Row, c: Coef| Term {
+        coef: c.iv,
+        exact: c.exact,
+        rational: c.rational,
         num: &r.num_f,
         inum: &r.num,
         scale: Rational::from((1, &r.den)),
     };
     let proj = p.proj.get(n * p.classes + j).and_then(|q| q.as_ref());
-    let proj_term = |coef: Ival, exact: Option<Surd>| {
+    let proj_term = |c: Coef| {
         proj.map(|pr| Term {
-            coef,
-            exact,
+            coef: c.iv,
+            exact: c.exact,
+            rational: c.rational,
             num: &pr.num,
             inum: &pr.inum,
             scale: pr.inv_den.clone(),
@@ -1368,48 +1430,34 @@ fn logit_grads<'a>(
     let (mut gx, mut gw) = (Vec::new(), Vec::new());
     match (margin, a_softmax) {
         (None, true) => {
-            let (inv_nu, ex) = root_coef(&Rational::from(wr.sq.recip_ref()), wp);
-            gx.push(row(wr, inv_nu.clone(), Some(ex.clone())));
-            gw.extend(proj_term(inv_nu, Some(ex)));
+            gx.push(row(wr, Coef::inv_sqrt(&wr.norm, wp)));
+            gw.extend(proj_term(Coef::inv_sqrt(&wr.norm, wp)));
         }
         (None, false) => {
-            gx.push(row(wr, one(wp), Some(Surd::rat(Rational::from(1)))));
+            gx.push(row(wr, Coef::rat(&Rational::from(1), wp)));
             if !xr.zero {
-                gw.push(row(xr, one(wp), Some(Surd::rat(Rational::from(1)))));
+                gw.push(row(xr, Coef::rat(&Rational::from(1), wp)));
             }
         }
         (Some((t, te)), _) => {
             let ph = phi_of(p, t, te);
-            let (d, q, phi) = match &ph.exact {
-                Some((d, q, phi)) => (
-                    Some(Surd::rat(d.clone())),
-                    Some(Surd::rat(q.clone())),
-                    Some(Surd::rat(phi.clone())),
-                ),
-                None => (None, None, None),
-            };
-            let times = |a: &Option<Surd>, b: &Surd| a.as_ref().map(|a| a.mul(b));
+            let ex = ph.exact.as_ref();
+            let d = Coef::maybe(ph.d, ex.map(|e| &e.0));
+            let q = Coef::maybe(ph.q, ex.map(|e| &e.1));
+            let phi = Coef::maybe(ph.phi, ex.map(|e| &e.2));
             if a_softmax {
-                let (inv_nu, s_nu) = root_coef(&Rational::from(wr.sq.recip_ref()), wp);
-                let (inv_r, s_r) = root_coef(&Rational::from(xr.sq.recip_ref()), wp);
-                gx.push(row(wr, ph.d.mul(&inv_nu), times(&d, &s_nu)));
-                gx.push(row(xr, ph.q.mul(&inv_r), times(&q, &s_r)));
-                gw.extend(proj_term(ph.d.mul(&inv_nu), times(&d, &s_nu)));
+                gx.push(row(wr, d.mul(&Coef::inv_sqrt(&wr.norm, wp))));
+                gx.push(row(xr, q.mul(&Coef::inv_sqrt(&xr.norm, wp))));
+                gw.extend(proj_term(d.mul(&Coef::inv_sqrt(&wr.norm, wp))));
             } else {
                 // ν/r = ν·r/(x·x) and r/ν = ν·r/(W·W).
-                let (root, s_root) = root_coef(&t.prod.q, wp);
-                let by = |sq: &Rational| {
-                    (
-                        root.mul(&Ival::from_rational(&Rational::from(sq.recip_ref()), wp)),
-                        s_root.clone().scale(&Rational::from(sq.recip_ref())),
-                    )
-                };
-                let (nu_r, s_nu_r) = by(&xr.sq);
-                let (r_nu, s_r_nu) = by(&wr.sq);
-                gx.push(row(wr, ph.d.clone(), d.clone()));
-                gx.push(row(xr, ph.q.mul(&nu_r), times(&q, &s_nu_r)));
-                gw.push(row(wr, ph.phi.mul(&r_nu), times(&phi, &s_r_nu)));
-                gw.extend(proj_term(ph.d, d));
+                let root = Coef::sqrt(&t.prod, wp);
+                let nu_r = root.mul(&Coef::rat(&Rational::from(xr.sq.recip_ref()), wp));
+                let r_nu = root.mul(&Coef::rat(&Rational::from(wr.sq.recip_ref()), wp));
+                gx.push(row(xr, q.mul(&nu_r)));
+                gw.push(row(wr, phi.mul(&r_nu)));
+                gx.push(row(wr, d.mul(&Coef::rat(&Rational::from(1), wp))));
+                gw.extend(proj_term(d));
             }
         }
     }
@@ -1486,7 +1534,7 @@ fn eval(
     let mut outs: Vec<Out> = (0..total)
         .map(|i| Out::new(wp, skip_rest.get(i) == Some(&true)))
         .collect();
-    let sn = Rational::from(&spec.scale / Rational::from(nn));
+    let sn = &spec.scale / Rational::from(nn);
     let inv_n = Rational::from((1, nn));
     let mut scratch = Float::new(wp);
     for n in 0..nn {
@@ -1524,39 +1572,89 @@ fn eval(
         if !grad {
             continue;
         }
+        let mut grads = Vec::with_capacity(cc);
         for j in 0..cc {
+            let Some(g) = logit_grads(p, n, j, te.as_ref(), wp) else {
+                return Ok(None);
+            };
+            grads.push(g);
+        }
+        let (xs, ws) = outs[1..].split_at_mut(nn * d);
+        let x_out = &mut xs[n * d..(n + 1) * d];
+        for (j, (gx, gw)) in grads.iter().enumerate() {
             let delta =
                 Rational::from((i64::from(sm.in_ref[j]), sm.size as i64)) - i64::from(j == y);
             let rho = &sm.rho[j];
-            let rho_zero = rho.is_point() && rho.lo().is_zero();
-            if delta == 0 && rho_zero {
-                continue;
+            let w_out = &mut ws[j * d..(j + 1) * d];
+            if delta != 0 {
+                let di = Ival::from_rational(&delta, wp);
+                add_grad(x_out, gx, &di, Some(&delta), false, &sn, &mut scratch);
+                add_grad(w_out, gw, &di, Some(&delta), false, &sn, &mut scratch);
             }
-            let Some((gx, gw)) = logit_grads(p, n, j, te.as_ref(), wp) else {
-                return Ok(None);
-            };
-            let (xs, rest) = outs[1..].split_at_mut(nn * d);
-            let x_out = &mut xs[n * d..(n + 1) * d];
-            let w_out = &mut rest[j * d..(j + 1) * d];
-            for (o, g) in [(x_out, &gx), (w_out, &gw)] {
-                if delta != 0 {
-                    add_grad(
-                        o,
-                        g,
-                        &Ival::from_rational(&delta, wp),
-                        Some(&delta),
-                        false,
-                        &sn,
-                        &mut scratch,
-                    );
-                }
-                if !rho_zero {
-                    add_grad(o, g, rho, None, true, &sn, &mut scratch);
-                }
+            if !(rho.is_point() && rho.lo().is_zero()) {
+                add_grad(w_out, gw, rho, None, true, &sn, &mut scratch);
             }
+        }
+        if sm.size < cc {
+            add_x_rest(x_out, &grads, &sm, &sn, wp, &mut scratch);
         }
     }
     Ok(Some(outs))
+}
+
+/// `u[k]` exactly, when every term's coefficient is a known rational.
+fn exact_vector(g: &Grad<'_>, d: usize) -> Option<Vec<Rational>> {
+    let mut v = vec![Rational::new(); d];
+    for t in g {
+        let c = Rational::from(t.rational.as_ref()? * &t.scale);
+        for (vk, n) in v.iter_mut().zip(t.inum) {
+            if *n != 0 {
+                *vk += Rational::from(&c * n);
+            }
+        }
+    }
+    Some(v)
+}
+
+/// The x-gradient's softmax remainder `Σ_{j∉G} p_j·(u_j − ū_G)` of one sample. When the
+/// gradient vectors are exact rationals the differences are formed exactly first (a
+/// component where they agree contributes nothing: no `p·u − p·u` cancellation over
+/// intervals, which would need a working precision growing with the logit gap);
+/// otherwise the terms `ρ_j·u_j` are accumulated one by one.
+fn add_x_rest(
+    x_out: &mut [Out],
+    grads: &[(Grad<'_>, Grad<'_>)],
+    sm: &SoftSplit,
+    sn: &Rational,
+    wp: u32,
+    scratch: &mut Float,
+) {
+    let d = x_out.len();
+    let exact: Option<Vec<Vec<Rational>>> =
+        grads.iter().map(|(gx, _)| exact_vector(gx, d)).collect();
+    let Some(exact) = exact else {
+        for ((gx, _), rho) in grads.iter().zip(&sm.rho) {
+            add_grad(x_out, gx, rho, None, true, sn, scratch);
+        }
+        return;
+    };
+    let inv_g = Rational::from((1, sm.size));
+    let mut mean = vec![Rational::new(); d];
+    for (u, _) in exact.iter().zip(&sm.in_ref).filter(|(_, g)| **g) {
+        for (m, uk) in mean.iter_mut().zip(u) {
+            *m += Rational::from(uk * &inv_g);
+        }
+    }
+    for (j, u) in exact.iter().enumerate().filter(|(j, _)| !sm.in_ref[*j]) {
+        for (o, (uk, mk)) in x_out.iter_mut().zip(u.iter().zip(&mean)) {
+            let diff = Rational::from(uk - mk) * sn;
+            if diff != 0 && !o.skip_rest {
+                o.rest
+                    .add_ival(&sm.rho[j].mul(&Ival::from_rational(&diff, wp)));
+                o.rest_used = true;
+            }
+        }
+    }
 }
 
 #[cfg(test)]

@@ -511,17 +511,34 @@ mod real {
             let d = crate::multiangle::chebyshev_exact(k + 1, &w).1
                 - crate::multiangle::chebyshev_exact(k, &w).1;
             match rational_sqrt(r) {
-                Some(root) => Rational::from(root * sign) * d == tp,
+                Some(root) => root * sign * d == tp,
                 None => d == 0 && tp == 0,
             }
         };
-        identity && !crate::multiangle::chebyshev_u(q - 1, v_encl).contains_zero()
+        identity && isolates_one_root(q, &tp, v_encl)
+    }
+
+    /// `I` holds at most one root of `T_q(X) = a`. For `a = ±1` the roots lie among
+    /// `cos(iπ/q)` (some double), whose distinct values are at least
+    /// `min_i (cos(iπ/q) − cos((i+1)π/q)) = 1 − cos(π/q)` apart, so a narrower `I` holds
+    /// one; otherwise every root is simple and `T_q′ = q·U_{q−1}` without a zero on `I`
+    /// makes `T_q` strictly monotone there.
+    fn isolates_one_root(q: u32, a: &Rational, v_encl: &Ival) -> bool {
+        if *a == 1 || *a == -1 {
+            let wp = v_encl.prec();
+            let angle = Ival::pi(wp)
+                .div(&Ival::from_integer(&q.into(), wp))
+                .expect("q > 0");
+            let gap = Ival::from_integer(&1.into(), wp).sub(&angle.cos());
+            return v_encl.width() < *gap.lo();
+        }
+        !crate::multiangle::chebyshev_u(q - 1, v_encl).contains_zero()
     }
 
     /// ψ = t, given the enclosure `iv` of ψ: on the branch `k` whose open range
     /// `(−1 − 2k, 1 − 2k)` holds `iv`, `cos(mθ) = (−1)^k·(t + 2k)`.
     pub(super) fn psi_is(m: &Rational, c: &Rational, t: &Rational, iv: &Ival) -> bool {
-        let k = Rational::from((Rational::from(1) - t) / 2u32).floor();
+        let k = ((Rational::from(1) - t) / 2u32).floor();
         let (lo, hi) = (
             Rational::from(&k * -2) - 1u32,
             Rational::from(&k * -2) + 1u32,
@@ -530,7 +547,7 @@ mod real {
             return false;
         }
         let odd = k.numer().is_odd();
-        let v = Rational::from(t + Rational::from(&k * 2u32));
+        let v = t + Rational::from(&k * 2u32);
         let v = if odd { -v } else { v };
         let wp = iv.prec();
         let shifted = iv.add(&Ival::from_rational(&Rational::from(&k * 2u32), wp));

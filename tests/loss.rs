@@ -1332,3 +1332,130 @@ fn lambda_with_a_fractional_power_and_a_rational_result_is_exact() {
     let l = lambda(&s, 64).unwrap();
     assert!(l.is_exact() && l.f64() == 1.0);
 }
+
+// ---------------------------------------------------------------------------
+// Issue 11: correct rounding proven, never assumed.
+// ---------------------------------------------------------------------------
+
+/// A saturated softmax next to a rounding midpoint: L-Softmax, m = 1, s = 3,
+/// x = 1 + 2^−23, W = (0, G/3): f_0 = 0, f_1 = G·(1 + 2^−23). Then
+/// ∂L/∂W_0 = −3x·p_1 = −t·(1 − e^(−f_1)/(1 + e^(−f_1))) with t = 3x = 3 + 3·2^−23 an
+/// f32 midpoint (26 significant bits ending in 11): the value lies strictly inside
+/// (0, t), so its f32 is the float just below t in magnitude — by this argument, not by
+/// the oracle. The gap goes up to 10⁶ (e^(−10⁶) ≈ 2^(−1442695)), each decided at modest
+/// precision (the tie rule used to return the even neighbour, the wrong one).
+#[test]
+fn saturated_softmax_next_to_a_midpoint_is_rounded_on_the_right_side() {
+    let x = 1.0 + 2f64.powi(-23);
+    let t = 3.0 * x; // exact in f64: 0x1.800003p+1
+    // The two f32 around t: 0x1.800002p+1 and 0x1.800004p+1; t is their midpoint.
+    let below = f32::from_bits(0x4040_0001);
+    assert_eq!(
+        (f64::from(below) + f64::from(f32::from_bits(0x4040_0002))) / 2.0,
+        t
+    );
+    for gap in [20_000i64, 300_000, 1_000_000] {
+        let mut spec = LossSpec::new(
+            vec![vec![q(x)]],
+            vec![vec![qi(0)], vec![Rational::from((gap, 3))]],
+            vec![0],
+            qi(1),
+        );
+        spec.variant = Variant::LSoftmax;
+        spec.scale = qi(3);
+        let out = loss(&spec, true, 16).unwrap();
+        let gw = out.grad_w.unwrap();
+        assert_eq!(gw[0][0].f32(), -below, "gap {gap}: ∂L/∂W_0");
+        assert_eq!(gw[1][0].f32(), below, "gap {gap}: ∂L/∂W_1");
+        // f64 holds t exactly, and t·(1 − ε) rounds back to t.
+        assert_eq!((gw[0][0].f64(), gw[1][0].f64()), (-t, t));
+        assert!(!gw[0][0].is_exact());
+        // The loss is f_1 − f_0 + ln1p(e^(−f_1)): just above the f64 G·x.
+        assert_eq!(out.loss.f64(), gap as f64 * x);
+    }
+}
+
+/// The other direction: the target dominates by a gap G, so every gradient component
+/// is of order e^(−G) and underflows for G > 745; its decimal is nonzero with the right
+/// sign and its f64/f32 are correctly signed zeros. L-Softmax, m = 1: with
+/// x = (1, 0), W_0 = (G, 0), W_1 = (0, 1): p_1 = 1/(1 + e^G), ∂L/∂x = p_1·(W_1 − W_0)
+/// = p_1·(−G, 1), ∂L/∂W_1 = p_1·x, ∂L/∂W_0 = −p_1·x; components with x[k] = 0 are exact 0.
+#[test]
+fn tiny_gradient_components_keep_their_sign_and_decimal() {
+    for gap in [1000i64, 100_000, 1_000_000] {
+        let mut spec = LossSpec::new(qmi(&[&[1, 0]]), qmi(&[&[gap, 0], &[0, 1]]), vec![0], qi(1));
+        spec.variant = Variant::LSoftmax;
+        let out = loss(&spec, true, 24).unwrap();
+        let gx = out.grad_x.unwrap();
+        let gw = out.grad_w.unwrap();
+        // p_1 = e^(−G)/(1 + e^(−G)): its decimal exponent is ⌊−G·log10 e⌋.
+        let e10 = (-(gap as f64) * std::f64::consts::LOG10_E).floor() as i64;
+        let exp_of = |s: &str| s.split_once('e').unwrap().1.parse::<i64>().unwrap();
+        assert!(
+            gx[0][1].decimal().starts_with(|c: char| c.is_ascii_digit()),
+            "{}",
+            gx[0][1].decimal()
+        );
+        assert_eq!(exp_of(&gx[0][1].decimal()), e10, "∂L/∂x[1] = p_1");
+        assert!(gx[0][0].decimal().starts_with('-'));
+        assert_eq!(gx[0][1].f64().to_bits(), 0, "+0");
+        assert_eq!(gx[0][0].f64().to_bits(), (-0.0f64).to_bits(), "−0");
+        assert_eq!(gx[0][0].f32().to_bits(), (-0.0f32).to_bits(), "−0");
+        assert_eq!(gw[1][0].f64().to_bits(), 0);
+        assert_eq!(gw[0][0].f64().to_bits(), (-0.0f64).to_bits());
+        assert!(gw[0][0].decimal().starts_with('-'));
+        for g in [&gw[0][1], &gw[1][1]] {
+            assert!(g.is_exact() && g.decimal() == "0");
+        }
+        // The loss ln1p(e^(−G)) is tiny and positive, not 0.
+        assert_eq!(exp_of(&out.loss.decimal()), e10);
+    }
+}
+
+/// Equal logits give true midpoints through p = 1/3, computed exactly: three equal rows
+/// (L-Softmax, m = 1), x = 3·(1 + 2^−24): ∂L/∂W_j = (1/3)·x = 1 + 2^−24 for j ≠ y, an f32
+/// midpoint that ties to even (1.0); ∂L/∂W_y = −(2/3)·x = −2 − 2^−23, exact in f32.
+#[test]
+fn equal_logits_give_exact_thirds() {
+    let x = 3.0 * (1.0 + 2f64.powi(-24));
+    let mut spec = LossSpec::new(vec![vec![q(x)]], qmi(&[&[2], &[2], &[2]]), vec![0], qi(1));
+    spec.variant = Variant::LSoftmax;
+    let out = loss(&spec, true, 64).unwrap();
+    let gw = out.grad_w.unwrap();
+    for g in &gw[1..3] {
+        assert!(g[0].is_exact());
+        assert_eq!((g[0].f64(), g[0].f32()), (1.0 + 2f64.powi(-24), 1.0));
+    }
+    // −2·(1 + 2^−24) is an f32 midpoint too: ties to even, −2.
+    assert_eq!(
+        (gw[0][0].f64(), gw[0][0].f32()),
+        (-2.0 - 2f64.powi(-23), -2.0)
+    );
+    assert!(gw[0][0].is_exact());
+    assert!((out.loss.f64() - 3f64.ln()).abs() <= f64::EPSILON * 2.0);
+    let gx = out.grad_x.unwrap();
+    assert!(
+        gx[0][0].is_exact() && gx[0][0].f64().to_bits() == 0,
+        "Σ p_j W_j − W_y = 0"
+    );
+}
+
+/// Remainders that vanish exactly although the probabilities are transcendental: the
+/// classes' gradient vectors agree in a component (u_j[k] equal for every j), so
+/// Σ_j (p_j − [j = y])·u_j[k] = 0. A-Softmax with ŵ = (±1/√2, 1/√2): component 1 is
+/// 1/√2 for both rows (an irrational proof over surds); L-Softmax with rows (1, 5) and
+/// (2, 5): component 1 is 5 for both.
+#[test]
+fn gradient_components_that_vanish_by_structure_are_exact_zeros() {
+    let a = LossSpec::new(qmi(&[&[3, 1]]), qmi(&[&[1, 1], &[-1, 1]]), vec![0], qi(1));
+    let mut l = LossSpec::new(qmi(&[&[3, 1]]), qmi(&[&[1, 5], &[2, 5]]), vec![1], qi(1));
+    l.variant = Variant::LSoftmax;
+    for spec in [a, l] {
+        let out = loss(&spec, true, 64).unwrap();
+        let gx = out.grad_x.unwrap();
+        assert!(gx[0][1].is_exact(), "{:?}", spec.variant);
+        assert_eq!(gx[0][1].f64().to_bits(), 0);
+        assert_eq!(gx[0][1].decimal(), "0");
+        assert!(gx[0][0].f64() != 0.0);
+    }
+}

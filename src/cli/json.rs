@@ -261,7 +261,7 @@ pub fn kind(v: &Value) -> &'static str {
 }
 
 /// The output fields of one result: `value`, `f64`, `f32`, all decided by proof.
-/// (Versions before 0.2 could add `zero_bound`, `tie_format` and `tie_bound` for values
+/// (Earlier versions could add `zero_bound`, `tie_format` and `tie_bound` for values
 /// they assumed to be 0 or a rounding midpoint; nothing is assumed any more, so those
 /// fields are never written, and readers still accept them.)
 pub fn approx_fields(a: &Approx) -> Map<String, Value> {
