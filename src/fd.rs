@@ -310,25 +310,16 @@ where
     fn eval(&mut self, t: &Rational, wp: u32) -> Result<Ival, Error> {
         let mut x = self.at.to_vec();
         x[self.index] = Rational::from(&self.at[self.index] + t);
-        let mut wp = wp;
-        loop {
+        let v = ziv::refine("finite difference", wp, |wp| {
             self.evaluations += 1;
-            if let Some(v) = (self.f)(&x, wp)? {
-                let m = v.mag();
-                if m > self.fmag {
-                    self.fmag = Float::with_val(64, &m);
-                    self.fmag.next_up();
-                }
-                return Ok(v);
-            }
-            if wp >= MAX_WORKING_PREC {
-                return Err(Error::PrecisionCap {
-                    op: "finite difference",
-                    max: MAX_WORKING_PREC,
-                });
-            }
-            wp = wp.saturating_mul(2).min(MAX_WORKING_PREC);
+            (self.f)(&x, wp)
+        })?;
+        let m = v.mag();
+        if m > self.fmag {
+            self.fmag = Float::with_val(64, &m);
+            self.fmag.next_up();
         }
+        Ok(v)
     }
 
     /// The difference quotient of `stencil` at step `h`; `f0 = f(x)` for one-sided stencils.

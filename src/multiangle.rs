@@ -246,19 +246,13 @@ pub(crate) fn check_theta(theta: &Rational) -> Result<(), Error> {
     if *theta <= 3 {
         return Ok(());
     }
-    let mut wp = 64;
-    loop {
-        match Ival::from_rational(theta, wp).cmp_certain(&Ival::pi(wp)) {
-            Some(std::cmp::Ordering::Less) => return Ok(()),
-            Some(_) => return Err(err()),
-            None if wp >= ziv::MAX_WORKING_PREC => {
-                return Err(Error::PrecisionCap {
-                    op: "theta range check",
-                    max: ziv::MAX_WORKING_PREC,
-                });
-            }
-            None => wp *= 2,
-        }
+    let below_pi = ziv::refine("theta range check", 64, |wp| {
+        Ok(Ival::from_rational(theta, wp).cmp_certain(&Ival::pi(wp)))
+    })?;
+    if below_pi == std::cmp::Ordering::Less {
+        Ok(())
+    } else {
+        Err(err())
     }
 }
 

@@ -76,23 +76,13 @@ fn cmp_threshold(c: &Rational, j: u32, m: u32) -> Result<Ordering, Error> {
     if let Some(t) = exact {
         return Ok(c.cmp(&t));
     }
-    let mut wp = 64;
-    loop {
+    ziv::refine("branch comparison", 64, |wp| {
         let angle = Ival::pi(wp)
             .mul(&Ival::from_integer(&j.into(), wp))
             .div(&Ival::from_integer(&m.into(), wp))
             .expect("m > 0");
-        if let Some(o) = Ival::from_rational(c, wp).cmp_certain(&angle.cos()) {
-            return Ok(o);
-        }
-        if wp >= ziv::MAX_WORKING_PREC {
-            return Err(Error::PrecisionCap {
-                op: "branch comparison",
-                max: ziv::MAX_WORKING_PREC,
-            });
-        }
-        wp *= 2;
-    }
+        Ok(Ival::from_rational(c, wp).cmp_certain(&angle.cos()))
+    })
 }
 
 /// The branch `k = #{ j ∈ 1..m−1 : c < cos(jπ/m) }` of ψ at `c = cos θ`, integer
@@ -125,25 +115,14 @@ fn branch_from_theta_at(m: &Rational, theta: &Rational) -> Result<u32, Error> {
     if *theta <= 0 {
         return Ok(0);
     }
-    let mut wp = 64;
-    loop {
+    ziv::refine("branch floor(m theta / pi)", 64, |wp| {
         let x = Ival::from_rational(&Rational::from(m * theta), wp)
             .div(&Ival::pi(wp))
             .expect("π > 0");
         let fl = |f: &Float| Float::with_val(f.prec(), f.floor_ref()).to_integer();
         let (a, b) = (fl(x.lo()), fl(x.hi()));
-        if a == b {
-            let k = a.and_then(|k| k.to_u32()).unwrap_or(u32::MAX);
-            return Ok(k.min(kmax));
-        }
-        if wp >= ziv::MAX_WORKING_PREC {
-            return Err(Error::PrecisionCap {
-                op: "branch floor(m theta / pi)",
-                max: ziv::MAX_WORKING_PREC,
-            });
-        }
-        wp *= 2;
-    }
+        Ok((a == b).then(|| a.and_then(|k| k.to_u32()).unwrap_or(u32::MAX).min(kmax)))
+    })
 }
 
 /// The branch `k = ⌊mθ/π⌋` (clamped to `⌈m⌉ − 1`) for `θ ∈ [0, π]`.

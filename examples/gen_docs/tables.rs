@@ -256,16 +256,9 @@ fn fixed<F>(digits: usize, eval: F) -> Result<String, Error>
 where
     F: Fn(u32) -> Result<Ival, Error>,
 {
-    let mut wp = (digits as u32 * 4 + 64).max(64);
-    for _ in 0..8 {
-        if let Some(s) = fixed_from_ival(&eval(wp)?, digits) {
-            return Ok(s);
-        }
-        wp *= 2;
-    }
-    Err(Error::PrecisionCap {
-        op: "generated table decimal",
-        max: wp,
+    let start = (digits as u32 * 4 + 64).max(64);
+    asoftmax_spec::arith::ziv::refine("generated table decimal", start, |wp| {
+        Ok(fixed_from_ival(&eval(wp)?, digits))
     })
 }
 
