@@ -1459,3 +1459,158 @@ fn gradient_components_that_vanish_by_structure_are_exact_zeros() {
         assert!(gx[0][0].f64() != 0.0);
     }
 }
+
+/// The textbook forms, `ℓ = log Σ_j e^{f_j} − f_y` and `∂ℓ = Σ_j (p_j − [j = y])·∂f_j`,
+/// evaluated with plain MPFR floats at 3000 bits (not rigorous, but 2^−2900 is far
+/// below anything a random batch needs), from their definitions: θ = acos c,
+/// k = ⌊mθ/π⌋, ψ = (−1)^k cos(mθ) − 2k, ψ′ = (−1)^k m sin(mθ)/sin θ. The oracle's
+/// cancellation-free forms must give the same correctly rounded f64 on random batches
+/// where both decide (moderate logits), for both variants, margins 1…4, λ ∈ {0, 3/2}.
+#[test]
+fn cancellation_free_forms_agree_with_the_textbook_forms() {
+    const P: u32 = 3000;
+    let f = |v: &Rational| Float::with_val(P, v);
+    let mut rng = Rng(0x5eed_1111);
+    for case in 0..24 {
+        let (n, c, d) = (1 + rng.below(2), 2 + rng.below(3), 2 + rng.below(3));
+        let x = rand_matrix(&mut rng, n, d);
+        let w = rand_matrix(&mut rng, c, d);
+        let y: Vec<usize> = (0..n).map(|_| rng.below(c)).collect();
+        let m = 1 + (case % 4) as i64;
+        let variant = if case % 2 == 0 {
+            Variant::ASoftmax
+        } else {
+            Variant::LSoftmax
+        };
+        let mut spec = LossSpec::new(qm(&x), qm(&w), y.clone(), qi(m));
+        spec.variant = variant;
+        spec.lambda = if case % 3 == 0 { q(1.5) } else { qi(0) };
+        spec.scale = qi(1 + 3 * (case % 2) as i64);
+        let out = loss(&spec, true, 53).unwrap();
+        let (lam, s) = (f(&spec.lambda), f(&spec.scale));
+        let pi = Float::with_val(P, rug::float::Constant::Pi);
+        let dot = |a: &[f64], b: &[f64]| {
+            a.iter().zip(b).fold(Float::new(P), |acc, (u, v)| {
+                acc + Float::with_val(P, *u) * Float::with_val(P, *v)
+            })
+        };
+        let mut total = Float::new(P);
+        let mut gw = vec![vec![Float::new(P); d]; c];
+        for i in 0..n {
+            let r = dot(&x[i], &x[i]).sqrt();
+            let mut logits = Vec::new();
+            let mut dfx: Vec<Vec<Float>> = Vec::new();
+            let mut dfw: Vec<Vec<Float>> = Vec::new();
+            for j in 0..c {
+                let nu = dot(&w[j], &w[j]).sqrt();
+                let wx = dot(&w[j], &x[i]);
+                let cj = Float::with_val(P, &wx / &nu) / &r;
+                // h(c) and h′(c): the margin φ for the target, c for the others.
+                let (h, dh) = if j == y[i] && m > 1 {
+                    let theta = Float::with_val(P, cj.acos_ref());
+                    let mt = Float::with_val(P, &theta * m);
+                    let k = Float::with_val(P, &mt / &pi)
+                        .floor()
+                        .to_f64()
+                        .min((m - 1) as f64) as i64;
+                    let sign = if k % 2 == 0 { 1 } else { -1 };
+                    let psi = Float::with_val(P, mt.cos_ref()) * sign - 2 * k;
+                    let dpsi = Float::with_val(P, mt.sin_ref()) * (sign * m)
+                        / Float::with_val(P, theta.sin_ref());
+                    let one_l = Float::with_val(P, &lam + 1u32);
+                    (
+                        (Float::with_val(P, &lam * &cj) + psi) / &one_l,
+                        Float::with_val(P, &lam + dpsi) / one_l,
+                    )
+                } else {
+                    (cj.clone(), Float::with_val(P, 1))
+                };
+                let q = Float::with_val(P, &h - Float::with_val(P, &cj * &dh));
+                let proj: Vec<Float> = (0..d)
+                    .map(|k| {
+                        Float::with_val(P, x[i][k])
+                            - Float::with_val(P, &wx / dot(&w[j], &w[j])) * w[j][k]
+                    })
+                    .collect();
+                match variant {
+                    Variant::ASoftmax => {
+                        logits.push(Float::with_val(P, &s * &r) * &h);
+                        dfx.push(
+                            (0..d)
+                                .map(|k| {
+                                    Float::with_val(
+                                        P,
+                                        &s * (Float::with_val(P, &dh * w[j][k]) / &nu
+                                            + Float::with_val(P, &q * x[i][k]) / &r),
+                                    )
+                                })
+                                .collect(),
+                        );
+                        dfw.push(
+                            proj.iter()
+                                .map(|pk| Float::with_val(P, &s * &dh) * pk / &nu)
+                                .collect(),
+                        );
+                    }
+                    Variant::LSoftmax => {
+                        logits.push(Float::with_val(P, &s * &nu) * &r * &h);
+                        dfx.push(
+                            (0..d)
+                                .map(|k| {
+                                    Float::with_val(
+                                        P,
+                                        &s * (Float::with_val(P, &dh * w[j][k])
+                                            + Float::with_val(P, &q * &nu) * x[i][k] / &r),
+                                    )
+                                })
+                                .collect(),
+                        );
+                        dfw.push(
+                            (0..d)
+                                .map(|k| {
+                                    Float::with_val(
+                                        P,
+                                        &s * (Float::with_val(P, &r * &h) / &nu * w[j][k]
+                                            + Float::with_val(P, &dh * &proj[k])),
+                                    )
+                                })
+                                .collect(),
+                        );
+                    }
+                }
+            }
+            let z = logits.iter().fold(Float::new(P), |acc, v| {
+                acc + Float::with_val(P, v.exp_ref())
+            });
+            total += Float::with_val(P, z.ln_ref()) - &logits[y[i]];
+            for k in 0..d {
+                let mut g = Float::new(P);
+                for j in 0..c {
+                    let a = Float::with_val(P, logits[j].exp_ref()) / &z - i64::from(j == y[i]);
+                    g += Float::with_val(P, &a * &dfx[j][k]);
+                    gw[j][k] += a * &dfw[j][k] / n as u32;
+                }
+                let g = g / n as u32;
+                assert_eq!(
+                    out.grad_x.as_ref().unwrap()[i][k].f64(),
+                    g.to_f64(),
+                    "case {case}: ∂L/∂x[{i}][{k}]"
+                );
+            }
+        }
+        assert_eq!(
+            out.loss.f64(),
+            (total / n as u32).to_f64(),
+            "case {case}: loss"
+        );
+        for j in 0..c {
+            for k in 0..d {
+                assert_eq!(
+                    out.grad_w.as_ref().unwrap()[j][k].f64(),
+                    gw[j][k].to_f64(),
+                    "case {case}: ∂L/∂W[{j}][{k}]"
+                );
+            }
+        }
+    }
+}
