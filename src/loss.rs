@@ -762,6 +762,16 @@ fn prepare(spec: &LossSpec, grad: bool) -> Result<Prepared<'_>, Error> {
                         Some(psi::psi_cos_exact(*mi, c)?),
                         Some(psi::dpsi_dcos_exact(*mi, c)?),
                     ),
+                    // c = cos(jπ/m) irrational (c² = 1/2 or 3/4): ψ = 1 − 2j, ψ′ = 0.
+                    (Margin::Int(mi), None) => {
+                        match threshold_of(*mi, &(&v2 / prod.q.clone()), *v > 0) {
+                            Some(j) => (
+                                Some(Rational::from(1 - 2 * i64::from(j))),
+                                Some(Rational::new()),
+                            ),
+                            None => (None, None),
+                        }
+                    }
                     (Margin::Real(mr), Some(c)) if *c == 1 => (
                         Some(Rational::from(1)),
                         Some(Rational::from(mr.square_ref())),
@@ -1308,7 +1318,25 @@ struct Phi {
     d: Ival,
     q: Ival,
     phi: Ival,
-    exact: Option<(Rational, Rational, Rational)>,
+    /// `φ′`, `φ − c·φ′`, `φ`, each when exactly known.
+    exact: (Option<Rational>, Option<Rational>, Option<Rational>),
+}
+
+/// The branch threshold `j ∈ 1..m−1` with `cos(jπ/m) = c`, for an irrational `c` given by
+/// `c²` and its sign. `cos²(jπ/m) = (1 + cos(2jπ/m))/2` is rational only where Niven's
+/// theorem allows (`cos(2jπ/m) ∈ {0, ±½, ±1}`); an irrational `c` with rational `c²`
+/// can thus equal a threshold only with `c² = ½` (`j/m = ¼, ¾`) or `c² = ¾` (`j/m = ⅙, ⅚`).
+fn threshold_of(m: u32, c2: &Rational, positive: bool) -> Option<u32> {
+    let frac = if *c2 == Rational::from((1, 2)) {
+        if positive { (1, 4) } else { (3, 4) }
+    } else if *c2 == Rational::from((3, 4)) {
+        if positive { (1, 6) } else { (5, 6) }
+    } else {
+        return None;
+    };
+    // j = m·frac must be an integer.
+    let (num, den) = (u64::from(m) * frac.0, frac.1);
+    (num % den == 0).then(|| (num / den) as u32)
 }
 
 fn phi_of(p: &Prepared<'_>, t: &Target, te: &TargetEval) -> Phi {
@@ -1319,21 +1347,33 @@ fn phi_of(p: &Prepared<'_>, t: &Target, te: &TargetEval) -> Phi {
         .dpsi
         .as_ref()
         .expect("ψ′ is computed for the margin backward");
-    let exact = match (&t.c_exact, &t.psi_exact, &t.dpsi_exact) {
-        (Some(c), Some(ps), Some(dp)) => {
-            let l = &p.spec.lambda;
-            let d = Rational::from(l + dp) * &p.inv1l;
-            let q = (ps - Rational::from(c * dp)) * &p.inv1l;
-            let phi = (Rational::from(l * c) + ps) * &p.inv1l;
-            Some((d, q, phi))
+    // Each exact when its ingredients are: c is needed only where it is multiplied
+    // by something nonzero (ψ′ = 0 at an irrational threshold, λ = 0).
+    let l = &p.spec.lambda;
+    let times_c = |k: &Rational| -> Option<Rational> {
+        if *k == 0 {
+            Some(Rational::new())
+        } else {
+            t.c_exact.as_ref().map(|c| Rational::from(k * c))
         }
+    };
+    let d = t
+        .dpsi_exact
+        .as_ref()
+        .map(|dp| Rational::from(l + dp) * &p.inv1l);
+    let q = match (&t.psi_exact, &t.dpsi_exact) {
+        (Some(ps), Some(dp)) => times_c(dp).map(|cd| (ps - cd) * &p.inv1l),
         _ => None,
+    };
+    let phi = match &t.psi_exact {
+        Some(ps) => times_c(l).map(|lc| (lc + ps) * &p.inv1l),
+        None => None,
     };
     Phi {
         d: lam.add(dpsi).mul(&inv1l),
         q: te.psi.sub(&te.c.mul(dpsi)).mul(&inv1l),
         phi: lam.mul(&te.c).add(&te.psi).mul(&inv1l),
-        exact,
+        exact: (d, q, phi),
     }
 }
 
@@ -1441,10 +1481,10 @@ fn logit_grads<'a>(
         }
         (Some((t, te)), _) => {
             let ph = phi_of(p, t, te);
-            let ex = ph.exact.as_ref();
-            let d = Coef::maybe(ph.d, ex.map(|e| &e.0));
-            let q = Coef::maybe(ph.q, ex.map(|e| &e.1));
-            let phi = Coef::maybe(ph.phi, ex.map(|e| &e.2));
+            let (ed, eq, ephi) = &ph.exact;
+            let d = Coef::maybe(ph.d, ed.as_ref());
+            let q = Coef::maybe(ph.q, eq.as_ref());
+            let phi = Coef::maybe(ph.phi, ephi.as_ref());
             if a_softmax {
                 gx.push(row(wr, d.mul(&Coef::inv_sqrt(&wr.norm, wp))));
                 gx.push(row(xr, q.mul(&Coef::inv_sqrt(&xr.norm, wp))));
@@ -1506,8 +1546,13 @@ fn logit_exact(p: &Prepared<'_>, n: usize, j: usize) -> Option<(std::cmp::Orderi
         TargetLogit::Plain => plain(),
         TargetLogit::Zero => from_rational(Rational::new()),
         TargetLogit::Margin(t) => {
-            let (c, ps) = (t.c_exact.as_ref()?, t.psi_exact.as_ref()?);
-            let phi = (Rational::from(&spec.lambda * c) + ps) * &p.inv1l;
+            let ps = t.psi_exact.as_ref()?;
+            let lc = if spec.lambda == 0 {
+                Rational::new()
+            } else {
+                Rational::from(&spec.lambda * t.c_exact.as_ref()?)
+            };
+            let phi = (lc + ps) * &p.inv1l;
             // f = s·K·φ with K² = x·x (A) or (W·W)(x·x) (L).
             let k2 = if spec.variant == Variant::ASoftmax {
                 p.x[n].sq.clone()

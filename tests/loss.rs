@@ -1467,6 +1467,7 @@ fn gradient_components_that_vanish_by_structure_are_exact_zeros() {
 /// cancellation-free forms must give the same correctly rounded f64 on random batches
 /// where both decide (moderate logits), for both variants, margins 1…4, λ ∈ {0, 3/2}.
 #[test]
+#[allow(clippy::needless_range_loop)] // the textbook formulas, indexed as written
 fn cancellation_free_forms_agree_with_the_textbook_forms() {
     const P: u32 = 3000;
     let f = |v: &Rational| Float::with_val(P, v);
@@ -1613,4 +1614,28 @@ fn cancellation_free_forms_agree_with_the_textbook_forms() {
             }
         }
     }
+}
+
+/// At an irrational branch threshold `c = cos(π/4) = 1/√2` (x = (2, 2, 0), W_0 = (1, 0, 0),
+/// m = 4), `ψ′(c) = 4·U_3(c) = 0` and `ψ(c) = −1` exactly (c² = ½: Niven), so with λ = 0
+/// the target's weight gradient `φ′·P/ν` is exactly 0 — proven, not an enclosure of 0
+/// (which ran to the precision cap). With λ = 5, φ′ = 5/6 and it is not 0 where P is not.
+#[test]
+fn an_irrational_branch_threshold_gives_exact_values() {
+    let mut spec = LossSpec::new(
+        qmi(&[&[2, 2, 0]]),
+        vec![vec![qi(1), qi(0), qi(0)], vec![qi(0), qi(1), q(0.5)]],
+        vec![0],
+        qi(4),
+    );
+    let out = loss(&spec, true, 64).unwrap();
+    for g in &out.grad_w.unwrap()[0] {
+        assert!(g.is_exact() && g.f64().to_bits() == 0, "{}", g.decimal());
+    }
+    spec.lambda = qi(5);
+    let out = loss(&spec, true, 64).unwrap();
+    let gw = out.grad_w.unwrap();
+    // P = x − (ŵ·x)ŵ = (0, 2, 0): only the middle component is nonzero.
+    assert!(gw[0][1].f64() > 0.0);
+    assert!(gw[0][0].is_exact() && gw[0][2].is_exact(), "P[0] = P[2] = 0 exactly");
 }
