@@ -1636,6 +1636,9 @@ fn an_irrational_branch_threshold_gives_exact_values() {
     let out = loss(&spec, true, 64).unwrap();
     let gw = out.grad_w.unwrap();
     // P = x − (ŵ·x)ŵ = (0, 2, 0): only the middle component is nonzero.
-    assert!(gw[0][1].f64() > 0.0);
-    assert!(gw[0][0].is_exact() && gw[0][2].is_exact(), "P[0] = P[2] = 0 exactly");
+    assert!(gw[0][1].f64() < 0.0, "(p_0 − 1)·s·φ′·P[1]/ν with p_0 < 1");
+    assert!(
+        gw[0][0].is_exact() && gw[0][2].is_exact(),
+        "P[0] = P[2] = 0 exactly"
+    );
 }
