@@ -1392,3 +1392,66 @@ fn rational_dpsi_dtheta_on_an_f32_midpoint_is_proven() {
         a.f32()
     );
 }
+
+// ---------------------------------------------------------------------------
+// Issue 11: no assumed ties, no assumed zeros
+// ---------------------------------------------------------------------------
+
+/// The exact binary value of `v` truncated to `bits` bits after the point (a long input).
+fn truncated(v: &Float, bits: u32) -> Rational {
+    let scaled = Float::with_val(v.prec(), v << bits).floor();
+    Rational::from((scaled.to_integer().unwrap(), Integer::from(1) << bits))
+}
+
+/// Long inputs within about 2^−100000 of a point where ψ = cos(mθ) is an f32 midpoint:
+/// θ-form (θ ≈ acos(t)/m truncated to 100 100 bits) and the integer-m interval route
+/// (c ≈ cos(acos(t)/m) with 100 100 bits, m = 64: m·bits(c) > 2²²). The oracle's `psi`
+/// and `cos_m` must agree (ψ = cos(mθ) on branch 0) and match a plain 400 000-bit MPFR
+/// evaluation. The tie rule used to return the even neighbour for `psi` here.
+#[test]
+fn long_inputs_next_to_a_midpoint_are_decided_the_same_by_psi_and_cos_m() {
+    const W: u32 = 400_000;
+    let t = Float::with_val(W, 0.75) + Float::with_val(W, Float::i_exp(1, -25)); // f32 midpoint
+    let m = 64u32;
+    let theta = Float::with_val(W, t.acos_ref()) / m;
+    for (what, at) in [
+        ("theta", Angle::Theta(truncated(&theta, 100_100))),
+        (
+            "cos",
+            Angle::Cos(truncated(&Float::with_val(W, theta.cos_ref()), 100_100)),
+        ),
+    ] {
+        let reference = match &at {
+            Angle::Theta(th) => Float::with_val(W, Float::with_val(W, th) * m).cos(),
+            Angle::Cos(c) => Float::with_val(W, Float::with_val(W, c).acos() * m).cos(),
+        };
+        let want = round_f32(&reference);
+        assert!(
+            (f64::from(want) - 0.75).abs() < 1e-6,
+            "{what}: the input is next to the midpoint"
+        );
+        let p = psi(&Rational::from(m), &at, 24).unwrap();
+        let c = asoftmax_spec::multiangle::cos_m(m, &at, 24).unwrap();
+        assert_eq!(p.f32(), want, "{what}: psi");
+        assert_eq!(c.f32(), want, "{what}: cos_m");
+    }
+}
+
+/// dψ/dθ at θ = π truncated to 400 digits, m = 4: θ = π − δ with δ ≈ 3.3·10⁻⁴⁰¹, on the
+/// last branch k = 3, dψ/dθ = −(−1)³·4·sin(4π − 4δ) = −4·sin(4δ) ≈ −16δ: a tiny negative
+/// number, printed as such, whose f64/f32 are −0 (it used to be "0" with a zero bound).
+#[test]
+fn a_tiny_derivative_keeps_its_decimal_and_sign() {
+    let pi = Float::with_val(2000, Constant::Pi);
+    let digits = pi.to_string_radix(10, Some(401)); // "3.1415…" with 401 significant digits
+    let theta = asoftmax_spec::arith::parse_exact(&digits[..402]).unwrap();
+    let delta = Float::with_val(4000, &pi) - Float::with_val(4000, &theta);
+    let want = Float::with_val(4000, Float::with_val(4000, &delta * 4).sin() * -4);
+    let a = dpsi_dtheta(&Rational::from(4), &Angle::Theta(theta), 16).unwrap();
+    assert!(want < 0 && want.get_exp().unwrap() < -1300, "{want}");
+    assert_eq!(a.f64().to_bits(), (-0.0f64).to_bits());
+    assert_eq!(a.f32().to_bits(), (-0.0f32).to_bits());
+    let got = asoftmax_spec::arith::parse_exact(&a.decimal()).unwrap();
+    let rel = Float::with_val(64, (Float::with_val(4000, &got) - &want) / &want).abs();
+    assert!(rel < 1e-4, "{} vs {want}", a.decimal());
+}
