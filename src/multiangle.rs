@@ -14,7 +14,9 @@
 //! `U_{m−1}(cos θ) = sin(mθ)/sin θ`.
 //!
 //! The oracle ([`cos_m`]) evaluates the recurrence over exact rationals when given
-//! `c`, so `T_m(c)` is exact and rounding happens once, at the end.
+//! `c`, so `T_m(c)` is exact and rounding happens once, at the end; inputs too large
+//! for that ([`exact_route_is_cheap`]) go through `cos(m·acos c)` over intervals. ψ
+//! ([`crate::psi`]) takes both routes from here.
 
 use crate::arith::{Approx, Ival, RealScalar, Scalar, ziv};
 use crate::{Angle, Error};
@@ -256,6 +258,38 @@ pub(crate) fn check_theta(theta: &Rational) -> Result<(), Error> {
     }
 }
 
+/// Largest `m·(bits of c's numerator + denominator)` for which the exact rational
+/// route is taken. `T_m(p/q)` has a denominator of `m·log2 q` bits, so without this
+/// bound a hostile input (m = 65536, c with 100 000 digits) would need gigabytes;
+/// beyond it the polynomial is evaluated over intervals in the Ziv loop instead
+/// (slower per bit, but bounded: the recurrence loses about `1.27·m` bits).
+/// At the bound, `T_65536(c)` for a 64-bit `c` costs about 0.7 s; at the former
+/// `2²⁴` it took 3 s (12 s in a fuzzing build, found by `api_robustness`).
+pub const EXACT_ROUTE_MAX_BITS: u64 = 1 << 22;
+
+/// `true` when the exact rational route for `T_m(c)` is cheap enough (see
+/// [`EXACT_ROUTE_MAX_BITS`]).
+pub fn exact_route_is_cheap(m: u32, c: &Rational) -> bool {
+    let size =
+        u64::from(c.numer().significant_bits()) + u64::from(c.denom().significant_bits()) + 1;
+    u64::from(m).saturating_mul(size) <= EXACT_ROUTE_MAX_BITS
+}
+
+/// `θ = acos c` enclosed at `wp` bits (c is already checked to lie in [−1, 1]).
+pub(crate) fn acos_ival(c: &Rational, wp: u32) -> Ival {
+    Ival::from_rational(c, wp)
+        .clamp_unit()
+        .and_then(|ci| ci.acos())
+        .expect("c was checked to lie in [-1, 1]")
+}
+
+/// `cos(m·acos c)` over intervals: the route for inputs too large for exact rationals.
+pub(crate) fn cos_m_via_theta(m: u32, c: &Rational, wp: u32) -> Ival {
+    acos_ival(c, wp)
+        .mul(&Ival::from_integer(&m.into(), wp))
+        .cos()
+}
+
 /// The oracle for `cos(mθ)`, integer `m ≥ 0`: given `c`, the exact rational `T_m(c)`
 /// (no rounding until the output); given `θ`, `cos(m·θ)` enclosed at rising precision.
 ///
@@ -273,13 +307,11 @@ pub fn cos_m(m: u32, at: &Angle, prec: u32) -> Result<Approx, Error> {
     match at {
         Angle::Cos(c) => {
             check_cos(c)?;
-            if crate::psi::exact_route_is_cheap(m, c) {
+            if exact_route_is_cheap(m, c) {
                 ziv::approx_rational("cos_m", &chebyshev_exact(m, c).0, prec)
             } else {
                 // Too large for exact rationals: cos(m·acos c) over intervals.
-                ziv::ziv("cos_m", prec, |wp| {
-                    Ok(Some(crate::psi::cos_m_via_theta(m, c, wp)))
-                })
+                ziv::ziv("cos_m", prec, |wp| Ok(Some(cos_m_via_theta(m, c, wp))))
             }
         }
         Angle::Theta(theta) => {

@@ -18,7 +18,9 @@
 //! Lipschitz constants (`|d²ψ/dθ²| ≤ m²`, `|d²ψ/dc²| ≤ m·U′_{m−1}(1) ≤ m⁴/3`).
 
 use crate::arith::{Approx, Ival, Scalar, ziv};
-use crate::multiangle::{check_cos, check_m, check_theta};
+/// The exact-route budget of the c-form, shared with [`crate::multiangle::cos_m`].
+pub use crate::multiangle::{EXACT_ROUTE_MAX_BITS, exact_route_is_cheap};
+use crate::multiangle::{acos_ival, check_cos, check_m, check_theta, cos_m_via_theta};
 use crate::{Angle, Error};
 use rug::{Float, Integer, Rational};
 use std::cmp::Ordering;
@@ -147,38 +149,6 @@ pub fn dpsi_dcos_exact(m: u32, c: &Rational) -> Result<Rational, Error> {
     // dT_m/dc = m·U_{m−1}(c) (0 for m = 0).
     let u = crate::multiangle::chebyshev_exact(m, c).1;
     Ok(branch_sign(k, &(u * Rational::from(m))))
-}
-
-/// Largest `m·(bits of c's numerator + denominator)` for which the exact rational
-/// route is taken. `T_m(p/q)` has a denominator of `m·log2 q` bits, so without this
-/// bound a hostile input (m = 65536, c with 100 000 digits) would need gigabytes;
-/// beyond it the polynomial is evaluated over intervals in the Ziv loop instead
-/// (slower per bit, but bounded: the recurrence loses about `1.27·m` bits).
-/// At the bound, `T_65536(c)` for a 64-bit `c` costs about 0.7 s; at the former
-/// `2²⁴` it took 3 s (12 s in a fuzzing build, found by `api_robustness`).
-pub const EXACT_ROUTE_MAX_BITS: u64 = 1 << 22;
-
-/// `true` when the exact rational route for `T_m(c)` is cheap enough (see
-/// [`EXACT_ROUTE_MAX_BITS`]).
-pub fn exact_route_is_cheap(m: u32, c: &Rational) -> bool {
-    let size =
-        u64::from(c.numer().significant_bits()) + u64::from(c.denom().significant_bits()) + 1;
-    u64::from(m).saturating_mul(size) <= EXACT_ROUTE_MAX_BITS
-}
-
-/// `θ = acos c` enclosed at `wp` bits (c is already checked to lie in [−1, 1]).
-fn acos_ival(c: &Rational, wp: u32) -> Ival {
-    Ival::from_rational(c, wp)
-        .clamp_unit()
-        .and_then(|ci| ci.acos())
-        .expect("c was checked to lie in [-1, 1]")
-}
-
-/// `cos(m·acos c)` over intervals: the route for inputs too large for exact rationals.
-pub(crate) fn cos_m_via_theta(m: u32, c: &Rational, wp: u32) -> Ival {
-    acos_ival(c, wp)
-        .mul(&Ival::from_integer(&m.into(), wp))
-        .cos()
 }
 
 /// ψ(c) for integer `m` at an exact point, enclosed at `wp` bits: exact when cheap,
