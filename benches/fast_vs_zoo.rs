@@ -2,7 +2,7 @@
 //! all called through the same `&dyn ScalarKernel<T>` interface over the same 1024
 //! inputs (uniform in θ), so that the comparison is fair.
 
-use asoftmax_spec::conformance::audit::{kernels_f32, kernels_f64};
+use asoftmax_spec::audit::{kernels_f32, kernels_f64};
 use asoftmax_spec::conformance::{FloatFormat, ScalarKernel};
 use criterion::{BenchmarkId, Criterion, Throughput, black_box, criterion_group, criterion_main};
 

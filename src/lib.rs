@@ -43,6 +43,7 @@ pub use error::Error;
 pub(crate) use error::describe_rational;
 
 pub mod arith;
+pub mod audit;
 
 /// Derivations, shared with the book (`docs/src/`): the math next to the code.
 pub mod derivations {

@@ -245,7 +245,8 @@ fn run_audit(
     plot: Option<&Path>,
     plot_m: u32,
 ) -> ExitCode {
-    use asoftmax_spec::conformance::{GenConfig, audit};
+    use asoftmax_spec::audit;
+    use asoftmax_spec::conformance::GenConfig;
     let ms = match vectors::parse_m_range(m) {
         Ok(r) if *r.end() <= 64 => r,
         Ok(_) => return fail("audit", "--m: the audit covers margins up to 64"),
@@ -302,11 +303,11 @@ fn run_audit(
 /// Runs the audit and prints its tables; stops at the first failed write.
 fn print_audit(
     out: &mut impl Write,
-    cfg: &asoftmax_spec::conformance::audit::AuditConfig,
+    cfg: &asoftmax_spec::audit::AuditConfig,
     progress: &mut dyn FnMut(usize, usize, &str),
     seed: u64,
 ) -> io::Result<()> {
-    use asoftmax_spec::conformance::audit;
+    use asoftmax_spec::audit;
     let reports = audit::run(cfg, progress);
     writeln!(
         out,

@@ -7,7 +7,7 @@
 //! the sign of dψ/dc there. The zoo calls the system libm, so the numbers are those
 //! of this machine image.
 
-use asoftmax_spec::conformance::audit::{AuditConfig, run, table};
+use asoftmax_spec::audit::{AuditConfig, run, table};
 
 #[test]
 fn zoo_accuracy_table() {

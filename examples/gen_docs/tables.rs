@@ -108,14 +108,14 @@ pub fn generate() -> Result<Vec<GenFile>, Error> {
     ])
 }
 
-/// The audit plots the book shows (files of `conformance::audit::write_plots` at m = 4).
+/// The audit plots the book shows (files of `audit::write_plots` at m = 4).
 const PLOTS: [&str; 3] = ["psi-f32-m4.svg", "psi-f64-m4.svg", "cos_m-f32-m4.svg"];
 
 /// The accuracy audit (`asoftmax-spec audit` with its defaults: m = 1 … 8, f32 and
 /// f64, the default inputs and seed): the scalar table, the loss table, and the
 /// error plots at m = 4. Slow (tens of seconds in a debug build).
 pub fn generate_audit() -> Result<Vec<GenFile>, Error> {
-    use asoftmax_spec::conformance::audit;
+    use asoftmax_spec::audit;
     let cfg = audit::AuditConfig::default();
     let reports = audit::run(&cfg, &mut |_, _, _| {});
     let loss_reports = audit::run_loss(&cfg.formats, cfg.inputs.seed);

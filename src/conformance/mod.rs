@@ -5,13 +5,11 @@
 //! - [`loss_suite`]: batches, oracle values, metrics and tolerances for loss kernels;
 //! - [`metrics`]: ulp error and scaled error against exact values;
 //! - [`policy`]: the per-op, per-format tolerance table with the reason for each entry;
-//! - [`audit`]: the suite over the fast kernels, the textbook and the zoo, as one accuracy table;
 //! - [`generators`]: seeded edge cases, sweeps and random inputs;
 //! - [`suite`]: reports and assertions, and the [`scalar_suite!`](crate::scalar_suite) macro;
 //! - `strategies` (feature `proptest`): proptest strategies for the same inputs;
 //! - [`textbook`]: the plain recurrence implementation that calibrates the policy.
 
-pub mod audit;
 pub mod generators;
 pub mod gradcheck;
 pub mod kernel;

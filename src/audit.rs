@@ -3,15 +3,19 @@
 //! in `f32` and `f64`, summarized as one table — which variant is off, by how
 //! much, and where — plus, optionally, SVG plots of each variant's error
 //! against θ.
+//!
+//! It sits above everything it composes: the conformance suite
+//! ([`crate::conformance`]) and the kernels it judges ([`crate::fast`], [`crate::zoo`]),
+//! which themselves implement the suite's kernel traits.
 
-use super::generators::GenConfig;
-use super::kernel::LossKernel;
-use super::kernel::{FloatFormat, ScalarKernel};
-use super::loss_suite::{LossOp, LossPolicy, LossReport, TextbookLoss, check_loss};
-use super::policy::{Policy, ScalarOp};
-use super::suite::{OpReport, check_scalar, exact_scalar, fmt_err};
-use super::textbook::Textbook;
 use crate::arith::Format;
+use crate::conformance::generators::GenConfig;
+use crate::conformance::kernel::LossKernel;
+use crate::conformance::kernel::{FloatFormat, ScalarKernel};
+use crate::conformance::loss_suite::{LossOp, LossPolicy, LossReport, TextbookLoss, check_loss};
+use crate::conformance::policy::{Policy, ScalarOp};
+use crate::conformance::suite::{OpReport, check_scalar, exact_scalar, fmt_err};
+use crate::conformance::textbook::Textbook;
 use std::fmt::Write as _;
 use std::ops::RangeInclusive;
 
