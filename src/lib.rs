@@ -15,11 +15,23 @@
 //! `f64` and `f32` (see [`arith::ziv`]). Exact results (a polynomial at a rational
 //! input) are computed exactly.
 //!
-//! | module | contents |
-//! | --- | --- |
-//! | [`arith`] | intervals over `rug::Float`, exact number parsing, correct rounding, the Ziv loop |
-//! | [`multiangle`] | `cos(mθ) = T_m(cos θ)`: recurrence, binomial, De Moivre, exact coefficients, `U_{m−1}` |
-//! | [`psi`] | ψ, its branch index, `dψ/dθ`, `dψ/dc`, θ-form and c-form |
+//! The modules form a pipeline, one layer per row: each imports only from the rows
+//! above it (and, without cycles, from its own row), never from a row below.
+//!
+//! | layer | module | contents |
+//! | --- | --- | --- |
+//! | 0 | [`Error`] | the one error type of every oracle call (`src/error.rs`) |
+//! | 1 | [`arith`] | intervals over `rug::Float`, exact number parsing, correct rounding, the Ziv loop |
+//! | 2 | [`multiangle`] | `cos(mθ) = T_m(cos θ)`: recurrence, binomial, De Moivre, exact coefficients, `U_{m−1}`, `cos(m·acos c)`; [`Angle`] |
+//! | 3 | [`psi`] | ψ, its branch index, `dψ/dθ`, `dψ/dc`, θ-form and c-form |
+//! | 4 | [`loss`], [`margin`], [`fd`] | the loss and its gradients; the angular margin, `m_min` and Table 1; finite differences |
+//! | 5 | [`names`] | one name table per enum the JSON Lines interfaces and the command line share |
+//! | 6 | [`conformance`] | kernel traits, metrics, tolerance policies, generators, strategies, suites, gradient checks |
+//! | 7 | [`fast`], [`zoo`] | the crate's own `f32`/`f64` kernels; the published formulas, written from their definitions |
+//! | 8 | [`audit`] | the suite over the fast kernels, the textbook and the zoo, as one accuracy table |
+//! | 9 | `cli` (feature `cli`), `fuzzing` (feature `fuzzing`) | the command-line tool's readers and writers; the fuzz targets' checks |
+//!
+//! [`derivations`] holds the book's gradient and guarantee chapters.
 //!
 //! ```
 //! use asoftmax_spec::{Angle, psi};
@@ -41,9 +53,29 @@ struct ReadmeDoctests;
 mod error;
 pub use error::Error;
 pub(crate) use error::describe_rational;
+pub use multiangle::Angle;
 
 pub mod arith;
+pub mod multiangle;
+pub mod psi;
+
+pub mod fd;
+pub mod loss;
+pub mod margin;
+
+pub mod names;
+
+pub mod conformance;
+
+pub mod fast;
+pub mod zoo;
+
 pub mod audit;
+
+#[cfg(feature = "cli")]
+pub mod cli;
+#[cfg(feature = "fuzzing")]
+pub mod fuzzing;
 
 /// Derivations, shared with the book (`docs/src/`): the math next to the code.
 pub mod derivations {
@@ -51,29 +83,4 @@ pub mod derivations {
     pub mod gradients {}
     #[doc = include_str!("../docs/src/oracle.md")]
     pub mod guarantees {}
-}
-#[cfg(feature = "cli")]
-pub mod cli;
-pub mod conformance;
-pub mod fast;
-pub mod fd;
-#[cfg(feature = "fuzzing")]
-pub mod fuzzing;
-pub mod loss;
-pub mod margin;
-pub mod multiangle;
-pub mod names;
-pub mod psi;
-pub mod zoo;
-
-use rug::Rational;
-
-/// Where an angle-valued op is evaluated: at `c = cos θ` or at `θ` itself.
-/// Both are exact rationals (θ in radians).
-#[derive(Clone, Debug, PartialEq)]
-pub enum Angle {
-    /// The cosine `c = cos θ ∈ [−1, 1]`.
-    Cos(Rational),
-    /// The angle `θ ∈ [0, π]` in radians.
-    Theta(Rational),
 }

@@ -18,10 +18,20 @@
 //! for that ([`exact_route_is_cheap`]) go through `cos(m·acos c)` over intervals. ψ
 //! ([`crate::psi`]) takes both routes from here.
 
+use crate::Error;
 use crate::arith::{Approx, Ival, RealScalar, Scalar, ziv};
-use crate::{Angle, Error};
 use num_complex::Complex;
 use rug::{Integer, Rational};
+
+/// Where an angle-valued op is evaluated: at `c = cos θ` or at `θ` itself.
+/// Both are exact rationals (θ in radians). Re-exported as `asoftmax_spec::Angle`.
+#[derive(Clone, Debug, PartialEq)]
+pub enum Angle {
+    /// The cosine `c = cos θ ∈ [−1, 1]`.
+    Cos(Rational),
+    /// The angle `θ ∈ [0, π]` in radians.
+    Theta(Rational),
+}
 
 /// Largest integer margin `m` accepted by the oracles.
 pub const MAX_M: u32 = 65_536;
