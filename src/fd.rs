@@ -79,6 +79,7 @@
 
 use crate::Error;
 use crate::arith::Ival;
+use crate::arith::interval::abs_diff_up;
 use crate::arith::ziv::{self, Approx, MAX_WORKING_PREC};
 use rug::float::Special;
 use rug::{Float, Integer, Rational};
@@ -236,19 +237,6 @@ fn show_rational(r: &Rational) -> String {
     }
 }
 
-/// The midpoint of an interval, computed exactly (one extra bit).
-fn mid(iv: &Ival) -> Float {
-    Float::with_val(iv.prec() + 1, iv.lo() + iv.hi()) / 2u32
-}
-
-/// `|a − b|`, rounded up.
-fn dist(a: &Float, b: &Float) -> Float {
-    let p = a.prec().max(b.prec()) + 1;
-    Float::with_val_round(p, a - b, rug::float::Round::Up)
-        .0
-        .abs()
-}
-
 /// `⌈log2 |r|⌉` for a nonzero rational.
 fn log2_ceil(r: &Rational) -> i64 {
     let f = Float::with_val(64, r).abs();
@@ -399,9 +387,9 @@ where
                 .sub(&prev[j - 1])
                 .div(&Ival::from_integer(&fac1, wp))
                 .expect("4^j − 1 > 0");
-            let mt = mid(&t);
-            let a = dist(&mt, &mid(&cur[j - 1]));
-            let b = dist(&mt, &mid(&prev[j - 1]));
+            let mt = t.mid();
+            let a = abs_diff_up(&mt, &cur[j - 1].mid());
+            let b = abs_diff_up(&mt, &prev[j - 1].mid());
             let err = if a > b { a } else { b };
             if err <= best_err {
                 best_err = err;
@@ -409,9 +397,9 @@ where
             }
             cur.push(t);
         }
-        let diag_jump = dist(&mid(&cur[i]), &mid(&prev[i - 1]));
+        let diag_jump = abs_diff_up(&cur[i].mid(), &prev[i - 1].mid());
         prev = cur;
-        if i >= 2 && best_err <= target_of(opts.prec, &mid(&best), &probe.fmag) {
+        if i >= 2 && best_err <= target_of(opts.prec, &best.mid(), &probe.fmag) {
             break;
         }
         // Ridders' divergence test; from the fourth level on, so that a too-large h₀
@@ -461,7 +449,7 @@ where
         let cand = loop {
             probe.fmag = Float::new(64);
             let t = tableau(&mut probe, stencil, &h0, wp, opts)?;
-            let value = mid(&t.best);
+            let value = t.best.mid();
             let target = target_of(opts.prec, &value, &probe.fmag);
             let rounding = Float::with_val(64, t.best.width()) / 2u32;
             // Raise the precision when rounding, not truncation, misses the target.
@@ -536,8 +524,9 @@ where
             }
             let side = estimate(&f, at, index, s, opts)?;
             main.evaluations += side.evaluations;
-            let d =
-                dist(&side.value, &main.value) - Float::with_val(64, side.error()) - main.error();
+            let d = abs_diff_up(&side.value, &main.value)
+                - Float::with_val(64, side.error())
+                - main.error();
             if d > spread {
                 spread = d;
             }
@@ -708,7 +697,9 @@ pub struct ComponentCheck {
 impl ComponentCheck {
     /// `|claimed − fd.value|`, `None` for a non-finite claim.
     pub fn abs_err(&self) -> Option<Float> {
-        self.claimed.as_ref().map(|c| dist(c, &self.fd.value))
+        self.claimed
+            .as_ref()
+            .map(|c| abs_diff_up(c, &self.fd.value))
     }
 
     /// `|claimed − fd.value| / |fd.value|` (`+∞` when the estimate is 0 and the claim is not).

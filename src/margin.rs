@@ -170,27 +170,6 @@ impl BigTheta {
 // Certified root enclosure
 // ---------------------------------------------------------------------------
 
-/// The certified sign of an enclosure, `None` when it contains 0 without being 0.
-fn sign_of(iv: &Ival) -> Option<Ordering> {
-    if *iv.lo() > 0 {
-        Some(Ordering::Greater)
-    } else if *iv.hi() < 0 {
-        Some(Ordering::Less)
-    } else if iv.is_point() {
-        Some(Ordering::Equal)
-    } else {
-        None
-    }
-}
-
-/// A point of `[lo, hi]` near its middle, at precision `wp` (rounding to nearest
-/// cannot leave the interval: both ends are representable).
-fn midpoint(lo: &Float, hi: &Float, wp: u32) -> Float {
-    let mut s = Float::with_val(wp, lo + hi);
-    s /= 2;
-    s
-}
-
 fn internal(what: &'static str, detail: String) -> Error {
     Error::Domain {
         arg: what,
@@ -217,13 +196,13 @@ where
     F: Fn(&Float) -> Result<Ival, Error>,
     D: Fn(&Ival) -> Result<Option<Ival>, Error>,
 {
-    let Some(sa) = sign_of(&f(&a)?) else {
+    let Some(sa) = f(&a)?.sign_certain() else {
         return Ok(None);
     };
     if sa == Ordering::Equal {
         return Ok(Some(Ival::point(a)));
     }
-    let Some(sb) = sign_of(&f(&b)?) else {
+    let Some(sb) = f(&b)?.sign_certain() else {
         return Ok(None);
     };
     if sb == Ordering::Equal {
@@ -235,14 +214,15 @@ where
             format!("f({a}) and f({b}) have the same sign"),
         ));
     }
-    let (mut lo, mut hi) = (a, b);
+    let mut x = Ival::new(a, b).expect("a <= b");
+    // `p` strictly inside `x`, so that a step at `p` shrinks the bracket.
+    let inside = |x: &Ival, p: &Float| p > x.lo() && p < x.hi();
     // Bisection gains a bit per step, Newton doubles the bits; this cap is generous.
     let max_steps = 4 * wp as usize + 256;
     for _ in 0..max_steps {
-        let x = Ival::new(lo.clone(), hi.clone()).expect("lo <= hi");
         let width = x.width();
-        let c = midpoint(&lo, &hi, wp);
-        if c <= lo || c >= hi {
+        let c = x.mid_at(wp);
+        if !inside(&x, &c) {
             break; // no representable point strictly inside
         }
         // Interval Newton: every root in X lies in c − f(c)/f′(X) when 0 ∉ f′(X).
@@ -250,7 +230,7 @@ where
         if let Some(d) = df(&x)? {
             if !d.contains_zero() {
                 let fc = f(&c)?;
-                if sign_of(&fc) == Some(Ordering::Equal) {
+                if fc.sign_certain() == Some(Ordering::Equal) {
                     return Ok(Some(Ival::point(c)));
                 }
                 let step = fc.div(&d).expect("0 is not in f'(X)");
@@ -258,13 +238,16 @@ where
                 let Some(nx) = x.clamp_to(n.lo(), n.hi()) else {
                     return Err(internal(
                         what,
-                        format!("the Newton image of [{lo}, {hi}] misses the bracket"),
+                        format!(
+                            "the Newton image of [{}, {}] misses the bracket",
+                            x.lo(),
+                            x.hi()
+                        ),
                     ));
                 };
                 let new_width = nx.width();
                 if new_width < width {
-                    lo = nx.lo().clone();
-                    hi = nx.hi().clone();
+                    x = nx;
                     shrunk = true;
                     if new_width <= Float::with_val(wp, &width >> 1u32) {
                         continue;
@@ -273,26 +256,30 @@ where
             }
         }
         // Bisection at a certified sign (the root is unique, so the sign tells the side).
-        let c = midpoint(&lo, &hi, wp);
-        if c <= lo || c >= hi {
+        let c = x.mid_at(wp);
+        if !inside(&x, &c) {
             break;
         }
-        match sign_of(&f(&c)?) {
+        let halves = [
+            Ival::new(x.lo().clone(), c.clone()).expect("lo < c"),
+            Ival::new(c.clone(), x.hi().clone()).expect("c < hi"),
+        ];
+        match f(&c)?.sign_certain() {
             Some(Ordering::Equal) => return Ok(Some(Ival::point(c))),
-            Some(s) if s == sa => lo = c,
-            Some(_) => hi = c,
+            Some(s) if s == sa => x = halves[1].clone(),
+            Some(_) => x = halves[0].clone(),
             None => {
                 // c is within the evaluation error of the root: close in from both
                 // sides with the quarter points instead (each certified).
                 let mut moved = shrunk;
-                for p in [midpoint(&lo, &c, wp), midpoint(&c, &hi, wp)] {
-                    if p <= lo || p >= hi {
+                for p in halves.map(|h| h.mid_at(wp)) {
+                    if !inside(&x, &p) {
                         continue;
                     }
-                    match sign_of(&f(&p)?) {
+                    match f(&p)?.sign_certain() {
                         Some(Ordering::Equal) => return Ok(Some(Ival::point(p))),
-                        Some(s) if s == sa => lo = p,
-                        Some(_) => hi = p,
+                        Some(s) if s == sa => x = Ival::new(p, x.hi().clone()).expect("p < hi"),
+                        Some(_) => x = Ival::new(x.lo().clone(), p).expect("lo < p"),
                         None => continue,
                     }
                     moved = true;
@@ -303,7 +290,7 @@ where
             }
         }
     }
-    Ok(Some(Ival::new(lo, hi).expect("lo <= hi")))
+    Ok(Some(x))
 }
 
 // ---------------------------------------------------------------------------
@@ -414,11 +401,6 @@ fn margin_solved_at(m: &Rational, big_theta: &BigTheta, prec: u32) -> Result<App
     )
 }
 
-/// `true` when the two enclosures share a point.
-fn intersects(a: &Ival, b: &Ival) -> bool {
-    a.lo() <= b.hi() && b.lo() <= a.hi()
-}
-
 /// The closed form, checked against the solved root: their enclosures must intersect
 /// at every working precision, and the solved one is refined until it pins the value
 /// to `prec` bits (relative width `2^−(prec+7)`, or within `2^−(prec+1100)` of 0 for
@@ -436,7 +418,7 @@ fn margin_checked_at(m: &Rational, big_theta: &BigTheta, prec: u32) -> Result<Ap
         let Some(solved) = margin_solved_enclosure(m, big_theta, wp)? else {
             return Ok(None);
         };
-        if !intersects(&solved, c) {
+        if !solved.intersects(c) {
             return Err(disagree(format!("[{}, {}]", solved.lo(), solved.hi())));
         }
         // Pinned to prec bits (relative), or within 2^−(prec + 64) of the exact 0 (m = 1).
@@ -640,7 +622,7 @@ pub fn m_min(setting: Setting, prec: u32) -> Result<Approx, Error> {
         };
         // Bracket by doubling: the start has a certified negative separation.
         let mut lo = Float::with_val(wp, if setting == Setting::Binary { 2 } else { 1 });
-        if sign_of(&gap_at(&lo)?) != Some(Ordering::Less) {
+        if gap_at(&lo)?.sign_certain() != Some(Ordering::Less) {
             return Err(internal(
                 "m_min",
                 format!("separation at m = {lo} is not negative"),
@@ -648,7 +630,7 @@ pub fn m_min(setting: Setting, prec: u32) -> Result<Approx, Error> {
         }
         let mut hi = Float::with_val(wp, &lo * 2u32);
         loop {
-            match sign_of(&gap_at(&hi)?) {
+            match gap_at(&hi)?.sign_certain() {
                 Some(Ordering::Less) => {
                     lo = hi.clone();
                     hi *= 2u32;
@@ -769,7 +751,7 @@ pub struct BoundaryValues {
 
 /// The sign of a settled [`Approx`] (0 for an exact 0).
 fn approx_sign(a: &Approx) -> Ordering {
-    sign_of(a.enclosure()).unwrap_or(Ordering::Equal)
+    a.enclosure().sign_certain().unwrap_or(Ordering::Equal)
 }
 
 fn dot(a: &[Rational], b: &[Rational]) -> Rational {
@@ -1289,8 +1271,8 @@ mod tests {
                 .sub(&Ival::from_rational(&big, wp).add(&ti).cos())
         };
         let eps = q(1, 1_000_000);
-        assert!(sign_of(&f(&Rational::from(&far - &eps))) == Some(Ordering::Greater));
-        assert!(sign_of(&f(&Rational::from(&far + &eps))) == Some(Ordering::Less));
+        assert!(f(&Rational::from(&far - &eps)).sign_certain() == Some(Ordering::Greater));
+        assert!(f(&Rational::from(&far + &eps)).sign_certain() == Some(Ordering::Less));
         assert!(f(&far).contains_zero());
     }
 

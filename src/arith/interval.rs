@@ -37,6 +37,14 @@ where
     Float::with_val_round(prec, val, Round::Up).0
 }
 
+/// `|a − b|` from `a − b` rounded toward +∞ at one bit more than the wider operand.
+/// Exact unless the exponents are far apart; when `a < b` that rounding is toward 0, so
+/// this is a distance for reports and error estimates, not a rigorous upper bound.
+pub(crate) fn abs_diff_up(a: &Float, b: &Float) -> Float {
+    let p = a.prec().max(b.prec()) + 1;
+    up(p, a - b).abs()
+}
+
 impl Ival {
     /// The interval `[lo, hi]`. Returns `None` unless both endpoints are finite and `lo ≤ hi`.
     pub fn new(lo: Float, hi: Float) -> Option<Ival> {
@@ -139,6 +147,20 @@ impl Ival {
         &self.lo
     }
 
+    /// The midpoint `(lo + hi)/2`, at one bit more than the endpoints.
+    pub fn mid(&self) -> Float {
+        self.mid_at(self.prec() + 1)
+    }
+
+    /// A point near the middle, `(lo + hi)/2` with the sum rounded to nearest at `prec`
+    /// bits. For `prec` at least the endpoints' precision it lies in the interval (both
+    /// ends are representable, so rounding to nearest cannot pass them).
+    pub fn mid_at(&self, prec: u32) -> Float {
+        let mut s = Float::with_val(prec, &self.lo + &self.hi);
+        s /= 2;
+        s
+    }
+
     /// Certain comparison: `Some(Less)` when every point is below every point of
     /// `other`, `Some(Greater)` for the converse, `Some(Equal)` when both are the
     /// same point, `None` when the intervals overlap otherwise.
@@ -152,6 +174,26 @@ impl Ival {
         } else {
             None
         }
+    }
+
+    /// The certain sign: `Some(Greater)` or `Some(Less)` when every point is positive or
+    /// negative, `Some(Equal)` for the point 0, `None` when the interval contains 0 and
+    /// other points.
+    pub fn sign_certain(&self) -> Option<Ordering> {
+        if self.lo > 0 {
+            Some(Ordering::Greater)
+        } else if self.hi < 0 {
+            Some(Ordering::Less)
+        } else if self.is_point() {
+            Some(Ordering::Equal)
+        } else {
+            None
+        }
+    }
+
+    /// `true` when the two intervals share a point.
+    pub fn intersects(&self, other: &Ival) -> bool {
+        self.lo <= other.hi && other.lo <= self.hi
     }
 
     /// Intersection with `[lo, hi]`, used to apply a mathematical range that is
@@ -434,6 +476,23 @@ mod tests {
         let z = Ival::new(Float::with_val(53, -1), Float::with_val(53, 1)).unwrap();
         let one = Ival::point(Float::with_val(53, 1));
         assert!(one.div(&z).is_none());
+    }
+
+    #[test]
+    fn sign_midpoint_and_intersection() {
+        let iv = |a: i32, b: i32| Ival::new(Float::with_val(8, a), Float::with_val(8, b)).unwrap();
+        assert_eq!(iv(1, 3).sign_certain(), Some(Ordering::Greater));
+        assert_eq!(iv(-3, -1).sign_certain(), Some(Ordering::Less));
+        assert_eq!(iv(0, 0).sign_certain(), Some(Ordering::Equal));
+        assert_eq!(iv(-1, 1).sign_certain(), None);
+        assert_eq!(iv(0, 1).sign_certain(), None);
+        assert!(iv(1, 3).intersects(&iv(3, 5)));
+        assert!(!iv(1, 3).intersects(&iv(4, 5)));
+        // 255 + 254 = 509 needs 9 bits: exact at 9, rounded to nearest (to even) at 8.
+        let w = iv(254, 255);
+        assert_eq!(w.mid(), 254.5);
+        assert_eq!(w.mid_at(8), 254.0);
+        assert!(w.contains(&w.mid_at(8)));
     }
 
     #[test]
