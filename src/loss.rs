@@ -565,6 +565,84 @@ struct Target {
     /// ψ(c) and ψ′(c) when exactly known (integer m with rational c; c = 1).
     psi_exact: Option<Rational>,
     dpsi_exact: Option<Rational>,
+    /// For an irrational `c` (integer m): `c` as an exact surd `±√(c²)`, and
+    /// `ψ = a + b·c`, `ψ′ = a′ + b′·c` with rational coefficients ([`linear_psi`]).
+    c_surd: Surd,
+    lin: Option<[Rational; 4]>,
+}
+
+/// `ψ(c) = a + b·c` and `ψ′(c) = a′ + b′·c` exactly, for an integer `m` and an irrational
+/// `c` with rational `c²`: with `w = 2c² − 1 = T_2(c)`, `T_m(c) = T_{m/2}(w)` (m even) or
+/// `c·(U_k(w) − U_{k−1}(w))` (m = 2k + 1), and `U_{m−1}(c) = 2c·U_{m/2−1}(w)` (m even) or
+/// `U_k(w) + U_{k−1}(w)` (m = 2k + 1). The branch `k` of ψ is decided by comparing `c`
+/// with `cos(jπ/m)` (never equal: [`threshold_of`] handles the equal cases).
+/// `None` when too large for exact rationals.
+fn linear_psi(m: u32, c2: &Rational, positive: bool) -> Result<Option<[Rational; 4]>, Error> {
+    let w = Rational::from(c2 * 2u32) - 1u32;
+    if !crate::multiangle::exact_route_is_cheap(m, &w) {
+        return Ok(None);
+    }
+    let ch = |n: u32| crate::multiangle::chebyshev_exact(n, &w);
+    // U_n(w) = chebyshev_exact(n + 1, w).1, with U_{−1} = 0.
+    let u = |n: i64| {
+        if n < 0 {
+            Rational::new()
+        } else {
+            ch(n as u32 + 1).1
+        }
+    };
+    let h = i64::from(m / 2);
+    let (t_rat, t_c, u_rat, u_c) = if m % 2 == 0 {
+        (
+            ch(m / 2).0,
+            Rational::new(),
+            Rational::new(),
+            u(h - 1) * 2u32,
+        )
+    } else {
+        (
+            Rational::new(),
+            u(h) - u(h - 1),
+            u(h) + u(h - 1),
+            Rational::new(),
+        )
+    };
+    let k = branch_irrational(m, c2, positive)?;
+    let sign = if k % 2 == 0 { 1 } else { -1 };
+    let mm = Rational::from(m);
+    Ok(Some([
+        t_rat * sign - Rational::from(2 * i64::from(k)),
+        t_c * sign,
+        u_rat * sign * &mm,
+        u_c * sign * &mm,
+    ]))
+}
+
+/// `k = #{j ∈ 1..m−1 : c < cos(jπ/m)}` for `c = ±√c2` irrational and not a threshold.
+fn branch_irrational(m: u32, c2: &Rational, positive: bool) -> Result<u32, Error> {
+    let below = |j: u32| -> Result<bool, Error> {
+        ziv::refine("branch comparison", 64, |wp| {
+            let r = Ival::from_rational(c2, wp).sqrt().expect("c² ≥ 0");
+            let c = if positive { r } else { r.neg() };
+            let t = Ival::pi(wp)
+                .mul(&Ival::from_integer(&j.into(), wp))
+                .div(&Ival::from_integer(&m.into(), wp))
+                .expect("m > 0")
+                .cos();
+            Ok(c.cmp_certain(&t).map(|o| o == std::cmp::Ordering::Less))
+        })
+    };
+    // The thresholds decrease in j: find the largest j with c < cos(jπ/m).
+    let (mut lo, mut hi) = (0u32, m.saturating_sub(1));
+    while lo < hi {
+        let mid = lo + (hi - lo).div_ceil(2);
+        if below(mid)? {
+            lo = mid;
+        } else {
+            hi = mid - 1;
+        }
+    }
+    Ok(lo)
 }
 
 enum TargetLogit {
@@ -756,7 +834,12 @@ fn prepare(spec: &LossSpec, grad: bool) -> Result<Prepared<'_>, Error> {
                 let sin2 = Rational::from(&prod - &v2) / &prod;
                 let c2_le_half = Rational::from(&v2 / &prod) <= Rational::from((1, 2));
                 let prod = SqrtQ::new(prod);
-                let c_exact = prod.root.as_ref().map(|r| Rational::from(v / r));
+                // c = (W·x)/√prod: rational when prod is a square, or when W·x = 0.
+                let c_exact = match &prod.root {
+                    _ if *v == 0 => Some(Rational::new()),
+                    Some(r) => Some(Rational::from(v / r)),
+                    None => None,
+                };
                 let (psi_exact, dpsi_exact) = match (mg, &c_exact) {
                     (Margin::Int(mi), Some(c)) => (
                         Some(psi::psi_cos_exact(*mi, c)?),
@@ -784,7 +867,19 @@ fn prepare(spec: &LossSpec, grad: bool) -> Result<Prepared<'_>, Error> {
                     }
                     _ => (None, None),
                 };
+                let c2 = Rational::from(&v2 / &prod.q);
+                let lin = match (mg, &c_exact, &psi_exact) {
+                    (Margin::Int(mi), None, None) => linear_psi(*mi, &c2, *v > 0)?,
+                    _ => None,
+                };
+                let root = Surd::sqrt(c2);
                 TargetLogit::Margin(Box::new(Target {
+                    c_surd: if *v > 0 {
+                        root
+                    } else {
+                        root.scale(&Rational::from(-1))
+                    },
+                    lin,
                     prod,
                     c_exact,
                     sin: SqrtQ::new(sin2),
@@ -1318,8 +1413,8 @@ struct Phi {
     d: Ival,
     q: Ival,
     phi: Ival,
-    /// `φ′`, `φ − c·φ′`, `φ`, each when exactly known.
-    exact: (Option<Rational>, Option<Rational>, Option<Rational>),
+    /// `φ′`, `φ − c·φ′`, `φ` exactly, when known.
+    exact: Option<(Surd, Surd, Surd)>,
 }
 
 /// The branch threshold `j ∈ 1..m−1` with `cos(jπ/m) = c`, for an irrational `c` given by
@@ -1340,6 +1435,32 @@ fn threshold_of(m: u32, c2: &Rational, positive: bool) -> Option<u32> {
 }
 
 fn phi_of(p: &Prepared<'_>, t: &Target, te: &TargetEval) -> Phi {
+    // Exact (as surds α + β·c) when ψ and ψ′ are: rational at a rational c or a
+    // threshold, linear in c at another irrational c (integer m).
+    let l = &p.spec.lambda;
+    let (a, b, da, db) = match (&t.lin, &t.psi_exact, &t.dpsi_exact) {
+        (Some([a, b, da, db]), _, _) => (a.clone(), b.clone(), da.clone(), db.clone()),
+        (None, Some(ps), Some(dp)) => (ps.clone(), Rational::new(), dp.clone(), Rational::new()),
+        _ => return phi_enclosed(p, te, None),
+    };
+    let c = match &t.c_exact {
+        Some(c) => Surd::rat(c.clone()),
+        None => t.c_surd.clone(),
+    };
+    let lin = |x: Rational, y: Rational| Surd::rat(x).add(&c.clone().scale(&y)).scale(&p.inv1l);
+    let c2 = c.mul(&c);
+    // φ′ = (λ + ψ′)/(1 + λ); φ − cφ′ = (ψ − cψ′)/(1 + λ); φ = (λc + ψ)/(1 + λ).
+    let d = lin(Rational::from(l + &da), db.clone());
+    let q = Surd::rat(a.clone())
+        .add(&c.clone().scale(&(b.clone() - &da)))
+        .add(&c2.scale(&-db))
+        .scale(&p.inv1l);
+    let phi = lin(a, b + l);
+    phi_enclosed(p, te, Some((d, q, phi)))
+}
+
+/// [`Phi`] from the target's enclosures, with the exact surds when known.
+fn phi_enclosed(p: &Prepared<'_>, te: &TargetEval, exact: Option<(Surd, Surd, Surd)>) -> Phi {
     let wp = te.c.prec();
     let lam = Ival::from_rational(&p.spec.lambda, wp);
     let inv1l = Ival::from_rational(&p.inv1l, wp);
@@ -1347,33 +1468,11 @@ fn phi_of(p: &Prepared<'_>, t: &Target, te: &TargetEval) -> Phi {
         .dpsi
         .as_ref()
         .expect("ψ′ is computed for the margin backward");
-    // Each exact when its ingredients are: c is needed only where it is multiplied
-    // by something nonzero (ψ′ = 0 at an irrational threshold, λ = 0).
-    let l = &p.spec.lambda;
-    let times_c = |k: &Rational| -> Option<Rational> {
-        if *k == 0 {
-            Some(Rational::new())
-        } else {
-            t.c_exact.as_ref().map(|c| Rational::from(k * c))
-        }
-    };
-    let d = t
-        .dpsi_exact
-        .as_ref()
-        .map(|dp| Rational::from(l + dp) * &p.inv1l);
-    let q = match (&t.psi_exact, &t.dpsi_exact) {
-        (Some(ps), Some(dp)) => times_c(dp).map(|cd| (ps - cd) * &p.inv1l),
-        _ => None,
-    };
-    let phi = match &t.psi_exact {
-        Some(ps) => times_c(l).map(|lc| (lc + ps) * &p.inv1l),
-        None => None,
-    };
     Phi {
         d: lam.add(dpsi).mul(&inv1l),
         q: te.psi.sub(&te.c.mul(dpsi)).mul(&inv1l),
         phi: lam.mul(&te.c).add(&te.psi).mul(&inv1l),
-        exact: (d, q, phi),
+        exact,
     }
 }
 
@@ -1411,12 +1510,13 @@ impl Coef {
         }
     }
 
-    /// An enclosed coefficient with an optional exact rational value.
-    fn maybe(iv: Ival, q: Option<&Rational>) -> Coef {
+    /// An enclosed coefficient with an optional exact value.
+    fn surd(iv: Ival, exact: Option<Surd>) -> Coef {
+        let rational = exact.as_ref().and_then(Surd::rational);
         Coef {
             iv,
-            exact: q.map(|q| Surd::rat(q.clone())),
-            rational: q.cloned(),
+            exact,
+            rational,
         }
     }
 
@@ -1481,10 +1581,13 @@ fn logit_grads<'a>(
         }
         (Some((t, te)), _) => {
             let ph = phi_of(p, t, te);
-            let (ed, eq, ephi) = &ph.exact;
-            let d = Coef::maybe(ph.d, ed.as_ref());
-            let q = Coef::maybe(ph.q, eq.as_ref());
-            let phi = Coef::maybe(ph.phi, ephi.as_ref());
+            let (ed, eq, ephi) = match ph.exact {
+                Some((d, q, phi)) => (Some(d), Some(q), Some(phi)),
+                None => (None, None, None),
+            };
+            let d = Coef::surd(ph.d, ed);
+            let q = Coef::surd(ph.q, eq);
+            let phi = Coef::surd(ph.phi, ephi);
             if a_softmax {
                 gx.push(row(wr, d.mul(&Coef::inv_sqrt(&wr.norm, wp))));
                 gx.push(row(xr, q.mul(&Coef::inv_sqrt(&xr.norm, wp))));

@@ -1642,3 +1642,31 @@ fn an_irrational_branch_threshold_gives_exact_values() {
         "P[0] = P[2] = 0 exactly"
     );
 }
+
+/// A gradient component that vanishes by structure at an irrational cosine (found by
+/// fuzzing: it ran to the precision cap). x = (1, 1, 0), W_0 = W_1 = (1, 0, 0), m = 3:
+/// c = 1/√2, ψ = T_3(c) = −c, ψ′ = 3·U_2(c) = 3, and for every λ the target's
+/// ∂f_0/∂x[0] = s·(φ′ + (φ − cφ′)·c) = s equals the plain ∂f_1/∂x[0] = s, so
+/// ∂L/∂x[0] = p_1·(u_1[0] − u_0[0]) = 0 exactly. Proven over surds with ψ, ψ′ written as
+/// a + b·c (T_3(c) = c·(U_1(w) − U_0(w)), w = 2c² − 1).
+#[test]
+fn a_structural_zero_at_an_irrational_cosine_is_proven() {
+    for lam in [0i64, 13] {
+        let mut spec = LossSpec::new(
+            qmi(&[&[1, 1, 0]]),
+            qmi(&[&[1, 0, 0], &[1, 0, 0]]),
+            vec![0],
+            qi(3),
+        );
+        spec.lambda = qi(lam);
+        spec.scale = qi(30);
+        let out = loss(&spec, true, 64).unwrap();
+        let gx = out.grad_x.unwrap();
+        assert!(
+            gx[0][0].is_exact() && gx[0][0].f64().to_bits() == 0,
+            "λ = {lam}: {}",
+            gx[0][0].decimal()
+        );
+        assert!(gx[0][1].f64() != 0.0);
+    }
+}
