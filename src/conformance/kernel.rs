@@ -43,6 +43,103 @@ impl FloatFormat for f64 {
     }
 }
 
+/// `f32` or `f64` with the libm functions the crate's own reference kernels call: the
+/// textbook implementations ([`Textbook`](super::Textbook),
+/// [`TextbookLoss`](super::TextbookLoss)) and the zoo's ports of published formulas
+/// ([`crate::zoo`], which adds the arithmetic operators as `ZooFloat`).
+///
+/// Arithmetic goes through [`Scalar`](crate::arith::Scalar) (`a.add(&b)`, …) or the
+/// operators; the transcendental functions are the platform libm's (`acosf`/`acos`, …),
+/// so a port may differ from a framework that uses its own vector math (PyTorch's CPU
+/// kernels use SLEEF for `acos`/`cos`/`pow`) by an ulp in those primitives.
+pub trait KernelFloat: FloatFormat + crate::arith::Scalar {
+    /// π rounded to this type.
+    const PI: Self;
+    /// A double-precision constant rounded to this type (nearest, ties to even).
+    fn lit(v: f64) -> Self {
+        Self::from_f64(v)
+    }
+    /// A small integer, exactly.
+    fn int(n: i64) -> Self {
+        Self::from_f64(n as f64)
+    }
+    /// `self / o`.
+    fn div(self, o: Self) -> Self;
+    /// `acos`, NaN outside `[−1, 1]`.
+    fn acos(self) -> Self;
+    /// `cos`.
+    fn cos(self) -> Self;
+    /// `sin`.
+    fn sin(self) -> Self;
+    /// `√x`, NaN for `x < 0`.
+    fn sqrt(self) -> Self;
+    /// `eˣ`.
+    fn exp(self) -> Self;
+    /// `ln x`.
+    fn ln(self) -> Self;
+    /// `⌊x⌋`.
+    fn floor(self) -> Self;
+    /// `|x|`.
+    fn abs(self) -> Self;
+    /// libm `pow(x, e)` (`powf` for `f32`).
+    fn powf(self, e: Self) -> Self;
+    /// `self` clamped to [−1, 1] (a float cosine can exceed 1 by an ulp); NaN stays NaN.
+    fn clamp_unit(self) -> Self;
+    /// `true` for NaN.
+    fn is_nan(self) -> bool;
+    /// `true` for ±∞ and NaN.
+    fn is_non_finite(self) -> bool;
+}
+
+macro_rules! kernel_float {
+    ($t:ident) => {
+        impl KernelFloat for $t {
+            const PI: $t = std::$t::consts::PI;
+            fn div(self, o: Self) -> Self {
+                self / o
+            }
+            fn acos(self) -> Self {
+                $t::acos(self)
+            }
+            fn cos(self) -> Self {
+                $t::cos(self)
+            }
+            fn sin(self) -> Self {
+                $t::sin(self)
+            }
+            fn sqrt(self) -> Self {
+                $t::sqrt(self)
+            }
+            fn exp(self) -> Self {
+                $t::exp(self)
+            }
+            fn ln(self) -> Self {
+                $t::ln(self)
+            }
+            fn floor(self) -> Self {
+                $t::floor(self)
+            }
+            fn abs(self) -> Self {
+                $t::abs(self)
+            }
+            fn powf(self, e: Self) -> Self {
+                $t::powf(self, e)
+            }
+            fn clamp_unit(self) -> Self {
+                self.clamp(-1.0, 1.0)
+            }
+            fn is_nan(self) -> bool {
+                $t::is_nan(self)
+            }
+            fn is_non_finite(self) -> bool {
+                !$t::is_finite(self)
+            }
+        }
+    };
+}
+kernel_float!(f32);
+kernel_float!(f64);
+
 /// The scalar ops of an A-Softmax kernel for integer margins `m`, evaluated at
 /// `c = cos θ ∈ [−1, 1]` in the format `T`:
 /// `cos_m(m, c) = T_m(c)`, `psi(m, c) = (−1)^k T_m(c) − 2k`, `dpsi_dcos(m, c) = (−1)^k m U_{m−1}(c)`.

@@ -15,9 +15,9 @@
 //! log-sum-exp) in the format under test.
 
 use super::generators::Rng;
-use super::kernel::{Backward, Batch, FloatFormat, LossGrad, LossKernel, Variant};
+use super::kernel::{Backward, Batch, FloatFormat, KernelFloat, LossGrad, LossKernel, Variant};
 use super::metrics::error_in_ulps_of;
-use super::textbook::{Textbook, TextbookFloat};
+use super::textbook::Textbook;
 use crate::Error;
 use crate::arith::{Format, rational_from_f64};
 use crate::loss::{LossSpec, loss};
@@ -596,7 +596,7 @@ pub struct TextbookLoss {
     pub flaw: Option<LossFlaw>,
 }
 
-impl<T: TextbookFloat> LossKernel<T> for TextbookLoss {
+impl<T: KernelFloat> LossKernel<T> for TextbookLoss {
     fn name(&self) -> String {
         match self.flaw {
             None => "textbook".into(),
@@ -684,14 +684,14 @@ impl<T: TextbookFloat> LossKernel<T> for TextbookLoss {
 }
 
 /// `‖W_j‖` of every class row, summed naively in the format.
-fn textbook_row_norms<T: TextbookFloat>(b: &Batch<T>) -> Vec<T> {
+fn textbook_row_norms<T: KernelFloat>(b: &Batch<T>) -> Vec<T> {
     let d = b.dim;
     (0..b.classes)
         .map(|j| textbook_dot(&b.w[j * d..(j + 1) * d], &b.w[j * d..(j + 1) * d]).sqrt())
         .collect()
 }
 
-fn textbook_dot<T: TextbookFloat>(a: &[T], c: &[T]) -> T {
+fn textbook_dot<T: KernelFloat>(a: &[T], c: &[T]) -> T {
     a.iter()
         .zip(c)
         .fold(T::from_f64(0.0), |s, (u, v)| s.add(&u.mul(v)))
@@ -708,7 +708,7 @@ struct TextbookLogits<T> {
     r: T,
 }
 
-fn textbook_logits<T: TextbookFloat>(
+fn textbook_logits<T: KernelFloat>(
     b: &Batch<T>,
     nu: &[T],
     i: usize,

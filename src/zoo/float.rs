@@ -1,104 +1,38 @@
-//! The small float trait the zoo's ports are written over, plus the elementwise
+//! The float trait the zoo's ports are written over, plus the elementwise
 //! semantics of the framework primitives they call (PyTorch's `pow`, `clamp`,
 //! `acos` backward; Caffe's `caffe_cpu_sign`, `caffe_powx`).
 //!
 //! Every port is one generic body evaluated in `f32` or `f64`; a framework
 //! constant written as a double literal (`math.pi`, `3.14159265`, `1 - 1e-5`) is
-//! converted with [`ZooFloat::lit`], i.e. rounded to the tensor's dtype, which is
+//! converted with [`KernelFloat::lit`], i.e. rounded to the tensor's dtype, which is
 //! what PyTorch does with a Python scalar operand of a `float32` tensor op and what
 //! Caffe does with `(Dtype)` casts.
 
-use crate::arith::Scalar;
-use crate::conformance::FloatFormat;
+use crate::conformance::kernel::KernelFloat;
 use std::ops::{Add, Div, Mul, Neg, Sub};
 
-/// `f32` or `f64` with the libm functions the published implementations call.
-///
-/// The transcendental functions are the platform libm's (`acosf`/`acos`, …), so a
-/// port may differ from a framework that uses its own vector math (PyTorch's CPU
-/// kernels use SLEEF for `acos`/`cos`/`pow`) by an ulp in those primitives.
+/// `f32` or `f64` with the arithmetic operators and the libm functions
+/// ([`KernelFloat`]) the published implementations call: what the ports are written
+/// over. Implemented for every [`KernelFloat`] with the operators.
 pub trait ZooFloat:
-    FloatFormat
-    + Scalar
+    KernelFloat
     + Add<Output = Self>
     + Sub<Output = Self>
     + Mul<Output = Self>
     + Div<Output = Self>
     + Neg<Output = Self>
 {
-    /// A double-precision constant rounded to this type (nearest, ties to even).
-    fn lit(v: f64) -> Self {
-        Self::from_f64(v)
-    }
-    /// A small integer, exactly.
-    fn int(n: i64) -> Self {
-        Self::from_f64(n as f64)
-    }
-    /// `acos`, NaN outside `[−1, 1]`.
-    fn acos(self) -> Self;
-    /// `cos`.
-    fn cos(self) -> Self;
-    /// `sin`.
-    fn sin(self) -> Self;
-    /// `√x`, NaN for `x < 0`.
-    fn sqrt(self) -> Self;
-    /// `eˣ`.
-    fn exp(self) -> Self;
-    /// `ln x`.
-    fn ln(self) -> Self;
-    /// `⌊x⌋`.
-    fn floor(self) -> Self;
-    /// `|x|`.
-    fn abs(self) -> Self;
-    /// libm `pow(x, e)` (`powf` for `f32`).
-    fn powf(self, e: Self) -> Self;
-    /// `true` for NaN.
-    fn is_nan(self) -> bool;
-    /// `true` for ±∞ and NaN.
-    fn is_non_finite(self) -> bool;
 }
 
-macro_rules! zoo_float {
-    ($t:ty) => {
-        impl ZooFloat for $t {
-            fn acos(self) -> Self {
-                <$t>::acos(self)
-            }
-            fn cos(self) -> Self {
-                <$t>::cos(self)
-            }
-            fn sin(self) -> Self {
-                <$t>::sin(self)
-            }
-            fn sqrt(self) -> Self {
-                <$t>::sqrt(self)
-            }
-            fn exp(self) -> Self {
-                <$t>::exp(self)
-            }
-            fn ln(self) -> Self {
-                <$t>::ln(self)
-            }
-            fn floor(self) -> Self {
-                <$t>::floor(self)
-            }
-            fn abs(self) -> Self {
-                <$t>::abs(self)
-            }
-            fn powf(self, e: Self) -> Self {
-                <$t>::powf(self, e)
-            }
-            fn is_nan(self) -> bool {
-                <$t>::is_nan(self)
-            }
-            fn is_non_finite(self) -> bool {
-                !<$t>::is_finite(self)
-            }
-        }
-    };
+impl<T> ZooFloat for T where
+    T: KernelFloat
+        + Add<Output = T>
+        + Sub<Output = T>
+        + Mul<Output = T>
+        + Div<Output = T>
+        + Neg<Output = T>
+{
 }
-zoo_float!(f32);
-zoo_float!(f64);
 
 /// PyTorch's `x ** e` for a Python-number exponent `e` (`pow(Tensor, Scalar)`):
 /// `e = 0` fills 1, `e = 1` copies, `e = 2` is `x·x`, `e = 3` is `x·x·x`, any other
