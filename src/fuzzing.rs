@@ -160,7 +160,7 @@ pub fn fast_vs_oracle(data: &[u8]) {
             };
             let s = Plan::new(m).map(|p| {
                 let mut out = [0.0];
-                p.eval_f64(fast_op(op), &[c], &mut out);
+                p.eval_f64(op, &[c], &mut out);
                 out[0]
             });
             (v, s)
@@ -174,7 +174,7 @@ pub fn fast_vs_oracle(data: &[u8]) {
             };
             let s = Plan::new(m).map(|p| {
                 let mut out = [0.0f32];
-                p.eval_f32(fast_op(op), &[c32], &mut out);
+                p.eval_f32(op, &[c32], &mut out);
                 f64::from(out[0])
             });
             (f64::from(v), s)
@@ -222,14 +222,6 @@ pub fn fast_vs_oracle(data: &[u8]) {
         describe_exact(&exact, fmt),
         describe_float(got, fmt)
     );
-}
-
-fn fast_op(op: ScalarOp) -> fast::Op {
-    match op {
-        ScalarOp::CosM => fast::Op::CosM,
-        ScalarOp::Psi => fast::Op::Psi,
-        ScalarOp::DpsiDcos => fast::Op::DpsiDcos,
-    }
 }
 
 // ---------------------------------------------------------------------------

@@ -135,30 +135,10 @@ pub const MAX_M: u32 = 16;
 const TINY: f64 = 5.421_010_862_427_522e-20;
 
 /// One of the three scalar ops, for the slice evaluators [`Plan::eval_f64`] and
-/// [`Plan::eval_f32`].
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
-pub enum Op {
-    /// `cos(mθ) = T_m(c)`.
-    CosM,
-    /// `ψ(c) = (−1)^k T_m(c) − 2k`.
-    Psi,
-    /// `dψ/dc = (−1)^k m U_{m−1}(c) = m |U_{m−1}(c)|`.
-    DpsiDcos,
-}
-
-impl Op {
-    /// All three ops.
-    pub const ALL: [Op; 3] = [Op::CosM, Op::Psi, Op::DpsiDcos];
-
-    /// `"cos_m"`, `"psi"` or `"dpsi_dcos"`.
-    pub const fn name(self) -> &'static str {
-        match self {
-            Op::CosM => "cos_m",
-            Op::Psi => "psi",
-            Op::DpsiDcos => "dpsi_dcos",
-        }
-    }
-}
+/// [`Plan::eval_f32`]: the conformance suite's [`ScalarOp`](crate::conformance::ScalarOp)
+/// (`cos_m`: `T_m(c)`; `psi`: `(−1)^k T_m(c) − 2k`; `dpsi_dcos`:
+/// `(−1)^k m U_{m−1}(c) = m |U_{m−1}(c)|`), under the name the kernels have always used.
+pub use crate::conformance::ScalarOp as Op;
 
 /// The precomputed constants of one margin `m ≤ 16`: the branch thresholds and the
 /// squared roots of `T_m` and `U_{m−1}`. Building one is a table lookup (the
