@@ -70,7 +70,9 @@ Checks against the binary (requests use prec 128 for loss/lambda/angular_margin,
     overflow) compared bit for bit, sign of zero included;
   * every gradient component likewise; a component that is mathematically 0 (zero at
     two working precisions relative to the sum of |terms|) must be "0" with f64/f32
-    +-0x0p+0, either exact or with a non-negative `zero_bound`.
+    +-0x0p+0;
+  * `tie_format`, `tie_bound` and `zero_bound` must be absent (retired fields, issue
+    11): their presence is counted apart ("retired"), as are error lines ("errors").
 References are computed at 640+extra and 960+1.5*extra bits; the difference (plus a
 margin) is the error bound used to decide roundings (undecided -> recomputed at 4x
 the precision).  psi, psi', phi, phi' and psi - c psi' of the target are formed
@@ -79,14 +81,37 @@ their recurrences there, branch index by exact comparison with cos(j pi/m) whose
 square is rational for m in {1,2,3,4,6}), so ill-conditioned points such as x at
 distance 1e-305 from a branch point are still evaluated to full relative accuracy.
 
-Usage: python3 scripts/crosscheck_loss.py [--bin PATH] [--seed N] [--keep FILE] [-v]
-Prints `crosscheck_loss: N cases, F failures`; exit 0 iff F == 0 (2 on setup errors).
+The extreme classes of issue 11 (own reference, see "The extreme classes of issue 11"
+below: an exact rational part plus an exponentially small tail; agrees with the
+reference above on every number of the cases above):
+  * saturated: logit gaps 40 ... 10^6, the target or another class dominating, m = 1
+    and 4, A- and L-Softmax, both backwards, with s chosen so that a gradient's exact
+    part is an f32/f64 rounding midpoint: the value is within e^-gap of it and must be
+    rounded to the correct side (the issue's example is the first case);
+  * tiny_grad: gradient components (and losses) of 1e-40 ... e^-10^6, including rows
+    differing by 1e-400: nonzero decimals with the right sign, signed zeros;
+  * equal_logits: p exactly 1/2 or 1/3 (and the batch mean's 1/3): values that are
+    midpoints, rounded ties-to-even; exact zeros;
+  * near_equal: logits differing by 1e-40 or 1e-20000 (20,000-digit inputs): values
+    within that of a midpoint, never a tie.
+Semantics checked there: f32/f64 the correct rounding (nearest, ties to even,
+subnormals, overflow, signed zeros); a nonzero value's decimal nonzero, right sign,
+within one unit of its last digit; "0" only for an exact zero.
+
+Usage: python3 scripts/crosscheck_loss.py [--bin PATH] [--seed N] [--keep FILE]
+           [--extended] [--classes grid,saturated,tiny_grad,equal_logits,near_equal]
+           [--failures FILE] [-v]
+--extended also checks the extreme reference against the direct formulas at
+gap*log2(e) + prec + 128 bits (minutes with gmpy2, much longer without).
+Prints a table per class and `crosscheck_loss: N cases, F failed ...`; exit 0 iff
+nothing failed, no error line and no retired field (2 on setup errors).
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+import math
 import os
 import random
 import re
@@ -102,6 +127,11 @@ try:
     from mpmath.libmp import from_rational
 except ImportError:  # pragma: no cover
     sys.exit("crosscheck_loss.py needs mpmath")
+
+# Long decimal inputs (20,000 digits) and tiny decimal outputs (e-434294) need big
+# int <-> str conversions.
+if hasattr(sys, "set_int_max_str_digits"):
+    sys.set_int_max_str_digits(0)
 
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 DEFAULT_BIN = os.path.join(REPO, "target", "debug", "asoftmax-spec")
@@ -184,7 +214,11 @@ def round_ieee(x: Fraction, fmt: str):
         return (Fraction(0), False)
     neg = x < 0
     a = -x if neg else x
-    e = a.numerator.bit_length() - a.denominator.bit_length()
+    e = a.numerator.bit_length() - a.denominator.bit_length()  # 2^(e-1) < a < 2^(e+1)
+    if e < emin - p - 1:  # below half the smallest subnormal: a signed zero
+        return (Fraction(0), neg)
+    if e > emax + 2:
+        return ("inf", neg)
     if Fraction(2) ** e > a:
         e -= 1
     elif Fraction(2) ** (e + 1) <= a:
@@ -210,12 +244,14 @@ def round_decided(ref: Fraction, err: Fraction, fmt: str):
 
 
 def fmt_rounded(r) -> str:
+    """A rounding as the oracle writes it (C99 hex, no trailing zeros, signed zero, inf)."""
     v, neg = r
     if v == "inf":
         return ("-" if neg else "") + "inf"
     if v == 0:
         return ("-" if neg else "") + "0x0p+0"
-    return ("-" if neg else "") + float(abs(v)).hex()
+    mant, _, ex = float(abs(v)).hex().partition("p")
+    return ("-" if neg else "") + mant.rstrip("0").rstrip(".") + "p" + ex
 
 
 def decimal_digits_required(prec: int) -> int:
@@ -530,9 +566,20 @@ def numeric_grads(case: Case):
 # Judging one number
 # ---------------------------------------------------------------------------
 
+#: Output fields of the old tie/zero rules, being retired (issue 11): a proven value needs
+#: no flag, an unproven one is an error line. Their presence is counted apart.
+RETIRED_FIELDS = ("tie_format", "tie_bound", "zero_bound")
+
+
 class Checker:
     def __init__(self, verbose=False):
         self.failures = []
+        self.retired = []   # (where, fields): retired fields present
+        self.errors = []    # (case id, class, error text): error lines
+        self.case = None    # (id, class) of the request being checked
+        self.failed_cases, self.retired_cases = set(), set()
+        self.case_msgs = {}  # (id, class) -> messages
+        self.undecided_cases = set()
         self.checks = 0
         self.verbose = verbose
         self.max_zero_bound = Fraction(0)
@@ -543,14 +590,29 @@ class Checker:
 
     def fail(self, where, msg):
         self.failures.append(f"{where}: {msg}")
+        if self.case is not None:
+            self.failed_cases.add(self.case)
+            self.case_msgs.setdefault(self.case, []).append(f"{where}: {msg}")
+
+    def retire(self, where, got):
+        """Notes retired fields in an output number (a failure of its own kind)."""
+        fields = [f for f in RETIRED_FIELDS if isinstance(got, dict) and f in got]
+        if fields:
+            self.retired.append((where, fields))
+            if self.case is not None:
+                self.retired_cases.add(self.case)
+                self.case_msgs.setdefault(self.case, []).append(
+                    f"{where}: retired field(s) present: {', '.join(fields)}")
+        return fields
 
     def number(self, where, got, ref: Fraction, err: Fraction, prec: int, is_zero=False,
                refine=None):
-        """got: the output object {value,f64,f32[,zero_bound]}; ref +- err the reference.
+        """got: the output object {value,f64,f32}; ref +- err the reference.
         refine(): a better (ref, err) when the rounding is undecided."""
         self.checks += 1
         if not isinstance(got, dict) or "value" not in got:
             return self.fail(where, f"missing number: {got!r}")
+        self.retire(where, got)
         val = got["value"]
         try:
             g64 = parse_hex_signed(got["f64"])
@@ -564,18 +626,11 @@ class Checker:
                                         f"got value={val} f64={got['f64']} f32={got['f32']}")
             if "zero_bound" in got:
                 zb = parse_hex(got["zero_bound"])
-                if zb < 0:
-                    return self.fail(where, f"negative zero_bound {got['zero_bound']}")
                 self.max_zero_bound = max(self.max_zero_bound, zb)
                 self.stats["zero_bound"] += 1
-                if zb == 0:
-                    self.notes.append(f"{where}: zero_bound {got['zero_bound']} (a bound rounded to "
-                                      f"nearest, not upward: it claims |value| <= 0)")
             else:
                 self.stats["zero_exact"] += 1
             return
-        if "zero_bound" in got:
-            return self.fail(where, f"zero_bound given for a non-zero value {float(ref):.17g}")
         # decide the roundings, refining the reference if needed
         r64 = round_decided(ref, err, "f64")
         r32 = round_decided(ref, err, "f32")
@@ -755,6 +810,671 @@ def generate(seed: int):
 
 
 # ---------------------------------------------------------------------------
+# The extreme classes of issue 11: an exact-part-plus-tail reference
+# ---------------------------------------------------------------------------
+#
+# For one sample write f_j for the logits, g_j for the derivative of f_j with respect to
+# one input component (the target's g_y under the chosen backward), and split the classes
+# into M = {j : f_j = max f} (|M| = mu) and the rest R, with t_j = exp(f_j - max f) < 1
+# for j in R, S = sum_R t_j, Z = mu + S. Since sum_j p_j = 1,
+#
+#     dl/d(component) = sum_j (p_j - [j = y]) g_j = sum_j p_j (g_j - g_y)
+#                     = E + (1/Z) sum_{j in R} t_j (g_j - g_y - E),
+#     E = (1/mu) sum_{j in M} (g_j - g_y)                                      (*)
+#
+# (1/Z = 1/mu - S/(mu Z)), and the loss is l = (max f - f_y) + ln(mu + S) (ln1p(S) for
+# mu = 1). When the norms |x|, |W_j| the logits need are rational (the generated inputs
+# use Pythagorean directions, axis vectors, 1-D vectors or L-Softmax with m = 1), f_j and
+# g_j are exact rationals: E and max f - f_y are exact Fractions, and M (hence equal
+# logits) is decided exactly. Only the tail, sum_R t_j (...) and ln(mu + S), is
+# transcendental; it is small when the softmax saturates (t_j ~ e^-gap), and mpmath
+# computes it to a *relative* precision that does not depend on the gap: rounding the
+# exponent f_j - max f to P bits costs log2|gap| bits, so P = prec + 64 + log2(max gap)
+# bits (about 150 for the cases here) decide which side of a midpoint E + tail lies on,
+# however close (e^-1e6 ~ 2^-1442695). A direct evaluation of sum_j p_j g_j - g_y would
+# need gap*log2(e) + prec + 64 bits (1.44 million for a gap of 10^6); --extended checks
+# (*) against that direct evaluation, at gap*log2(e) + prec + 128 bits, for every case.
+# The tail is computed at P and P + 64 bits; twice the difference plus 2^-P relative is
+# its error bound, and P doubles until every field is decided. With an irrational norm
+# everything is computed that way (exact part 0), which still decides values that are
+# not exact midpoints; exact zeros there are left undecided rather than guessed.
+
+class NotExact(Exception):
+    """A norm the logits need is irrational: use the floating route."""
+
+
+def rsqrt_exact(q: Fraction) -> Fraction:
+    a, b = math.isqrt(q.numerator), math.isqrt(q.denominator)
+    if a * a != q.numerator or b * b != q.denominator:
+        raise NotExact()
+    return Fraction(a, b)
+
+
+def cheb_any(m: int, c):
+    """(T_m(c), U_{m-1}(c)) by the recurrences, for a Fraction or an mpf c."""
+    t0, t1, u0, u1 = 1, c, 0, 1
+    for _ in range(m - 1):
+        t0, t1 = t1, 2 * c * t1 - t0
+        u0, u1 = u1, 2 * c * u1 - u0
+    return t1, u1
+
+
+def branch_exact(m: int, wx: Fraction, c2: Fraction, c_mpf):
+    """k = #{j in 1..m-1 : c < cos(j pi/m)} for c = sign(wx)*sqrt(c2): exactly when the
+    thresholds' squares are rational (m in 1, 2, 3, 4, 6), else from c_mpf."""
+    sigma = 1 if wx > 0 else (-1 if wx < 0 else 0)
+    if m in _COS_SQ:
+        return sum(1 for (ts, tq) in _COS_SQ[m] if signed_sqrt_less(sigma, c2, ts, tq))
+    with mp.workprec(max(mp.prec, 256)):
+        return sum(1 for j in range(1, m) if c_mpf < mpmath.cos(j * mp.pi / m))
+
+
+class XRef:
+    """The reference of (*) for one loss request."""
+
+    def __init__(self, req):
+        self.req = req
+        self.X = [[exact_of_input(v) for v in row] for row in req["x"]]
+        self.W = [[exact_of_input(v) for v in row] for row in req["w"]]
+        self.y = list(req["y"])
+        self.m = int(exact_of_input(req["m"]))
+        self.lam = exact_of_input(req.get("lambda", "0"))
+        self.s = exact_of_input(req.get("scale", "1"))
+        self.lsm = req.get("variant", "a_softmax") == "l_softmax"
+        self.det = req.get("backward", "full") == "detached_margin"
+        self.N, self.C, self.d = len(self.X), len(self.W), len(self.X[0])
+        try:
+            self.exact = [self.pieces(n, lambda q: q, rsqrt_exact) for n in range(self.N)]
+        except NotExact:
+            self.exact = None
+
+    def pieces(self, n, num, sqrt):
+        """(f, gx, gw) of sample n: logits f[j], df_j/dx_n[i] and df_j/dW_j[i], with
+        num() turning exact inputs into the working number type and sqrt() the root of
+        an exact rational (raising NotExact when only exact numbers are wanted)."""
+        xe, y = self.X[n], self.y[n]
+        x = [num(v) for v in xe]
+        s, lam = num(self.s), num(self.lam)
+        xx = dot(xe, xe)
+        f, gx, gw = [], [], []
+        for j, we in enumerate(self.W):
+            w = [num(v) for v in we]
+            ww, wx = dot(we, we), dot(we, xe)
+            P = [a - (wx / ww) * b for a, b in zip(xe, we)] if ww else list(xe)  # exact
+            # the plain logit s*kappa*r*c and its derivatives (every class for m = 1, where
+            # phi(c) = c; the non-targets; the target's backward under detached_margin)
+            if self.lsm:
+                fj, gxj, gwj = s * num(wx), [s * v for v in w], [s * v for v in x]
+            else:
+                nu = sqrt(ww)
+                fj, gxj, gwj = s * num(wx) / nu, [s * v / nu for v in w], [s * num(v) / nu for v in P]
+            if j == y and self.m > 1:
+                r, nu = sqrt(xx), sqrt(ww)
+                c2 = wx * wx / (ww * xx)
+                c = num(wx) / (nu * r)
+                k = branch_exact(self.m, wx, c2, c if not isinstance(c, Fraction) else None)
+                t, u = cheb_any(self.m, c)
+                sg = -1 if k % 2 else 1
+                psi, dpsi = sg * t - 2 * k, sg * self.m * u
+                phi = (lam * c + psi) / (1 + lam)
+                dphi = (lam + dpsi) / (1 + lam)
+                q = (psi - c * dpsi) / (1 + lam)
+                kappa = nu if self.lsm else 1
+                fj = s * kappa * r * phi
+                if not self.det:
+                    if self.lsm:
+                        gxj = [s * (dphi * a + q * (nu / r) * b) for a, b in zip(w, x)]
+                        gwj = [s * ((r * phi / nu) * a + dphi * num(b)) for a, b in zip(w, P)]
+                    else:
+                        gxj = [s * (dphi * a / nu + q * b / r) for a, b in zip(w, x)]
+                        gwj = [s * dphi * num(b) / nu for b in P]
+            f.append(fj)
+            gx.append(gxj)
+            gw.append(gwj)
+        return f, gx, gw
+
+    def evaluate(self, P: int):
+        """{key: (exact part Fraction, tail mpf)} at working precision P; keys "value",
+        ("x", n, i), ("w", k, i)."""
+        res = {}
+        with mp.workprec(P):
+            N, C, d = self.N, self.C, self.d
+            if self.exact is not None:
+                allp, tom = self.exact, to_mpf
+            else:
+                allp = [self.pieces(n, to_mpf, lambda q: mpmath.sqrt(to_mpf(q))) for n in range(N)]
+                tom = lambda v: v  # noqa: E731
+            zero = Fraction(0) if self.exact is not None else mpf(0)
+            lossE, lossT = zero, mpf(0)
+            gxr = {}
+            gwE = [[zero] * d for _ in range(C)]
+            gwT = [[mpf(0)] * d for _ in range(C)]
+            for n in range(N):
+                f, gx, gw = allp[n]
+                y = self.y[n]
+                fmax = max(f)
+                M = [j for j in range(C) if f[j] == fmax]
+                R = [j for j in range(C) if f[j] != fmax]
+                mu = len(M)
+                t = {j: mpmath.exp(tom(f[j] - fmax)) for j in R}
+                S = mpmath.fsum(t.values()) if R else mpf(0)
+                Z = mu + S
+                lossE += fmax - f[y]
+                lossT += mpmath.log1p(S) if mu == 1 else mpmath.log(mu + S)
+
+                def split(g):
+                    E = sum((g[j] - g[y] for j in M), zero) / mu
+                    T = mpmath.fsum(t[j] * tom(g[j] - g[y] - E) for j in R) / Z if R else mpf(0)
+                    return E, T
+                for i in range(d):
+                    gxr[(n, i)] = split([gx[j][i] for j in range(C)])
+                    for k in range(C):
+                        E, T = split([gw[k][i] if j == k else zero for j in range(C)])
+                        gwE[k][i] += E
+                        gwT[k][i] += T
+            res["value"] = (lossE / N, lossT / N)
+            for (n, i), (E, T) in gxr.items():
+                res[("x", n, i)] = (E / N, T / N)
+            for k in range(C):
+                for i in range(d):
+                    res[("w", k, i)] = (gwE[k][i] / N, gwT[k][i] / N)
+            if self.exact is None:  # everything is tail
+                res = {key: (Fraction(0), tom(E) + T) for key, (E, T) in res.items()}
+        return res
+
+    def direct(self, P: int):
+        """Every quantity by the direct formulas, sum_j p_j g_j - g_y and
+        ln sum_j exp(f_j - f_y), all in mpmath at P bits (for the self-check)."""
+        conv = lambda v: to_mpf(v) if isinstance(v, Fraction) else v  # noqa: E731
+        res = {}
+        with mp.workprec(P):
+            for n in range(self.N):
+                f, gx, gw = self.exact[n] if self.exact is not None else \
+                    self.pieces(n, to_mpf, lambda q: mpmath.sqrt(to_mpf(q)))
+                y = self.y[n]
+                fm = [conv(v) for v in f]
+                mx = max(fm)
+                e = [mpmath.exp(v - mx) for v in fm]
+                Zs = mpmath.fsum(e)
+                p = [v / Zs for v in e]
+                res["value"] = res.get("value", mpf(0)) + (mpmath.log(Zs) + mx - fm[y]) / self.N
+                for i in range(self.d):
+                    res[("x", n, i)] = (mpmath.fsum(p[j] * conv(gx[j][i]) for j in range(self.C))
+                                        - conv(gx[y][i])) / self.N
+                    for k in range(self.C):
+                        res[("w", k, i)] = res.get(("w", k, i), mpf(0)) + \
+                            (p[k] - (1 if k == y else 0)) * conv(gw[k][i]) / self.N
+        return res
+
+
+def dyadic_frac(n: int, e: int) -> Fraction:
+    """n*2^e as a Fraction without a gcd (a power-of-two denominator)."""
+    if n == 0:
+        return Fraction(0)
+    if e >= 0:
+        return Fraction(n << e)
+    tz = min((n & -n).bit_length() - 1, -e)
+    f = Fraction(0)
+    f._numerator, f._denominator = n >> tz, 1 << (-e - tz)  # coprime by construction
+    return f
+
+
+def mpf_int_exp(x):
+    sign, man, exp, _ = x._mpf_
+    man, exp = int(man), int(exp)
+    return (-man if sign else man), exp
+
+
+def tail_enclosure(E: Fraction, a, b, P: int):
+    """E + b -/+ (2|a - b| + |b| 2^-P), in integers aligned to one power of two (sums of
+    Fractions with million-bit power-of-two denominators take a quadratic gcd each)."""
+    na, ea = mpf_int_exp(a)
+    nb, eb = mpf_int_exp(b)
+    if na == 0 and nb == 0:
+        return E, E
+    e = min(ea if na else eb, eb if nb else ea) - P
+    an = na << ((ea if na else e) - e)
+    bn = nb << ((eb if nb else e) - e)
+    errn = 2 * abs(an - bn) + (abs(bn) >> P) + 1
+    return E + dyadic_frac(bn - errn, e), E + dyadic_frac(bn + errn, e)
+
+
+def judge(got, lo: Fraction, hi: Fraction, prec: int):
+    """(decided, problems) for one output number against the enclosure [lo, hi], with the
+    issue-11 semantics: f32/f64 the correct rounding (signed zeros included); a nonzero
+    value's decimal nonzero, right sign, within one unit of its last digit; "0" only for
+    an exact zero. Comparisons only (no Fraction sums with huge denominators)."""
+    r64 = (round_ieee(lo, "f64"), round_ieee(hi, "f64"))
+    r32 = (round_ieee(lo, "f32"), round_ieee(hi, "f32"))
+    if r64[0] != r64[1] or r32[0] != r32[1]:
+        return False, []
+    if not isinstance(got, dict) or "value" not in got or "f64" not in got or "f32" not in got:
+        return True, [f"missing number: {got!r:.200}"]
+    problems = []
+    val = got["value"]
+    try:
+        g64, g32 = parse_hex_signed(got["f64"]), parse_hex_signed(got["f32"])
+    except Exception as e:  # noqa: BLE001
+        return True, [f"bad hex float: {e}"]
+    exact_zero = lo == hi == 0
+    tiny = TINY_BOUND if (0 < lo and hi < TINY_BOUND) or (-TINY_BOUND < lo and hi < 0) else None
+    if tiny is not None and val != "0" and lo.denominator & (lo.denominator - 1) == 0 \
+            and hi.denominator & (hi.denominator - 1) == 0:
+        # |value| < 2^-2000 (e^-gap-sized): compare the decimal in scaled form with directed
+        # mpmath roundings (an exact Fraction comparison would need 10^434294 and friends)
+        ok = judge_tiny_decimal(val, lo, hi, prec)
+        if ok is None:
+            return False, []
+        problems += ok
+        for fmt, have in (("f64", g64), ("f32", g32)):
+            want = (Fraction(0), lo < 0)
+            if want != have:
+                problems.append(f"{fmt} = {got[fmt]}, correctly rounded is {fmt_rounded(want)}")
+        return True, problems
+    if val == "0":
+        if not exact_zero:
+            if lo <= 0 <= hi:
+                return False, []  # not yet known to be nonzero
+            problems.append("value \"0\" for a nonzero value")
+    else:
+        try:
+            dv = Fraction(val)
+        except (ValueError, ZeroDivisionError):
+            return True, [f"unparsable value {val!r}"]
+        need = decimal_digits_required(prec)
+        if sig_digits(val) != need:
+            problems.append(f"value {val} has {sig_digits(val)} significant digits, expected {need}")
+        unit = decimal_unit(val)
+        if exact_zero:
+            problems.append(f"value {val} for an exact zero")
+        elif dv == 0:
+            problems.append(f"value {val} is a zero written with digits")
+        else:
+            below, above = dv - unit, dv + unit
+            passes = below < lo and hi < above and (dv > 0) == (lo > 0) and (lo > 0 or hi < 0)
+            fails = above <= lo or below >= hi or ((lo > 0) and dv < 0) or ((hi < 0) and dv > 0)
+            if not (passes or fails):
+                return False, []
+            if fails:
+                problems.append(f"value {val} is not within one unit of its last digit of the "
+                                f"reference")
+    for fmt, want, have in (("f64", r64[0], g64), ("f32", r32[0], g32)):
+        if exact_zero:
+            want = (Fraction(0), False)
+        if want != have:
+            problems.append(f"{fmt} = {got[fmt]}, correctly rounded is {fmt_rounded(want)}")
+    return True, problems
+
+
+TINY_BOUND = Fraction(1, 1 << 2000)
+
+
+def judge_tiny_decimal(val: str, lo: Fraction, hi: Fraction, prec: int):
+    """Problems with the decimal `val` of a value in [lo, hi] (dyadic, one sign,
+    |.| < 2^-2000), or None while undecided: val = ±D·10^e10 (D an integer of the required
+    number of digits) must satisfy D − 1 < |v|·10^−e10 < D + 1."""
+    from mpmath.libmp import from_man_exp, from_int, mpf_mul, mpf_pow_int, mpf_lt, mpf_le
+    problems = []
+    need = decimal_digits_required(prec)
+    if sig_digits(val) != need:
+        problems.append(f"value {val} has {sig_digits(val)} significant digits, expected {need}")
+    body = val.lstrip("+-")
+    mant, _, ex = body.lower().partition("e")
+    ip, _, fp = mant.partition(".")
+    D = int(ip + fp)
+    e10 = (int(ex) if ex else 0) - len(fp)
+    if D == 0:
+        return problems + [f"value {val} is a zero written with digits"]
+    if val.startswith("-") != (lo < 0):
+        return problems + [f"value {val} has the wrong sign"]
+    a, b = (lo, hi) if lo > 0 else (-hi, -lo)
+    P = 4 * need + 64
+    ten = from_int(10)
+    w_lo = mpf_mul(from_man_exp(a.numerator, -(a.denominator.bit_length() - 1)),
+                   mpf_pow_int(ten, -e10, P, "f"), P, "f")
+    w_hi = mpf_mul(from_man_exp(b.numerator, -(b.denominator.bit_length() - 1)),
+                   mpf_pow_int(ten, -e10, P, "c"), P, "c")
+    dm, dp = from_int(D - 1), from_int(D + 1)
+    if mpf_lt(dm, w_lo) and mpf_lt(w_hi, dp):
+        return problems
+    if mpf_le(w_hi, dm) or mpf_le(dp, w_lo):
+        return problems + [f"value {val} is not within one unit of its last digit of the reference"]
+    return None
+
+
+def ref_decimal(E: Fraction, T, digits: int) -> str:
+    """E + T as a decimal, for reports (mpmath, relative precision)."""
+    with mp.workprec(4 * digits + 64):
+        v = (to_mpf(E) if E else mpf(0)) + T
+        if v == 0:
+            return "0"
+        s_ = mpmath.nstr(v, digits, strip_zeros=False, min_fixed=1, max_fixed=0)
+        mant, _, ex = s_.partition("e")
+        return f"{mant}e{int(ex) if ex else 0}"
+
+
+def check_extreme(ck: Checker, name, req, out, extended=False):
+    """Checks every number of a loss line against XRef (see above)."""
+    where0 = f"[{req['id']} {name} {req.get('variant', 'a_softmax')}/{req.get('backward', 'full')} " \
+             f"m={req['m']} lambda={req.get('lambda', '0')} s={req.get('scale', '1')}]"
+    xr = XRef(req)
+    prec = req.get("prec", 256)
+    keys = ["value"]
+    if req.get("grad"):
+        keys += [("x", n, i) for n in range(xr.N) for i in range(xr.d)]
+        keys += [("w", k, i) for k in range(xr.C) for i in range(xr.d)]
+
+    def got_of(key):
+        if key == "value":
+            return out
+        rows = out.get("grad_" + key[0])
+        try:
+            return rows[key[1]][key[2]]
+        except (TypeError, IndexError, KeyError):
+            return None
+
+    def label(key):
+        return "value" if key == "value" else f"grad_{key[0]}[{key[1]}][{key[2]}]"
+
+    for key in keys:
+        ck.retire(f"{where0} {label(key)}", got_of(key))
+    if not req.get("grad") and ("grad_x" in out or "grad_w" in out):
+        ck.fail(where0, "gradient fields present although grad=false")
+    maxgap = 1
+    for n in range(xr.N):
+        if xr.exact is not None:
+            f = xr.exact[n][0]
+        else:
+            with mp.workprec(64):
+                f = xr.pieces(n, to_mpf, lambda q: mpmath.sqrt(to_mpf(q)))[0]
+        maxgap = max(maxgap, int(abs(max(f) - min(f))) + 1)
+    P = prec + 64 + maxgap.bit_length() + (0 if xr.exact is not None else 64)
+    pending = list(keys)
+    wants = {}
+    while pending and P <= (1 << 18):
+        a, b = xr.evaluate(P), xr.evaluate(P + 64)
+        still = []
+        for key in pending:
+            lo, hi = tail_enclosure(a[key][0], a[key][1], b[key][1], P)
+            decided, problems = judge(got_of(key), lo, hi, prec)
+            if not decided:
+                still.append(key)
+                continue
+            ck.checks += 1
+            wants[key] = (lo, hi, b[key])
+            if problems:
+                E, T = b[key]
+                want = (f"reference {ref_decimal(E, T, decimal_digits_required(prec))}, "
+                        f"f64 {fmt_rounded(round_ieee(lo, 'f64'))}, f32 {fmt_rounded(round_ieee(lo, 'f32'))}")
+                ck.fail(f"{where0} {label(key)}", "; ".join(problems) + f" [{want}]")
+        pending = still
+        P *= 2
+    for key in pending:  # not the binary's fault: listed and counted apart
+        ck.undecided += 1
+        ck.undecided_cases.add(ck.case)
+        ck.notes.append(f"{where0} {label(key)}: reference undecided at 2^18 bits")
+    if extended:
+        # (*) against the direct formula at gap*log2(e) + prec + 128 bits
+        Pd = int(maxgap * 1.4427) + prec + 128
+        direct = xr.direct(Pd)
+        for key in keys:
+            if key not in wants:
+                continue
+            lo, hi, (E, T) = wants[key]
+            v = direct[key]
+            with mp.workprec(Pd):
+                e = to_mpf(E) if E else mpf(0)
+                # the tail itself must agree (to prec + 16 bits), not just the sum
+                ok = abs((v - e) - T) <= mpf(2) ** -(prec + 16) * abs(T) + \
+                    mpf(2) ** -(Pd - 96) * (1 + abs(e) + abs(T))
+            ck.checks += 1
+            if not ok:
+                ck.fail(f"{where0} {label(key)}", f"SELF-CHECK: direct formula at {Pd} bits "
+                                                  f"{mpmath.nstr(v, 20)} != {mpmath.nstr(e + T, 20)}")
+    return wants
+
+
+# ---- generating the extreme cases ------------------------------------------------------
+
+def hexq(q: Fraction) -> str:
+    """A dyadic rational as an exact C99 hex-float text."""
+    q = Fraction(q)
+    assert q.denominator & (q.denominator - 1) == 0, q
+    n, e = q.numerator, q.denominator.bit_length() - 1
+    return f"{'-' if n < 0 else ''}0x{abs(n):x}p-{e}"
+
+
+def dec_sig(q, digits=10) -> str:
+    """q rounded to `digits` significant digits, as an exact decimal text."""
+    q = Fraction(q)
+    if q == 0:
+        return "0"
+    e = math.floor(math.log10(abs(float(q)))) if abs(float(q)) > 0 else 0
+    k = digits - 1 - e
+    n = round(q * Fraction(10) ** k)
+    return frac_to_dec(Fraction(n) / Fraction(10) ** k) if k > 0 else str(n * 10 ** (-k))
+
+
+def is_smooth25(n: int) -> bool:
+    n = abs(int(n))
+    if n == 0:
+        return False
+    for p_ in (2, 5):
+        while n % p_ == 0:
+            n //= p_
+    return n == 1
+
+
+def midpoint_of(rng, fmt: str, lo_exp=0) -> Fraction:
+    """A random rounding midpoint of fmt in [2^lo_exp, 2^(lo_exp+1))."""
+    p = 24 if fmt == "f32" else 53
+    j = rng.randrange(1 << (p - 1))
+    return (Fraction(1) + Fraction(2 * j + 1, 1 << p)) * Fraction(2) ** lo_exp
+
+
+def xreq(variant, m, x, w, y, s="1", lam="0", backward="full", prec=64, grad=True):
+    return {"op": "loss", "variant": variant, "m": m, "lambda": lam, "scale": s, "x": x, "w": w,
+            "y": y, "grad": grad, "backward": backward, "prec": prec}
+
+
+#: rational unit vectors of the plane with 5-smooth denominators (decimal coordinates)
+UNIT2 = [(Fraction(a), Fraction(b)) for a, b in (
+    (1, 0), (0, 1), (-1, 0), (0, -1),
+    ("0.6", "0.8"), ("0.8", "0.6"), ("-0.6", "0.8"), ("0.8", "-0.6"), ("-0.8", "-0.6"),
+    ("0.6", "-0.8"), ("0.28", "0.96"), ("0.96", "0.28"), ("-0.28", "0.96"), ("0.96", "-0.28"),
+    ("0.936", "0.352"), ("0.352", "0.936"), ("-0.352", "0.936"))]
+
+
+def dec_vec(v):
+    return [frac_to_dec(Fraction(c)) for c in v]
+
+
+def exact_parts(req):
+    """{key: exact part} of XRef for a request with rational norms (else None)."""
+    xr = XRef(req)
+    if xr.exact is None:
+        return None, xr
+    return {k: v[0] for k, v in xr.evaluate(64).items()}, xr
+
+
+def search_m4(rng, variant, backward, fmt, gap, target_dominates, tries=400):
+    """A C = 2 or 3, d = 2 batch with m = 4 and rational geometry whose logit gap is
+    about `gap`, the target (or another class) dominating, and with s chosen so that one
+    x-gradient component's exact part is a rounding midpoint of fmt (for a dominating
+    non-target: the value is then within e^-gap of it)."""
+    for _ in range(tries):
+        C = rng.choice((2, 3))
+        us = [rng.choice(UNIT2) for _ in range(C + 1)]
+        ux, uw = us[0], us[1:]
+        if len(set(uw)) < C:
+            continue
+        nus = [Fraction(rng.choice(("1", "2", "0.5", "1.25", "0.8"))) for _ in range(C)]
+        lam = rng.choice(("0", "5", "0.25"))
+        y = 0
+        c_y = ux[0] * uw[0][0] + ux[1] * uw[0][1]
+        if c_y == 0:
+            continue
+        base = xreq(variant, 4, [dec_vec(ux)], [dec_vec((nu * a, nu * b)) for nu, (a, b) in zip(nus, uw)],
+                    [y], "1", lam, backward)
+        ex, xr = exact_parts(base)
+        if ex is None:
+            continue
+        f = xr.exact[0][0]
+        order = sorted(range(C), key=lambda j: f[j], reverse=True)
+        if f[order[0]] == f[order[1]] if C > 1 else False:
+            continue
+        D = order[0]
+        if (D == y) != target_dominates:
+            continue
+        delta = f[D] - min(f) if target_dominates else f[D] - f[y]
+        if delta <= 0:
+            continue
+        if target_dominates:
+            s = Fraction(rng.choice(("1", "2", "0.5", "3")))
+        else:
+            cands = [k for k in ex if k != "value" and k[0] == "x" and ex[k] != 0
+                     and is_smooth25(ex[k].numerator)]
+            if not cands:
+                continue
+            key = rng.choice(cands)
+            t = midpoint_of(rng, fmt)
+            s = t / abs(ex[key])
+            if not is_smooth25(s.denominator):
+                continue
+        K = Fraction(dec_sig(Fraction(gap) / (s * delta), 9))
+        if K <= 0:
+            continue
+        req = dict(base)
+        req["scale"] = frac_to_dec(s) if s.denominator != 1 or s < 10 ** 12 else str(s)
+        req["x"] = [dec_vec((K * ux[0], K * ux[1]))]
+        return req
+    return None
+
+
+def extreme_generate(seed: int, extended: bool = False):
+    """(class, request) pairs of the extreme classes (see the docstring)."""
+    rng = random.Random(seed + 11)
+    out = []
+    gaps = (40, 800, 60000, 10 ** 6)
+    # ---- saturated -----------------------------------------------------------------
+    # the issue's example, verbatim
+    out.append(("saturated", {"op": "loss", "variant": "l_softmax", "m": 1, "scale": "3",
+                              "x": [["0x1.000002p+0"]], "w": [["0"], ["20000"]], "y": [0],
+                              "grad": True, "prec": 16}))
+    # L-Softmax m = 1, 1-D: grad_w = +-p*s*a with s*a = 3(1 + 2^-23) (f32) or 3(1 + 2^-52)
+    # (f64) a midpoint whose even neighbour is above: a value just below must not round
+    # to it. Both directions (the target dominating gives e^-gap-sized components).
+    for fmt, a in (("f32", "0x1.000002p+0"), ("f64", "0x1.0000000000001p+0")):
+        for gi, gap in enumerate(gaps):
+            b = dec_sig(Fraction(gap) / (3 * parse_hex(a)), 12)
+            for target_dom in (False, True):
+                lam, bw = ("0", "full") if gi % 2 == 0 else ("5", "detached_margin")
+                w = [["0.5" if gi == 1 else "0"], [b]]
+                out.append(("saturated", xreq("l_softmax", 1, [[a]], w, [1 if target_dom else 0],
+                                              "3", lam, bw, prec=(16, 53, 64, 128)[gi])))
+    # L-Softmax m = 1, 2-D, a third class whose tail pushes grad_x[0] *above* the
+    # midpoint E = B (the odd neighbour above is right) and makes grad_x[1] tiny.
+    for fmt, B in (("f32", "0x1.000001p+0"), ("f64", "0x1.00000000000008p+0")):
+        for gap in (40, 60000, 10 ** 6):
+            A = Fraction(dec_sig(Fraction(gap) / parse_hex(B), 12))
+            K = A + 100
+            w = [["0", "0"], [B, "0"], [hexq(parse_hex(B) + 1), "-" + frac_to_dec(K)]]
+            out.append(("saturated", xreq("l_softmax", 1, [[frac_to_dec(A), "1"]], w, [0], "1",
+                                          prec=53)))
+    # A-Softmax m = 1, axis directions: grad_x = s(w_D - w_y) + tail, s a midpoint whose
+    # odd neighbour is below (f32 1 + 3*2^-24, f64 1 + 3*2^-53).
+    for fmt, s in (("f32", Fraction(1) + Fraction(3, 1 << 24)), ("f64", Fraction(1) + Fraction(3, 1 << 53))):
+        for gap in (40, 60000, 10 ** 6):
+            X1 = 1 + Fraction(dec_sig(Fraction(gap) / s, 12))
+            for y in (0, 1):
+                out.append(("saturated", xreq("a_softmax", 1, [[frac_to_dec(X1), "1"]],
+                                              [["0", "2"], ["1", "0"]], [y], hexq(s),
+                                              rng.choice(("0", "3")), prec=64)))
+    # m = 4, rational (Pythagorean) geometry, both variants and backwards: s makes an
+    # x-gradient component's exact part a midpoint, |x| sets the gap.
+    for variant in ("a_softmax", "l_softmax"):
+        for backward in ("full", "detached_margin"):
+            for fmt in ("f32", "f64"):
+                for gap in (300, 60000, 10 ** 6):
+                    r = search_m4(rng, variant, backward, fmt, gap, target_dominates=False)
+                    if r:
+                        r["prec"] = rng.choice((16, 53, 64))
+                        out.append(("saturated", r))
+                r = search_m4(rng, variant, backward, fmt, rng.choice((3000, 10 ** 6)), True)
+                if r:
+                    out.append(("saturated", r))
+    # irrational norms (the floating route): A-Softmax m = 4, both directions
+    for y in (0, 1):
+        out.append(("saturated", xreq("a_softmax", 4, [["1000", "2000"]], [["1", "1"], ["2", "-1"]],
+                                      [y], "30", "0", prec=53)))
+    # ---- tiny gradients ------------------------------------------------------------
+    # target dominating at gaps giving f32/f64 subnormals and signed zeros (m = 4)
+    for variant in ("a_softmax", "l_softmax"):
+        for gap in (95, 720, 5000):
+            r = search_m4(rng, variant, rng.choice(("full", "detached_margin")), "f64", gap, True)
+            if r:
+                r["prec"] = 53
+                out.append(("tiny_grad", r))
+    # rows differing by 1e-400 (L-Softmax m = 1): grad_x[1] = p_1*s*1e-400, grad_x[0] = 0
+    out.append(("tiny_grad", xreq("l_softmax", 1, [["1", "1"]], [["1", "0"], ["1", "1e-400"]], [0],
+                                  "2", prec=53)))
+    out.append(("tiny_grad", xreq("l_softmax", 1, [["3", "-1"]], [["1", "0"], ["1", "-1e-330"], ["0", "7"]],
+                                  [1], "1", prec=16)))
+    # nearly parallel rows, A-Softmax m = 1 (irrational norms: the floating route)
+    out.append(("tiny_grad", xreq("a_softmax", 1, [["2", "1"]], [["1", "0"], ["1", "1e-300"]], [0],
+                                  "4", prec=53)))
+    # ---- equal logits: p = 1/2, 1/3 exactly; values that ARE midpoints ----------------
+    for fmt in ("f32", "f64"):
+        t = midpoint_of(rng, fmt)
+        # C = 2, 1-D: grad_w = -+ s*a/2 = -+ t; grad_x = 0
+        out.append(("equal_logits", xreq("l_softmax", 1, [[hexq(2 * t)]], [["0.75"], ["0.75"]], [0],
+                                         "1", prec=53)))
+        # C = 2, 2-D, different rows: grad_x = (s/2)(-1, 1) = (-t, t)
+        out.append(("equal_logits", xreq("l_softmax", 1, [["1", "1"]], [["1", "0"], ["0", "1"]], [1],
+                                         hexq(2 * t), prec=64)))
+        out.append(("equal_logits", xreq("a_softmax", 1, [["3", "3"]], [["2", "0"], ["0", "5"]], [0],
+                                         hexq(2 * t), "5", prec=16)))
+        # C = 3, 1-D: grad_w = s*a/3 = t for the others, -2t for the target
+        out.append(("equal_logits", xreq("l_softmax", 1, [[hexq(3 * t)]], [["-2"], ["-2"], ["-2"]], [2],
+                                         "1", prec=53)))
+        # N = 3 samples (the mean's 1/3), C = 3: grad_w[0] = -t, grad_w[1] = 0, grad_w[2] = t
+        out.append(("equal_logits", xreq("l_softmax", 1, [[hexq(3 * t)]] * 3, [["1"], ["1"], ["1"]],
+                                         [0, 0, 1], "1", prec=64)))
+        # L-Softmax m = 4: |W_1| chosen so that f_1 = f_y (c_1 = 1), s so that a
+        # gradient component is a midpoint
+        for lam in ("0", "1"):
+            uy = (Fraction("0.96"), Fraction("0.28"))  # x = (1, 0): c_y = 0.96
+            c = uy[0]
+            t4 = 8 * c ** 4 - 8 * c ** 2 + 1  # k = 0 (c > cos(pi/4))
+            phi = (Fraction(lam) * c + t4) / (1 + Fraction(lam))
+            nu_y = Fraction(2)
+            base = xreq("l_softmax", 4, [["1", "0"]], [dec_vec((nu_y * uy[0], nu_y * uy[1])),
+                                                      [frac_to_dec(nu_y * phi), "0"]], [0], "1", lam,
+                        rng.choice(("full", "detached_margin")), prec=53)
+            ex, _ = exact_parts(base)
+            cands = [k for k in ex if k != "value" and ex[k] != 0 and is_smooth25(ex[k].numerator)]
+            if cands:
+                key = cands[rng.randrange(len(cands))]
+                sc = midpoint_of(rng, fmt) / abs(ex[key])
+                if is_smooth25(sc.denominator):
+                    base["scale"] = frac_to_dec(sc)
+                    out.append(("equal_logits", base))
+    # ---- nearly equal logits: within 1e-40 and 1e-20000 of a midpoint (long inputs) ----
+    for fmt in ("f32", "f64"):
+        t = midpoint_of(rng, fmt)
+        for digits in (40, 20000):
+            for sign in ("", "-"):
+                # L-Softmax m = 1, C = 2: p_1 = 1/2 +- ~1e-digits: grad_w = -+ t(1 +- ...)
+                w1 = ("1." + "0" * (digits - 1) + "1") if sign == "" else ("0." + "9" * digits)
+                out.append(("near_equal", xreq("l_softmax", 1, [[hexq(2 * t)]], [["1"], [w1]], [0],
+                                               "1", prec=53)))
+        # C = 3, one of three nearly equal
+        out.append(("near_equal", xreq("l_softmax", 1, [[hexq(3 * t)]],
+                                       [["-2"], ["-2"], ["-2." + "0" * 19999 + "3"]], [0], "1", prec=64)))
+    return out
+
+
+# ---------------------------------------------------------------------------
 # Checking the binary's answers
 # ---------------------------------------------------------------------------
 
@@ -871,11 +1591,21 @@ def check_other(ck: Checker, name, req, out):
                 ck.fail(where, f"value {out.get('value')} is not a root of m^2 - 4m + 1 to 70 digits")
 
 
+CLASS_ORDER = ("grid", "saturated", "tiny_grad", "equal_logits", "near_equal")
+
+
 def main():
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--bin", default=DEFAULT_BIN, help="path of asoftmax-spec (default %(default)s)")
     ap.add_argument("--seed", type=int, default=20250101)
     ap.add_argument("--keep", help="also write the generated requests to this file")
+    ap.add_argument("--extended", action="store_true",
+                    help="also check the exact-plus-tail reference of the extreme classes against "
+                         "the direct formula at gap*log2(e) + prec + 128 bits (slow without gmpy2)")
+    ap.add_argument("--classes", help="comma-separated classes to run (default: all)")
+    ap.add_argument("--ids", help="comma-separated request ids to run")
+    ap.add_argument("--failures", help="write every failing request as a JSON line here "
+                                       "(input line, output, problems with reference answers)")
     ap.add_argument("-v", "--verbose", action="store_true")
     args = ap.parse_args()
     t0 = time.time()
@@ -884,6 +1614,17 @@ def main():
         print(f"crosscheck_loss: binary not found: {args.bin} (cargo build first)", file=sys.stderr)
         return 2
     reqs = generate(args.seed)
+    base_ids = len(reqs)
+    for cls, r in extreme_generate(args.seed, args.extended):
+        r["id"] = len(reqs)
+        reqs.append((cls, r))
+    if args.classes:
+        want = set(args.classes.split(","))
+        reqs = [(n, r) for n, r in reqs if (n if n in CLASS_ORDER[1:] else "grid") in want]
+    if args.ids:
+        ids = {int(i) for i in args.ids.split(",")}
+        reqs = [(n, r) for n, r in reqs if r["id"] in ids]
+    t_gen = time.time() - t0
     text = "".join(json.dumps(r) + "\n" for _, r in reqs)
     if args.keep:
         with open(args.keep, "w") as fh:
@@ -891,40 +1632,83 @@ def main():
     with tempfile.NamedTemporaryFile("w", suffix=".jsonl", delete=False) as fh:
         fh.write(text)
         path = fh.name
+    t1 = time.time()
     try:
-        proc = subprocess.run([args.bin, "eval", path], capture_output=True, text=True, timeout=600)
+        proc = subprocess.run([args.bin, "eval", path], capture_output=True, text=True, timeout=1800)
     finally:
         os.unlink(path)
-    t_bin = time.time() - t0
+    t_bin = time.time() - t1
     outs = {}
     for line in proc.stdout.splitlines():
         if line.strip():
             o = json.loads(line)
             outs[o.get("id")] = o
     ck = Checker(args.verbose)
+    t2 = time.time()
+    stats = {}
     for name, req in reqs:
+        cls = name if req["id"] >= base_ids else "grid"  # the original cases, all classes
+        st = stats.setdefault(cls, {"cases": 0})
+        st["cases"] += 1
+        ck.case = (req["id"], cls)
         out = outs.get(req["id"])
         if out is None:
             ck.fail(f"[{req['id']} {name}]", f"no output line (exit {proc.returncode}, stderr {proc.stderr[-300:]!r})")
             continue
         if "error" in out:
-            ck.fail(f"[{req['id']} {name}]", f"error line: {out['error']}")
+            ck.errors.append((req["id"], cls, out["error"]))
             continue
-        if req["op"] == "loss":
+        tc = time.time()
+        if req["id"] >= base_ids:
+            check_extreme(ck, name, req, out, args.extended)
+        elif req["op"] == "loss":
             check_loss(ck, name, req, out)
         else:
             check_other(ck, name, req, out)
         if args.verbose:
-            print(f"  checked {req['id']} {name}", file=sys.stderr)
-    for f in ck.failures:
-        print("FAIL " + f)
+            print(f"  checked {req['id']} {name} ({time.time() - tc:.2f}s)", file=sys.stderr)
+    t_check = time.time() - t2
+    fail_fh = open(args.failures, "w", encoding="utf-8") if args.failures else None
+    errored = {(i, c) for i, c, _ in ck.errors}
+    for name, req in reqs:
+        cls = name if req["id"] >= base_ids else "grid"
+        key = (req["id"], cls)
+        if key not in ck.failed_cases and key not in ck.retired_cases and key not in errored:
+            continue
+        kind = "FAIL" if key in ck.failed_cases else ("ERROR" if key in errored else "RETIRED")
+        line = json.dumps(req)
+        print(f"{kind} [{cls}] {line if len(line) < 600 else line[:400] + ' …'}")
+        for msg in ck.case_msgs.get(key, []):
+            print(f"     - {msg}")
+        for i, c, e in ck.errors:
+            if (i, c) == key:
+                print(f"     - error line for a value the reference decides: {e}")
+        if fail_fh:
+            fail_fh.write(json.dumps({"class": cls, "kind": kind, "input": line,
+                                      "output": outs.get(req["id"]),
+                                      "problems": ck.case_msgs.get(key, []),
+                                      "error": next((e for i, c, e in ck.errors if (i, c) == key), None)})
+                          + "\n")
+    if fail_fh:
+        fail_fh.close()
     for note in ck.notes:
         print("NOTE " + note)
-    print(f"  ({ck.checks} numbers checked; binary {t_bin:.1f}s, total {time.time() - t0:.1f}s; "
-          f"largest zero_bound {float(ck.max_zero_bound):.3g})")
+    print(f"{'class':<14} {'cases':>6} {'ok':>6} {'failed':>7} {'errors':>7} {'retired':>8} {'undecided':>10}")
+    for cls in [c for c in CLASS_ORDER if c in stats]:
+        n = stats[cls]["cases"]
+        nf = sum(1 for k in ck.failed_cases if k[1] == cls)
+        nr = sum(1 for k in ck.retired_cases if k[1] == cls)
+        ne = sum(1 for k in errored if k[1] == cls)
+        nu = sum(1 for k in ck.undecided_cases if k[1] == cls)
+        bad = {k for k in ck.failed_cases | ck.retired_cases | errored | ck.undecided_cases if k[1] == cls}
+        print(f"{cls:<14} {n:>6} {n - len(bad):>6} {nf:>7} {ne:>7} {nr:>8} {nu:>10}")
+    print(f"  ({ck.checks} numbers checked; generate {t_gen:.1f}s, binary {t_bin:.1f}s, "
+          f"check {t_check:.1f}s, total {time.time() - t0:.1f}s)")
     print("  (" + ", ".join(f"{k} {v}" for k, v in ck.stats.items()) + ")")
-    print(f"crosscheck_loss: {len(reqs)} cases, {len(ck.failures)} failures")
-    return 1 if ck.failures else 0
+    print(f"crosscheck_loss: {len(reqs)} cases, {len(ck.failed_cases)} failed "
+          f"({len(ck.failures)} failing numbers), {len(errored)} error lines, "
+          f"{len(ck.retired_cases)} with retired fields ({len(ck.retired)} numbers)")
+    return 1 if ck.failures or ck.errors or ck.retired else 0
 
 
 if __name__ == "__main__":
