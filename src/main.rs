@@ -3,7 +3,7 @@
 use asoftmax_spec::arith::Format;
 use asoftmax_spec::cli::args::{name_parser, name_parser_of};
 use asoftmax_spec::cli::op::Op;
-use asoftmax_spec::cli::{check, eval, vectors};
+use asoftmax_spec::cli::{check, eval, exhaustive, vectors};
 use asoftmax_spec::loss::{Backward, Variant};
 use clap::{Parser, Subcommand, ValueEnum};
 use std::io::{self, BufReader, BufWriter, IsTerminal, Write};
@@ -124,6 +124,74 @@ enum Command {
         #[arg(long)]
         loss_tol: Option<f64>,
     },
+    /// The exhaustive tier: every f32 c in [-1, 1] (2,130,706,434 inputs) for each op and
+    /// m, compared bit for bit with the certified correctly rounded value (a filter with a
+    /// proven bound, MPFR where it cannot decide). Kernels: fast, textbook, every zoo
+    /// formula, or a C kernel `float f(int m, float c)` as c:LIBRARY:SYMBOL (one --op).
+    Exhaustive {
+        /// Ops (cos_m, psi, dpsi_dcos).
+        #[arg(long, value_delimiter = ',', default_value = "cos_m,psi,dpsi_dcos")]
+        op: Vec<String>,
+        /// Margins: a single value ("4") or a range ("1..=8"), at most 24.
+        #[arg(long, default_value = "1..=8")]
+        m: String,
+        /// The kernel under test.
+        #[arg(long, default_value = "fast")]
+        kernel: String,
+        /// Run one shard "I/N" of the inputs (deterministic boundaries; for CI matrices
+        /// and array jobs; combine the summaries with `merge`).
+        #[arg(long, conflicts_with = "shards")]
+        shard: Option<String>,
+        /// Run all N shards in turn (default 256); with --state, finished shards are
+        /// kept and skipped on a rerun, so an interrupted run resumes.
+        #[arg(long)]
+        shards: Option<u64>,
+        /// Directory for finished shards' summaries (resume).
+        #[arg(long)]
+        state: Option<PathBuf>,
+        /// Worker threads (default: all cores).
+        #[arg(long)]
+        threads: Option<usize>,
+        /// Report format.
+        #[arg(long, value_enum, default_value = "text")]
+        format: ReportFormat,
+        /// Also write the JSON summary to this file.
+        #[arg(long)]
+        out: Option<PathBuf>,
+    },
+    /// Combines `exhaustive` JSON summaries of disjoint shards into one report.
+    Merge {
+        /// Summary files (`exhaustive --out` or the state directory's files).
+        files: Vec<PathBuf>,
+        /// Report format.
+        #[arg(long, value_enum, default_value = "text")]
+        format: ReportFormat,
+    },
+}
+
+/// Prints an exhaustive summary (and writes its JSON); exit 0 only when nothing is
+/// misrounded.
+fn exhaustive_report(
+    s: &asoftmax_spec::conformance::exhaustive::Summary,
+    seconds: f64,
+    format: ReportFormat,
+    out: Option<&Path>,
+) -> ExitCode {
+    let json = exhaustive::to_json(s, seconds);
+    if let Some(f) = out {
+        if let Err(e) = std::fs::write(f, json.to_string() + "\n") {
+            return fail("exhaustive", &format!("cannot write {}: {e}", f.display()));
+        }
+    }
+    let text = match format {
+        ReportFormat::Text => exhaustive::report(s, seconds),
+        ReportFormat::Json => json.to_string() + "\n",
+    };
+    let mut o = std::io::stdout().lock();
+    match o.write_all(text.as_bytes()).and_then(|_| o.flush()) {
+        Ok(()) | Err(_) if s.rows.iter().all(|r| r.2.misrounded == 0) => ExitCode::SUCCESS,
+        _ => ExitCode::from(1),
+    }
 }
 
 fn main() -> ExitCode {
@@ -138,6 +206,75 @@ fn main() -> ExitCode {
             plot_m,
         } => run_audit(&m, &dtype, random, seed, plot.as_deref(), plot_m),
         Command::Eval { file } => run_eval(file),
+        Command::Exhaustive {
+            op,
+            m,
+            kernel,
+            shard,
+            shards,
+            state,
+            threads,
+            format,
+            out,
+        } => {
+            let job = (|| -> Result<exhaustive::Job, String> {
+                let ops = op
+                    .iter()
+                    .map(|o| exhaustive::parse_op(o))
+                    .collect::<Result<Vec<_>, _>>()?;
+                let ms: Vec<u32> = vectors::parse_m_range(&m)?.collect();
+                let shards = match (shard, shards) {
+                    (Some(s), _) => vec![asoftmax_spec::conformance::exhaustive::Shard::parse(&s)?],
+                    (None, n) => {
+                        let n = n.unwrap_or(256);
+                        (0..n)
+                            .map(|index| asoftmax_spec::conformance::exhaustive::Shard {
+                                index,
+                                count: n,
+                            })
+                            .collect()
+                    }
+                };
+                let threads = threads
+                    .unwrap_or_else(|| std::thread::available_parallelism().map_or(1, |n| n.get()));
+                Ok(exhaustive::Job {
+                    kernel,
+                    ops,
+                    ms,
+                    shards,
+                    threads,
+                    state,
+                })
+            })();
+            let job = match job {
+                Ok(j) => j,
+                Err(e) => return fail("exhaustive", &e),
+            };
+            let stop = std::sync::atomic::AtomicBool::new(false);
+            let t0 = std::time::Instant::now();
+            match exhaustive::run(&job, &stop) {
+                Ok(summary) => {
+                    exhaustive_report(&summary, t0.elapsed().as_secs_f64(), format, out.as_deref())
+                }
+                Err(e) => fail("exhaustive", &e),
+            }
+        }
+        Command::Merge { files, format } => {
+            let parts = files
+                .iter()
+                .map(|f| {
+                    std::fs::read_to_string(f)
+                        .map_err(|e| e.to_string())
+                        .and_then(|t| exhaustive::from_json(&t))
+                        .map_err(|e| format!("{}: {e}", f.display()))
+                })
+                .collect::<Result<Vec<_>, _>>()
+                .and_then(|p| asoftmax_spec::conformance::exhaustive::Summary::merge(&p));
+            match parts {
+                Ok(summary) => exhaustive_report(&summary, 0.0, format, None),
+                Err(e) => fail("merge", &e),
+            }
+        }
         Command::Vectors {
             op,
             dtype,

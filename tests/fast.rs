@@ -837,3 +837,43 @@ fn loss_degenerate_inputs_give_no_nan() {
     let b = batch(vec![], vec![1.0, 0.0], vec![], 2, 4);
     assert!(LossKernel::<f64>::loss(&Fast, &b, false).loss.is_nan());
 }
+
+/// Found by the exhaustive tier (`asoftmax-spec exhaustive --shard 700/1024`): at tiny `c`
+/// the odd polynomials are `L·(1 − δ)` with `L = ±m·c` (or `m²|c|`) often exactly an `f32`
+/// rounding midpoint; the f32 path rounded `L` to even instead of toward zero (0.5 ulp
+/// off, within the old `0.5 + 2⁻²⁴` claim but not correctly rounded). Each input is
+/// compared with the oracle's correctly rounded `f32`.
+#[test]
+fn f32_results_next_to_a_midpoint_are_correctly_rounded() {
+    let cases: [(u32, Op, u32); 5] = [
+        (3, Op::CosM, 0x9752_0012), // −0x1.a40024p-81
+        (3, Op::CosM, 0x8e04_c011), // −0x1.098022p-99
+        (5, Op::CosM, 0x9752_004c), // −0x1.a40098p-81
+        (6, Op::DpsiDcos, 0x9752_004c),
+        (7, Op::CosM, 0x9752_004c),
+    ];
+    for (m, op, bits) in cases {
+        let c = f32::from_bits(bits);
+        let at = asoftmax_spec::Angle::Cos(rational_from_f64(f64::from(c)).unwrap());
+        let want = match op {
+            Op::CosM => multiangle::cos_m(m, &at, 24),
+            Op::Psi => psi::psi(&Rational::from(m), &at, 24),
+            Op::DpsiDcos => psi::dpsi_dcos(m, &at, 24),
+        }
+        .unwrap()
+        .f32();
+        let got = match op {
+            Op::CosM => fast::cos_m_f32(m, c),
+            Op::Psi => fast::psi_f32(m, c),
+            Op::DpsiDcos => fast::dpsi_dcos_f32(m, c),
+        };
+        assert_eq!(
+            got.to_bits(),
+            want.to_bits(),
+            "m = {m}, {op:?}, c = {}: got {} want {}",
+            hex_f32(c),
+            hex_f32(got),
+            hex_f32(want)
+        );
+    }
+}

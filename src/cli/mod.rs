@@ -5,6 +5,7 @@
 pub mod args;
 pub mod check;
 pub mod eval;
+pub mod exhaustive;
 pub mod json;
 pub mod op;
 pub mod vectors;

@@ -5,11 +5,13 @@
 //! - [`loss_suite`]: batches, oracle values, metrics and tolerances for loss kernels;
 //! - [`metrics`]: ulp error and scaled error against exact values;
 //! - [`policy`]: the per-op, per-format tolerance table with the reason for each entry;
+//! - [`exhaustive`]: every `f32` input of the scalar ops against certified values, by shards;
 //! - [`generators`]: seeded edge cases, sweeps and random inputs;
 //! - [`suite`]: reports and assertions, and the [`scalar_suite!`](crate::scalar_suite) macro;
 //! - `strategies` (feature `proptest`): proptest strategies for the same inputs;
 //! - [`textbook`]: the plain recurrence implementation that calibrates the policy.
 
+pub mod exhaustive;
 pub mod generators;
 pub mod gradcheck;
 pub mod kernel;

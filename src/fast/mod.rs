@@ -1,10 +1,12 @@
 //! The crate's own fast `f32`/`f64` kernels for integer margins `0 ≤ m ≤ 16`
-//! (`m = 0` for `cos_m` only), accurate to within one ulp of the exact value — by
-//! the analysis below within `0.5 + 2⁻¹⁷` ulp in `f64` and `0.5 + 2⁻²⁴` ulp in `f32`,
-//! i.e. correctly rounded except for inputs whose exact value lies that close to a
-//! rounding tie. `tests/fast.rs` measures at most `0.5` ulp for every op, `m` and
-//! format over all the edge inputs (roots, thresholds and their neighbours, `±1`,
-//! subnormals) and random ones.
+//! (`m = 0` for `cos_m` only). In `f64` they are accurate to within `0.5 + 2⁻¹⁷` ulp by
+//! the analysis below, i.e. correctly rounded except for inputs whose exact value lies
+//! that close to a rounding tie. In `f32` they are **correctly rounded**: the `f64` value
+//! of the f32 path is within `2⁻⁴⁷` (relative) of the exact one, so its rounding is
+//! correct unless it lies next to an `f32` rounding midpoint, where the `f64` kernel, the
+//! tiny-`c` rule or the exact rational value decides (see `checked_f32`). That is checked
+//! for every `f32` input, op and `m ≤ 8` by the exhaustive tier
+//! (`asoftmax-spec exhaustive`, [`crate::conformance::exhaustive`]).
 //!
 //! | op | formula | f64 method | f32 method |
 //! | --- | --- | --- | --- |
@@ -303,7 +305,8 @@ impl Plan {
         if c.is_nan() {
             return c;
         }
-        self.t_f32(clamp(f64::from(c))).0 as f32
+        let c = clamp(f64::from(c));
+        self.checked_f32(Op::CosM, None, c, self.t_f32(c).0)
     }
 
     /// `ψ(c) = (−1)^k T_m(c) − 2k` in `f32` (NaN for `m = 0`).
@@ -314,7 +317,12 @@ impl Plan {
         }
         let c = clamp(f64::from(c));
         let (t, n) = self.t_f32(c);
-        Self::psi_from_t_f32(self.branch_from_gap(c, n), t) as f32
+        self.checked_f32(
+            Op::Psi,
+            None,
+            c,
+            Self::psi_from_t_f32(self.branch_from_gap(c, n), t),
+        )
     }
 
     /// `dψ/dc = m|U_{m−1}(c)|` in `f32` (NaN for `m = 0`).
@@ -323,7 +331,8 @@ impl Plan {
         if self.m == 0 || c.is_nan() {
             return f32::NAN;
         }
-        self.dpsi_f32(clamp(f64::from(c))) as f32
+        let c = clamp(f64::from(c));
+        self.checked_f32(Op::DpsiDcos, None, c, self.dpsi_f32(c))
     }
 
     /// ψ in `f32` on a given branch `k`; see [`psi_on_branch_f64`](Self::psi_on_branch_f64).
@@ -331,7 +340,13 @@ impl Plan {
         if self.m == 0 || c.is_nan() {
             return f32::NAN;
         }
-        Self::psi_from_t_f32(k, self.t_f32(clamp(f64::from(c))).0) as f32
+        let c = clamp(f64::from(c));
+        self.checked_f32(
+            Op::Psi,
+            Some(k),
+            c,
+            Self::psi_from_t_f32(k, self.t_f32(c).0),
+        )
     }
 
     /// Applies `op` to every element of `c`, writing `out` (`f32`).
@@ -365,6 +380,89 @@ impl Plan {
     }
 
     // ---- f32 kernels (plain f64 arithmetic on an f32 input) ----
+
+    /// Rounds to `f32` the f32 path's `y` (relative error below `2⁻⁴⁷` by the analysis
+    /// in the module docs), correctly: `y as f32` unless `y` lies within `2⁻⁴⁰·|y|` of an
+    /// `f32` rounding midpoint `t`. There the `f64` kernel `z` (error at most
+    /// `(½ + 2⁻¹⁷)` ulp of `f64`) decides the side when `z ≠ t` (both are doubles, so the
+    /// exact value is on `z`'s side); when `z = t`, [`tiny_toward_zero`](Self::tiny_toward_zero)
+    /// or the exact rational value does. Found by the exhaustive tier: `T_3(c) = −3c + 4c³`
+    /// at tiny `c` is often `4c³` away from the midpoint `−3c`, and `y as f32` tied to even.
+    #[inline(always)]
+    fn checked_f32(&self, op: Op, k: Option<u32>, c: f64, y: f64) -> f32 {
+        let f = y as f32;
+        let fy = f64::from(f);
+        let other = if y > fy {
+            f.next_up()
+        } else if y < fy {
+            f.next_down()
+        } else {
+            return f;
+        };
+        let mid = (fy + f64::from(other)) * 0.5;
+        if (y - mid).abs() > y.abs() * 2f64.powi(-40) {
+            return f;
+        }
+        self.near_midpoint_f32(op, k, c, mid)
+    }
+
+    /// The slow side of [`checked_f32`](Self::checked_f32).
+    #[cold]
+    #[inline(never)]
+    fn near_midpoint_f32(&self, op: Op, k: Option<u32>, c: f64, mid: f64) -> f32 {
+        let z = match (op, k) {
+            (Op::CosM, _) => self.cos_m_f64(c),
+            (Op::Psi, Some(k)) => self.psi_on_branch_f64(k, c),
+            (Op::Psi, None) => self.psi_f64(c),
+            (Op::DpsiDcos, _) => self.dpsi_dcos_f64(c),
+        };
+        if z != mid {
+            return z as f32;
+        }
+        if let Some(v) = self.tiny_toward_zero(op, c, mid) {
+            return v;
+        }
+        let r = crate::arith::rational_from_f64(c).expect("a clamped finite input");
+        let m = self.m;
+        let v = match (op, k) {
+            (Op::CosM, _) => crate::multiangle::chebyshev_exact(m, &r).0,
+            (Op::Psi, Some(k)) => {
+                crate::psi::psi_on_branch(k, &crate::multiangle::chebyshev_exact(m, &r).0)
+            }
+            (Op::Psi, None) => crate::psi::psi_cos_exact(m, &r).expect("c in [-1, 1]"),
+            (Op::DpsiDcos, _) => crate::psi::dpsi_dcos_exact(m, &r).expect("c in [-1, 1]"),
+        };
+        crate::arith::ziv::round_rational(&v, crate::arith::Format::F32) as f32
+    }
+
+    /// At `|c| < 2⁻²⁰` the odd polynomials (`T_m` for odd `m ≥ 3`, `m·|U_{m−1}|` for
+    /// even `m ≥ 4`) are `L·(1 − δ)` with the exact linear term `L` (`±m·c`, `m²·|c|`)
+    /// and `0 < δ = |a₃/a₁|·c² + … < 2⁻³⁰` (the cubic coefficient has the opposite sign):
+    /// when `L` is the midpoint, the value rounds toward zero.
+    fn tiny_toward_zero(&self, op: Op, c: f64, mid: f64) -> Option<f32> {
+        let m = f64::from(self.m);
+        let l = match op {
+            Op::CosM if self.m % 2 == 1 && self.m >= 3 => {
+                if (self.m / 2) % 2 == 0 {
+                    m * c
+                } else {
+                    -m * c
+                }
+            }
+            Op::DpsiDcos if self.m % 2 == 0 && self.m >= 4 => m * m * c.abs(),
+            _ => return None,
+        };
+        if c.abs() >= 2f64.powi(-20) || l != mid {
+            return None;
+        }
+        let a = mid as f32;
+        let b = if f64::from(a) > mid {
+            a.next_down()
+        } else {
+            a.next_up()
+        };
+        Some(if a.abs() < b.abs() { a } else { b })
+    }
 
     /// `T_m(c)` in plain `f64` for `c` an `f32` value in `[−1, 1]`, and the root count
     /// `n = #{j : c² < r_j²}` for [`branch_from_gap`](Self::branch_from_gap).

@@ -1,0 +1,404 @@
+//! `asoftmax-spec exhaustive`: every `f32` input of the scalar ops, for the crate's fast
+//! kernels, the published formulas (zoo), the textbook recurrence, or a user's C kernel
+//! (`float f(int m, float c)` in a shared library); shards, a resumable state directory,
+//! progress with rate and ETA, text and JSON summaries, and `merge`.
+//!
+//! The summary JSON (`"exhaustive_version":1`) is an interface:
+//! `{"exhaustive_version":1,"kernel":…,"shards":["I/N",…],"seconds":…,"rows":[{"op":…,"m":…,
+//! "checked":…,"misrounded":…,"max_ulp":…,"fallbacks":…,"worst":[{"c":hex,"got":hex,
+//! "want":hex,"ulps":…},…]},…]}` with `f32` values as C99 hex floats.
+
+use crate::arith::{hex_f32, parse_exact};
+use crate::conformance::exhaustive::{self, Reference, Shard, Stats, Summary};
+use crate::conformance::{ScalarKernel, ScalarOp};
+use serde_json::{Value, json};
+use std::io::{IsTerminal, Write};
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::time::{Duration, Instant};
+
+/// The version of the summary format.
+pub const VERSION: u64 = 1;
+
+/// A user's kernel from a shared library: `float symbol(int m, float c)` for one op.
+struct CKernel {
+    name: String,
+    op: ScalarOp,
+    f: unsafe extern "C" fn(i32, f32) -> f32,
+    // Keeps the library loaded while `f` is used.
+    _lib: libloading::Library,
+}
+
+impl CKernel {
+    /// Loads `symbol` from `path`.
+    fn load(path: &str, symbol: &str, op: ScalarOp) -> Result<CKernel, String> {
+        // SAFETY: loading a library runs its initialisers; the user names the library
+        // to test, as with any plugin. The symbol's type is the documented C ABI.
+        let lib = unsafe { libloading::Library::new(path) }
+            .map_err(|e| format!("cannot load {path}: {e}"))?;
+        let f = unsafe { lib.get::<unsafe extern "C" fn(i32, f32) -> f32>(symbol.as_bytes()) }
+            .map(|s| *s)
+            .map_err(|e| format!("{path}: no symbol {symbol}: {e}"))?;
+        Ok(CKernel {
+            name: format!("c:{path}:{symbol}"),
+            op,
+            f,
+            _lib: lib,
+        })
+    }
+
+    fn call(&self, op: ScalarOp, m: u32, c: f32) -> f32 {
+        if op != self.op {
+            return f32::NAN;
+        }
+        // SAFETY: the documented signature `float f(int m, float c)`.
+        unsafe { (self.f)(m as i32, c) }
+    }
+}
+
+/// The kernels `--kernel` accepts by name: `fast`, `textbook` and every zoo formula.
+pub fn kernel_names() -> Vec<String> {
+    let mut v = vec!["fast".to_string(), "textbook".to_string()];
+    v.extend(crate::zoo::all_f32().iter().map(|k| k.name()));
+    v
+}
+
+/// Resolves `--kernel` to a maker of the kernel (one per worker thread): a name from
+/// [`kernel_names`], or `c:LIBRARY:SYMBOL` (then `ops` must be exactly the one op the
+/// symbol computes).
+pub fn kernel(
+    spec: &str,
+    ops: &[ScalarOp],
+) -> Result<Box<exhaustive::KernelMaker<'static>>, String> {
+    if let Some(rest) = spec.strip_prefix("c:") {
+        let (path, symbol) = rest
+            .rsplit_once(':')
+            .ok_or_else(|| format!("kernel {spec:?}: expected c:LIBRARY:SYMBOL"))?;
+        let [op] = ops else {
+            return Err(format!(
+                "kernel {spec:?}: a C kernel computes one op; give exactly one --op"
+            ));
+        };
+        let k = std::sync::Arc::new(CKernel::load(path, symbol, *op)?);
+        return Ok(Box::new(move || Box::new(CRef(k.clone()))));
+    }
+    match spec {
+        "fast" => Ok(Box::new(|| Box::new(crate::fast::Fast))),
+        "textbook" => Ok(Box::new(|| Box::new(crate::conformance::Textbook))),
+        _ if kernel_names().iter().any(|n| n == spec) => {
+            let name = spec.to_string();
+            Ok(Box::new(move || {
+                crate::zoo::all_f32()
+                    .into_iter()
+                    .find(|k| k.name() == name)
+                    .expect("a listed zoo kernel")
+            }))
+        }
+        _ => Err(format!(
+            "unknown kernel {spec:?} (expected {}, or c:LIBRARY:SYMBOL)",
+            kernel_names().join(", ")
+        )),
+    }
+}
+
+/// A shared handle on a loaded C kernel.
+struct CRef(std::sync::Arc<CKernel>);
+
+impl ScalarKernel<f32> for CRef {
+    fn name(&self) -> String {
+        self.0.name.clone()
+    }
+    fn cos_m(&self, m: u32, c: f32) -> f32 {
+        self.0.call(ScalarOp::CosM, m, c)
+    }
+    fn psi(&self, m: u32, c: f32) -> f32 {
+        self.0.call(ScalarOp::Psi, m, c)
+    }
+    fn dpsi_dcos(&self, m: u32, c: f32) -> f32 {
+        self.0.call(ScalarOp::DpsiDcos, m, c)
+    }
+}
+
+/// Parses an op name (`cos_m`, `psi`, `dpsi_dcos`).
+pub fn parse_op(s: &str) -> Result<ScalarOp, String> {
+    ScalarOp::ALL
+        .into_iter()
+        .find(|o| o.name() == s)
+        .ok_or_else(|| format!("unknown op {s:?} (expected cos_m, psi or dpsi_dcos)"))
+}
+
+/// What one invocation runs.
+pub struct Job {
+    /// The kernel spec as given.
+    pub kernel: String,
+    /// Ops to check.
+    pub ops: Vec<ScalarOp>,
+    /// Margins.
+    pub ms: Vec<u32>,
+    /// The shards to run.
+    pub shards: Vec<Shard>,
+    /// Worker threads.
+    pub threads: usize,
+    /// Where finished shards are kept (resume), if anywhere.
+    pub state: Option<PathBuf>,
+}
+
+/// A shard's summary file in the state directory.
+fn state_file(dir: &Path, kernel: &str, s: Shard) -> PathBuf {
+    let safe: String = kernel
+        .chars()
+        .map(|c| {
+            if c.is_ascii_alphanumeric() || c == '-' || c == '_' {
+                c
+            } else {
+                '_'
+            }
+        })
+        .collect();
+    dir.join(format!("{safe}-{}-of-{}.json", s.index, s.count))
+}
+
+/// Runs the job (resuming from the state directory), printing progress to standard
+/// error; returns the merged summary.
+pub fn run(job: &Job, stop: &AtomicBool) -> Result<Summary, String> {
+    let make = kernel(&job.kernel, &job.ops)?;
+    let name = make().name();
+    let refs: Vec<Reference> = job
+        .ms
+        .iter()
+        .map(|&m| Reference::new(m).map_err(|e| e.to_string()))
+        .collect::<Result<_, _>>()?;
+    if let Some(dir) = &job.state {
+        std::fs::create_dir_all(dir).map_err(|e| format!("{}: {e}", dir.display()))?;
+    }
+    let mut parts = Vec::new();
+    let total: u64 = job
+        .shards
+        .iter()
+        .map(|s| s.range().end - s.range().start)
+        .sum::<u64>()
+        * refs.len() as u64;
+    let done = AtomicU64::new(0);
+    let start = Instant::now();
+    for &shard in &job.shards {
+        let n = shard.range().end - shard.range().start;
+        if let Some(dir) = &job.state {
+            let f = state_file(dir, &job.kernel, shard);
+            if f.exists() {
+                let text =
+                    std::fs::read_to_string(&f).map_err(|e| format!("{}: {e}", f.display()))?;
+                parts.push(from_json(&text).map_err(|e| format!("{}: {e}", f.display()))?);
+                done.fetch_add(n * refs.len() as u64, Ordering::Relaxed);
+                continue;
+            }
+        }
+        if stop.load(Ordering::Relaxed) {
+            return Err("interrupted: finished shards are kept in the state directory".into());
+        }
+        let t0 = Instant::now();
+        let rows = std::thread::scope(|s| {
+            let worker =
+                s.spawn(|| exhaustive::run(&*make, &job.ops, &refs, shard, job.threads, &done));
+            while !worker.is_finished() {
+                std::thread::sleep(Duration::from_millis(200));
+                progress(
+                    &job.kernel,
+                    done.load(Ordering::Relaxed),
+                    total,
+                    start,
+                    false,
+                );
+            }
+            worker
+                .join()
+                .map_err(|_| "a worker thread panicked".to_string())
+        })?;
+        let summary = Summary {
+            kernel: name.clone(),
+            shards: vec![shard],
+            rows,
+        };
+        if let Some(dir) = &job.state {
+            let f = state_file(dir, &job.kernel, shard);
+            let text = to_json(&summary, t0.elapsed().as_secs_f64()).to_string();
+            std::fs::write(&f, text + "\n").map_err(|e| format!("{}: {e}", f.display()))?;
+        }
+        parts.push(summary);
+    }
+    progress(
+        &job.kernel,
+        done.load(Ordering::Relaxed),
+        total,
+        start,
+        true,
+    );
+    Summary::merge(&parts)
+}
+
+/// The progress line: fraction, rate in checks per second, ETA.
+fn progress(kernel: &str, done: u64, total: u64, start: Instant, last: bool) {
+    static LAST: AtomicU64 = AtomicU64::new(0);
+    let secs = start.elapsed().as_secs_f64();
+    let tty = std::io::stderr().is_terminal();
+    // On a terminal a line updated in place; otherwise a line every 30 s.
+    let now = secs as u64;
+    if !last && !tty && now < LAST.load(Ordering::Relaxed) + 30 {
+        return;
+    }
+    LAST.store(now, Ordering::Relaxed);
+    let rate = done as f64 / secs.max(1e-9);
+    let eta = (total.saturating_sub(done)) as f64 / rate.max(1e-9);
+    let pct = 100.0 * done as f64 / total.max(1) as f64;
+    let line = format!(
+        "exhaustive {kernel}: {pct:5.1}% of {total} inputs·m, {:.1} M checks/s, elapsed {:.0} s, ETA {:.0} s",
+        rate / 1e6,
+        secs,
+        eta
+    );
+    let mut e = std::io::stderr();
+    let _ = if tty {
+        write!(e, "\r{line}{}", if last { "\n" } else { "" })
+    } else {
+        writeln!(e, "{line}")
+    };
+}
+
+fn stats_json(st: &Stats) -> Value {
+    json!({
+        "checked": st.checked,
+        "misrounded": st.misrounded,
+        "max_ulp": st.max_ulp,
+        "fallbacks": st.fallbacks,
+        "worst": st.worst.iter().map(|(c, got, want, ulps)| json!({
+            "c": hex_f32(*c), "got": hex_f32(*got), "want": hex_f32(*want), "ulps": ulps,
+        })).collect::<Vec<_>>(),
+    })
+}
+
+/// The summary as JSON (see the module docs).
+pub fn to_json(s: &Summary, seconds: f64) -> Value {
+    json!({
+        "exhaustive_version": VERSION,
+        "kernel": s.kernel,
+        "shards": s.shards.iter().map(|sh| format!("{}/{}", sh.index, sh.count)).collect::<Vec<_>>(),
+        "complete": s.complete(),
+        "seconds": seconds,
+        "rows": s.rows.iter().map(|(op, m, st)| {
+            let mut v = stats_json(st);
+            v["op"] = json!(op.name());
+            v["m"] = json!(m);
+            v
+        }).collect::<Vec<_>>(),
+    })
+}
+
+fn f32_of(v: &Value, what: &str) -> Result<f32, String> {
+    let s = v
+        .as_str()
+        .ok_or_else(|| format!("{what}: expected a hex-float string"))?;
+    let r = parse_exact(s).map_err(|e| format!("{what}: {e}"))?;
+    let f = r.to_f32();
+    if crate::arith::rational_from_f64(f64::from(f)).ok().as_ref() != Some(&r) {
+        return Err(format!("{what}: {s} is not an f32"));
+    }
+    Ok(f)
+}
+
+/// Reads a summary written by [`to_json`] (version 1).
+pub fn from_json(text: &str) -> Result<Summary, String> {
+    let v: Value = serde_json::from_str(text).map_err(|e| format!("not JSON: {e}"))?;
+    if v["exhaustive_version"] != json!(VERSION) {
+        return Err(format!(
+            "unsupported exhaustive_version {} (expected {VERSION})",
+            v["exhaustive_version"]
+        ));
+    }
+    let kernel = v["kernel"].as_str().ok_or("missing kernel")?.to_string();
+    let shards = v["shards"]
+        .as_array()
+        .ok_or("missing shards")?
+        .iter()
+        .map(|s| Shard::parse(s.as_str().unwrap_or("")))
+        .collect::<Result<Vec<_>, _>>()?;
+    let mut rows = Vec::new();
+    for (i, r) in v["rows"]
+        .as_array()
+        .ok_or("missing rows")?
+        .iter()
+        .enumerate()
+    {
+        let op = parse_op(r["op"].as_str().unwrap_or(""))?;
+        let num = |k: &str| {
+            r[k].as_u64()
+                .ok_or_else(|| format!("rows[{i}].{k}: expected a count"))
+        };
+        let m = u32::try_from(num("m")?).map_err(|e| e.to_string())?;
+        let mut worst = Vec::new();
+        for (j, w) in r["worst"]
+            .as_array()
+            .ok_or("missing worst")?
+            .iter()
+            .enumerate()
+        {
+            let at = |k: &str| f32_of(&w[k], &format!("rows[{i}].worst[{j}].{k}"));
+            worst.push((
+                at("c")?,
+                at("got")?,
+                at("want")?,
+                w["ulps"].as_f64().unwrap_or(f64::INFINITY),
+            ));
+        }
+        rows.push((
+            op,
+            m,
+            Stats {
+                checked: num("checked")?,
+                misrounded: num("misrounded")?,
+                max_ulp: r["max_ulp"].as_f64().unwrap_or(f64::INFINITY),
+                worst,
+                fallbacks: num("fallbacks")?,
+            },
+        ));
+    }
+    Ok(Summary {
+        kernel,
+        shards,
+        rows,
+    })
+}
+
+/// The text report: one line per (op, m) and the worst inputs of failing rows.
+pub fn report(s: &Summary, seconds: f64) -> String {
+    let mut out = format!(
+        "exhaustive {}: shards {} ({}), {:.1} s\n",
+        s.kernel,
+        s.shards.len(),
+        if s.complete() {
+            "every f32 in [-1, 1]"
+        } else {
+            "partial"
+        },
+        seconds
+    );
+    out += "op         m      checked   misrounded    max ulp   fallbacks\n";
+    for (op, m, st) in &s.rows {
+        out += &format!(
+            "{:<9} {:>2} {:>12} {:>12} {:>10.3} {:>11}\n",
+            op.name(),
+            m,
+            st.checked,
+            st.misrounded,
+            st.max_ulp,
+            st.fallbacks
+        );
+        for (c, got, want, ulps) in &st.worst {
+            out += &format!(
+                "    c = {} ({c:e}): got {} want {} ({ulps:.3} ulp)\n",
+                hex_f32(*c),
+                hex_f32(*got),
+                hex_f32(*want)
+            );
+        }
+    }
+    out
+}

@@ -1,0 +1,140 @@
+//! The exhaustive tier through the command line: a shard for the fast kernels, and a
+//! user's C kernel (`float f(int m, float c)`) built here with the system C compiler —
+//! a correctly rounded one passes a shard, a broken one fails it with the input named.
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+fn bin() -> &'static str {
+    env!("CARGO_BIN_EXE_asoftmax-spec")
+}
+
+/// Builds `src` into a shared library in a fresh directory, or `None` without a C compiler.
+fn build_c(name: &str, src: &str) -> Option<PathBuf> {
+    let dir =
+        std::env::temp_dir().join(format!("asoftmax-exhaustive-{}-{name}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let c = dir.join(format!("{name}.c"));
+    std::fs::write(&c, src).unwrap();
+    let lib = dir.join(format!("lib{name}.so"));
+    let status = Command::new("cc")
+        .args(["-O2", "-shared", "-fPIC", "-o"])
+        .arg(&lib)
+        .arg(&c)
+        .status()
+        .ok()?;
+    status.success().then_some(lib)
+}
+
+fn run(args: &[&str]) -> (i32, String, String) {
+    let out = Command::new(bin()).args(args).output().unwrap();
+    (
+        out.status.code().unwrap_or(-1),
+        String::from_utf8_lossy(&out.stdout).into_owned(),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    )
+}
+
+/// ψ for m = 2 in C: on branch 0 (c ≥ 0) 2c² − 1, on branch 1 −2c² − 1, evaluated in
+/// double and rounded once. 2c² is exact in double (48 bits) and the sum is exact or, for
+/// 2c² < 2⁻⁵, a multiple of 2⁻⁵³ that no f32 midpoint is within 2⁻⁵⁴ of: correctly rounded.
+const GOOD: &str = "float psi2(int m, float c) {\n  double c2 = 2.0 * (double)c * (double)c;\n  (void)m;\n  return (float)(c >= 0 ? c2 - 1.0 : -c2 - 1.0);\n}\n";
+/// The same in float: two roundings.
+const BAD: &str = "float psi2(int m, float c) {\n  float c2 = 2.0f * c * c;\n  (void)m;\n  return c >= 0 ? c2 - 1.0f : -c2 - 1.0f;\n}\n";
+
+fn c_kernel(lib: &Path) -> String {
+    format!("c:{}:psi2", lib.display())
+}
+
+#[test]
+fn a_correct_c_kernel_passes_a_shard_and_a_broken_one_fails_it() {
+    let (Some(good), Some(bad)) = (build_c("good", GOOD), build_c("bad", BAD)) else {
+        eprintln!("no C compiler: skipped");
+        return;
+    };
+    let args = |k: &str| {
+        vec![
+            "exhaustive".into(),
+            "--op".into(),
+            "psi".into(),
+            "--m".into(),
+            "2".into(),
+            "--shard".into(),
+            "1018/2048".into(),
+            "--kernel".into(),
+            k.to_string(),
+        ]
+    };
+    let g = args(&c_kernel(&good));
+    let (code, out, err) = run(&g.iter().map(String::as_str).collect::<Vec<_>>());
+    assert_eq!(code, 0, "{out}\n{err}");
+    assert!(out.contains("psi        2") && out.contains(" 0 "), "{out}");
+    let b = args(&c_kernel(&bad));
+    let (code, out, _) = run(&b.iter().map(String::as_str).collect::<Vec<_>>());
+    assert_eq!(code, 1, "{out}");
+    // The worst input is named with its hex float, the value got and the one wanted.
+    assert!(
+        out.contains("c = 0x") && out.contains("got ") && out.contains("want "),
+        "{out}"
+    );
+    // A C kernel computes one op.
+    let (code, _, err) = run(&[
+        "exhaustive",
+        "--m",
+        "2",
+        "--shard",
+        "0/4096",
+        "--kernel",
+        &c_kernel(&good),
+    ]);
+    assert_eq!(code, 2);
+    assert!(err.contains("one --op"), "{err}");
+}
+
+#[test]
+fn fast_kernels_pass_a_shard_and_summaries_merge() {
+    let dir =
+        std::env::temp_dir().join(format!("asoftmax-exhaustive-state-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    let state = dir.to_str().unwrap();
+    // Two of 8192 shards, through the state directory (a rerun resumes: nothing to do).
+    for shard in ["5000/8192", "5001/8192"] {
+        let (code, out, err) = run(&[
+            "exhaustive",
+            "--m",
+            "1..=8",
+            "--shard",
+            shard,
+            "--state",
+            state,
+        ]);
+        assert_eq!(code, 0, "{out}\n{err}");
+    }
+    let files: Vec<String> = std::fs::read_dir(&dir)
+        .unwrap()
+        .map(|e| e.unwrap().path().display().to_string())
+        .collect();
+    assert_eq!(files.len(), 2);
+    let mut args = vec!["merge", "--format", "json"];
+    args.extend(files.iter().map(String::as_str));
+    let (code, out, err) = run(&args);
+    assert_eq!(code, 0, "{err}");
+    let v: serde_json::Value = serde_json::from_str(&out).unwrap();
+    assert_eq!(v["exhaustive_version"], 1);
+    assert_eq!(v["complete"], false);
+    assert_eq!(v["rows"].as_array().unwrap().len(), 24);
+    let per_shard = 2_130_706_434u64 / 8192;
+    for r in v["rows"].as_array().unwrap() {
+        let checked = r["checked"].as_u64().unwrap();
+        assert!(
+            checked == 2 * per_shard || checked == 2 * per_shard + 1,
+            "{r}"
+        );
+        assert_eq!(r["misrounded"], 0, "{r}");
+    }
+    // Merging a shard twice is an error.
+    let (code, _, err) = run(&["merge", &files[0], &files[0]]);
+    assert_eq!(code, 2);
+    assert!(err.contains("twice"), "{err}");
+    let _ = std::fs::remove_dir_all(&dir);
+}
