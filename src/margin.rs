@@ -92,7 +92,8 @@
 //!
 //! [`DecisionRule`] evaluates the boundary functions of the paper's Table 1 for a
 //! [`Sample`] (explicit vectors, or a norm and two angles) and classifies it
-//! ([`Decision`]); [`table1`] prints the table, [`decision_table`] a worked example.
+//! ([`Decision`]). The book's tables of these results (Table 1, a worked example, the
+//! margins at `Θ = π/2`, `m_min`) are rendered by `examples/gen_docs`.
 //!
 //! # Root enclosure
 //!
@@ -120,30 +121,54 @@ fn check_margin_m(m: &Rational) -> Result<(), Error> {
     crate::psi::check_margin(m)
 }
 
-/// The angle `Θ` between the two class weights.
-#[derive(Clone, Debug)]
-enum BigTheta {
+/// The angle `Θ` between the two class weights: rational radians (what a `&Rational`
+/// argument means), or a rational multiple of π (the paper's `Θ = π/2` is not a
+/// rational number of radians).
+///
+/// ```
+/// use asoftmax_spec::margin::{WeightAngle, angular_margin_closed};
+/// use rug::Rational;
+/// let half_pi = WeightAngle::PiTimes(Rational::from((1, 2)));
+/// let v = angular_margin_closed(&Rational::from(4), half_pi, 64).unwrap();
+/// assert_eq!(v.f64(), 0.6 * std::f64::consts::FRAC_PI_2); // 3/5 · π/2
+/// ```
+#[derive(Clone, Debug, PartialEq)]
+pub enum WeightAngle {
     /// `Θ` in radians, rational, `0 < Θ < π`.
     Radians(Rational),
     /// `Θ = q·π`, `0 < q ≤ 1`.
     PiTimes(Rational),
 }
 
-impl BigTheta {
+impl From<&Rational> for WeightAngle {
+    /// `Θ` in radians.
+    fn from(radians: &Rational) -> WeightAngle {
+        WeightAngle::Radians(radians.clone())
+    }
+}
+
+impl From<Rational> for WeightAngle {
+    /// `Θ` in radians.
+    fn from(radians: Rational) -> WeightAngle {
+        WeightAngle::Radians(radians)
+    }
+}
+
+impl WeightAngle {
     fn check(&self) -> Result<(), Error> {
         let ok = match self {
-            BigTheta::Radians(r) => *r > 0 && check_theta(r).is_ok(),
-            BigTheta::PiTimes(q) => *q > 0 && *q <= 1,
+            WeightAngle::Radians(r) => *r > 0 && check_theta(r).is_ok(),
+            WeightAngle::PiTimes(q) => *q > 0 && *q <= 1,
         };
         if ok {
             return Ok(());
         }
         let (value, expected) = match self {
-            BigTheta::Radians(r) => (
+            WeightAngle::Radians(r) => (
                 crate::describe_rational(r),
                 "an angle Theta between the class weights with 0 < Theta <= pi (radians)",
             ),
-            BigTheta::PiTimes(q) => (
+            WeightAngle::PiTimes(q) => (
                 format!("{} pi", crate::describe_rational(q)),
                 "an angle Theta = q pi between the class weights with 0 < q <= 1",
             ),
@@ -160,8 +185,8 @@ impl BigTheta {
     /// An enclosure of `Θ` at working precision `wp`.
     fn enclose(&self, wp: u32) -> Ival {
         match self {
-            BigTheta::Radians(r) => Ival::from_rational(r, wp),
-            BigTheta::PiTimes(q) => Ival::pi(wp).mul(&Ival::from_rational(q, wp)),
+            WeightAngle::Radians(r) => Ival::from_rational(r, wp),
+            WeightAngle::PiTimes(q) => Ival::pi(wp).mul(&Ival::from_rational(q, wp)),
         }
     }
 }
@@ -336,15 +361,15 @@ fn boundary_root(m: &Rational, big_theta: &Ival, wp: u32) -> Result<Option<Ival>
     enclose_root("angular margin root", a, b, wp, f, df)
 }
 
-fn margin_closed_at(m: &Rational, big_theta: &BigTheta, prec: u32) -> Result<Approx, Error> {
+fn margin_closed_at(m: &Rational, big_theta: &WeightAngle, prec: u32) -> Result<Approx, Error> {
     check_margin_m(m)?;
     big_theta.check()?;
     let coeff = margin_coefficient(m);
     match big_theta {
-        BigTheta::Radians(r) => {
+        WeightAngle::Radians(r) => {
             ziv::approx_rational("angular_margin_closed", &Rational::from(&coeff * r), prec)
         }
-        BigTheta::PiTimes(_) => ziv::ziv("angular_margin_closed", prec, |wp| {
+        WeightAngle::PiTimes(_) => ziv::ziv("angular_margin_closed", prec, |wp| {
             Ok(Some(
                 Ival::from_rational(&coeff, wp).mul(&big_theta.enclose(wp)),
             ))
@@ -360,14 +385,14 @@ fn margin_closed_at(m: &Rational, big_theta: &BigTheta, prec: u32) -> Result<App
 // that value (the solved enclosure containing it is the consistency check).
 
 /// `q·Θ` when it is rational: always for Θ in radians, only `0` for Θ = q'·π.
-fn exact_multiple(q: &Rational, big_theta: &BigTheta) -> Option<Rational> {
+fn exact_multiple(q: &Rational, big_theta: &WeightAngle) -> Option<Rational> {
     match big_theta {
-        BigTheta::Radians(r) => Some(Rational::from(q * r)),
-        BigTheta::PiTimes(_) => (*q == 0).then(Rational::new),
+        WeightAngle::Radians(r) => Some(Rational::from(q * r)),
+        WeightAngle::PiTimes(_) => (*q == 0).then(Rational::new),
     }
 }
 
-fn boundary_solved_at(m: &Rational, big_theta: &BigTheta, prec: u32) -> Result<Approx, Error> {
+fn boundary_solved_at(m: &Rational, big_theta: &WeightAngle, prec: u32) -> Result<Approx, Error> {
     check_margin_m(m)?;
     big_theta.check()?;
     let closed = exact_multiple(&(Rational::from(1) / Rational::from(m + 1u32)), big_theta);
@@ -382,14 +407,14 @@ fn boundary_solved_at(m: &Rational, big_theta: &BigTheta, prec: u32) -> Result<A
 /// `Θ − 2·θ_1*` at working precision `wp`, with `θ_1*` the solved class-1 boundary.
 fn margin_solved_enclosure(
     m: &Rational,
-    big_theta: &BigTheta,
+    big_theta: &WeightAngle,
     wp: u32,
 ) -> Result<Option<Ival>, Error> {
     let t = big_theta.enclose(wp);
     Ok(boundary_root(m, &t, wp)?.map(|root| t.sub(&root.mul_pow2(1))))
 }
 
-fn margin_solved_at(m: &Rational, big_theta: &BigTheta, prec: u32) -> Result<Approx, Error> {
+fn margin_solved_at(m: &Rational, big_theta: &WeightAngle, prec: u32) -> Result<Approx, Error> {
     check_margin_m(m)?;
     big_theta.check()?;
     let closed = exact_multiple(&margin_coefficient(m), big_theta);
@@ -406,7 +431,7 @@ fn margin_solved_at(m: &Rational, big_theta: &BigTheta, prec: u32) -> Result<App
 /// to `prec` bits (relative width `2^−(prec+7)`, or within `2^−(prec+1100)` of 0 for
 /// `m = 1`). No rounding decision is asked of the solved route, so an exact rounding
 /// midpoint costs nothing extra.
-fn margin_checked_at(m: &Rational, big_theta: &BigTheta, prec: u32) -> Result<Approx, Error> {
+fn margin_checked_at(m: &Rational, big_theta: &WeightAngle, prec: u32) -> Result<Approx, Error> {
     let closed = margin_closed_at(m, big_theta, prec)?;
     let disagree = |solved: String| Error::Domain {
         arg: "angular_margin",
@@ -444,9 +469,11 @@ pub fn margin_coefficient(m: &Rational) -> Rational {
 
 /// The angular margin in closed form, `(m − 1)/(m + 1) · Θ` (radians), for a real
 /// margin `1 ≤ m ≤ 65536` and the angle `0 < Θ < π` between the two class weights
-/// (rational, radians; `Θ ≤ π` is the mathematical range, see the module docs §1–2).
+/// (rational, radians; `Θ ≤ π` is the mathematical range, see the module docs §1–2;
+/// or `Θ = q·π`, `0 < q ≤ 1`, as a [`WeightAngle`]).
 ///
-/// The result is an exact rational (so [`Approx::is_exact`] holds); `m = 1` gives 0.
+/// For `Θ` in radians the result is an exact rational (so [`Approx::is_exact`] holds);
+/// `m = 1` gives 0.
 ///
 /// ```
 /// use asoftmax_spec::margin::angular_margin_closed;
@@ -459,10 +486,10 @@ pub fn margin_coefficient(m: &Rational) -> Rational {
 /// [`Error::Domain`] for `m` or `Θ` out of range, [`Error::Precision`] for `prec`.
 pub fn angular_margin_closed(
     m: &Rational,
-    big_theta: &Rational,
+    big_theta: impl Into<WeightAngle>,
     prec: u32,
 ) -> Result<Approx, Error> {
-    margin_closed_at(m, &BigTheta::Radians(big_theta.clone()), prec)
+    margin_closed_at(m, &big_theta.into(), prec)
 }
 
 /// The angular margin obtained by *solving* for the class-1 boundary: the unique root
@@ -487,10 +514,48 @@ pub fn angular_margin_closed(
 /// As [`angular_margin_closed`], plus [`Error::PrecisionCap`] if the Ziv loop gives up.
 pub fn angular_margin_solved(
     m: &Rational,
-    big_theta: &Rational,
+    big_theta: impl Into<WeightAngle>,
     prec: u32,
 ) -> Result<Approx, Error> {
-    margin_solved_at(m, &BigTheta::Radians(big_theta.clone()), prec)
+    margin_solved_at(m, &big_theta.into(), prec)
+}
+
+/// The class-1 boundary `θ_1* = Θ/(m + 1)` *solved*: the root of
+/// `ψ(θ) = cos(Θ − θ)` on `[0, Θ]`, enclosed as in [`angular_margin_solved`].
+///
+/// # Errors
+/// As [`angular_margin_solved`].
+pub fn class_boundary_solved(
+    m: &Rational,
+    big_theta: impl Into<WeightAngle>,
+    prec: u32,
+) -> Result<Approx, Error> {
+    boundary_solved_at(m, &big_theta.into(), prec)
+}
+
+/// The class-1 boundary in closed form, `Θ/(m + 1)` (exact for `Θ` in radians).
+///
+/// # Errors
+/// As [`angular_margin_closed`].
+pub fn class_boundary_closed(
+    m: &Rational,
+    big_theta: impl Into<WeightAngle>,
+    prec: u32,
+) -> Result<Approx, Error> {
+    let big_theta = big_theta.into();
+    check_margin_m(m)?;
+    big_theta.check()?;
+    let inv = Rational::from(1) / Rational::from(m + 1u32);
+    match &big_theta {
+        WeightAngle::Radians(r) => {
+            ziv::approx_rational("class boundary (closed)", &Rational::from(&inv * r), prec)
+        }
+        WeightAngle::PiTimes(_) => ziv::ziv("class boundary (closed)", prec, |wp| {
+            Ok(Some(
+                big_theta.enclose(wp).mul(&Ival::from_rational(&inv, wp)),
+            ))
+        }),
+    }
 }
 
 /// The angular margin `(m − 1)/(m + 1) · Θ` as reported by `eval`: the closed form
@@ -501,8 +566,12 @@ pub fn angular_margin_solved(
 /// # Errors
 /// As the two functions; a disagreement (which would be a bug) is reported as
 /// [`Error::Domain`] with `arg = "angular_margin"`.
-pub fn angular_margin(m: &Rational, big_theta: &Rational, prec: u32) -> Result<Approx, Error> {
-    margin_checked_at(m, &BigTheta::Radians(big_theta.clone()), prec)
+pub fn angular_margin(
+    m: &Rational,
+    big_theta: impl Into<WeightAngle>,
+    prec: u32,
+) -> Result<Approx, Error> {
+    margin_checked_at(m, &big_theta.into(), prec)
 }
 
 // ---------------------------------------------------------------------------
@@ -1035,205 +1104,6 @@ impl DecisionRule {
     }
 }
 
-/// The paper's Table 1 as a Markdown table: loss and binary decision boundary.
-pub fn table1() -> String {
-    let mut s = String::from("| loss | decision boundary |\n| --- | --- |\n");
-    for rule in [
-        DecisionRule::Softmax,
-        DecisionRule::ModifiedSoftmax,
-        DecisionRule::ASoftmax(Rational::from(4)),
-    ] {
-        s.push_str(&format!("| {} | {} |\n", rule.name(), rule.formula()));
-    }
-    s
-}
-
-/// A worked Table-1 example: for each sample, each rule's class-1 and class-2
-/// boundary values (fixed `digits` decimals) and its [`Decision`], as Markdown.
-///
-/// # Errors
-/// As [`DecisionRule::boundary_values`]; [`Error::PrecisionCap`] if a printed decimal
-/// cannot be determined.
-pub fn decision_table(
-    rules: &[DecisionRule],
-    samples: &[(String, Sample)],
-    digits: usize,
-) -> Result<String, Error> {
-    let mut s = String::from("| sample | loss | class-1 value | class-2 value | decision |\n");
-    s.push_str("| --- | --- | --- | --- | --- |\n");
-    for (label, sample) in samples {
-        for rule in rules {
-            let rule_name = match rule {
-                DecisionRule::ASoftmax(m) => format!("A-Softmax m={}", rational_text(m)),
-                r => r.name().to_string(),
-            };
-            if *rule == DecisionRule::Softmax && matches!(sample, Sample::Angles { .. }) {
-                s.push_str(&format!("| {label} | {rule_name} | n/a | n/a | n/a |\n"));
-                continue;
-            }
-            let v1 = fixed_decimal(digits, |p| Ok(rule.boundary_values(sample, p)?.class1))?;
-            let v2 = fixed_decimal(digits, |p| Ok(rule.boundary_values(sample, p)?.class2))?;
-            let d = rule.classify(sample, fixed_prec(digits))?;
-            s.push_str(&format!(
-                "| {label} | {rule_name} | {v1} | {v2} | {} |\n",
-                d.name()
-            ));
-        }
-    }
-    Ok(s)
-}
-
-// ---------------------------------------------------------------------------
-// Tables as fixed-digit text
-// ---------------------------------------------------------------------------
-
-/// A rational as `n` or `n/d`.
-fn rational_text(r: &Rational) -> String {
-    if *r.denom() == 1 {
-        r.numer().to_string()
-    } else {
-        format!("{}/{}", r.numer(), r.denom())
-    }
-}
-
-/// The enclosure printed with exactly `digits` decimals, when both endpoints round
-/// (to nearest, ties away from 0) to the same text; `None` otherwise.
-fn fixed_from_ival(iv: &Ival, digits: usize) -> Option<String> {
-    let scale = Rational::from(Integer::from(Integer::u_pow_u(10, digits as u32)));
-    let round = |f: &Float| -> Integer {
-        let q = f.to_rational().expect("finite endpoint") * &scale;
-        q.round().numer().clone()
-    };
-    let (a, b) = (round(iv.lo()), round(iv.hi()));
-    if a != b {
-        return None;
-    }
-    let neg = a < 0;
-    let mut t = a.abs().to_string();
-    if t.len() <= digits {
-        t = format!("{}{t}", "0".repeat(digits + 1 - t.len()));
-    }
-    let (int, frac) = t.split_at(t.len() - digits);
-    let sign = if neg { "-" } else { "" };
-    Some(if digits == 0 {
-        format!("{sign}{int}")
-    } else {
-        format!("{sign}{int}.{frac}")
-    })
-}
-
-/// A precision that normally determines `digits` decimals of an O(1) value.
-fn fixed_prec(digits: usize) -> u32 {
-    ((digits as f64 * std::f64::consts::LOG2_10).ceil() as u32 + 32).max(ziv::MIN_PREC)
-}
-
-/// Prints a value with `digits` decimals, raising the precision until they are determined.
-fn fixed_decimal<F>(digits: usize, eval: F) -> Result<String, Error>
-where
-    F: Fn(u32) -> Result<Approx, Error>,
-{
-    let mut prec = fixed_prec(digits);
-    for _ in 0..6 {
-        if let Some(s) = fixed_from_ival(eval(prec)?.enclosure(), digits) {
-            return Ok(s);
-        }
-        prec = prec.saturating_mul(2).min(ziv::MAX_PREC);
-    }
-    Err(Error::PrecisionCap {
-        op: "fixed-digit decimal",
-        max: prec,
-    })
-}
-
-/// The margin table for the given margins `ms` at `Θ = theta_over_pi · π`, as Markdown
-/// with `digits` fixed decimals:
-///
-/// | column | meaning |
-/// | --- | --- |
-/// | `m` | the margin |
-/// | `(m−1)/(m+1)` | exact margin coefficient, and its decimal |
-/// | `θ_1 solved` | class-1 boundary, root of `ψ(θ) = cos(Θ − θ)` |
-/// | `Θ/(m+1)` | its closed form |
-/// | `margin solved` | `Θ − 2·θ_1` from the root |
-/// | `margin closed` | `(m−1)/(m+1)·Θ` |
-///
-/// Every decimal is determined by its enclosure (both ends round to the printed text).
-///
-/// # Errors
-/// [`Error::Domain`] for an `m` or `Θ` out of range (`1 ≤ m ≤ 65536`, `0 < Θ/π ≤ 1`).
-pub fn margin_table(
-    ms: &[Rational],
-    theta_over_pi: &Rational,
-    digits: usize,
-) -> Result<String, Error> {
-    let big_theta = BigTheta::PiTimes(theta_over_pi.clone());
-    big_theta.check()?;
-    let mut s = format!(
-        "Θ = {}·π rad; angles in radians, {digits} decimals\n\n",
-        rational_text(theta_over_pi)
-    );
-    s.push_str(
-        "| m | (m−1)/(m+1) | decimal | θ_1 solved | Θ/(m+1) | margin solved | margin closed |\n",
-    );
-    s.push_str("| --- | --- | --- | --- | --- | --- | --- |\n");
-    for m in ms {
-        check_margin_m(m)?;
-        let coeff = margin_coefficient(m);
-        let coeff_dec = fixed_decimal(digits, |p| {
-            ziv::approx_rational("margin coefficient", &coeff, p)
-        })?;
-        let root = fixed_decimal(digits, |p| boundary_solved_at(m, &big_theta, p))?;
-        let root_closed = fixed_decimal(digits, |p| {
-            let inv = Rational::from(1) / Rational::from(m + 1u32);
-            ziv::ziv("class boundary (closed)", p, |wp| {
-                Ok(Some(
-                    big_theta.enclose(wp).mul(&Ival::from_rational(&inv, wp)),
-                ))
-            })
-        })?;
-        let solved = fixed_decimal(digits, |p| margin_solved_at(m, &big_theta, p))?;
-        let closed = fixed_decimal(digits, |p| margin_closed_at(m, &big_theta, p))?;
-        s.push_str(&format!(
-            "| {} | {} | {coeff_dec} | {root} | {root_closed} | {solved} | {closed} |\n",
-            rational_text(m),
-            rational_text(&coeff)
-        ));
-    }
-    Ok(s)
-}
-
-/// The paper's margins `m = 1, …, 8` at `Θ = π/2` (orthogonal class weights), 25 decimals:
-/// [`margin_table`] with those arguments.
-///
-/// # Errors
-/// Only [`Error::PrecisionCap`] (not expected).
-pub fn paper_margin_table() -> Result<String, Error> {
-    let ms: Vec<Rational> = (1..=8).map(Rational::from).collect();
-    margin_table(&ms, &Rational::from((1, 2)), 25)
-}
-
-/// Both `m_min` results, solved and closed form, with `digits` fixed decimals, as Markdown.
-///
-/// # Errors
-/// Only [`Error::PrecisionCap`] (not expected).
-pub fn m_min_table(digits: usize) -> Result<String, Error> {
-    let mut s = String::from("| setting | inequality | m_min solved | closed form | value |\n");
-    s.push_str("| --- | --- | --- | --- | --- |\n");
-    for setting in [Setting::Binary, Setting::Multiclass] {
-        let (ineq, closed_text) = match setting {
-            Setting::Binary => ("1/(m−1) + 1/(m+1) ≤ (m−1)/(m+1)", "2 + √3"),
-            Setting::Multiclass => ("2/(m+1) ≤ (m−1)/(m+1)", "3"),
-        };
-        let solved = fixed_decimal(digits, |p| m_min(setting, p))?;
-        let closed = fixed_decimal(digits, |p| m_min_closed(setting, p))?;
-        s.push_str(&format!(
-            "| {} | {ineq} | {solved} | {closed_text} | {closed} |\n",
-            setting.name()
-        ));
-    }
-    Ok(s)
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -1280,7 +1150,7 @@ mod tests {
     fn boundary_root_is_theta_over_m_plus_1() {
         for m in [1, 2, 4, 7] {
             let m = Rational::from(m);
-            let t = BigTheta::PiTimes(q(3, 4));
+            let t = WeightAngle::PiTimes(q(3, 4));
             let a = boundary_solved_at(&m, &t, 128).unwrap();
             let want = 0.75 * std::f64::consts::PI / (m.to_f64() + 1.0);
             assert!((a.f64() - want).abs() <= 2.0 * f64::EPSILON * want);
@@ -1288,26 +1158,14 @@ mod tests {
     }
 
     #[test]
-    fn fixed_decimals() {
-        let iv = Ival::from_rational(&q(2, 3), 128);
-        assert_eq!(fixed_from_ival(&iv, 5).unwrap(), "0.66667");
-        let iv = Ival::from_rational(&q(-1, 150), 128);
-        assert_eq!(fixed_from_ival(&iv, 2).unwrap(), "-0.01");
-        let iv = Ival::from_rational(&q(1, 3), 128).neg();
-        assert_eq!(fixed_from_ival(&iv, 0).unwrap(), "0");
-        let iv = Ival::from_rational(&q(123, 1), 128);
-        assert_eq!(fixed_from_ival(&iv, 3).unwrap(), "123.000");
-    }
-
-    #[test]
     fn pi_multiple_margin_agrees() {
-        let t = BigTheta::PiTimes(q(1, 2));
+        let t = WeightAngle::PiTimes(q(1, 2));
         for m in 1..=8 {
             let m = Rational::from(m);
             margin_checked_at(&m, &t, 200).unwrap();
         }
-        assert!(BigTheta::PiTimes(q(0, 1)).check().is_err());
-        assert!(BigTheta::PiTimes(q(11, 10)).check().is_err());
-        assert!(BigTheta::PiTimes(q(1, 1)).check().is_ok());
+        assert!(WeightAngle::PiTimes(q(0, 1)).check().is_err());
+        assert!(WeightAngle::PiTimes(q(11, 10)).check().is_err());
+        assert!(WeightAngle::PiTimes(q(1, 1)).check().is_ok());
     }
 }

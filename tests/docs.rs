@@ -4,6 +4,10 @@
 //! The generator's code is shared with `examples/gen_docs/` (which writes the files);
 //! here it runs in memory and each file is compared with the committed one.
 
+#[path = "../examples/gen_docs/margin_tables.rs"]
+mod margin_tables;
+#[path = "../examples/gen_docs/numbers.rs"]
+mod numbers;
 #[path = "../examples/gen_docs/tables.rs"]
 mod tables;
 

@@ -2,13 +2,21 @@
 //! the angular margin `(m−1)/(m+1)·Θ` (closed form vs. the solved class boundary),
 //! `m_min` (root of the separation inequality vs. `2 + √3` and `3`), and Table 1.
 
-use asoftmax_spec::arith::{Approx, parse_exact};
+// The book's margin tables are rendered by `examples/gen_docs`; their snapshots are here.
+#[path = "../examples/gen_docs/margin_tables.rs"]
+mod margin_tables;
+#[allow(dead_code)]
+#[path = "../examples/gen_docs/numbers.rs"]
+mod numbers;
+
+use asoftmax_spec::arith::{Approx, Ival, parse_exact};
 use asoftmax_spec::margin::{
-    Decision, DecisionRule, Sample, Setting, angular_margin, angular_margin_closed,
-    angular_margin_solved, decision_table, m_min, m_min_closed, m_min_table, margin_coefficient,
-    paper_margin_table, separation, table1,
+    Decision, DecisionRule, Sample, Setting, WeightAngle, angular_margin, angular_margin_closed,
+    angular_margin_solved, class_boundary_closed, class_boundary_solved, m_min, m_min_closed,
+    margin_coefficient, separation,
 };
 use asoftmax_spec::{Angle, Error};
+use margin_tables::{decision_table, m_min_table, paper_margin_table, table1};
 use proptest::prelude::*;
 use rug::{Float, Rational};
 
@@ -129,9 +137,9 @@ fn margin_is_zero_at_m_1() {
 #[test]
 fn margin_values() {
     // m = 4, Θ = 1: 3/5 exactly; m = 2, Θ = 3/2: 1/2.
-    let v = angular_margin(&q(4, 1), &q(1, 1), 64).unwrap();
+    let v = angular_margin(&q(4, 1), q(1, 1), 64).unwrap();
     assert_eq!(v.f64(), 0.6);
-    let v = angular_margin(&q(2, 1), &q(3, 2), 64).unwrap();
+    let v = angular_margin(&q(2, 1), q(3, 2), 64).unwrap();
     assert_eq!(v.f64(), 0.5);
     assert_eq!(margin_coefficient(&q(17, 10)), q(7, 27));
 }
@@ -200,7 +208,7 @@ fn bad_inputs_are_typed_errors() {
         }
     }
     // Just below π is fine.
-    assert!(angular_margin(&q(4, 1), &q(314159265, 100000000), 64).is_ok());
+    assert!(angular_margin(&q(4, 1), q(314159265, 100000000), 64).is_ok());
     for m in [q(0, 1), q(1, 2), q(-3, 1), q(999, 1000), q(65537, 1)] {
         for r in [
             angular_margin_closed(&m, &one, 64),
@@ -476,10 +484,51 @@ fn margins_on_a_rounding_midpoint_are_decided() {
     let t: f64 = 7.01866786393805e-310;
     assert_eq!(t.to_bits() & 1, 1, "an odd subnormal");
     for prec in [16, 64] {
-        let a = angular_margin(&three, &rational_from_f64(t).unwrap(), prec).unwrap();
+        let a = angular_margin(&three, rational_from_f64(t).unwrap(), prec).unwrap();
         assert_eq!(a.f64(), t / 2.0);
-        let s = angular_margin_solved(&three, &rational_from_f64(t).unwrap(), prec).unwrap();
+        let s = angular_margin_solved(&three, rational_from_f64(t).unwrap(), prec).unwrap();
         assert_eq!(s.f64(), t / 2.0);
         assert!(s.is_exact());
     }
+}
+
+#[test]
+fn fixed_decimals() {
+    let fixed = |r: Rational, digits| {
+        numbers::fixed_from_ival(&Ival::from_rational(&r, 128), digits, "-").unwrap()
+    };
+    assert_eq!(fixed(q(2, 3), 5), "0.66667");
+    assert_eq!(fixed(q(-1, 150), 2), "-0.01");
+    assert_eq!(fixed(-q(1, 3), 0), "0");
+    assert_eq!(fixed(q(123, 1), 3), "123.000");
+    assert_eq!(
+        numbers::fixed_from_ival(&Ival::from_rational(&q(-1, 150), 128), 2, numbers::MINUS),
+        Some("−0.01".into())
+    );
+}
+
+#[test]
+fn theta_as_a_multiple_of_pi() {
+    // Θ = π/2: the class boundary Θ/(m+1) solved and closed agree, and so do the margins.
+    let half_pi = WeightAngle::PiTimes(q(1, 2));
+    for m in [1, 2, 4] {
+        let m = Rational::from(m);
+        let (a, b) = (
+            class_boundary_solved(&m, half_pi.clone(), 128).unwrap(),
+            class_boundary_closed(&m, half_pi.clone(), 128).unwrap(),
+        );
+        assert!(a.enclosure().intersects(b.enclosure()));
+        assert_eq!(a.f64(), b.f64());
+        assert!((a.f64() - std::f64::consts::FRAC_PI_2 / (m.to_f64() + 1.0)).abs() < 1e-15);
+        let (s, c) = (
+            angular_margin_solved(&m, half_pi.clone(), 128).unwrap(),
+            angular_margin_closed(&m, half_pi.clone(), 128).unwrap(),
+        );
+        assert!(s.enclosure().intersects(c.enclosure()));
+    }
+    // Radians: the closed boundary is computed exactly (a point when it is dyadic).
+    let b = class_boundary_closed(&q(4, 1), q(5, 4), 64).unwrap();
+    assert!(b.is_exact());
+    assert_eq!(b.f64(), 0.25);
+    assert!(class_boundary_closed(&q(4, 1), WeightAngle::PiTimes(q(3, 2)), 64).is_err());
 }

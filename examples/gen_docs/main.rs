@@ -9,6 +9,8 @@
 //! `tests/docs.rs` regenerates the same files in memory and fails when the
 //! committed ones differ.
 
+mod margin_tables;
+mod numbers;
 mod tables;
 
 use std::path::Path;

@@ -6,17 +6,20 @@
 //! `tests/docs.rs`, which regenerates them in memory and fails when the
 //! committed files differ.
 
-use asoftmax_spec::arith::{Approx, Format, Ival, RealScalar};
+use asoftmax_spec::arith::{Format, Ival, RealScalar};
 use asoftmax_spec::conformance::generators::scalar_inputs;
 use asoftmax_spec::conformance::{FloatFormat, GenConfig};
 use asoftmax_spec::loss::{self, LambdaSchedule, LossSpec, Variant};
-use asoftmax_spec::margin::{self, DecisionRule, Sample};
+use asoftmax_spec::margin::{DecisionRule, Sample};
 use asoftmax_spec::multiangle::{self, chebyshev_t_coefficients, chebyshev_u_coefficients};
 use asoftmax_spec::psi;
 use asoftmax_spec::{Angle, Error};
 use rug::ops::Pow;
 use rug::{Integer, Rational};
 use std::fmt::Write as _;
+
+use crate::margin_tables;
+use crate::numbers::{fixed, fixed_approx, rational_tex, rational_text};
 
 /// Where the files go, relative to the crate root.
 pub const OUT_DIR: &str = "docs/src/generated";
@@ -67,7 +70,7 @@ pub fn generate() -> Result<Vec<GenFile>, Error> {
         },
         GenFile {
             name: "table1.md".into(),
-            content: format!("{}{}", md_header("Table 1"), margin::table1()),
+            content: format!("{}{}", md_header("Table 1"), margin_tables::table1()),
         },
         GenFile {
             name: "decision_table.md".into(),
@@ -78,12 +81,16 @@ pub fn generate() -> Result<Vec<GenFile>, Error> {
             content: format!(
                 "{}{}",
                 md_header("margin table"),
-                margin::paper_margin_table()?
+                margin_tables::paper_margin_table()?
             ),
         },
         GenFile {
             name: "m_min_table.md".into(),
-            content: format!("{}{}", md_header("m_min table"), margin::m_min_table(60)?),
+            content: format!(
+                "{}{}",
+                md_header("m_min table"),
+                margin_tables::m_min_table(60)?
+            ),
         },
         GenFile {
             name: "lambda_table.md".into(),
@@ -194,80 +201,6 @@ pub fn generate_audit() -> Result<Vec<GenFile>, Error> {
     }
     let _ = std::fs::remove_dir_all(&tmp);
     Ok(files)
-}
-
-// ---------------------------------------------------------------------------
-// Number formatting
-// ---------------------------------------------------------------------------
-
-/// `n/d` or `n`, with a real minus sign for the tables.
-fn rational_text(r: &Rational) -> String {
-    let s = if *r.denom() == 1 {
-        r.numer().to_string()
-    } else {
-        format!("{}/{}", r.numer(), r.denom())
-    };
-    s.replace('-', "−")
-}
-
-/// A rational in LaTeX: `-\frac{3}{2}`, `5`.
-fn rational_tex(r: &Rational) -> String {
-    if *r.denom() == 1 {
-        r.numer().to_string()
-    } else {
-        let sign = if *r < 0 { "-" } else { "" };
-        format!(
-            "{sign}\\tfrac{{{}}}{{{}}}",
-            Integer::from(r.numer().abs_ref()),
-            r.denom()
-        )
-    }
-}
-
-/// The enclosure printed with exactly `digits` decimals when both endpoints round
-/// (to nearest) to the same text; `None` otherwise.
-fn fixed_from_ival(iv: &Ival, digits: usize) -> Option<String> {
-    let scale = Rational::from(Integer::from(Integer::u_pow_u(10, digits as u32)));
-    let round = |f: &rug::Float| -> Option<Integer> {
-        let q = f.to_rational()? * &scale;
-        Some(q.round().numer().clone())
-    };
-    let (a, b) = (round(iv.lo())?, round(iv.hi())?);
-    if a != b {
-        return None;
-    }
-    let neg = a < 0;
-    let mut t = Integer::from(a.abs_ref()).to_string();
-    if t.len() <= digits {
-        t = format!("{}{t}", "0".repeat(digits + 1 - t.len()));
-    }
-    let (int, frac) = t.split_at(t.len() - digits);
-    let sign = if neg { "−" } else { "" };
-    Some(if digits == 0 {
-        format!("{sign}{int}")
-    } else {
-        format!("{sign}{int}.{frac}")
-    })
-}
-
-/// Prints an enclosure-valued computation with `digits` decimals, doubling the
-/// working precision until the digits are determined.
-fn fixed<F>(digits: usize, eval: F) -> Result<String, Error>
-where
-    F: Fn(u32) -> Result<Ival, Error>,
-{
-    let start = (digits as u32 * 4 + 64).max(64);
-    asoftmax_spec::arith::ziv::refine("generated table decimal", start, |wp| {
-        Ok(fixed_from_ival(&eval(wp)?, digits))
-    })
-}
-
-/// [`fixed`] for an oracle that returns an [`Approx`] at a requested precision.
-fn fixed_approx<F>(digits: usize, eval: F) -> Result<String, Error>
-where
-    F: Fn(u32) -> Result<Approx, Error>,
-{
-    fixed(digits, |wp| Ok(eval(wp)?.enclosure().clone()))
 }
 
 // ---------------------------------------------------------------------------
@@ -602,7 +535,7 @@ fn decision_table() -> Result<String, Error> {
     let mut s = String::from(
         "$W_1 = (2, 0)$, $W_2 = (0, 1)$ ($\\Theta = \\pi/2$), $b = (0, \\tfrac12)$; 12 decimals.\n\n",
     );
-    s.push_str(&margin::decision_table(&rules, &samples, 12)?);
+    s.push_str(&margin_tables::decision_table(&rules, &samples, 12)?);
     Ok(s)
 }
 
