@@ -769,7 +769,7 @@ fn walk_numbers(v: &serde_json::Value) {
 /// byte into two texts A and B (B empty without a NUL; invalid UTF-8 replaced):
 ///
 /// - every line of A through [`parse_exact`], and its JSON values (recursively) through
-///   [`number_value`](crate::cli::json::number_value) — parse-only, always;
+///   `number_value` (the JSON number reader of `eval` and `check`) — parse-only, always;
 /// - every line of A of at most [`EVAL_MAX_LINE`] bytes whose evaluation is bounded (see
 ///   `eval_is_bounded`: `prec ≤ 1024`, `|m| ≤ 4096`, short numbers with short exponents,
 ///   arrays of at most 4) through [`eval_line`](crate::cli::eval::eval_line), whose output

@@ -300,33 +300,9 @@ fn loss_vector(f: &mut Fields, m: u32, origin: &str) -> Result<(String, Judged),
 
 /// A required matrix of `{"value": …}` objects (an oracle gradient), as exact values.
 fn exact_gradient(f: &mut Fields, name: &'static str) -> Result<Vec<Vec<Rational>>, String> {
-    let rows = f
-        .raw(name)
-        .ok_or_else(|| format!("missing field \"{name}\""))?;
-    let rows = rows.as_array().ok_or_else(|| {
-        format!(
-            "field \"{name}\": expected an array of rows, got {}",
-            kind(rows)
-        )
-    })?;
-    rows.iter()
-        .enumerate()
-        .map(|(i, row)| {
-            let row = row.as_array().ok_or_else(|| {
-                format!(
-                    "field \"{name}\"[{i}]: expected an array, got {}",
-                    kind(row)
-                )
-            })?;
-            row.iter()
-                .enumerate()
-                .map(|(j, g)| {
-                    exact_text(g.get("value").unwrap_or(&Value::Null))
-                        .map_err(|e| format!("field \"{name}\"[{i}][{j}]: \"value\": {e}"))
-                })
-                .collect()
-        })
-        .collect()
+    f.rows(name, "an array", |g| {
+        exact_text(g.get("value").unwrap_or(&Value::Null)).map_err(|e| format!("\"value\": {e}"))
+    })
 }
 
 /// Reads the vectors file; every line that cannot be judged is a problem.

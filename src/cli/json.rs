@@ -7,7 +7,6 @@
 //! - a string is a decimal (`"-0.125"`, `"1e-30"`) or C99 hex float (`"0x1.8p-1"`)
 //!   and denotes that **exact** rational.
 
-use crate::Error;
 use crate::arith::ziv::Approx;
 use crate::arith::{exact, hex_f32, hex_f64, rational_from_f64};
 use crate::names::Name;
@@ -144,6 +143,18 @@ impl<'a> Fields<'a> {
     /// A required matrix of exact numbers (array of arrays), rows may differ in
     /// length here; shape checks belong to the op.
     pub fn matrix(&mut self, name: &'static str) -> Result<Vec<Vec<Rational>>, String> {
+        self.rows(name, "an array of numbers", number_value)
+    }
+
+    /// A required array of rows, each an array (`row_kind` names what a row must be in
+    /// the error) whose cells `cell` reads; an error names the field, row and cell
+    /// (`field "x"[1][2]: …`).
+    pub fn rows<T>(
+        &mut self,
+        name: &'static str,
+        row_kind: &str,
+        cell: impl Fn(&Value) -> Result<T, String>,
+    ) -> Result<Vec<Vec<T>>, String> {
         let v = self
             .raw(name)
             .ok_or_else(|| format!("missing field \"{name}\""))?;
@@ -158,15 +169,13 @@ impl<'a> Fields<'a> {
             .map(|(i, row)| {
                 let row = row.as_array().ok_or_else(|| {
                     format!(
-                        "field \"{name}\"[{i}]: expected an array of numbers, got {}",
+                        "field \"{name}\"[{i}]: expected {row_kind}, got {}",
                         kind(row)
                     )
                 })?;
                 row.iter()
                     .enumerate()
-                    .map(|(j, x)| {
-                        number_value(x).map_err(|e| format!("field \"{name}\"[{i}][{j}]: {e}"))
-                    })
+                    .map(|(j, x)| cell(x).map_err(|e| format!("field \"{name}\"[{i}][{j}]: {e}")))
                     .collect()
             })
             .collect()
@@ -275,9 +284,4 @@ pub fn approx_fields(a: &Approx) -> Map<String, Value> {
 /// `approx_fields` as a JSON object value.
 pub fn approx_json(a: &Approx) -> Value {
     Value::Object(approx_fields(a))
-}
-
-/// Renders a crate error for an error line.
-pub fn error_text(e: &Error) -> String {
-    e.to_string()
 }

@@ -6,6 +6,7 @@ pub mod args;
 pub mod check;
 pub mod eval;
 pub mod exhaustive;
-pub mod json;
+/// The JSON field reader and writers `eval`, `vectors` and `check` share (crate-internal).
+pub(crate) mod json;
 pub mod op;
 pub mod vectors;
