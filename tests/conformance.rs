@@ -260,10 +260,8 @@ mod balanced_softmax {
         assert!(judge::<f32, _>(&Fast, &policy));
         assert!(judge::<f64, _>(&TextbookLoss::default(), &policy));
         assert!(judge::<f32, _>(&TextbookLoss::default(), &policy));
-        let blind = LossPolicy {
-            grad_logit_unit: f64::INFINITY,
-            ..LossPolicy::default()
-        };
+        let mut blind = LossPolicy::default();
+        blind.grad_logit_unit = f64::INFINITY;
         assert!(
             !judge::<f64, _>(&Fast, &blind),
             "the found batch no longer needs the β·S term"
@@ -321,4 +319,38 @@ mod fd_gradcheck {
             }
         }
     }
+    #[test]
+    fn an_inconsistent_batch_is_a_shape_error_not_a_panic() {
+        use asoftmax_spec::Error;
+        use asoftmax_spec::conformance::loss_suite::spec_of;
+        let good = loss_batches::<f64>(7, 0).remove(0).batch;
+        assert!(good.check_shape().is_ok() && spec_of(&good).is_ok());
+        let mut short_x = good.clone();
+        short_x.x.pop();
+        let mut more_classes = good.clone();
+        more_classes.classes += 1;
+        for bad in [short_x, more_classes] {
+            assert!(matches!(spec_of(&bad), Err(Error::Shape { .. })), "{bad:?}");
+            let r = fd_check_loss(
+                &TextbookLoss::default(),
+                &bad,
+                Tolerance::from(1e-9),
+                &FdOptions::default(),
+            );
+            assert!(matches!(r, Err(Error::Shape { .. })));
+        }
+    }
+}
+
+#[test]
+fn loss_policy_entries_are_replaced_through_with() {
+    use asoftmax_spec::arith::Format;
+    use asoftmax_spec::conformance::LossPolicy;
+    use asoftmax_spec::conformance::loss_suite::LossOp;
+    let p = LossPolicy::default().with(LossOp::GradW, Format::F32, 99.0);
+    assert_eq!(p.per_m2d(LossOp::GradW, Format::F32), 99.0);
+    assert_eq!(
+        p.per_m2d(LossOp::GradW, Format::F64),
+        LossPolicy::default().per_m2d(LossOp::GradW, Format::F64)
+    );
 }

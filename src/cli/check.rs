@@ -362,8 +362,10 @@ fn policies(ov: &Overrides) -> (Policy, LossPolicy) {
     }
     let mut loss_policy = LossPolicy::default();
     if let Some(t) = ov.loss_tol {
-        for e in &mut loss_policy.entries {
-            e.2 = t;
+        for op in LossOp::ALL {
+            for fmt in [Format::F32, Format::F64] {
+                loss_policy = loss_policy.with(op, fmt, t);
+            }
         }
     }
     (policy, loss_policy)

@@ -229,6 +229,29 @@ pub struct Batch<T> {
     pub backward: Backward,
 }
 
+impl<T> Batch<T> {
+    /// `Ok` when the flat arrays fit the sizes: `x` has `n·dim` entries and `w` has
+    /// `classes·dim`; otherwise [`Error::Shape`](crate::Error::Shape) saying which does
+    /// not (the labels and the rest are validated by the oracle,
+    /// [`crate::loss::loss`]).
+    pub fn check_shape(&self) -> Result<(), crate::Error> {
+        let fits = |name: &str, len: usize, rows: usize, rows_name: &str| {
+            if Some(len) == rows.checked_mul(self.dim) {
+                Ok(())
+            } else {
+                Err(crate::Error::Shape {
+                    what: format!(
+                        "batch {name} has {len} entries, expected {rows_name}·dim = {rows}·{}",
+                        self.dim
+                    ),
+                })
+            }
+        };
+        fits("x", self.x.len(), self.n, "n")?;
+        fits("w", self.w.len(), self.classes, "classes")
+    }
+}
+
 /// What a loss kernel returns: the mean loss and, when asked, its gradients
 /// (row-major, same shapes as `x` and `w`).
 #[derive(Clone, Debug, PartialEq)]

@@ -66,8 +66,9 @@ impl LossOp {
 /// did not allow (now `8·(1 + ½·460/8) ≈ 238`).
 #[derive(Clone, Debug)]
 pub struct LossPolicy {
-    /// `(op, format, per_m2d)`.
-    pub entries: Vec<(LossOp, Format, f64)>,
+    /// `(op, format, per_m2d)`, one per pair (read with [`LossPolicy::per_m2d`], replaced
+    /// with [`LossPolicy::with`]).
+    entries: Vec<(LossOp, Format, f64)>,
     /// `S₀`: the gradient allowances are multiplied by `1 + β·S/S₀` (default `8`).
     pub grad_logit_unit: f64,
     /// Why.
@@ -103,6 +104,16 @@ impl LossPolicy {
             .find(|(o, f, _)| *o == op && *f == fmt)
             .map(|e| e.2)
             .expect("every (op, format) has an entry")
+    }
+
+    /// Replaces the allowance per `m²·d` for `(op, fmt)` (builder style).
+    pub fn with(mut self, op: LossOp, fmt: Format, per_m2d: f64) -> LossPolicy {
+        for (o, f, a) in &mut self.entries {
+            if (*o, *f) == (op, fmt) {
+                *a = per_m2d;
+            }
+        }
+        self
     }
 
     /// The allowances in scaled ulps of `(loss, grad_x, grad_w)` in format `fmt` on a
@@ -299,7 +310,12 @@ pub fn loss_batches<T: FloatFormat>(seed: u64, many_classes: usize) -> Vec<Batch
 }
 
 /// The exact batch as an oracle spec.
+///
+/// # Errors
+/// [`Error::Shape`] when the flat arrays do not fit the sizes ([`Batch::check_shape`]),
+/// [`Error::InvalidNumber`] for a NaN or infinite entry.
 pub fn spec_of<T: FloatFormat>(b: &Batch<T>) -> Result<LossSpec, Error> {
+    b.check_shape()?;
     let q = |v: T| rational_from_f64(v.to_f64());
     let rows = |v: &[T], k: usize| -> Result<Vec<Vec<Rational>>, Error> {
         (0..k)
