@@ -284,9 +284,9 @@ asoftmax_spec::loss_suite!(
 
 mod fd_gradcheck {
     use asoftmax_spec::conformance::TextbookLoss;
-    use asoftmax_spec::conformance::gradcheck::fd_check_loss;
+    use asoftmax_spec::conformance::gradcheck::{Tolerance, fd_check_loss};
     use asoftmax_spec::conformance::loss_suite::{LossFlaw, loss_batches};
-    use asoftmax_spec::fd::{FdOptions, Tolerance};
+    use asoftmax_spec::fd::FdOptions;
     use asoftmax_spec::loss::Backward;
 
     #[test]

@@ -3,9 +3,8 @@
 //! handling, and wrong gradients reported as failing.
 
 use asoftmax_spec::arith::Ival;
-use asoftmax_spec::fd::{
-    FdEstimate, FdOptions, Stencil, Verdict, check_gradient, derivative, float_fn, gradient,
-};
+use asoftmax_spec::conformance::gradcheck::{Verdict, check_gradient};
+use asoftmax_spec::fd::{FdEstimate, FdOptions, Stencil, derivative, float_fn, gradient};
 use asoftmax_spec::psi::{self, psi_cos_exact};
 use asoftmax_spec::{Angle, Error};
 use rug::ops::Pow;

@@ -4,7 +4,8 @@
 
 use asoftmax_spec::Error;
 use asoftmax_spec::arith::{Approx, Ival};
-use asoftmax_spec::fd::{FdOptions, GradCheck, Tolerance, check_gradient};
+use asoftmax_spec::conformance::gradcheck::{GradCheck, Tolerance, check_gradient};
+use asoftmax_spec::fd::FdOptions;
 use asoftmax_spec::loss::{Backward, LossSpec, Variant, loss, loss_enclosure};
 use asoftmax_spec::psi::{dpsi_dcos_exact, psi_cos_exact};
 use proptest::prelude::*;
@@ -60,7 +61,7 @@ impl Case {
         gx.into_iter().chain(gw).flatten().collect()
     }
 
-    fn check<C: asoftmax_spec::fd::Claim>(&self, claimed: &[C]) -> GradCheck {
+    fn check<C: asoftmax_spec::conformance::gradcheck::Claim>(&self, claimed: &[C]) -> GradCheck {
         check_gradient(
             self.loss_fn(),
             &self.params(),
