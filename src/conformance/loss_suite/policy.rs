@@ -1,0 +1,112 @@
+//! The loss tolerance table: per output and format, an allowance in scaled ulps per
+//! `m²·d`, grown for the gradients with the softmax balance times the logit scale.
+
+use super::metrics::{logit_scale, softmax_balance};
+use crate::arith::Format;
+use crate::conformance::kernel::{Batch, FloatFormat};
+
+/// The three judged outputs of a loss kernel.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum LossOp {
+    /// The mean loss.
+    Value,
+    /// ∂L/∂X.
+    GradX,
+    /// ∂L/∂W.
+    GradW,
+}
+
+impl LossOp {
+    /// All loss ops in report order.
+    pub const ALL: [LossOp; 3] = [LossOp::Value, LossOp::GradX, LossOp::GradW];
+    /// `"loss"`, `"grad_x"`, `"grad_w"`.
+    pub const fn name(self) -> &'static str {
+        match self {
+            LossOp::Value => "loss",
+            LossOp::GradX => "grad_x",
+            LossOp::GradW => "grad_w",
+        }
+    }
+}
+
+/// Tolerances for loss kernels: an output passes when its scaled error is at most
+/// `per_m2d · m² · d` (d the feature dimension), per op and format — for the gradients
+/// times `1 + β·S/grad_logit_unit`, with `S` the logit scale ([`logit_scale`]) and `β`
+/// the balance of the softmax ([`softmax_balance`]).
+///
+/// Why the gradient allowance grows with `β·S`: any float evaluation computes a logit
+/// with an absolute error of `O(u·S)` (more through `ψ′ ≤ m²` on the target), and the
+/// softmax passes logit errors `Δ` on to the probabilities as at most `2·β·max|Δ|`.
+/// When softmax saturates `β ≈ 0`, but when it is balanced (equal or nearly equal
+/// logits, `β = ½` for two) the gradients inherit an error proportional to `S` in units
+/// of their own scale. Found by the `loss_grad_vs_oracle` fuzz target: L-Softmax,
+/// `m = 1`, `λ ≈ 70`, two equal class rows, `S ≈ 460` — the fast kernel's logit is half
+/// an ulp off (the λ blend rounds), and its `∂L/∂W` 57 scaled ulps, which `4·m²·d = 8`
+/// did not allow (now `8·(1 + ½·460/8) ≈ 238`).
+#[derive(Clone, Debug)]
+pub struct LossPolicy {
+    /// `(op, format, per_m2d)`, one per pair (read with [`LossPolicy::per_m2d`], replaced
+    /// with [`LossPolicy::with`]).
+    entries: Vec<(LossOp, Format, f64)>,
+    /// `S₀`: the gradient allowances are multiplied by `1 + β·S/S₀` (default `8`).
+    pub grad_logit_unit: f64,
+    /// Why.
+    pub reason: &'static str,
+}
+
+impl Default for LossPolicy {
+    fn default() -> Self {
+        let mut entries = Vec::new();
+        for fmt in [Format::F32, Format::F64] {
+            entries.push((LossOp::Value, fmt, 2.0));
+            entries.push((LossOp::GradX, fmt, 4.0));
+            entries.push((LossOp::GradW, fmt, 4.0));
+        }
+        LossPolicy {
+            entries,
+            grad_logit_unit: 8.0,
+            reason: "the cosine computed in the format has a relative error of O(d) ulps, which ψ amplifies by \
+                     |ψ′| ≤ m² (value) and ψ′′ (gradients); a logit error O(u·S) reaches the gradients through \
+                     the softmax balance β = max Σ p(1 − p), ½ for two equal logits (gradients: × (1 + β·S/8)); \
+                     the textbook loss, measured on the generated batches (tests/conformance.rs, f32 and f64), \
+                     stays within a fraction of these allowances (value 2·m²·d, gradients 4·m²·d·(1 + β·S/8)), while a missing \
+                     projection or a wrong λ blend exceeds them",
+        }
+    }
+}
+
+impl LossPolicy {
+    /// The allowance per `m²·d` for `(op, fmt)`.
+    pub fn per_m2d(&self, op: LossOp, fmt: Format) -> f64 {
+        self.entries
+            .iter()
+            .find(|(o, f, _)| *o == op && *f == fmt)
+            .map(|e| e.2)
+            .expect("every (op, format) has an entry")
+    }
+
+    /// Replaces the allowance per `m²·d` for `(op, fmt)` (builder style).
+    pub fn with(mut self, op: LossOp, fmt: Format, per_m2d: f64) -> LossPolicy {
+        for (o, f, a) in &mut self.entries {
+            if (*o, *f) == (op, fmt) {
+                *a = per_m2d;
+            }
+        }
+        self
+    }
+
+    /// The allowances in scaled ulps of `(loss, grad_x, grad_w)` in format `fmt` on a
+    /// batch `b`: `per_m2d·m²·d`, times `1 + β·S/grad_logit_unit` for the gradients
+    /// ([`softmax_balance`] `β`, [`logit_scale`] `S`).
+    pub fn allowances<T: FloatFormat>(&self, fmt: Format, b: &Batch<T>) -> [f64; 3] {
+        let m2d = f64::from(b.m.max(1)).powi(2) * b.dim as f64;
+        let grad_factor = 1.0 + softmax_balance(b) * logit_scale(b) / self.grad_logit_unit;
+        LossOp::ALL.map(|op| {
+            let base = self.per_m2d(op, fmt) * m2d;
+            match op {
+                LossOp::Value => base,
+                LossOp::GradX | LossOp::GradW => base * grad_factor,
+            }
+        })
+    }
+}
