@@ -14,7 +14,7 @@ use crate::conformance::kernel::LossKernel;
 use crate::conformance::kernel::{FloatFormat, ScalarKernel};
 use crate::conformance::loss_suite::{LossOp, LossPolicy, LossReport, TextbookLoss, check_loss};
 use crate::conformance::policy::{Policy, ScalarOp};
-use crate::conformance::suite::{OpReport, check_scalar, exact_scalar, fmt_err};
+use crate::conformance::scalar_suite::{OpReport, check_scalar, exact_scalar, fmt_err};
 use crate::conformance::textbook::Textbook;
 use std::fmt::Write as _;
 use std::ops::RangeInclusive;

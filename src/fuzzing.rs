@@ -16,7 +16,7 @@
 
 use crate::arith::{Format, parse_exact, rational_from_f64};
 use crate::conformance::loss_suite::{LossPolicy, expected, score_batch};
-use crate::conformance::suite::{describe_exact, describe_float, exact_scalar};
+use crate::conformance::scalar_suite::{describe_exact, describe_float, exact_scalar};
 use crate::conformance::{Batch, FloatFormat, Policy, ScalarOp};
 use crate::fast::{self, Plan};
 use crate::loss::{Backward, LambdaSchedule, LossSpec, Variant};

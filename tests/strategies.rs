@@ -3,8 +3,8 @@
 
 use asoftmax_spec::arith::Format;
 use asoftmax_spec::conformance::policy::{Policy, ScalarOp};
+use asoftmax_spec::conformance::scalar_suite::exact_scalar;
 use asoftmax_spec::conformance::strategies;
-use asoftmax_spec::conformance::suite::exact_scalar;
 use asoftmax_spec::conformance::{ScalarKernel, Textbook};
 use proptest::prelude::*;
 

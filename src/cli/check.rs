@@ -17,7 +17,7 @@ use super::op::Op;
 use super::vectors::VECTORS_VERSION;
 use crate::arith::{Format, exact, hex_f32, hex_f64, ziv::round_rational};
 use crate::conformance::loss_suite::{Expected, LossOp, LossPolicy, score_batch};
-use crate::conformance::suite::{describe_exact, fmt_err};
+use crate::conformance::scalar_suite::{describe_exact, fmt_err};
 use crate::conformance::{Batch, Policy, ScalarOp};
 use crate::loss::{Backward, Variant};
 use crate::names::Name;

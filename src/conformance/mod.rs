@@ -7,7 +7,8 @@
 //! - [`policy`]: the per-op, per-format tolerance table with the reason for each entry;
 //! - [`exhaustive`]: every `f32` input of the scalar ops against certified values, by shards;
 //! - [`generators`]: seeded edge cases, sweeps and random inputs;
-//! - [`suite`]: reports and assertions, and the [`scalar_suite!`](crate::scalar_suite) macro;
+//! - [`scalar_suite`]: the scalar ops' reports and assertions, and the
+//!   [`scalar_suite!`](crate::scalar_suite) macro (the loss side's is [`loss_suite`]);
 //! - `strategies` (feature `proptest`): proptest strategies for the same inputs;
 //! - [`textbook`]: the plain recurrence implementation that calibrates the policy.
 
@@ -18,14 +19,14 @@ pub mod kernel;
 pub mod loss_suite;
 pub mod metrics;
 pub mod policy;
+pub mod scalar_suite;
 #[cfg(feature = "proptest")]
 pub mod strategies;
-pub mod suite;
 pub mod textbook;
 
 pub use generators::GenConfig;
 pub use kernel::{Batch, FloatFormat, LossGrad, LossKernel, ScalarFns, ScalarKernel};
 pub use loss_suite::{LossPolicy, LossReport, TextbookLoss, check_loss};
 pub use policy::{Bound, Policy, ScalarOp};
-pub use suite::{OpReport, assert_scalar, check_scalar};
+pub use scalar_suite::{OpReport, assert_scalar, check_scalar};
 pub use textbook::Textbook;

@@ -1,5 +1,6 @@
-//! Running an implementation against the oracle: reports (numbers) and
-//! assertions (pass/fail with a reproducible counterexample).
+//! The scalar suite: running an implementation of `cos_m`, ψ and `dψ/dc` against the
+//! oracle, with reports (numbers) and assertions (pass/fail with a reproducible
+//! counterexample). The loss kernels' counterpart is [`super::loss_suite`].
 
 use super::generators::{Case, GenConfig, scalar_inputs};
 use super::kernel::{FloatFormat, ScalarKernel};
@@ -258,7 +259,7 @@ macro_rules! scalar_suite {
         mod $name {
             #[allow(unused_imports)]
             use super::*;
-            use $crate::conformance::{GenConfig, ScalarOp, suite::assert_scalar};
+            use $crate::conformance::{GenConfig, ScalarOp, scalar_suite::assert_scalar};
 
             #[test]
             fn cos_m() {
