@@ -504,7 +504,7 @@ impl CheckReport {
 pub fn check(vectors: &str, results: &str, ov: &Overrides) -> CheckReport {
     let mut report = CheckReport::default();
     let set = read_vectors(vectors, &mut report.problems);
-    let (policy, loss_policy) = policies(ov);
+    let policies = policies(ov);
     let mut seen: HashMap<String, usize> = HashMap::new();
     for (line, obj) in objects(results) {
         let problem = |id: Option<String>, what: String| Problem {
@@ -513,86 +513,101 @@ pub fn check(vectors: &str, results: &str, ov: &Overrides) -> CheckReport {
             id,
             what,
         };
-        let obj = match obj {
-            Ok(o) => o,
-            Err(what) => {
-                report.problems.push(problem(None, what));
-                continue;
+        match answered_vector(&set, &mut seen, line, obj) {
+            Err((id, what)) => report.problems.push(problem(id, what)),
+            Ok(None) => {}
+            Ok(Some((id, v, obj))) => {
+                if let Err(what) = report.judge_result(&id, v, &obj, &policies) {
+                    report.problems.push(problem(Some(id), what));
+                }
             }
-        };
-        let Some(id) = line_id(&obj) else {
-            report.problems.push(problem(None, "missing \"id\"".into()));
-            continue;
-        };
-        if let Some(first) = seen.get(&id) {
-            let what = format!("duplicate id (first result on line {first})");
-            report.problems.push(problem(Some(id), what));
-            continue;
         }
-        seen.insert(id.clone(), line);
-        let Some(v) = set.vecs.get(&id) else {
-            // A result for a rejected vector line: that line is the problem already reported.
-            if !set.rejected.contains(&id) {
-                let what = "id not in the vectors file".into();
-                report.problems.push(problem(Some(id), what));
-            }
-            continue;
-        };
+    }
+    report.missing_results(&set, &seen);
+    report
+}
+
+/// A result line's id, the vector it answers and the result object.
+type Answer<'s> = (String, &'s Vector, Map<String, Value>);
+
+/// The vector a result line answers, with its id and the result object: an error
+/// (`(id if known, what)`) for an unreadable line, a missing or duplicate id, or an id
+/// the vectors file does not have; `None` for a result of a rejected vector line (that
+/// line is the problem already reported).
+fn answered_vector<'s>(
+    set: &'s VectorSet,
+    seen: &mut HashMap<String, usize>,
+    line: usize,
+    obj: Result<Map<String, Value>, String>,
+) -> Result<Option<Answer<'s>>, (Option<String>, String)> {
+    let obj = obj.map_err(|what| (None, what))?;
+    let Some(id) = line_id(&obj) else {
+        return Err((None, "missing \"id\"".into()));
+    };
+    if let Some(first) = seen.get(&id) {
+        let what = format!("duplicate id (first result on line {first})");
+        return Err((Some(id), what));
+    }
+    seen.insert(id.clone(), line);
+    match set.vecs.get(&id) {
+        Some(v) => Ok(Some((id, v, obj))),
+        None if set.rejected.contains(&id) => Ok(None),
+        None => Err((Some(id), "id not in the vectors file".into())),
+    }
+}
+
+impl CheckReport {
+    /// Scores one result line against its vector: the value, and for a loss vector
+    /// both gradients. An unreadable field is the returned problem.
+    fn judge_result(
+        &mut self,
+        id: &str,
+        v: &Vector,
+        obj: &Map<String, Value>,
+        (policy, loss_policy): &(Policy, LossPolicy),
+    ) -> Result<(), String> {
         let fmt = v.dtype;
         let actual = match obj.get("value").map(|x| result_number(x, fmt)) {
             Some(Ok(a)) => a,
-            Some(Err(e)) => {
-                report
-                    .problems
-                    .push(problem(Some(id), format!("\"value\": {e}")));
-                continue;
-            }
-            None => {
-                report
-                    .problems
-                    .push(problem(Some(id), "missing \"value\"".into()));
-                continue;
-            }
+            Some(Err(e)) => return Err(format!("\"value\": {e}")),
+            None => return Err("missing \"value\"".into()),
         };
         match &v.judged {
-            Judged::Scalar(op) => report.judge_scalar(&id, v, *op, actual, &policy),
+            Judged::Scalar(op) => self.judge_scalar(id, v, *op, actual, policy),
             Judged::Loss {
                 batch,
                 grad_x,
                 grad_w,
             } => {
-                let got_gx = result_matrix(obj.get("grad_x"), "grad_x", (batch.n, batch.dim), fmt);
+                let got_gx = result_matrix(obj.get("grad_x"), "grad_x", (batch.n, batch.dim), fmt)?;
                 let got_gw =
-                    result_matrix(obj.get("grad_w"), "grad_w", (batch.classes, batch.dim), fmt);
-                let (got_gx, got_gw) = match (got_gx, got_gw) {
-                    (Ok(a), Ok(b)) => (a, b),
-                    (Err(e), _) | (_, Err(e)) => {
-                        report.problems.push(problem(Some(id), e));
-                        continue;
-                    }
-                };
+                    result_matrix(obj.get("grad_w"), "grad_w", (batch.classes, batch.dim), fmt)?;
                 let exp = Expected {
                     loss: v.value.clone(),
                     grad_x: grad_x.clone(),
                     grad_w: grad_w.clone(),
                 };
                 let got = (actual, got_gx.as_slice(), got_gw.as_slice());
-                report.judge_loss(&id, v, &exp, batch, got, &loss_policy);
+                self.judge_loss(id, v, &exp, batch, got, loss_policy);
+            }
+        }
+        Ok(())
+    }
+
+    /// A problem for every vector without a result, in vectors-file order.
+    fn missing_results(&mut self, set: &VectorSet, seen: &HashMap<String, usize>) {
+        for id in &set.order {
+            if !seen.contains_key(id) {
+                self.problems.push(Problem {
+                    file: "results",
+                    line: 0,
+                    id: Some(id.clone()),
+                    what: format!(
+                        "no result for the vector on line {} of the vectors file",
+                        set.vecs[id].line
+                    ),
+                });
             }
         }
     }
-    for id in &set.order {
-        if !seen.contains_key(id) {
-            report.problems.push(Problem {
-                file: "results",
-                line: 0,
-                id: Some(id.clone()),
-                what: format!(
-                    "no result for the vector on line {} of the vectors file",
-                    set.vecs[id].line
-                ),
-            });
-        }
-    }
-    report
 }
