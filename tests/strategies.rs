@@ -2,11 +2,40 @@
 #![cfg(feature = "proptest")]
 
 use asoftmax_spec::arith::Format;
+use asoftmax_spec::conformance::loss_suite::{LossPolicy, expected, score_batch};
 use asoftmax_spec::conformance::policy::{Policy, ScalarOp};
 use asoftmax_spec::conformance::scalar_suite::exact_scalar;
 use asoftmax_spec::conformance::strategies;
-use asoftmax_spec::conformance::{ScalarKernel, Textbook};
+use asoftmax_spec::conformance::strategies::{BatchSizes, loss_batch};
+use asoftmax_spec::conformance::{Batch, FloatFormat, LossKernel, ScalarKernel, Textbook};
+use asoftmax_spec::fast::Fast;
 use proptest::prelude::*;
+
+/// The crate's fast loss kernel on `b`, scored against the oracle with the default policy.
+fn fast_loss_passes<T: FloatFormat>(b: &Batch<T>) -> Result<(), TestCaseError>
+where
+    Fast: LossKernel<T>,
+{
+    let exp = expected(b).map_err(|e| TestCaseError::fail(format!("oracle: {e}")))?;
+    let got = Fast.loss(b, true);
+    let wide = |v: &[T]| v.iter().map(|t| t.to_f64()).collect::<Vec<f64>>();
+    let (gx, gw) = (wide(&got.grad_x), wide(&got.grad_w));
+    let score = score_batch(
+        b,
+        &exp,
+        (got.loss.to_f64(), &gx, &gw),
+        T::FORMAT,
+        &LossPolicy::default(),
+        String::new(),
+    );
+    prop_assert!(
+        score.passed(),
+        "errors {:?}, allowed {:?} on {b:?}",
+        score.errors,
+        score.allowed
+    );
+    Ok(())
+}
 
 proptest! {
     #![proptest_config(ProptestConfig::with_cases(256))]
@@ -28,5 +57,37 @@ proptest! {
     #[test]
     fn thetas_are_in_range(t in strategies::theta_for(4)) {
         prop_assert!((0.0..=std::f64::consts::PI).contains(&t));
+    }
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(64))]
+
+    #[test]
+    fn loss_batches_fit_their_sizes(b in loss_batch::<f32>(BatchSizes {
+        n: 1..=5,
+        classes: 2..=3,
+        dim: 2..=6,
+        m: 3..=4,
+    })) {
+        prop_assert!(b.check_shape().is_ok());
+        prop_assert!((1..=5).contains(&b.n) && (2..=3).contains(&b.classes));
+        prop_assert!((2..=6).contains(&b.dim) && (3..=4).contains(&b.m));
+        prop_assert!(b.y.len() == b.n && b.y.iter().all(|&l| l < b.classes));
+        prop_assert!(b.lambda >= 0.0 && b.scale >= 1.0);
+    }
+
+    #[test]
+    fn fast_loss_f64_is_within_policy_on_generated_batches(
+        b in loss_batch::<f64>(BatchSizes::default())
+    ) {
+        fast_loss_passes(&b)?;
+    }
+
+    #[test]
+    fn fast_loss_f32_is_within_policy_on_generated_batches(
+        b in loss_batch::<f32>(BatchSizes::default())
+    ) {
+        fast_loss_passes(&b)?;
     }
 }

@@ -14,9 +14,22 @@
 //!
 //! The inputs mix the generators' edge cases (c = ±1 and neighbours, branch
 //! thresholds, roots of T_m, subnormals) with uniform and near-±1 random points.
+//!
+//! Loss batches too, as nalgebra offers strategies for its matrices: [`loss_batch`]
+//! generates a whole [`Batch`] within [`BatchSizes`]:
+//!
+//! ```ignore
+//! use asoftmax_spec::conformance::strategies::{BatchSizes, loss_batch};
+//! proptest! {
+//!     #[test]
+//!     fn my_loss_is_close(b in loss_batch::<f32>(BatchSizes::default())) {
+//!         // compare my_loss(&b) with the oracle (conformance::loss_suite::expected) …
+//!     }
+//! }
+//! ```
 
 use super::generators::edge_cases;
-use super::kernel::FloatFormat;
+use super::kernel::{Backward, Batch, FloatFormat, Variant};
 use proptest::prelude::*;
 use std::ops::RangeInclusive;
 
@@ -64,4 +77,116 @@ pub fn theta_for(m: u32) -> BoxedStrategy<f64> {
         2 => 0.0f64..=std::f64::consts::PI,
     ]
     .boxed()
+}
+
+/// The sizes of the batches [`loss_batch`] generates.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct BatchSizes {
+    /// Batch size `N` (default `1..=3`).
+    pub n: RangeInclusive<usize>,
+    /// Number of classes `C` (default `2..=4`).
+    pub classes: RangeInclusive<usize>,
+    /// Feature dimension `d` (default `1..=4`).
+    pub dim: RangeInclusive<usize>,
+    /// Integer margin `m` (default `1..=8`).
+    pub m: RangeInclusive<u32>,
+}
+
+impl Default for BatchSizes {
+    fn default() -> Self {
+        BatchSizes {
+            n: 1..=3,
+            classes: 2..=4,
+            dim: 1..=4,
+            m: 1..=8,
+        }
+    }
+}
+
+/// How the features of a generated batch relate to the class rows.
+#[derive(Clone, Copy, Debug)]
+enum Features {
+    /// Independent entries uniform in `[−1, 1]`.
+    Random,
+    /// Each feature is `±` its class row with a relative jitter of `10⁻⁷` per entry, so
+    /// that its target cosine is near `±1` (where a float cosine can leave `[−1, 1]`).
+    NearlyParallel { anti: bool },
+}
+
+/// A loss batch in format `T` with sizes in `sizes`: class rows uniform in `[−1, 1]`,
+/// labels uniform, features [random or nearly (anti)parallel to their class
+/// row](Features) times a norm `2^k` (`|k| ≤ 6`, or 1); `λ` from `{0, ½, 5, 1000}` or
+/// uniform in `[0, 10]`, `s` from `{1, 16, 64}` or uniform in `[1, 64]` (both rounded
+/// to `T`); both variants and both backwards. A row of norm below `2⁻¹⁰` gets 1 added
+/// to its first entry: the oracle has no gradient at `x = 0` and no direction for
+/// `W_j = 0`, so every generated batch has an oracle value.
+pub fn loss_batch<T: FloatFormat>(sizes: BatchSizes) -> BoxedStrategy<Batch<T>> {
+    let BatchSizes { n, classes, dim, m } = sizes;
+    let features = prop_oneof![
+        2 => Just(Features::Random),
+        1 => any::<bool>().prop_map(|anti| Features::NearlyParallel { anti }),
+    ];
+    let xnorm = prop_oneof![Just(1.0), (-6i32..=6).prop_map(|k| 2f64.powi(k))];
+    let lambda = prop_oneof![
+        prop::sample::select(vec![0.0, 0.5, 5.0, 1000.0]),
+        0.0f64..=10.0
+    ];
+    let scale = prop_oneof![prop::sample::select(vec![1.0, 16.0, 64.0]), 1.0f64..=64.0];
+    let variant = prop::sample::select(vec![Variant::ASoftmax, Variant::LSoftmax]);
+    let backward = prop::sample::select(vec![Backward::Full, Backward::DetachedMargin]);
+    let loss = (m, lambda, scale, variant, backward);
+    (n, classes, dim)
+        .prop_flat_map(move |(n, c, d)| {
+            let unit = || prop::collection::vec(-1.0f64..=1.0, c * d);
+            (
+                Just((n, c, d)),
+                prop::collection::vec(-1.0f64..=1.0, n * d),
+                unit(),
+                prop::collection::vec(0..c, n),
+                prop::collection::vec(-1e-7f64..=1e-7, n * d),
+                features.clone(),
+                xnorm.clone(),
+                loss.clone(),
+            )
+        })
+        .prop_map(
+            |((n, c, d), x, w, y, jitter, features, xnorm, (m, lambda, s, variant, backward))| {
+                let w = lift_small_rows(w, d);
+                let x = match features {
+                    Features::Random => x,
+                    Features::NearlyParallel { anti } => (0..n * d)
+                        .map(|i| {
+                            let sign = if anti { -1.0 } else { 1.0 };
+                            sign * w[y[i / d] * d + i % d] * (1.0 + jitter[i])
+                        })
+                        .collect(),
+                };
+                let x = lift_small_rows(x.into_iter().map(|v| v * xnorm).collect(), d);
+                Batch {
+                    x: x.into_iter().map(T::from_f64).collect(),
+                    w: w.into_iter().map(T::from_f64).collect(),
+                    y,
+                    n,
+                    classes: c,
+                    dim: d,
+                    m,
+                    lambda: T::from_f64(lambda),
+                    scale: T::from_f64(s),
+                    variant,
+                    backward,
+                }
+            },
+        )
+        .boxed()
+}
+
+/// Adds 1 to the first entry of every row (of `d` entries) whose entries are all below
+/// `2⁻¹⁰` in magnitude, so that no row is (nearly) zero.
+fn lift_small_rows(mut v: Vec<f64>, d: usize) -> Vec<f64> {
+    for row in v.chunks_mut(d) {
+        if row.iter().all(|e| e.abs() < 2f64.powi(-10)) {
+            row[0] += 1.0;
+        }
+    }
+    v
 }
