@@ -114,8 +114,8 @@ enum Features {
 }
 
 /// A loss batch in format `T` with sizes in `sizes`: class rows uniform in `[−1, 1]`,
-/// labels uniform, features [random or nearly (anti)parallel to their class
-/// row](Features) times a norm `2^k` (`|k| ≤ 6`, or 1); `λ` from `{0, ½, 5, 1000}` or
+/// labels uniform, features random or nearly (anti)parallel to their class row
+/// (relative jitter `10⁻⁷`) times a norm `2^k` (`|k| ≤ 6`, or 1); `λ` from `{0, ½, 5, 1000}` or
 /// uniform in `[0, 10]`, `s` from `{1, 16, 64}` or uniform in `[1, 64]` (both rounded
 /// to `T`); both variants and both backwards. A row of norm below `2⁻¹⁰` gets 1 added
 /// to its first entry: the oracle has no gradient at `x = 0` and no direction for
