@@ -1242,20 +1242,35 @@ impl Out {
 
     /// The enclosure `exact + base + rest` as a [`Split`]: the exact lane is its exact
     /// part when dyadic (so that a tiny rest next to a midpoint decides the rounding).
+    ///
+    /// An exactly known base is reduced first (square roots grouped by class): its
+    /// rational part joins the exact lane and only its irrational part is enclosed, so a
+    /// base that cancels exactly (`ŵ_J[k] − ŵ_y[k] = 1/√3 − 1/√3`) leaves no interval
+    /// residue to swamp a tiny rest.
     fn split(self) -> Split {
         let wp = self.base.lo.prec();
-        let mut iv = self.base.into_ival().expect("ordered");
+        let mut exact = self.exact;
+        let mut iv = match &self.base_exact {
+            Some(b) => {
+                let (q, irrational) = b.reduce();
+                exact += q;
+                irrational.iter().fold(zero(wp), |acc, (c, r)| {
+                    acc.add(&SqrtQ::new(r.clone()).ival(wp).mul(&Ival::from_rational(c, wp)))
+                })
+            }
+            None => self.base.into_ival().expect("ordered"),
+        };
         if self.rest_used && !self.skip_rest {
             iv = iv.add(&self.rest.into_ival().expect("ordered"));
         }
-        if self.exact.denom().is_power_of_two() {
-            let bits = self.exact.numer().significant_bits().max(1);
+        if exact.denom().is_power_of_two() {
+            let bits = exact.numer().significant_bits().max(1);
             Split {
-                base: Float::with_val(bits, &self.exact),
+                base: Float::with_val(bits, &exact),
                 rest: iv,
             }
         } else {
-            Split::from(iv.add(&Ival::from_rational(&self.exact, wp)))
+            Split::from(iv.add(&Ival::from_rational(&exact, wp)))
         }
     }
 }
@@ -1750,25 +1765,61 @@ fn eval(
     Ok(Some(outs))
 }
 
-/// `u[k]` exactly, when every term's coefficient is a known rational.
-fn exact_vector(g: &Grad<'_>, d: usize) -> Option<Vec<Rational>> {
-    let mut v = vec![Rational::new(); d];
+/// A sum `Σ q·√r` kept with one term per radicand `r` (identical radicands merged
+/// exactly): enough to see the cancellations of equal gradient entries such as
+/// `W_j[k]/‖W_j‖ = W_J[k]/‖W_J‖` with equal norms.
+type Merged = Vec<(Rational, Rational)>;
+
+fn merge_into(v: &mut Merged, q: Rational, r: &Rational) {
+    if q == 0 || *r == 0 {
+        return;
+    }
+    match v.iter_mut().find(|e| e.1 == *r) {
+        Some(e) => e.0 += q,
+        None => v.push((q, r.clone())),
+    }
+}
+
+/// `u[k]` exactly as merged surds, when every term's coefficient is known exactly.
+fn surd_vector(g: &Grad<'_>, d: usize) -> Option<Vec<Merged>> {
+    let mut v = vec![Merged::new(); d];
     for t in g {
-        let c = Rational::from(t.rational.as_ref()? * &t.scale);
+        let ex = t.exact.as_ref()?;
         for (vk, n) in v.iter_mut().zip(t.inum) {
             if *n != 0 {
-                *vk += Rational::from(&c * n);
+                let f = Rational::from(&t.scale * n);
+                for (q, r) in &ex.0 {
+                    merge_into(vk, Rational::from(q * &f), r);
+                }
             }
         }
     }
     Some(v)
 }
 
+/// An enclosure of a merged surd sum, with the square roots cached per radicand.
+fn merged_ival(v: &Merged, wp: u32, roots: &mut Vec<(Rational, Ival)>) -> Ival {
+    let mut acc = zero(wp);
+    for (q, r) in v {
+        let root = match roots.iter().find(|e| e.0 == *r) {
+            Some(e) => e.1.clone(),
+            None => {
+                let iv = SqrtQ::new(r.clone()).ival(wp);
+                roots.push((r.clone(), iv.clone()));
+                iv
+            }
+        };
+        acc = acc.add(&root.mul(&Ival::from_rational(q, wp)));
+    }
+    acc
+}
+
 /// The x-gradient's softmax remainder `Σ_{j∉G} p_j·(u_j − ū_G)` of one sample. When the
-/// gradient vectors are exact rationals the differences are formed exactly first (a
-/// component where they agree contributes nothing: no `p·u − p·u` cancellation over
-/// intervals, which would need a working precision growing with the logit gap);
-/// otherwise the terms `ρ_j·u_j` are accumulated one by one.
+/// gradient vectors are known exactly (as sums of square roots) the differences are
+/// formed exactly first, merging identical radicands: a component where they agree
+/// contributes nothing, instead of a `p·u − p·u` cancellation over intervals whose
+/// residue would need a working precision growing with the logit gap. Otherwise the
+/// terms `ρ_j·u_j` are accumulated one by one.
 fn add_x_rest(
     x_out: &mut [Out],
     grads: &[(Grad<'_>, Grad<'_>)],
@@ -1778,27 +1829,38 @@ fn add_x_rest(
     scratch: &mut Float,
 ) {
     let d = x_out.len();
-    let exact: Option<Vec<Vec<Rational>>> =
-        grads.iter().map(|(gx, _)| exact_vector(gx, d)).collect();
+    let exact: Option<Vec<Vec<Merged>>> =
+        grads.iter().map(|(gx, _)| surd_vector(gx, d)).collect();
     let Some(exact) = exact else {
         for ((gx, _), rho) in grads.iter().zip(&sm.rho) {
             add_grad(x_out, gx, rho, None, true, sn, scratch);
         }
         return;
     };
-    let inv_g = Rational::from((1, sm.size));
-    let mut mean = vec![Rational::new(); d];
+    // −ū_G, then u_j − ū_G for each j outside G.
+    let minus_mean = Rational::from((-1, sm.size)) * sn;
+    let mut neg_mean = vec![Merged::new(); d];
     for (u, _) in exact.iter().zip(&sm.in_ref).filter(|(_, g)| **g) {
-        for (m, uk) in mean.iter_mut().zip(u) {
-            *m += Rational::from(uk * &inv_g);
+        for (m, uk) in neg_mean.iter_mut().zip(u) {
+            for (q, r) in uk {
+                merge_into(m, Rational::from(q * &minus_mean), r);
+            }
         }
     }
+    let mut roots = Vec::new();
     for (j, u) in exact.iter().enumerate().filter(|(j, _)| !sm.in_ref[*j]) {
-        for (o, (uk, mk)) in x_out.iter_mut().zip(u.iter().zip(&mean)) {
-            let diff = Rational::from(uk - mk) * sn;
-            if diff != 0 && !o.skip_rest {
+        for ((o, uk), mk) in x_out.iter_mut().zip(u).zip(&neg_mean) {
+            if o.skip_rest {
+                continue;
+            }
+            let mut diff = mk.clone();
+            for (q, r) in uk {
+                merge_into(&mut diff, Rational::from(q * sn), r);
+            }
+            diff.retain(|(q, _)| *q != 0);
+            if !diff.is_empty() {
                 o.rest
-                    .add_ival(&sm.rho[j].mul(&Ival::from_rational(&diff, wp)));
+                    .add_ival(&sm.rho[j].mul(&merged_ival(&diff, wp, &mut roots)));
                 o.rest_used = true;
             }
         }

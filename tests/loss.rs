@@ -1670,3 +1670,32 @@ fn a_structural_zero_at_an_irrational_cosine_is_proven() {
         assert!(gx[0][1].f64() != 0.0);
     }
 }
+
+/// A tiny component behind an exact cancellation with irrational entries: A-Softmax,
+/// x = (1000, 1000, 1), s = 1000, rows W_0 = (1, 1, 1), W_1 = (1, 1, −1), W_2 = (1, −1, 1)
+/// (the target, y = 2) and W_3 = (0, 0, 1). The first three share ŵ[0] = 1/√3, so
+/// ∂L/∂x[0] = s·p_3·(0 − 1/√3) only, with p_3 ≈ e^(−1.15·10⁶): formed term by term over
+/// intervals, `p_1·ŵ_1[0] − p_1·ŵ_0[0]` (p_1 ≈ e^(−1155)) would leave a residue that
+/// only about 1.7·10⁶ working bits push below the true value; the differences are formed
+/// exactly instead (identical radicands 1/3 merged). Its sign and decimal exponent are
+/// checked against −s·e^(f_3 − f_0)/√3.
+#[test]
+fn a_tiny_component_behind_an_irrational_cancellation_is_decided() {
+    let mut spec = LossSpec::new(
+        qmi(&[&[1000, 1000, 1]]),
+        qmi(&[&[1, 1, 1], &[1, 1, -1], &[1, -1, 1], &[0, 0, 1]]),
+        vec![2],
+        qi(1),
+    );
+    spec.scale = qi(1000);
+    let out = loss(&spec, true, 24).unwrap();
+    let g = &out.grad_x.unwrap()[0][0];
+    assert_eq!(g.f64().to_bits(), (-0.0f64).to_bits());
+    // f_0 − f_3 = 1000·(2001/√3 − 1): log10 of s·e^{f_3 − f_0}/√3 gives the exponent.
+    let gap = 1000.0 * (2001.0 / 3f64.sqrt() - 1.0);
+    let e10 = ((3.0 - 0.5 * 3f64.log10()) - gap * std::f64::consts::LOG10_E).floor() as i64;
+    let d = g.decimal();
+    assert!(d.starts_with('-'), "{d}");
+    let exp: i64 = d.split_once('e').unwrap().1.parse().unwrap();
+    assert!((exp - e10).abs() <= 1, "{d} vs 10^{e10}");
+}
