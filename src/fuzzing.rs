@@ -15,7 +15,7 @@
 //! | [`jsonl_parsers`] (feature `cli`) | `eval_line`, `check::check`, `number_value`, `parse_exact` return a value or an error, never panic | any bytes; `eval` only on lines whose work is bounded (see the function) |
 
 use crate::arith::{Format, parse_exact, rational_from_f64};
-use crate::conformance::loss_suite::{LossPolicy, expected, score_batch};
+use crate::conformance::loss_suite::{LossPolicy, expected, score_loss};
 use crate::conformance::scalar_suite::{describe_exact, describe_float, exact_scalar};
 use crate::conformance::{Batch, FloatFormat, Policy, ScalarOp};
 use crate::fast::{self, Plan};
@@ -387,16 +387,9 @@ fn check_loss_batch<T: FloatFormat>(b: &Batch<T>) {
         got.loss,
         value_only.loss
     );
+    let score = score_loss(b, &exp, &got, &LossPolicy::default(), String::from("fuzz"));
     let widen = |v: &[T]| v.iter().map(|t| t.to_f64()).collect::<Vec<f64>>();
     let (gx, gw) = (widen(&got.grad_x), widen(&got.grad_w));
-    let score = score_batch(
-        b,
-        &exp,
-        (got.loss.to_f64(), &gx, &gw),
-        T::FORMAT,
-        &LossPolicy::default(),
-        String::from("fuzz"),
-    );
     assert!(
         score.passed(),
         "fast loss outside LossPolicy::default(): errors (loss, grad_x, grad_w) {:?}, allowed {:?}\n\

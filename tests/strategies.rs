@@ -2,7 +2,7 @@
 #![cfg(feature = "proptest")]
 
 use asoftmax_spec::arith::Format;
-use asoftmax_spec::conformance::loss_suite::{LossPolicy, expected, score_batch};
+use asoftmax_spec::conformance::loss_suite::{LossPolicy, expected, score_loss};
 use asoftmax_spec::conformance::policy::{Policy, ScalarOp};
 use asoftmax_spec::conformance::scalar_suite::exact_scalar;
 use asoftmax_spec::conformance::strategies;
@@ -18,16 +18,7 @@ where
 {
     let exp = expected(b).map_err(|e| TestCaseError::fail(format!("oracle: {e}")))?;
     let got = Fast.loss(b, true);
-    let wide = |v: &[T]| v.iter().map(|t| t.to_f64()).collect::<Vec<f64>>();
-    let (gx, gw) = (wide(&got.grad_x), wide(&got.grad_w));
-    let score = score_batch(
-        b,
-        &exp,
-        (got.loss.to_f64(), &gx, &gw),
-        T::FORMAT,
-        &LossPolicy::default(),
-        String::new(),
-    );
+    let score = score_loss(b, &exp, &got, &LossPolicy::default(), String::new());
     prop_assert!(
         score.passed(),
         "errors {:?}, allowed {:?} on {b:?}",

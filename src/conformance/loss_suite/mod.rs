@@ -25,5 +25,7 @@ pub use metrics::{
     Expected, expected, logit_scale, normwise_error, scales, softmax_balance, spec_of,
 };
 pub use policy::{LossOp, LossPolicy};
-pub use report::{BatchScore, DEFAULT_SEED, LossReport, assert_loss, check_loss, score_batch};
+pub use report::{
+    BatchScore, DEFAULT_SEED, LossReport, assert_loss, check_loss, score_batch, score_loss,
+};
 pub use textbook::{LossFlaw, TextbookLoss};

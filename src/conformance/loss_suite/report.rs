@@ -5,7 +5,7 @@ use super::generators::loss_batches;
 use super::metrics::{Expected, expected, normwise_error, scales};
 use super::policy::{LossOp, LossPolicy};
 use crate::arith::Format;
-use crate::conformance::kernel::{Batch, FloatFormat, LossKernel};
+use crate::conformance::kernel::{Batch, FloatFormat, LossGrad, LossKernel};
 use crate::conformance::metrics::error_in_ulps_of;
 use std::fmt;
 
@@ -121,6 +121,26 @@ pub fn score_batch<T: FloatFormat>(
     }
 }
 
+/// A kernel's output `got` on `b` scored against the oracle's `exp` under `policy`:
+/// [`score_batch`] with the outputs widened to `f64`.
+pub fn score_loss<T: FloatFormat>(
+    b: &Batch<T>,
+    exp: &Expected,
+    got: &LossGrad<T>,
+    policy: &LossPolicy,
+    origin: String,
+) -> BatchScore {
+    let widen = |v: &[T]| v.iter().map(|t| t.to_f64()).collect::<Vec<f64>>();
+    score_batch(
+        b,
+        exp,
+        (got.loss.to_f64(), &widen(&got.grad_x), &widen(&got.grad_w)),
+        T::FORMAT,
+        policy,
+        origin,
+    )
+}
+
 /// Runs a loss kernel over the generated batches.
 pub fn check_loss<T: FloatFormat, K: LossKernel<T> + ?Sized>(
     kernel: &K,
@@ -137,15 +157,7 @@ pub fn check_loss<T: FloatFormat, K: LossKernel<T> + ?Sized>(
         }
         let Ok(exp) = expected(b) else { continue };
         let got = kernel.loss(b, true);
-        let widen = |v: &[T]| v.iter().map(|t| t.to_f64()).collect::<Vec<f64>>();
-        scores.push(score_batch(
-            b,
-            &exp,
-            (got.loss.to_f64(), &widen(&got.grad_x), &widen(&got.grad_w)),
-            fmt,
-            policy,
-            case.origin,
-        ));
+        scores.push(score_loss(b, &exp, &got, policy, case.origin));
     }
     LossReport {
         kernel: kernel.name(),
