@@ -17,6 +17,7 @@
 //! argument is handled by evaluating the exact endpoints; the derivatives use their
 //! Lipschitz constants (`|d²ψ/dθ²| ≤ m²`, `|d²ψ/dc²| ≤ m·U′_{m−1}(1) ≤ m⁴/3`).
 
+use crate::arith::exact::integer_u32;
 use crate::arith::{Approx, Ival, Scalar, ziv};
 /// The exact-route budget of the c-form, shared with [`crate::multiangle::cos_m`].
 pub use crate::multiangle::{EXACT_ROUTE_MAX_BITS, exact_route_is_cheap};
@@ -50,15 +51,6 @@ pub(crate) fn check_margin(m: &Rational) -> Result<(), Error> {
         })
     } else {
         Ok(())
-    }
-}
-
-/// `Some(m)` when the rational margin is an integer.
-fn integer_margin(m: &Rational) -> Option<u32> {
-    if *m.denom() == 1 {
-        m.numer().to_u32()
-    } else {
-        None
     }
 }
 
@@ -297,7 +289,7 @@ pub fn dpsi_dcos_ival(m: u32, c: &Ival) -> Result<Ival, Error> {
 pub fn psi(m: &Rational, at: &Angle, prec: u32) -> Result<Approx, Error> {
     check_margin(m)?;
     ziv::check_prec(prec)?;
-    match (integer_margin(m), at) {
+    match (integer_u32(m), at) {
         (Some(mi), Angle::Cos(c)) if exact_route_is_cheap(mi, c) => {
             ziv::approx_rational("psi", &psi_cos_exact(mi, c)?, prec)
         }
@@ -352,7 +344,7 @@ pub fn dpsi_dcos(m: u32, at: &Angle, prec: u32) -> Result<Approx, Error> {
 pub fn dpsi_dtheta(m: &Rational, at: &Angle, prec: u32) -> Result<Approx, Error> {
     check_margin(m)?;
     ziv::check_prec(prec)?;
-    match (integer_margin(m), at) {
+    match (integer_u32(m), at) {
         (Some(mi), Angle::Cos(c)) => {
             check_cos(c)?;
             let k = branch_from_cos(mi, c)?;

@@ -169,6 +169,15 @@ pub fn f64_of_text(text: &str) -> Result<f64, Error> {
     }
 }
 
+/// `r` as a `u32` when it is an integer in `0..=u32::MAX` (an integer margin, an index).
+pub(crate) fn integer_u32(r: &Rational) -> Option<u32> {
+    if *r.denom() == 1 {
+        r.numer().to_u32()
+    } else {
+        None
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -127,8 +127,7 @@ fn eval_loss(f: &mut Fields, prec: u32) -> Result<Map<String, Value>, String> {
 /// A required integer `m` from `min` to [`multiangle::MAX_M`].
 pub(super) fn integer_m(f: &mut Fields, min: u32) -> Result<u32, String> {
     let m: Rational = f.number("m")?;
-    let as_int = (*m.denom() == 1).then(|| m.numer().to_u32()).flatten();
-    match as_int {
+    match crate::arith::exact::integer_u32(&m) {
         Some(v) if v >= min && v <= multiangle::MAX_M => Ok(v),
         _ => Err(format!(
             "m = {} is out of range: expected an integer from {min} to {} for this op",

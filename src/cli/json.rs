@@ -7,6 +7,7 @@
 //! - a string is a decimal (`"-0.125"`, `"1e-30"`) or C99 hex float (`"0x1.8p-1"`)
 //!   and denotes that **exact** rational.
 
+use crate::arith::exact::integer_u32;
 use crate::arith::ziv::Approx;
 use crate::arith::{exact, hex_f32, hex_f64, rational_from_f64};
 use crate::names::Name;
@@ -246,14 +247,6 @@ pub fn number_value(v: &Value) -> Result<Rational, String> {
             "expected a number or a numeric string, got {}",
             kind(other)
         )),
-    }
-}
-
-fn integer_u32(r: &Rational) -> Option<u32> {
-    if *r.denom() == 1 {
-        r.numer().to_u32()
-    } else {
-        None
     }
 }
 

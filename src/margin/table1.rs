@@ -2,6 +2,7 @@
 //! A-Softmax, evaluated and used to classify a sample (module docs §4).
 
 use super::check_margin_m;
+use crate::arith::exact::integer_u32;
 use crate::arith::{Approx, Ival, ziv};
 use crate::multiangle::{check_cos, check_theta};
 use crate::{Angle, Error, psi};
@@ -103,21 +104,12 @@ fn dot(a: &[Rational], b: &[Rational]) -> Rational {
         .fold(Rational::new(), |acc, (x, y)| acc + Rational::from(x * y))
 }
 
-/// `Some(m)` for an integer margin.
-fn integer_m(m: &Rational) -> Option<u32> {
-    if *m.denom() == 1 {
-        m.numer().to_u32()
-    } else {
-        None
-    }
-}
-
 /// `cos θ` and `ψ(θ)` from an [`Angle`], enclosed at `wp`.
 fn angle_cos_psi(m: &Rational, at: &Angle, wp: u32) -> Result<(Ival, Ival), Error> {
     match at {
         Angle::Cos(c) => {
             let ci = Ival::from_rational(c, wp);
-            let psi = match integer_m(m) {
+            let psi = match integer_u32(m) {
                 Some(mi) => Ival::from_rational(&psi::psi_cos_exact(mi, c)?, wp),
                 None => psi::psi_theta_ival(m, &ci.acos().expect("c in [-1, 1]"))?,
             };
@@ -133,7 +125,7 @@ fn angle_cos_psi(m: &Rational, at: &Angle, wp: u32) -> Result<(Ival, Ival), Erro
 /// ψ over an enclosure of `cos θ`.
 fn psi_of_cos(m: &Rational, c: &Ival) -> Result<Ival, Error> {
     let c = c.clamp_unit().expect("a cosine enclosure meets [-1, 1]");
-    match integer_m(m) {
+    match integer_u32(m) {
         Some(mi) => psi::psi_cos_ival(mi, &c),
         None => psi::psi_theta_ival(m, &c.acos().expect("clamped to [-1, 1]")),
     }
@@ -333,7 +325,7 @@ impl DecisionRule {
             Sample::Angles { theta, .. } => {
                 // Function i compares ψ at angle i with the plain cosine of the other one.
                 let (a, b) = (&theta[i], &theta[1 - i]);
-                match (a, b, integer_m(&m)) {
+                match (a, b, integer_u32(&m)) {
                     (Angle::Cos(ca), Angle::Cos(cb), Some(mi)) => {
                         Ok(psi::psi_cos_exact(mi, ca)? == *cb)
                     }
