@@ -5,7 +5,7 @@ use asoftmax_spec::cli::args::{name_parser, name_parser_of};
 use asoftmax_spec::cli::op::Op;
 use asoftmax_spec::cli::{check, eval, exhaustive, vectors};
 use asoftmax_spec::loss::{Backward, Variant};
-use clap::{Parser, Subcommand, ValueEnum};
+use clap::{Args, Parser, Subcommand, ValueEnum};
 use std::io::{self, BufReader, BufWriter, IsTerminal, Write};
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
@@ -63,67 +63,11 @@ enum Command {
     /// Generate golden test vectors (JSON Lines on standard output): eval inputs
     /// representable in --dtype, with the oracle's outputs and a unique id.
     /// Same options and seed give byte-identical output.
-    Vectors {
-        /// Comma-separated ops.
-        #[arg(long, value_parser = name_parser_of(&Op::VECTORS), default_value = "cos_m,psi,dpsi_dcos", value_delimiter = ',')]
-        op: Vec<Op>,
-        /// The float format of the inputs (and of the implementation under test).
-        #[arg(long, value_parser = name_parser::<Format>(), default_value = "f32")]
-        dtype: Format,
-        /// Margins: a single value ("4") or a range ("1..=8", "1..9").
-        #[arg(long, default_value = "1..=8")]
-        m: String,
-        /// Vectors per (op, m) for the scalar ops (edge cases first, then random);
-        /// batches per m for loss.
-        #[arg(long, default_value_t = 200)]
-        count: usize,
-        /// Seed of the random inputs.
-        #[arg(long, default_value_t = 0x5eed)]
-        seed: u64,
-        /// Loss: number of classes C.
-        #[arg(long, default_value_t = 4)]
-        classes: usize,
-        /// Loss: feature dimension d.
-        #[arg(long, default_value_t = 3)]
-        dim: usize,
-        /// Loss: batch size N.
-        #[arg(long, default_value_t = 2)]
-        batch: usize,
-        /// Loss: annealing weight λ ≥ 0.
-        #[arg(long, default_value_t = 0.0)]
-        lambda: f64,
-        /// Loss: logit scale s > 0.
-        #[arg(long, default_value_t = 1.0)]
-        scale: f64,
-        /// Loss: logits variant (the JSON names; "a-softmax" and "l-softmax" are accepted too).
-        #[arg(long, value_parser = name_parser::<Variant>(), default_value = "a_softmax")]
-        variant: Variant,
-        /// Loss: backward semantics (the JSON names; "detached-margin" is accepted too).
-        #[arg(long, value_parser = name_parser::<Backward>(), default_value = "full")]
-        backward: Backward,
-    },
+    Vectors(VectorsArgs),
     /// Judge an implementation's RESULTS (JSON Lines {"id":…,"value":…[,"grad_x","grad_w"]})
     /// on a VECTORS file with the suite's metrics and tolerances. Exits 0 only when
     /// every vector has one result within tolerance and no line is malformed.
-    Check {
-        /// The vectors file (from `asoftmax-spec vectors`).
-        vectors: PathBuf,
-        /// The implementation's results.
-        results: PathBuf,
-        /// Report format.
-        #[arg(long, value_enum, default_value = "text")]
-        format: ReportFormat,
-        /// Override the ulp tolerance of every scalar op.
-        #[arg(long)]
-        max_ulps: Option<f64>,
-        /// Override the scaled tolerance (per m²) of every scalar op.
-        #[arg(long)]
-        max_scaled: Option<f64>,
-        /// Override the tolerance (per m²·d scaled ulps) of the loss and its gradients
-        /// (the gradients keep their factor 1 + β·S/8 for balanced softmax at logit scale S).
-        #[arg(long)]
-        loss_tol: Option<f64>,
-    },
+    Check(CheckArgs),
     /// The exhaustive tier: every f32 c in [-1, 1] (2,130,706,434 inputs) for each op and
     /// m, compared bit for bit with the certified correctly rounded value (a filter with a
     /// proven bound, MPFR where it cannot decide). Kernels: fast, textbook, every zoo
@@ -167,6 +111,70 @@ enum Command {
         #[arg(long, value_enum, default_value = "text")]
         format: ReportFormat,
     },
+}
+
+/// The options of `vectors`.
+#[derive(Args)]
+struct VectorsArgs {
+    /// Comma-separated ops.
+    #[arg(long, value_parser = name_parser_of(&Op::VECTORS), default_value = "cos_m,psi,dpsi_dcos", value_delimiter = ',')]
+    op: Vec<Op>,
+    /// The float format of the inputs (and of the implementation under test).
+    #[arg(long, value_parser = name_parser::<Format>(), default_value = "f32")]
+    dtype: Format,
+    /// Margins: a single value ("4") or a range ("1..=8", "1..9").
+    #[arg(long, default_value = "1..=8")]
+    m: String,
+    /// Vectors per (op, m) for the scalar ops (edge cases first, then random);
+    /// batches per m for loss.
+    #[arg(long, default_value_t = 200)]
+    count: usize,
+    /// Seed of the random inputs.
+    #[arg(long, default_value_t = 0x5eed)]
+    seed: u64,
+    /// Loss: number of classes C.
+    #[arg(long, default_value_t = 4)]
+    classes: usize,
+    /// Loss: feature dimension d.
+    #[arg(long, default_value_t = 3)]
+    dim: usize,
+    /// Loss: batch size N.
+    #[arg(long, default_value_t = 2)]
+    batch: usize,
+    /// Loss: annealing weight λ ≥ 0.
+    #[arg(long, default_value_t = 0.0)]
+    lambda: f64,
+    /// Loss: logit scale s > 0.
+    #[arg(long, default_value_t = 1.0)]
+    scale: f64,
+    /// Loss: logits variant (the JSON names; "a-softmax" and "l-softmax" are accepted too).
+    #[arg(long, value_parser = name_parser::<Variant>(), default_value = "a_softmax")]
+    variant: Variant,
+    /// Loss: backward semantics (the JSON names; "detached-margin" is accepted too).
+    #[arg(long, value_parser = name_parser::<Backward>(), default_value = "full")]
+    backward: Backward,
+}
+
+/// The arguments of `check`.
+#[derive(Args)]
+struct CheckArgs {
+    /// The vectors file (from `asoftmax-spec vectors`).
+    vectors: PathBuf,
+    /// The implementation's results.
+    results: PathBuf,
+    /// Report format.
+    #[arg(long, value_enum, default_value = "text")]
+    format: ReportFormat,
+    /// Override the ulp tolerance of every scalar op.
+    #[arg(long)]
+    max_ulps: Option<f64>,
+    /// Override the scaled tolerance (per m²) of every scalar op.
+    #[arg(long)]
+    max_scaled: Option<f64>,
+    /// Override the tolerance (per m²·d scaled ulps) of the loss and its gradients
+    /// (the gradients keep their factor 1 + β·S/8 for balanced softmax at logit scale S).
+    #[arg(long)]
+    loss_tol: Option<f64>,
 }
 
 /// Prints an exhaustive summary (and writes its JSON); exit 0 only when nothing is
@@ -275,102 +283,110 @@ fn main() -> ExitCode {
                 Err(e) => fail("merge", &e),
             }
         }
-        Command::Vectors {
-            op,
-            dtype,
-            m,
-            count,
-            seed,
-            classes,
-            dim,
-            batch,
-            lambda,
-            scale,
-            variant,
-            backward,
-        } => {
-            let ms = match vectors::parse_m_range(&m) {
-                Ok(r) => r,
-                Err(e) => return fail("vectors", &e),
-            };
-            if classes == 0 || dim == 0 || batch == 0 {
-                return fail("vectors", "--classes, --dim and --batch must be at least 1");
-            }
-            if !(lambda >= 0.0 && lambda.is_finite() && scale > 0.0 && scale.is_finite()) {
-                return fail(
-                    "vectors",
-                    "--lambda must be finite and >= 0, --scale finite and > 0",
-                );
-            }
-            let opts = vectors::VectorsOptions {
-                ops: op,
-                dtype,
-                ms,
-                count,
-                seed,
-                classes,
-                dim,
-                batch,
-                lambda,
-                scale,
-                variant,
-                backward,
-            };
-            let mut out = BufWriter::new(std::io::stdout().lock());
-            let tty = std::io::stderr().is_terminal();
-            let mut progress = |done: usize, total: usize| {
-                if tty {
-                    eprint!("\rvectors: {done}/{total} groups");
-                    if done == total {
-                        eprintln!();
-                    }
-                }
-            };
-            match vectors::generate(&opts, &mut out, &mut progress) {
-                Ok(_) => ExitCode::SUCCESS,
-                // A closed pipe (`vectors … | head`): stop quietly, like other Unix tools.
-                Err(e) if e.downcast_ref().is_some_and(is_broken_pipe) => ExitCode::SUCCESS,
-                Err(e) => fail("vectors", &e.to_string()),
-            }
-        }
-        Command::Check {
-            vectors,
-            results,
-            format,
-            max_ulps,
-            max_scaled,
-            loss_tol,
-        } => {
-            let read = |p: &Path| {
-                std::fs::read_to_string(p).map_err(|e| format!("cannot read {}: {e}", p.display()))
-            };
-            let (v, r) = match (read(&vectors), read(&results)) {
-                (Ok(v), Ok(r)) => (v, r),
-                (Err(e), _) | (_, Err(e)) => return fail("check", &e),
-            };
-            let ov = check::Overrides {
-                max_ulps,
-                max_scaled,
-                loss_tol,
-            };
-            let report = check::check(&v, &r, &ov);
-            let mut out = io::stdout().lock();
-            let written = match format {
-                ReportFormat::Text => write!(out, "{}", report.text()),
-                ReportFormat::Json => writeln!(out, "{}", report.json()),
-            };
-            match written.and_then(|()| out.flush()) {
-                // A closed pipe only cuts the report short: the verdict stays the exit status.
-                Ok(()) => {}
-                Err(e) if is_broken_pipe(&e) => {}
-                Err(e) => return fail("check", &format!("I/O error: {e}")),
-            }
-            if report.passed() {
-                ExitCode::SUCCESS
-            } else {
-                ExitCode::from(1)
+        Command::Vectors(args) => run_vectors(args),
+        Command::Check(args) => run_check(args),
+    }
+}
+
+/// `asoftmax-spec vectors`.
+fn run_vectors(args: VectorsArgs) -> ExitCode {
+    let VectorsArgs {
+        op,
+        dtype,
+        m,
+        count,
+        seed,
+        classes,
+        dim,
+        batch,
+        lambda,
+        scale,
+        variant,
+        backward,
+    } = args;
+    let ms = match vectors::parse_m_range(&m) {
+        Ok(r) => r,
+        Err(e) => return fail("vectors", &e),
+    };
+    if classes == 0 || dim == 0 || batch == 0 {
+        return fail("vectors", "--classes, --dim and --batch must be at least 1");
+    }
+    if !(lambda >= 0.0 && lambda.is_finite() && scale > 0.0 && scale.is_finite()) {
+        return fail(
+            "vectors",
+            "--lambda must be finite and >= 0, --scale finite and > 0",
+        );
+    }
+    let opts = vectors::VectorsOptions {
+        ops: op,
+        dtype,
+        ms,
+        count,
+        seed,
+        classes,
+        dim,
+        batch,
+        lambda,
+        scale,
+        variant,
+        backward,
+    };
+    let mut out = BufWriter::new(std::io::stdout().lock());
+    let tty = std::io::stderr().is_terminal();
+    let mut progress = |done: usize, total: usize| {
+        if tty {
+            eprint!("\rvectors: {done}/{total} groups");
+            if done == total {
+                eprintln!();
             }
         }
+    };
+    match vectors::generate(&opts, &mut out, &mut progress) {
+        Ok(_) => ExitCode::SUCCESS,
+        // A closed pipe (`vectors … | head`): stop quietly, like other Unix tools.
+        Err(e) if e.downcast_ref().is_some_and(is_broken_pipe) => ExitCode::SUCCESS,
+        Err(e) => fail("vectors", &e.to_string()),
+    }
+}
+
+/// `asoftmax-spec check`.
+fn run_check(args: CheckArgs) -> ExitCode {
+    let CheckArgs {
+        vectors,
+        results,
+        format,
+        max_ulps,
+        max_scaled,
+        loss_tol,
+    } = args;
+    let read = |p: &Path| {
+        std::fs::read_to_string(p).map_err(|e| format!("cannot read {}: {e}", p.display()))
+    };
+    let (v, r) = match (read(&vectors), read(&results)) {
+        (Ok(v), Ok(r)) => (v, r),
+        (Err(e), _) | (_, Err(e)) => return fail("check", &e),
+    };
+    let ov = check::Overrides {
+        max_ulps,
+        max_scaled,
+        loss_tol,
+    };
+    let report = check::check(&v, &r, &ov);
+    let mut out = io::stdout().lock();
+    let written = match format {
+        ReportFormat::Text => write!(out, "{}", report.text()),
+        ReportFormat::Json => writeln!(out, "{}", report.json()),
+    };
+    match written.and_then(|()| out.flush()) {
+        // A closed pipe only cuts the report short: the verdict stays the exit status.
+        Ok(()) => {}
+        Err(e) if is_broken_pipe(&e) => {}
+        Err(e) => return fail("check", &format!("I/O error: {e}")),
+    }
+    if report.passed() {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::from(1)
     }
 }
 
