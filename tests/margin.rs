@@ -25,8 +25,7 @@ fn q(n: i64, d: i64) -> Rational {
 }
 
 fn intersect(a: &Approx, b: &Approx) -> bool {
-    let (x, y) = (a.enclosure(), b.enclosure());
-    x.lo() <= y.hi() && y.lo() <= x.hi()
+    a.enclosure().intersects(b.enclosure())
 }
 
 /// Both decimals are within one unit of their last digit of the same value, so they
