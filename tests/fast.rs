@@ -877,3 +877,19 @@ fn f32_results_next_to_a_midpoint_are_correctly_rounded() {
         );
     }
 }
+
+/// Found by the exhaustive tier: exact zeros came out as −0 (`T_3(+0)`, `T_1(−0) = −0`);
+/// the exact value 0 rounds to +0, as the oracle's results do.
+#[test]
+fn exact_zeros_are_positive_zeros_in_f32() {
+    for m in [1u32, 3, 5, 7] {
+        for c in [0.0f32, -0.0] {
+            assert_eq!(
+                fast::cos_m_f32(m, c).to_bits(),
+                0,
+                "cos_m m = {m}, c = {c:?}"
+            );
+        }
+    }
+    assert_eq!(fast::psi_f32(1, -0.0).to_bits(), 0);
+}

@@ -390,6 +390,9 @@ impl Plan {
     /// at tiny `c` is often `4c³` away from the midpoint `−3c`, and `y as f32` tied to even.
     #[inline(always)]
     fn checked_f32(&self, op: Op, k: Option<u32>, c: f64, y: f64) -> f32 {
+        // The f32 path is exact at a zero of the op (c = 0: a factor c or c² is 0), and
+        // an exact zero rounds to +0 (the exhaustive tier found −0 from T_3(+0) = 4·0·(…)).
+        let y = y + 0.0;
         let f = y as f32;
         let fy = f64::from(f);
         let other = if y > fy {
