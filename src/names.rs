@@ -107,6 +107,8 @@ macro_rules! names {
         }
     };
 }
+// Used by `cli::op` (only built with the `cli` feature).
+#[cfg_attr(not(feature = "cli"), allow(unused_imports))]
 pub(crate) use names;
 
 names!(Variant, "variant", {
