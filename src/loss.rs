@@ -312,10 +312,83 @@ fn rest_vanishes(p: &Prepared<'_>, groups: &[Vec<bool>], i: usize) -> bool {
         })
     } else {
         let (j, k) = ((i - p.n * d) / d, (i - p.n * d) % d);
-        (0..p.n)
-            .filter(|&n| !groups[n].iter().all(|&b| b))
-            .all(|n| is_zero(component(n, j, k, true)))
+        w_rest_vanishes(p, groups, j, k, &component)
     }
+}
+
+/// A key that is equal for two logits only if they are provably equal: the exact value
+/// (sign and square) when known, else the logit's definition — the same feature row,
+/// the same class row (both compared as exact rational vectors) and the same role.
+#[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord)]
+enum LogitKey {
+    Value(std::cmp::Ordering, Rational),
+    Defined { x: usize, w: usize, target: bool },
+}
+
+fn logit_key(p: &Prepared<'_>, n: usize, j: usize) -> LogitKey {
+    match logit_exact(p, n, j) {
+        Some((sign, sq)) => LogitKey::Value(sign, sq),
+        None => {
+            let first_equal = |rows: &[Vec<Rational>], i: usize| {
+                rows.iter()
+                    .position(|r| *r == rows[i])
+                    .expect("row i itself")
+            };
+            LogitKey::Defined {
+                x: first_equal(&p.spec.x, n),
+                w: first_equal(&p.spec.w, j),
+                target: j == p.spec.y[n],
+            }
+        }
+    }
+}
+
+/// The W-gradient remainder `Σ_n ρ_nj·u_nj[k]` vanishes: each `ρ_nj` is a combination of
+/// probabilities `P(M, v) = e^v / Σ_{u∈M} e^u` of the sample's logit multiset `M` —
+/// `ρ_nj = P(M_n, f_nj)` outside the reference group, `−Σ_{k∉G} P(M_n, f_nk)/|G|` in it —
+/// and samples with the same multiset share those atoms (keys from [`logit_key`]). The
+/// remainder is 0 when every atom's exact coefficient `Σ ±u[k]` is 0: within one sample
+/// (`u = 0`) or across samples (two identical samples with the target on different
+/// rows, found by fuzzing).
+fn w_rest_vanishes(
+    p: &Prepared<'_>,
+    groups: &[Vec<bool>],
+    j: usize,
+    k: usize,
+    component: &dyn Fn(usize, usize, usize, bool) -> Option<Surd>,
+) -> bool {
+    let mut atoms: Vec<((Vec<LogitKey>, LogitKey), Surd)> = Vec::new();
+    let mut add =
+        |key: (Vec<LogitKey>, LogitKey), v: Surd| match atoms.iter_mut().find(|(k2, _)| *k2 == key)
+        {
+            Some((_, s)) => *s = s.clone().add(&v),
+            None => atoms.push((key, v)),
+        };
+    for (n, g) in groups.iter().enumerate() {
+        if g.iter().all(|&b| b) {
+            continue; // ρ = 0: every logit in the reference group.
+        }
+        let Some(u) = component(n, j, k, true) else {
+            return false;
+        };
+        if u.rational().is_some_and(|r| r == 0) {
+            continue;
+        }
+        let keys: Vec<LogitKey> = (0..p.classes).map(|c| logit_key(p, n, c)).collect();
+        let mut multiset = keys.clone();
+        multiset.sort();
+        if g[j] {
+            let share = Rational::from((-1, g.iter().filter(|&&b| b).count()));
+            for c in (0..p.classes).filter(|&c| !g[c]) {
+                add((multiset.clone(), keys[c].clone()), u.clone().scale(&share));
+            }
+        } else {
+            add((multiset, keys[j].clone()), u);
+        }
+    }
+    atoms
+        .iter()
+        .all(|(_, v)| v.rational().is_some_and(|r| r == 0))
 }
 
 /// An enclosure of the mean loss `L` at working precision `wp` (no Ziv loop), for
@@ -1255,7 +1328,11 @@ impl Out {
                 let (q, irrational) = b.reduce();
                 exact += q;
                 irrational.iter().fold(zero(wp), |acc, (c, r)| {
-                    acc.add(&SqrtQ::new(r.clone()).ival(wp).mul(&Ival::from_rational(c, wp)))
+                    acc.add(
+                        &SqrtQ::new(r.clone())
+                            .ival(wp)
+                            .mul(&Ival::from_rational(c, wp)),
+                    )
                 })
             }
             None => self.base.into_ival().expect("ordered"),
@@ -1829,8 +1906,7 @@ fn add_x_rest(
     scratch: &mut Float,
 ) {
     let d = x_out.len();
-    let exact: Option<Vec<Vec<Merged>>> =
-        grads.iter().map(|(gx, _)| surd_vector(gx, d)).collect();
+    let exact: Option<Vec<Vec<Merged>>> = grads.iter().map(|(gx, _)| surd_vector(gx, d)).collect();
     let Some(exact) = exact else {
         for ((gx, _), rho) in grads.iter().zip(&sm.rho) {
             add_grad(x_out, gx, rho, None, true, sn, scratch);

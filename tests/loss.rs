@@ -1699,3 +1699,28 @@ fn a_tiny_component_behind_an_irrational_cancellation_is_decided() {
     let exp: i64 = d.split_once('e').unwrap().1.parse().unwrap();
     assert!((exp - e10).abs() <= 1, "{d} vs 10^{e10}");
 }
+
+/// A weight gradient that vanishes across samples (found by fuzzing: it ran to the
+/// precision cap). Three identical features, identical class rows, targets y = (2, 2, 0),
+/// L-Softmax with the detached margin: every logit's x-part is `s·x`, the margin logit q
+/// is the same in each sample, and ∂L/∂W_0 = s·x·(p_00 + p_10 + p_20 − 1) with
+/// p_00 = p_10 = (1 − q)/2 and p_20 = q: exactly 0, though each probability is
+/// transcendental. Proven by matching the samples' probability atoms.
+#[test]
+fn a_cross_sample_cancellation_is_proven_zero() {
+    let x = vec![vec![qi(3), qi(1), qi(2)]; 3];
+    let mut spec = LossSpec::new(
+        x,
+        qmi(&[&[1, 1, 1], &[1, 1, 1], &[1, 1, 1]]),
+        vec![2, 2, 0],
+        qi(8),
+    );
+    spec.variant = Variant::LSoftmax;
+    spec.backward = Backward::DetachedMargin;
+    spec.lambda = qi(1000);
+    spec.scale = qi(64);
+    let out = loss(&spec, true, 53).unwrap();
+    for g in &out.grad_w.unwrap()[0] {
+        assert!(g.is_exact() && g.f64().to_bits() == 0, "{}", g.decimal());
+    }
+}
