@@ -10,7 +10,7 @@
 //! | function | property | domain |
 //! | --- | --- | --- |
 //! | [`fast_vs_oracle`] | the fast scalar kernels are within 1 ulp of the oracle ([`Policy::strict`]`(1.0)`), and within their documented `0.5 + 2⁻¹⁷` (f64) / `0.5 + 2⁻²⁴` (f32) ulp; out-of-range input is clamped, NaN gives NaN, unsupported `m` gives NaN | any op, `m ≤ 255` and a few huge `m`, any `f32`/`f64` bit pattern, uniform `[−1, 1]`, or thresholds/roots/landmarks ± up to 2¹⁵ ulps |
-//! | [`loss_grad_vs_oracle`] | [`fast::loss::loss`] (value, ∂L/∂X, ∂L/∂W) is within [`LossPolicy::default`] of the oracle ([`score_batch`]) | see [`LossCase`] |
+//! | [`loss_grad_vs_oracle`] | [`fast::loss::loss`] (value, ∂L/∂X, ∂L/∂W) is within [`LossPolicy::default`] of the oracle ([`score_batch`](crate::conformance::loss_suite::score_batch)) | see [`LossCase`] |
 //! | [`api_robustness`] | every public oracle entry point returns a value or a typed [`Error`], never panics, in bounded time | see [`ApiCall`] |
 //! | [`jsonl_parsers`] (feature `cli`) | `eval_line`, `check::check`, `number_value`, `parse_exact` return a value or an error, never panic | any bytes; `eval` only on lines whose work is bounded (see the function) |
 

@@ -31,7 +31,9 @@
 //! | 8 | [`audit`] | the suite over the fast kernels, the textbook and the zoo, as one accuracy table |
 //! | 9 | `cli` (feature `cli`), `fuzzing` (feature `fuzzing`) | the command-line tool's readers and writers; the fuzz targets' checks |
 //!
-//! [`derivations`] holds the book's gradient and guarantee chapters.
+//! [`derivations`] holds the book's chapters that derive the modules' formulas (cos(mθ), ψ,
+//! the loss, its gradients, the margins, the guarantees, the accuracy of published formulas);
+//! each module's docs link to its chapter.
 //!
 //! ```
 //! use asoftmax_spec::{Angle, psi};
@@ -79,8 +81,18 @@ pub mod fuzzing;
 
 /// Derivations, shared with the book (`docs/src/`): the math next to the code.
 pub mod derivations {
+    #[doc = include_str!("../docs/src/multiangle.md")]
+    pub mod multiangle {}
+    #[doc = include_str!("../docs/src/psi.md")]
+    pub mod psi {}
+    #[doc = include_str!("../docs/src/loss.md")]
+    pub mod loss {}
     #[doc = include_str!("../docs/src/gradients.md")]
     pub mod gradients {}
+    #[doc = include_str!("../docs/src/margin.md")]
+    pub mod margin {}
     #[doc = include_str!("../docs/src/oracle.md")]
     pub mod guarantees {}
+    #[doc = include_str!("../docs/src/audit.md")]
+    pub mod accuracy {}
 }

@@ -116,6 +116,8 @@
 //!
 //! NaN and infinities cannot occur in the inputs: every number is an exact `Rational`
 //! (text inputs go through [`crate::arith::parse_exact`], which rejects them).
+//!
+//! Derivations: the book chapters [`crate::derivations::loss`] and [`crate::derivations::gradients`].
 
 use crate::arith::ziv::{self, Split};
 use crate::arith::{Approx, Ival};

@@ -17,6 +17,8 @@
 //! `c`, so `T_m(c)` is exact and rounding happens once, at the end; inputs too large
 //! for that ([`exact_route_is_cheap`]) go through `cos(m·acos c)` over intervals. ψ
 //! ([`crate::psi`]) takes both routes from here.
+//!
+//! Derivation: the book chapter [`crate::derivations::multiangle`].
 
 use crate::Error;
 use crate::arith::{Approx, Ival, RealScalar, Scalar, ziv};

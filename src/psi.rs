@@ -16,6 +16,8 @@
 //! Because ψ is continuous and decreasing in θ (increasing in c), an interval
 //! argument is handled by evaluating the exact endpoints; the derivatives use their
 //! Lipschitz constants (`|d²ψ/dθ²| ≤ m²`, `|d²ψ/dc²| ≤ m·U′_{m−1}(1) ≤ m⁴/3`).
+//!
+//! Derivation: the book chapter [`crate::derivations::psi`].
 
 use crate::arith::exact::integer_u32;
 use crate::arith::{Approx, Ival, Scalar, ziv};

@@ -142,7 +142,7 @@ impl Split {
 }
 
 /// `base + x` correctly rounded to `fmt`, for exact floats of any precisions and
-/// exponent gap (see [`sticky_to_fmt`]).
+/// exponent gap (see `sticky_to_fmt`).
 pub fn round_sum(base: &Float, x: &Float, fmt: Format) -> f64 {
     if base.is_zero() {
         return round_to(x, fmt);
@@ -341,7 +341,7 @@ pub fn approx_rational(op: &'static str, r: &Rational, prec: u32) -> Result<Appr
 
 /// The exact rational `r` correctly rounded to `fmt` (as an `f64` holding the value),
 /// in one step: MPFR rounds `r` toward zero at 64 bits and reports whether it was exact
-/// (see [`sticky_to_fmt`]).
+/// (see `sticky_to_fmt`).
 pub fn round_rational(r: &Rational, fmt: Format) -> f64 {
     sticky_to_fmt(Float::with_val_round(64, r, Round::Zero), fmt)
 }

@@ -105,6 +105,8 @@
 //! root in `X` lies in the Newton image, by the mean value theorem). The Ziv loop
 //! ([`crate::arith::ziv`]) raises the working precision until the enclosure determines
 //! the requested outputs.
+//!
+//! Derivation: the book chapter [`crate::derivations::margin`].
 
 mod angular;
 mod m_min;
