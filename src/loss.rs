@@ -321,7 +321,7 @@ fn rest_vanishes(p: &Prepared<'_>, groups: &[Vec<bool>], i: usize) -> bool {
 /// A key that is equal for two logits only if they are provably equal: the exact value
 /// (sign and square) when known, else the logit's definition — the same feature row,
 /// the same class row (both compared as exact rational vectors) and the same role.
-#[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord)]
+#[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
 enum LogitKey {
     Value(std::cmp::Ordering, Rational),
     Defined { x: usize, w: usize, target: bool },
@@ -1779,6 +1779,7 @@ fn eval(
     let sn = &spec.scale / Rational::from(nn);
     let inv_n = Rational::from((1, nn));
     let mut scratch = Float::new(wp);
+    let mut w_atoms = WAtoms::default();
     for n in 0..nn {
         if cc == 1 {
             continue; // ℓ = 0 and every gradient is 0, exactly.
@@ -1823,6 +1824,7 @@ fn eval(
         }
         let (xs, ws) = outs[1..].split_at_mut(nn * d);
         let x_out = &mut xs[n * d..(n + 1) * d];
+        let mut keys: Option<SampleKeys> = None;
         for (j, (gx, gw)) in grads.iter().enumerate() {
             let delta =
                 Rational::from((i64::from(sm.in_ref[j]), sm.size as i64)) - i64::from(j == y);
@@ -1834,14 +1836,118 @@ fn eval(
                 add_grad(w_out, gw, &di, Some(&delta), false, &sn, &mut scratch);
             }
             if !(rho.is_point() && rho.lo().is_zero()) {
-                add_grad(w_out, gw, rho, None, true, &sn, &mut scratch);
+                match surd_vector(gw, d) {
+                    Some(u) => {
+                        let keys = keys.get_or_insert_with(|| SampleKeys::of(p, n));
+                        w_atoms.add(keys, j, &sm, u);
+                    }
+                    None => add_grad(w_out, gw, rho, None, true, &sn, &mut scratch),
+                }
             }
         }
         if sm.size < cc {
             add_x_rest(x_out, &grads, &sm, &sn, wp, &mut scratch);
         }
     }
+    if grad {
+        w_atoms.finish(&mut outs[1 + nn * d..], &sn, wp);
+    }
     Ok(Some(outs))
+}
+
+/// The weight gradients' softmax remainders `Σ_n ρ_nj·u_nj`, gathered by probability
+/// atom before they are enclosed: `ρ_nj` is `P(M_n, f_nj)` outside the reference group
+/// and `−Σ_{k∉G} P(M_n, f_nk)/|G|` in it (see [`w_rest_vanishes`]), and samples with the
+/// same logit multiset share atoms, so terms that cancel across samples (identical
+/// samples with the target on different rows) cancel exactly, leaving no interval
+/// residue to swamp a tiny remainder.
+#[derive(Default)]
+struct WAtoms {
+    /// The samples' logit multisets seen so far (an atom names one by index).
+    multisets: Vec<Vec<LogitKey>>,
+    /// Atom → its index in `atoms`.
+    index: std::collections::HashMap<AtomKey, usize>,
+    /// `(class j, probability, exact coefficient vector)` per atom.
+    atoms: Vec<(usize, Ival, Vec<Merged>)>,
+}
+
+/// A weight-gradient atom: the class whose gradient it feeds, the sample's logit
+/// multiset (by index) and the logit whose probability it is.
+type AtomKey = (usize, usize, LogitKey);
+
+/// A sample's logit keys ([`logit_key`]) and their sorted multiset.
+struct SampleKeys {
+    keys: Vec<LogitKey>,
+    multiset: Vec<LogitKey>,
+    /// The multiset's index in [`WAtoms::multisets`], once known.
+    id: Option<usize>,
+}
+
+impl SampleKeys {
+    fn of(p: &Prepared<'_>, n: usize) -> SampleKeys {
+        let keys: Vec<LogitKey> = (0..p.classes).map(|c| logit_key(p, n, c)).collect();
+        let mut multiset = keys.clone();
+        multiset.sort();
+        SampleKeys {
+            keys,
+            multiset,
+            id: None,
+        }
+    }
+}
+
+impl WAtoms {
+    fn add(&mut self, sk: &mut SampleKeys, j: usize, sm: &SoftSplit, u: Vec<Merged>) {
+        let id = *sk.id.get_or_insert_with(|| {
+            match self.multisets.iter().position(|m| *m == sk.multiset) {
+                Some(i) => i,
+                None => {
+                    self.multisets.push(sk.multiset.clone());
+                    self.multisets.len() - 1
+                }
+            }
+        });
+        let mut put = |c: usize, scale: &Rational| {
+            let key = (j, id, sk.keys[c].clone());
+            let next = self.atoms.len();
+            let idx = *self.index.entry(key).or_insert(next);
+            if idx == next {
+                // The atom's probability: ρ of class c, outside the group, in this sample.
+                self.atoms
+                    .push((j, sm.rho[c].clone(), vec![Merged::new(); u.len()]));
+            }
+            for (acc, uk) in self.atoms[idx].2.iter_mut().zip(&u) {
+                for (q, r) in uk {
+                    merge_into(acc, Rational::from(q * scale), r);
+                }
+            }
+        };
+        if sm.in_ref[j] {
+            let share = Rational::from((-1, sm.size));
+            for c in (0..sk.keys.len()).filter(|&c| !sm.in_ref[c]) {
+                put(c, &share);
+            }
+        } else {
+            put(j, &Rational::from(1));
+        }
+    }
+
+    fn finish(self, w_outs: &mut [Out], sn: &Rational, wp: u32) {
+        let d = self.atoms.first().map_or(0, |a| a.2.len());
+        let mut roots = Vec::new();
+        for (j, prob, coef) in self.atoms {
+            for (o, ck) in w_outs[j * d..(j + 1) * d].iter_mut().zip(coef) {
+                let mut ck = ck;
+                ck.retain(|(q, _)| *q != 0);
+                if ck.is_empty() || o.skip_rest {
+                    continue;
+                }
+                let v = merged_ival(&ck, wp, &mut roots).mul(&Ival::from_rational(sn, wp));
+                o.rest.add_ival(&prob.mul(&v));
+                o.rest_used = true;
+            }
+        }
+    }
 }
 
 /// A sum `Σ q·√r` kept with one term per radicand `r` (identical radicands merged
