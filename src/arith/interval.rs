@@ -382,6 +382,18 @@ impl Ival {
         })
     }
 
+    /// `asin self` (increasing on [−1, 1]), or `None` when the interval leaves [−1, 1].
+    pub fn asin(&self) -> Option<Ival> {
+        if self.lo < -1 || self.hi > 1 {
+            return None;
+        }
+        let p = self.prec();
+        Some(Ival {
+            lo: down(p, self.lo.asin_ref()),
+            hi: up(p, self.hi.asin_ref()),
+        })
+    }
+
     /// `cos self`: `cos(lo) ± (hi − lo)` (|cos′| ≤ 1), intersected with [−1, 1].
     pub fn cos(&self) -> Ival {
         let p = self.prec();
@@ -450,6 +462,19 @@ impl Ival {
 mod tests {
     use super::*;
     use rug::Rational;
+
+    #[test]
+    fn asin_encloses() {
+        let a = Ival::from_rational(&Rational::from((1, 2)), 128)
+            .asin()
+            .unwrap();
+        let pi6 = Ival::pi(128)
+            .div(&Ival::from_integer(&6.into(), 128))
+            .unwrap();
+        assert!(a.lo() <= pi6.hi() && pi6.lo() <= a.hi());
+        assert!(a.width() < 1e-35);
+        assert!(Ival::from_rational(&Rational::from(2), 64).asin().is_none());
+    }
 
     #[test]
     fn rational_enclosure_is_tight_and_contains() {
