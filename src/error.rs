@@ -41,6 +41,12 @@ pub enum Error {
         /// The cap in bits.
         max: u32,
     },
+    /// A result's magnitude lies below MPFR's exponent range (about `2^−2^30`), so no
+    /// enclosure at any precision separates it from 0 (a softmax probability `e^−10⁷⁶`).
+    ExponentRange {
+        /// The operation that was being evaluated.
+        op: &'static str,
+    },
     /// Array arguments do not fit together (empty batch, ragged rows, a label that
     /// is not a class index, …).
     Shape {
@@ -73,6 +79,10 @@ impl fmt::Display for Error {
             Error::PrecisionCap { op, max } => write!(
                 f,
                 "{op}: the result was not determined at the working-precision cap of {max} bits"
+            ),
+            Error::ExponentRange { op } => write!(
+                f,
+                "{op}: a result lies below 2^-(2^30) in magnitude, beyond the floating-point exponent range, and cannot be separated from 0"
             ),
             Error::Shape { what } => write!(f, "shape error: {what}"),
             Error::Degenerate { what } => write!(f, "degenerate input: {what}"),

@@ -252,7 +252,14 @@ where
 {
     check_prec(prec)?;
     refine(op, prec + 64, |wp| {
-        Ok(eval(wp)?.and_then(|v| v.iter().map(|sp| settle(sp, prec)).collect()))
+        let Some(v) = eval(wp)? else {
+            return Ok(None);
+        };
+        let settled: Option<Vec<Approx>> = v.iter().map(|sp| settle(sp, prec)).collect();
+        if settled.is_none() && v.iter().any(|sp| underflowed(&sp.hull())) {
+            return Err(Error::ExponentRange { op });
+        }
+        Ok(settled)
     })
 }
 
@@ -311,6 +318,14 @@ where
         }
         Ok(None)
     })
+}
+
+/// `true` when both ends of an enclosure that is not a point are 0 or at MPFR's
+/// smallest exponent: the value underflowed, and no working precision can help.
+fn underflowed(iv: &Ival) -> bool {
+    let tiny =
+        |f: &Float| f.is_zero() || f.get_exp().is_some_and(|e| e <= rug::float::exp_min() + 1);
+    !iv.is_point() && tiny(iv.lo()) && tiny(iv.hi())
 }
 
 /// The Ziv loop for one output; see [`ziv_many`].
@@ -504,6 +519,20 @@ mod tests {
         assert_eq!(round_rational(&third, Format::F64), 1.0 / 3.0);
         let mid = Rational::from(1) + Rational::from((1, 1 << 24));
         assert_eq!(round_rational(&mid, Format::F32), 1.0);
+    }
+
+    #[test]
+    fn a_value_below_the_exponent_range_is_an_error_at_once() {
+        // An enclosure [0, 2^emin] (a probability e^−10⁷⁶ underflowed) stays one at every
+        // precision: the loop says so at the first instead of climbing to the cap.
+        let mut calls = 0;
+        let e = ziv("t", 16, |wp| {
+            calls += 1;
+            let tiny = Float::with_val(wp, Float::i_exp(1, rug::float::exp_min() - 1));
+            Ok(Some(Ival::new(Float::new(wp), tiny).expect("ordered")))
+        })
+        .unwrap_err();
+        assert_eq!((e, calls), (Error::ExponentRange { op: "t" }, 1));
     }
 
     #[test]
