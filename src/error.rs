@@ -82,7 +82,7 @@ impl fmt::Display for Error {
             ),
             Error::ExponentRange { op } => write!(
                 f,
-                "{op}: a result lies below 2^-(2^30) in magnitude, beyond the floating-point exponent range, and cannot be separated from 0"
+                "{op}: a result lies at or below about 2^-(2^30) in magnitude, beyond the floating-point exponent range, and cannot be separated from 0"
             ),
             Error::Shape { what } => write!(f, "shape error: {what}"),
             Error::Degenerate { what } => write!(f, "degenerate input: {what}"),

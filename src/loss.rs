@@ -307,11 +307,20 @@ fn rest_vanishes(p: &Prepared<'_>, groups: &[Vec<bool>], i: usize) -> bool {
             };
             mean = mean.add(&u.scale(&Rational::from(size.recip_ref())));
         }
-        (0..p.classes).filter(|&j| !g[j]).all(|j| {
-            is_zero(
-                component(n, j, k, false).map(|u| u.add(&mean.clone().scale(&Rational::from(-1)))),
-            )
-        })
+        // Summed over each set of provably tied logits outside G (equal probabilities).
+        let keys = SampleKeys::of(p, n);
+        let mut sums: Vec<(&LogitKey, Surd)> = Vec::new();
+        for j in (0..p.classes).filter(|&j| !g[j]) {
+            let Some(u) = component(n, j, k, false) else {
+                return false;
+            };
+            let d = u.add(&mean.clone().scale(&Rational::from(-1)));
+            match sums.iter_mut().find(|s| *s.0 == keys.keys[j]) {
+                Some(s) => s.1 = s.1.clone().add(&d),
+                None => sums.push((&keys.keys[j], d)),
+            }
+        }
+        sums.into_iter().all(|(_, v)| is_zero(Some(v)))
     } else {
         let (j, k) = ((i - p.n * d) / d, (i - p.n * d) % d);
         w_rest_vanishes(p, groups, j, k, &component)
@@ -1834,7 +1843,8 @@ fn eval(
             }
         }
         if sm.size < cc {
-            add_x_rest(x_out, &grads, &sm, &sn, wp, &mut scratch);
+            let keys = keys.get_or_insert_with(|| SampleKeys::of(p, n));
+            add_x_rest(x_out, &grads, &sm, keys, &sn, wp, &mut scratch);
         }
     }
     if grad {
@@ -1997,6 +2007,7 @@ fn add_x_rest(
     x_out: &mut [Out],
     grads: &[(Grad<'_>, Grad<'_>)],
     sm: &SoftSplit,
+    keys: &SampleKeys,
     sn: &Rational,
     wp: u32,
     scratch: &mut Float,
@@ -2019,18 +2030,35 @@ fn add_x_rest(
             }
         }
     }
-    let mut roots = Vec::new();
+    // Classes outside G with provably equal logits have equal probabilities: their
+    // differences are summed exactly first (they can cancel between tied classes).
+    let mut tied: Vec<(&LogitKey, usize, Vec<Merged>)> = Vec::new();
     for (j, u) in exact.iter().enumerate().filter(|(j, _)| !sm.in_ref[*j]) {
-        for ((o, uk), mk) in x_out.iter_mut().zip(u).zip(&neg_mean) {
-            if o.skip_rest {
-                continue;
+        let at = match tied.iter().position(|t| *t.0 == keys.keys[j]) {
+            Some(i) => i,
+            None => {
+                tied.push((
+                    &keys.keys[j],
+                    j,
+                    neg_mean.iter().map(|_| Merged::new()).collect(),
+                ));
+                tied.len() - 1
             }
-            let mut diff = mk.clone();
+        };
+        for ((acc, uk), mk) in tied[at].2.iter_mut().zip(u).zip(&neg_mean) {
+            for (q, r) in mk {
+                merge_into(acc, q.clone(), r);
+            }
             for (q, r) in uk {
-                merge_into(&mut diff, Rational::from(q * sn), r);
+                merge_into(acc, Rational::from(q * sn), r);
             }
+        }
+    }
+    let mut roots = Vec::new();
+    for (_, j, diffs) in tied {
+        for (o, mut diff) in x_out.iter_mut().zip(diffs) {
             diff.retain(|(q, _)| *q != 0);
-            if !diff.is_empty() {
+            if !diff.is_empty() && !o.skip_rest {
                 o.rest
                     .add_ival(&sm.rho[j].mul(&merged_ival(&diff, wp, &mut roots)));
                 o.rest_used = true;

@@ -320,11 +320,12 @@ where
     })
 }
 
-/// `true` when both ends of an enclosure that is not a point are 0 or at MPFR's
-/// smallest exponent: the value underflowed, and no working precision can help.
+/// `true` when both ends of an enclosure that is not a point are 0 or within `2^1024` of
+/// MPFR's smallest magnitude `2^emin` (`emin ≈ −2^30`): the value underflowed (a product
+/// of an underflowed `e^−10⁷⁹` with moderate factors), and no working precision can help.
 fn underflowed(iv: &Ival) -> bool {
-    let tiny =
-        |f: &Float| f.is_zero() || f.get_exp().is_some_and(|e| e <= rug::float::exp_min() + 1);
+    let floor = rug::float::exp_min() + 1024;
+    let tiny = |f: &Float| f.is_zero() || f.get_exp().is_some_and(|e| e <= floor);
     !iv.is_point() && tiny(iv.lo()) && tiny(iv.hi())
 }
 
