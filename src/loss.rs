@@ -228,7 +228,10 @@ pub fn loss(spec: &LossSpec, grad: bool, prec: u32) -> Result<LossOutput, Error>
     let p = prepare(spec, grad)?;
     let groups = reference_groups(&p)?;
     // First pass: which remainders vanish by proof, which outputs are exact by structure.
-    let first = ziv::refine("loss", prec + 64, |wp| eval(&p, &groups, &[], wp, grad))?;
+    let keys = key_cache(p.n);
+    let first = ziv::refine("loss", prec + 64, |wp| {
+        eval(&p, &groups, &keys, &[], wp, grad)
+    })?;
     let skip: Vec<bool> = first
         .iter()
         .enumerate()
@@ -242,7 +245,7 @@ pub fn loss(spec: &LossSpec, grad: bool, prec: u32) -> Result<LossOutput, Error>
         });
     }
     let mut rest = ziv::ziv_splits("loss", prec, |wp| {
-        Ok(eval(&p, &groups, &skip, wp, grad)?.map(|outs| {
+        Ok(eval(&p, &groups, &keys, &skip, wp, grad)?.map(|outs| {
             outs.into_iter()
                 .zip(&exact)
                 .filter(|(_, e)| e.is_none())
@@ -417,7 +420,11 @@ pub fn loss_enclosure(spec: &LossSpec, wp: u32) -> Result<Option<Ival>, Error> {
     }
     let p = prepare(spec, false)?;
     let groups = reference_groups(&p)?;
-    Ok(eval(&p, &groups, &[], wp, false)?.map(|mut outs| outs.swap_remove(0).split().hull()))
+    let keys = key_cache(p.n);
+    Ok(
+        eval(&p, &groups, &keys, &[], wp, false)?
+            .map(|mut outs| outs.swap_remove(0).split().hull()),
+    )
 }
 
 /// `z^(1/q)` when it is rational (`z > 0` in lowest terms: both numerator and
@@ -1763,6 +1770,7 @@ fn logit_exact(p: &Prepared<'_>, n: usize, j: usize) -> Option<(std::cmp::Orderi
 fn eval(
     p: &Prepared<'_>,
     groups: &[Vec<bool>],
+    keys: &KeyCache,
     skip_rest: &[bool],
     wp: u32,
     grad: bool,
@@ -1821,7 +1829,6 @@ fn eval(
         }
         let (xs, ws) = outs[1..].split_at_mut(nn * d);
         let x_out = &mut xs[n * d..(n + 1) * d];
-        let mut keys: Option<SampleKeys> = None;
         for (j, (gx, gw)) in grads.iter().enumerate() {
             let delta =
                 Rational::from((i64::from(sm.in_ref[j]), sm.size as i64)) - i64::from(j == y);
@@ -1835,15 +1842,15 @@ fn eval(
             if !(rho.is_point() && rho.lo().is_zero()) {
                 match surd_vector(gw, d) {
                     Some(u) => {
-                        let keys = keys.get_or_insert_with(|| SampleKeys::of(p, n));
-                        w_atoms.add(keys, j, &sm, u);
+                        let keys = keys[n].get_or_init(|| SampleKeys::of(p, n));
+                        w_atoms.add(n, keys, j, &sm, u);
                     }
                     None => add_grad(w_out, gw, rho, None, true, &sn, &mut scratch),
                 }
             }
         }
         if sm.size < cc {
-            let keys = keys.get_or_insert_with(|| SampleKeys::of(p, n));
+            let keys = keys[n].get_or_init(|| SampleKeys::of(p, n));
             add_x_rest(x_out, &grads, &sm, keys, &sn, wp, &mut scratch);
         }
     }
@@ -1863,6 +1870,8 @@ fn eval(
 struct WAtoms {
     /// The samples' logit multisets seen so far (an atom names one by index).
     multisets: Vec<Vec<LogitKey>>,
+    /// Each sample's multiset index, once known.
+    sample_ids: Vec<Option<usize>>,
     /// Atom → its index in `atoms`.
     index: std::collections::HashMap<AtomKey, usize>,
     /// `(class j, probability, exact coefficient vector)` per atom.
@@ -1877,8 +1886,14 @@ type AtomKey = (usize, usize, LogitKey);
 struct SampleKeys {
     keys: Vec<LogitKey>,
     multiset: Vec<LogitKey>,
-    /// The multiset's index in [`WAtoms::multisets`], once known.
-    id: Option<usize>,
+}
+
+/// Each sample's [`SampleKeys`], computed once when first needed and kept across the
+/// Ziv loop's working precisions (they do not depend on it).
+type KeyCache = [std::cell::OnceCell<SampleKeys>];
+
+fn key_cache(n: usize) -> Vec<std::cell::OnceCell<SampleKeys>> {
+    (0..n).map(|_| std::cell::OnceCell::new()).collect()
 }
 
 impl SampleKeys {
@@ -1886,17 +1901,16 @@ impl SampleKeys {
         let keys: Vec<LogitKey> = (0..p.classes).map(|c| logit_key(p, n, c)).collect();
         let mut multiset = keys.clone();
         multiset.sort();
-        SampleKeys {
-            keys,
-            multiset,
-            id: None,
-        }
+        SampleKeys { keys, multiset }
     }
 }
 
 impl WAtoms {
-    fn add(&mut self, sk: &mut SampleKeys, j: usize, sm: &SoftSplit, u: Vec<Merged>) {
-        let id = *sk.id.get_or_insert_with(|| {
+    fn add(&mut self, n: usize, sk: &SampleKeys, j: usize, sm: &SoftSplit, u: Vec<Merged>) {
+        if self.sample_ids.len() <= n {
+            self.sample_ids.resize(n + 1, None);
+        }
+        let id = *self.sample_ids[n].get_or_insert_with(|| {
             match self.multisets.iter().position(|m| *m == sk.multiset) {
                 Some(i) => i,
                 None => {
