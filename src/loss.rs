@@ -2084,10 +2084,7 @@ fn add_x_rest(
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    fn q(n: i64, d: i64) -> Rational {
-        Rational::from((n, d))
-    }
+    use crate::arith::testing::q;
 
     fn qi(n: i64) -> Rational {
         Rational::from(n)

@@ -181,10 +181,7 @@ pub(crate) fn integer_u32(r: &Rational) -> Option<u32> {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    fn q(n: i64, d: i64) -> Rational {
-        Rational::from((n, d))
-    }
+    use crate::arith::testing::q;
 
     #[test]
     fn decimal_forms() {

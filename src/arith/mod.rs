@@ -5,6 +5,8 @@ pub mod exact;
 pub mod interval;
 pub mod round;
 pub mod scalar;
+#[cfg(test)]
+pub(crate) mod testing;
 pub mod ziv;
 
 pub use exact::{parse_exact, rational_from_f64};

@@ -167,6 +167,7 @@ fn hex_bits(v: f64, frac_bits: u32, bias: i32, bits: u64, exp_bits: u32) -> Stri
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::arith::testing::xorshift64;
 
     fn exact(v: f64) -> Float {
         Float::with_val(64, v)
@@ -192,11 +193,7 @@ mod tests {
     #[test]
     fn f32_rounding_agrees_with_hardware_on_f64_inputs() {
         // `as f32` is IEEE round-to-nearest-even, an independent implementation.
-        let mut s: u64 = 0x9e3779b97f4a7c15;
-        for _ in 0..200_000 {
-            s ^= s << 13;
-            s ^= s >> 7;
-            s ^= s << 17;
+        for s in xorshift64(0x9e3779b97f4a7c15).take(200_000) {
             let v = f64::from_bits(s);
             if !v.is_finite() {
                 continue;

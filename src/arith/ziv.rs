@@ -365,6 +365,7 @@ pub fn round_rational(r: &Rational, fmt: Format) -> f64 {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::arith::testing::xorshift64;
 
     #[test]
     fn exact_rational_rounds_correctly() {
@@ -499,11 +500,7 @@ mod tests {
     #[test]
     fn rationals_round_like_the_hardware() {
         // f64 → f32 conversions, subnormal results and midpoints included.
-        let mut x: u64 = 0x9e37_79b9_7f4a_7c15;
-        for _ in 0..20_000 {
-            x ^= x << 13;
-            x ^= x >> 7;
-            x ^= x << 17;
+        for x in xorshift64(0x9e37_79b9_7f4a_7c15).take(20_000) {
             let d = f64::from_bits(x);
             if !d.is_finite() {
                 continue;

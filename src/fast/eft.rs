@@ -93,14 +93,11 @@ pub(crate) fn fast_two_sum(a: f64, b: f64) -> (f64, f64) {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::arith::testing::xorshift64;
 
     #[test]
     fn products_are_exact() {
-        let mut s: u64 = 0x2545_f491_4f6c_dd1d;
-        for _ in 0..100_000 {
-            s ^= s << 13;
-            s ^= s >> 7;
-            s ^= s << 17;
+        for s in xorshift64(0x2545_f491_4f6c_dd1d).take(100_000) {
             let a = f64::from_bits((s >> 12) | 0x3fe0_0000_0000_0000) - 1.0;
             let b = f64::from_bits((s.rotate_left(29) >> 12) | 0x3ff0_0000_0000_0000) * -0.75;
             let (p1, e1) = HwFma::two_prod(a, b);

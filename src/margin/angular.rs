@@ -334,10 +334,7 @@ pub fn angular_margin(
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    fn q(n: i64, d: i64) -> Rational {
-        Rational::from((n, d))
-    }
+    use crate::arith::testing::q;
 
     #[test]
     fn boundary_root_is_theta_over_m_plus_1() {

@@ -163,11 +163,8 @@ pub fn m_min_closed(setting: Setting, prec: u32) -> Result<Approx, Error> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::arith::testing::q;
     use crate::psi;
-
-    fn q(n: i64, d: i64) -> Rational {
-        Rational::from((n, d))
-    }
 
     #[test]
     fn separation_closed_forms() {

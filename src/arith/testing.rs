@@ -1,0 +1,19 @@
+//! Helpers shared by the crate's unit tests (compiled only for `cfg(test)`).
+
+use rug::Rational;
+
+/// The rational `n/d`.
+pub(crate) fn q(n: i64, d: i64) -> Rational {
+    Rational::from((n, d))
+}
+
+/// The endless xorshift64 sequence (shifts 13, 7, 17) after a nonzero `seed`: the
+/// unit tests' reproducible source of random bit patterns.
+pub(crate) fn xorshift64(mut s: u64) -> impl Iterator<Item = u64> {
+    std::iter::repeat_with(move || {
+        s ^= s << 13;
+        s ^= s >> 7;
+        s ^= s << 17;
+        s
+    })
+}
