@@ -5,7 +5,7 @@
 //! endpoints are rounded toward −∞ and upper endpoints toward +∞ (MPFR rounds
 //! correctly in the direction asked, so this is rigorous, not a heuristic).
 //!
-//! Monotone functions (`sqrt`, `exp`, `ln`, `ln_1p`, `acos`) are evaluated at
+//! Monotone functions (`sqrt`, `exp`, `ln`, `ln_1p`, `acos`, `asin`) are evaluated at
 //! the endpoints; `cos` and `sin` use their Lipschitz constant 1 around the lower
 //! endpoint. Operations that are undefined somewhere on their argument (division
 //! by an interval containing 0, `sqrt`/`ln` of negative numbers) return `None`:
@@ -37,6 +37,16 @@ where
     Float::with_val_round(prec, val, Round::Up).0
 }
 
+/// `a` when `a < b`, else `b` (a copy; on a tie `b`, whose precision it keeps).
+fn smaller(a: &Float, b: &Float) -> Float {
+    if a < b { a.clone() } else { b.clone() }
+}
+
+/// `a` when `a > b`, else `b` (a copy; on a tie `b`, whose precision it keeps).
+fn larger(a: &Float, b: &Float) -> Float {
+    if a > b { a.clone() } else { b.clone() }
+}
+
 /// `|a − b|` from `a − b` rounded toward +∞ at one bit more than the wider operand.
 /// Exact unless the exponents are far apart; when `a < b` that rounding is toward 0, so
 /// this is a distance for reports and error estimates, not a rigorous upper bound.
@@ -62,25 +72,28 @@ impl Ival {
 
     /// The tightest interval at precision `prec` that contains the exact rational `r`.
     pub fn from_rational(r: &rug::Rational, prec: u32) -> Ival {
-        Ival {
-            lo: down(prec, r),
-            hi: up(prec, r),
-        }
+        Ival::enclose(prec, r)
     }
 
     /// The integer `n`, enclosed at precision `prec` (exact when `n` fits in `prec` bits).
     pub fn from_integer(n: &rug::Integer, prec: u32) -> Ival {
-        Ival {
-            lo: down(prec, n),
-            hi: up(prec, n),
-        }
+        Ival::enclose(prec, n)
     }
 
     /// An enclosure of π at precision `prec`.
     pub fn pi(prec: u32) -> Ival {
+        Ival::enclose(prec, Constant::Pi)
+    }
+
+    /// The tightest interval at precision `prec` around the exact value `x` (`x` rounded
+    /// down and up).
+    fn enclose<T: Copy>(prec: u32, x: T) -> Ival
+    where
+        Float: rug::ops::AssignRound<T, Round = Round, Ordering = Ordering>,
+    {
         Ival {
-            lo: down(prec, Constant::Pi),
-            hi: up(prec, Constant::Pi),
+            lo: down(prec, x),
+            hi: up(prec, x),
         }
     }
 
@@ -199,17 +212,7 @@ impl Ival {
     /// Intersection with `[lo, hi]`, used to apply a mathematical range that is
     /// known a priori (e.g. `|cos θ| ≤ 1`). Returns `None` if the intersection is empty.
     pub fn clamp_to(&self, lo: &Float, hi: &Float) -> Option<Ival> {
-        let l = if self.lo < *lo {
-            lo.clone()
-        } else {
-            self.lo.clone()
-        };
-        let h = if self.hi > *hi {
-            hi.clone()
-        } else {
-            self.hi.clone()
-        };
-        Ival::new(l, h)
+        Ival::new(larger(lo, &self.lo), smaller(hi, &self.hi))
     }
 
     /// Intersection with `[−1, 1]`.
@@ -325,25 +328,49 @@ impl Ival {
         }
     }
 
+    /// A monotone function `f` over the interval, rounded outward: `[f(lo), f(hi)]` when
+    /// `f` is increasing, `[f(hi), f(lo)]` when it is decreasing.
+    fn monotone<'a, T>(&'a self, increasing: bool, f: impl Fn(&'a Float) -> T) -> Ival
+    where
+        Float: rug::ops::AssignRound<T, Round = Round, Ordering = Ordering>,
+    {
+        let p = self.prec();
+        let (a, b) = if increasing {
+            (&self.lo, &self.hi)
+        } else {
+            (&self.hi, &self.lo)
+        };
+        Ival {
+            lo: down(p, f(a)),
+            hi: up(p, f(b)),
+        }
+    }
+
+    /// A function `f` into [−1, 1] with `|f′| ≤ 1` over the interval: `f(lo) ± (hi − lo)`,
+    /// rounded outward and intersected with [−1, 1].
+    fn unit_lipschitz<'a, T>(&'a self, f: impl Fn(&'a Float) -> T) -> Ival
+    where
+        Float: rug::ops::AssignRound<T, Round = Round, Ordering = Ordering>,
+    {
+        let p = self.prec();
+        let (lo, hi) = (down(p, f(&self.lo)), up(p, f(&self.lo)));
+        Ival { lo, hi }
+            .inflate(&self.width())
+            .clamp_unit()
+            .expect("f(lo) is in [-1, 1]")
+    }
+
     /// `√self`, or `None` when the interval reaches below 0.
     pub fn sqrt(&self) -> Option<Ival> {
         if self.lo < 0 {
             return None;
         }
-        let p = self.prec();
-        Some(Ival {
-            lo: down(p, self.lo.sqrt_ref()),
-            hi: up(p, self.hi.sqrt_ref()),
-        })
+        Some(self.monotone(true, Float::sqrt_ref))
     }
 
     /// `e^self` (increasing).
     pub fn exp(&self) -> Ival {
-        let p = self.prec();
-        Ival {
-            lo: down(p, self.lo.exp_ref()),
-            hi: up(p, self.hi.exp_ref()),
-        }
+        self.monotone(true, Float::exp_ref)
     }
 
     /// `ln self`, or `None` unless the interval is positive.
@@ -351,11 +378,7 @@ impl Ival {
         if self.lo <= 0 {
             return None;
         }
-        let p = self.prec();
-        Some(Ival {
-            lo: down(p, self.lo.ln_ref()),
-            hi: up(p, self.hi.ln_ref()),
-        })
+        Some(self.monotone(true, Float::ln_ref))
     }
 
     /// `ln(1 + self)`, or `None` unless `self > −1`.
@@ -363,11 +386,7 @@ impl Ival {
         if self.lo <= -1 {
             return None;
         }
-        let p = self.prec();
-        Some(Ival {
-            lo: down(p, self.lo.ln_1p_ref()),
-            hi: up(p, self.hi.ln_1p_ref()),
-        })
+        Some(self.monotone(true, Float::ln_1p_ref))
     }
 
     /// `acos self` (decreasing on [−1, 1]), or `None` when the interval leaves [−1, 1].
@@ -375,11 +394,7 @@ impl Ival {
         if self.lo < -1 || self.hi > 1 {
             return None;
         }
-        let p = self.prec();
-        Some(Ival {
-            lo: down(p, self.hi.acos_ref()),
-            hi: up(p, self.lo.acos_ref()),
-        })
+        Some(self.monotone(false, Float::acos_ref))
     }
 
     /// `asin self` (increasing on [−1, 1]), or `None` when the interval leaves [−1, 1].
@@ -387,48 +402,24 @@ impl Ival {
         if self.lo < -1 || self.hi > 1 {
             return None;
         }
-        let p = self.prec();
-        Some(Ival {
-            lo: down(p, self.lo.asin_ref()),
-            hi: up(p, self.hi.asin_ref()),
-        })
+        Some(self.monotone(true, Float::asin_ref))
     }
 
     /// `cos self`: `cos(lo) ± (hi − lo)` (|cos′| ≤ 1), intersected with [−1, 1].
     pub fn cos(&self) -> Ival {
-        let p = self.prec();
-        let w = self.width();
-        let r = Ival {
-            lo: down(p, &down(p, self.lo.cos_ref()) - &w),
-            hi: up(p, &up(p, self.lo.cos_ref()) + &w),
-        };
-        r.clamp_unit().expect("cos(lo) is in [-1, 1]")
+        self.unit_lipschitz(Float::cos_ref)
     }
 
     /// `sin self`: `sin(lo) ± (hi − lo)` (|sin′| ≤ 1), intersected with [−1, 1].
     pub fn sin(&self) -> Ival {
-        let p = self.prec();
-        let w = self.width();
-        let r = Ival {
-            lo: down(p, &down(p, self.lo.sin_ref()) - &w),
-            hi: up(p, &up(p, self.lo.sin_ref()) + &w),
-        };
-        r.clamp_unit().expect("sin(lo) is in [-1, 1]")
+        self.unit_lipschitz(Float::sin_ref)
     }
 
     /// The hull of `self` and `other`.
     pub fn hull(&self, other: &Ival) -> Ival {
         Ival {
-            lo: if self.lo < other.lo {
-                self.lo.clone()
-            } else {
-                other.lo.clone()
-            },
-            hi: if self.hi > other.hi {
-                self.hi.clone()
-            } else {
-                other.hi.clone()
-            },
+            lo: smaller(&self.lo, &other.lo),
+            hi: larger(&self.hi, &other.hi),
         }
     }
 
@@ -444,16 +435,8 @@ impl Ival {
     /// An interval containing `max(a, b)` for every `a ∈ self`, `b ∈ other`.
     pub fn max(&self, other: &Ival) -> Ival {
         Ival {
-            lo: if self.lo > other.lo {
-                self.lo.clone()
-            } else {
-                other.lo.clone()
-            },
-            hi: if self.hi > other.hi {
-                self.hi.clone()
-            } else {
-                other.hi.clone()
-            },
+            lo: larger(&self.lo, &other.lo),
+            hi: larger(&self.hi, &other.hi),
         }
     }
 }
