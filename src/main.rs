@@ -72,6 +72,7 @@ enum Command {
     /// m, compared bit for bit with the certified correctly rounded value (a filter with a
     /// proven bound, MPFR where it cannot decide). Kernels: fast, textbook, every zoo
     /// formula, or a C kernel `float f(int m, float c)` as c:LIBRARY:SYMBOL (one --op).
+    /// Exit 0 when nothing is misrounded, 1 when something is, 2 on an error.
     Exhaustive {
         /// Ops (cos_m, psi, dpsi_dcos).
         #[arg(long, value_delimiter = ',', default_value = "cos_m,psi,dpsi_dcos")]
@@ -79,7 +80,8 @@ enum Command {
         /// Margins: a single value ("4") or a range ("1..=8"), at most 24.
         #[arg(long, default_value = "1..=8")]
         m: String,
-        /// The kernel under test.
+        /// The kernels under test, comma-separated, checked in one pass: fast, textbook,
+        /// a zoo formula's name, `zoo` (every zoo formula), or c:LIBRARY:SYMBOL alone.
         #[arg(long, default_value = "fast")]
         kernel: String,
         /// Run one shard "I/N" of the inputs (deterministic boundaries; for CI matrices
@@ -99,7 +101,7 @@ enum Command {
         /// Report format.
         #[arg(long, value_enum, default_value = "text")]
         format: ReportFormat,
-        /// Also write the JSON summary to this file.
+        /// Also write the JSON summaries to this file (one line per kernel).
         #[arg(long)]
         out: Option<PathBuf>,
     },
@@ -177,28 +179,12 @@ struct CheckArgs {
     loss_tol: Option<f64>,
 }
 
-/// Prints an exhaustive summary (and writes its JSON); exit 0 only when nothing is
-/// misrounded.
-fn exhaustive_report(
-    s: &asoftmax_spec::conformance::exhaustive::Summary,
-    seconds: f64,
-    format: ReportFormat,
-    out: Option<&Path>,
-) -> ExitCode {
-    let json = exhaustive::to_json(s, seconds);
-    if let Some(f) = out {
-        if let Err(e) = std::fs::write(f, json.to_string() + "\n") {
-            return fail("exhaustive", &format!("cannot write {}: {e}", f.display()));
-        }
-    }
-    let text = match format {
-        ReportFormat::Text => exhaustive::report(s, seconds),
-        ReportFormat::Json => json.to_string() + "\n",
-    };
-    let mut o = std::io::stdout().lock();
-    match o.write_all(text.as_bytes()).and_then(|_| o.flush()) {
-        Ok(()) | Err(_) if s.rows.iter().all(|r| r.2.misrounded == 0) => ExitCode::SUCCESS,
-        _ => ExitCode::from(1),
+/// Exit 0 when nothing is misrounded, 1 when something is, 2 on an error.
+fn exhaustive_exit(cmd: &str, result: Result<bool, String>) -> ExitCode {
+    match result {
+        Ok(true) => ExitCode::SUCCESS,
+        Ok(false) => ExitCode::from(1),
+        Err(e) => fail(cmd, &e),
     }
 }
 
@@ -224,65 +210,24 @@ fn main() -> ExitCode {
             threads,
             format,
             out,
-        } => {
-            let job = (|| -> Result<exhaustive::Job, String> {
-                let ops = op
-                    .iter()
-                    .map(|o| exhaustive::parse_op(o))
-                    .collect::<Result<Vec<_>, _>>()?;
-                let ms: Vec<u32> = vectors::parse_m_range(&m)?.collect();
-                let shards = match (shard, shards) {
-                    (Some(s), _) => vec![asoftmax_spec::conformance::exhaustive::Shard::parse(&s)?],
-                    (None, n) => {
-                        let n = n.unwrap_or(256);
-                        (0..n)
-                            .map(|index| asoftmax_spec::conformance::exhaustive::Shard {
-                                index,
-                                count: n,
-                            })
-                            .collect()
-                    }
-                };
-                let threads = threads
-                    .unwrap_or_else(|| std::thread::available_parallelism().map_or(1, |n| n.get()));
-                Ok(exhaustive::Job {
-                    kernel,
-                    ops,
-                    ms,
-                    shards,
-                    threads,
-                    state,
-                })
-            })();
-            let job = match job {
-                Ok(j) => j,
-                Err(e) => return fail("exhaustive", &e),
-            };
-            let stop = std::sync::atomic::AtomicBool::new(false);
-            let t0 = std::time::Instant::now();
-            match exhaustive::run(&job, &stop) {
-                Ok(summary) => {
-                    exhaustive_report(&summary, t0.elapsed().as_secs_f64(), format, out.as_deref())
-                }
-                Err(e) => fail("exhaustive", &e),
-            }
-        }
-        Command::Merge { files, format } => {
-            let parts = files
-                .iter()
-                .map(|f| {
-                    std::fs::read_to_string(f)
-                        .map_err(|e| e.to_string())
-                        .and_then(|t| exhaustive::from_json(&t))
-                        .map_err(|e| format!("{}: {e}", f.display()))
-                })
-                .collect::<Result<Vec<_>, _>>()
-                .and_then(|p| asoftmax_spec::conformance::exhaustive::Summary::merge(&p));
-            match parts {
-                Ok(summary) => exhaustive_report(&summary, 0.0, format, None),
-                Err(e) => fail("merge", &e),
-            }
-        }
+        } => exhaustive_exit(
+            "exhaustive",
+            exhaustive::command(exhaustive::Args {
+                op,
+                m,
+                kernel,
+                shard,
+                shards,
+                state,
+                threads,
+                json: matches!(format, ReportFormat::Json),
+                out,
+            }),
+        ),
+        Command::Merge { files, format } => exhaustive_exit(
+            "merge",
+            exhaustive::merge_command(&files, matches!(format, ReportFormat::Json)),
+        ),
         Command::Vectors(args) => run_vectors(args),
         Command::Check(args) => run_check(args),
     }

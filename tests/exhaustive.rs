@@ -138,3 +138,84 @@ fn fast_kernels_pass_a_shard_and_summaries_merge() {
     assert!(err.contains("twice"), "{err}");
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+/// Kernels checked together share one pass: one summary per kernel (JSON Lines), each
+/// the same as when the kernel is checked alone; `zoo` names every published formula,
+/// a kernel is checked only at the margins it supports, and `merge` regroups by kernel.
+#[test]
+fn kernels_checked_together_report_as_when_checked_alone() {
+    let together = |kernel: &str, m: &str| {
+        let (code, out, err) = run(&[
+            "exhaustive",
+            "--m",
+            m,
+            "--shard",
+            "65535/65536",
+            "--kernel",
+            kernel,
+            "--format",
+            "json",
+        ]);
+        assert!(code == 0 || code == 1, "{err}");
+        out.lines()
+            .map(|l| {
+                let mut v: serde_json::Value = serde_json::from_str(l).unwrap();
+                v["seconds"] = serde_json::json!(0);
+                v
+            })
+            .collect::<Vec<_>>()
+    };
+    let zoo = together("zoo", "4..=5");
+    let names: Vec<&str> = zoo.iter().map(|v| v["kernel"].as_str().unwrap()).collect();
+    assert_eq!(names.len(), 6, "{names:?}");
+    assert!(names.contains(&"caffe-sign-trick") && names.contains(&"taylor-cos-x9"));
+    for v in &zoo {
+        let name = v["kernel"].as_str().unwrap();
+        assert_eq!(together(name, "4..=5"), vec![v.clone()], "{name}");
+        let ms: Vec<u64> = v["rows"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|r| r["m"].as_u64().unwrap())
+            .collect();
+        // The original Caffe layer has m ≤ 4 only.
+        let want = if name == "caffe-sign-trick" {
+            vec![4; 3]
+        } else {
+            vec![4, 4, 4, 5, 5, 5]
+        };
+        assert_eq!(ms, want, "{name}");
+    }
+    // The ε-clamp is caught at c = −1: ψ frozen on the band.
+    let clamp = zoo
+        .iter()
+        .find(|v| v["kernel"] == "acos-clamp-1e-5")
+        .unwrap();
+    assert!(
+        clamp["rows"][1]["misrounded"].as_u64().unwrap() > 0,
+        "{clamp}"
+    );
+    // Summaries of several kernels in one file are merged kernel by kernel.
+    let dir =
+        std::env::temp_dir().join(format!("asoftmax-exhaustive-lines-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let f = dir.join("two.jsonl");
+    let (code, _, err) = run(&[
+        "exhaustive",
+        "--m",
+        "2",
+        "--shard",
+        "0/65536",
+        "--kernel",
+        "fast,textbook",
+        "--out",
+        f.to_str().unwrap(),
+    ]);
+    assert!(code == 0 || code == 1, "{err}");
+    let (_, out, err) = run(&["merge", "--format", "json", f.to_str().unwrap()]);
+    assert_eq!(out.lines().count(), 2, "{out}\n{err}");
+    let (code, _, err) = run(&["exhaustive", "--kernel", "fast,nope", "--shard", "0/65536"]);
+    assert_eq!(code, 2);
+    assert!(err.contains("unknown kernel \"nope\""), "{err}");
+    let _ = std::fs::remove_dir_all(&dir);
+}

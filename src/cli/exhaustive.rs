@@ -127,9 +127,38 @@ pub fn parse_op(s: &str) -> Result<ScalarOp, String> {
         .ok_or_else(|| format!("unknown op {s:?} (expected cos_m, psi or dpsi_dcos)"))
 }
 
+/// Resolves a `--kernel` list: comma-separated names from [`kernel_names`], `zoo` for
+/// every zoo formula, or one `c:LIBRARY:SYMBOL` alone. Kernels given together are
+/// checked in one pass (each certified value computed once).
+pub fn kernels(
+    spec: &str,
+    ops: &[ScalarOp],
+) -> Result<Vec<(String, Box<exhaustive::KernelMaker<'static>>)>, String> {
+    if spec.starts_with("c:") {
+        return Ok(vec![(spec.to_string(), kernel(spec, ops)?)]);
+    }
+    let mut names = Vec::new();
+    for part in spec.split(',').map(str::trim) {
+        match part {
+            "zoo" => names.extend(crate::zoo::all_f32().iter().map(|k| k.name())),
+            "" => return Err(format!("kernel list {spec:?}: an empty name")),
+            _ => names.push(part.to_string()),
+        }
+    }
+    let mut out: Vec<(String, Box<exhaustive::KernelMaker<'static>>)> = Vec::new();
+    for n in names {
+        if out.iter().any(|(m, _)| *m == n) {
+            return Err(format!("kernel list {spec:?}: {n} appears twice"));
+        }
+        let make = kernel(&n, ops)?;
+        out.push((n, make));
+    }
+    Ok(out)
+}
+
 /// What one invocation runs.
 pub struct Job {
-    /// The kernel spec as given.
+    /// The kernel list as given (see [`kernels`]).
     pub kernel: String,
     /// Ops to check.
     pub ops: Vec<ScalarOp>,
@@ -159,10 +188,10 @@ fn state_file(dir: &Path, kernel: &str, s: Shard) -> PathBuf {
 }
 
 /// Runs the job (resuming from the state directory), printing progress to standard
-/// error; returns the merged summary.
-pub fn run(job: &Job, stop: &AtomicBool) -> Result<Summary, String> {
-    let make = kernel(&job.kernel, &job.ops)?;
-    let name = make().name();
+/// error; returns one merged summary per kernel, in the order given.
+pub fn run(job: &Job, stop: &AtomicBool) -> Result<Vec<Summary>, String> {
+    let kernels = kernels(&job.kernel, &job.ops)?;
+    let names: Vec<String> = kernels.iter().map(|(_, make)| make().name()).collect();
     let refs: Vec<Reference> = job
         .ms
         .iter()
@@ -171,96 +200,118 @@ pub fn run(job: &Job, stop: &AtomicBool) -> Result<Summary, String> {
     if let Some(dir) = &job.state {
         std::fs::create_dir_all(dir).map_err(|e| format!("{}: {e}", dir.display()))?;
     }
-    let mut parts = Vec::new();
-    let total: u64 = job
-        .shards
-        .iter()
-        .map(|s| s.range().end - s.range().start)
-        .sum::<u64>()
-        * refs.len() as u64;
+    let mut parts: Vec<Vec<Summary>> = vec![Vec::new(); kernels.len()];
+    let inputs = |s: &Shard| (s.range().end - s.range().start) * refs.len() as u64;
+    let total: u64 = job.shards.iter().map(inputs).sum();
+    let rate = Rate {
+        label: job.kernel.clone(),
+        checks_per_input: (job.ops.len() * kernels.len()) as u64,
+        total,
+        start: Instant::now(),
+    };
     let done = AtomicU64::new(0);
-    let start = Instant::now();
     for &shard in &job.shards {
-        let n = shard.range().end - shard.range().start;
-        if let Some(dir) = &job.state {
-            let f = state_file(dir, &job.kernel, shard);
-            if f.exists() {
-                let text =
-                    std::fs::read_to_string(&f).map_err(|e| format!("{}: {e}", f.display()))?;
-                parts.push(from_json(&text).map_err(|e| format!("{}: {e}", f.display()))?);
-                done.fetch_add(n * refs.len() as u64, Ordering::Relaxed);
-                continue;
+        // Kernels whose summary of this shard is kept from an earlier run are skipped.
+        let mut todo = Vec::new();
+        for (k, (spec, _)) in kernels.iter().enumerate() {
+            match kept(job.state.as_deref(), spec, shard)? {
+                Some(s) => parts[k].push(s),
+                None => todo.push(k),
             }
+        }
+        if todo.is_empty() {
+            done.fetch_add(inputs(&shard), Ordering::Relaxed);
+            continue;
         }
         if stop.load(Ordering::Relaxed) {
             return Err("interrupted: finished shards are kept in the state directory".into());
         }
         let t0 = Instant::now();
+        let makers: Vec<&exhaustive::KernelMaker<'static>> =
+            todo.iter().map(|&k| &*kernels[k].1).collect();
         let rows = std::thread::scope(|s| {
             let worker =
-                s.spawn(|| exhaustive::run(&*make, &job.ops, &refs, shard, job.threads, &done));
+                s.spawn(|| exhaustive::run(&makers, &job.ops, &refs, shard, job.threads, &done));
             while !worker.is_finished() {
                 std::thread::sleep(Duration::from_millis(200));
-                progress(
-                    &job.kernel,
-                    done.load(Ordering::Relaxed),
-                    total,
-                    start,
-                    false,
-                );
+                rate.show(done.load(Ordering::Relaxed), false);
             }
             worker
                 .join()
                 .map_err(|_| "a worker thread panicked".to_string())
         })?;
-        let summary = Summary {
-            kernel: name.clone(),
-            shards: vec![shard],
-            rows,
-        };
-        if let Some(dir) = &job.state {
-            let f = state_file(dir, &job.kernel, shard);
-            let text = to_json(&summary, t0.elapsed().as_secs_f64()).to_string();
-            std::fs::write(&f, text + "\n").map_err(|e| format!("{}: {e}", f.display()))?;
+        let seconds = t0.elapsed().as_secs_f64();
+        for (k, rows) in todo.into_iter().zip(rows) {
+            let summary = Summary {
+                kernel: names[k].clone(),
+                shards: vec![shard],
+                seconds,
+                rows,
+            };
+            if let Some(dir) = &job.state {
+                let f = state_file(dir, &kernels[k].0, shard);
+                let text = to_json(&summary).to_string();
+                std::fs::write(&f, text + "\n").map_err(|e| format!("{}: {e}", f.display()))?;
+            }
+            parts[k].push(summary);
         }
-        parts.push(summary);
     }
-    progress(
-        &job.kernel,
-        done.load(Ordering::Relaxed),
-        total,
-        start,
-        true,
-    );
-    Summary::merge(&parts)
+    rate.show(done.load(Ordering::Relaxed), true);
+    parts.iter().map(|p| Summary::merge(p)).collect()
 }
 
-/// The progress line: fraction, rate in checks per second, ETA.
-fn progress(kernel: &str, done: u64, total: u64, start: Instant, last: bool) {
-    static LAST: AtomicU64 = AtomicU64::new(0);
-    let secs = start.elapsed().as_secs_f64();
-    let tty = std::io::stderr().is_terminal();
-    // On a terminal a line updated in place; otherwise a line every 30 s.
-    let now = secs as u64;
-    if !last && !tty && now < LAST.load(Ordering::Relaxed) + 30 {
-        return;
-    }
-    LAST.store(now, Ordering::Relaxed);
-    let rate = done as f64 / secs.max(1e-9);
-    let eta = (total.saturating_sub(done)) as f64 / rate.max(1e-9);
-    let pct = 100.0 * done as f64 / total.max(1) as f64;
-    let line = format!(
-        "exhaustive {kernel}: {pct:5.1}% of {total} inputs·m, {:.1} M checks/s, elapsed {:.0} s, ETA {:.0} s",
-        rate / 1e6,
-        secs,
-        eta
-    );
-    let mut e = std::io::stderr();
-    let _ = if tty {
-        write!(e, "\r{line}{}", if last { "\n" } else { "" })
-    } else {
-        writeln!(e, "{line}")
+/// The summary of `shard` kept in the state directory, if there is one.
+fn kept(state: Option<&Path>, kernel: &str, shard: Shard) -> Result<Option<Summary>, String> {
+    let Some(f) = state.map(|dir| state_file(dir, kernel, shard)) else {
+        return Ok(None);
     };
+    if !f.exists() {
+        return Ok(None);
+    }
+    let text = std::fs::read_to_string(&f).map_err(|e| format!("{}: {e}", f.display()))?;
+    from_json(&text)
+        .map(Some)
+        .map_err(|e| format!("{}: {e}", f.display()))
+}
+
+/// The progress line of a run: fraction, rate in checks per second (inputs × ops ×
+/// kernels), ETA.
+struct Rate {
+    label: String,
+    checks_per_input: u64,
+    total: u64,
+    start: Instant,
+}
+
+impl Rate {
+    /// Shows the line: on a terminal updated in place, otherwise a line every 30 s.
+    fn show(&self, done: u64, last: bool) {
+        static LAST: AtomicU64 = AtomicU64::new(0);
+        let secs = self.start.elapsed().as_secs_f64();
+        let tty = std::io::stderr().is_terminal();
+        let now = secs as u64;
+        if !last && !tty && now < LAST.load(Ordering::Relaxed) + 30 {
+            return;
+        }
+        LAST.store(now, Ordering::Relaxed);
+        let rate = done as f64 / secs.max(1e-9);
+        let eta = (self.total.saturating_sub(done)) as f64 / rate.max(1e-9);
+        let pct = 100.0 * done as f64 / self.total.max(1) as f64;
+        let line = format!(
+            "exhaustive {}: {pct:5.1}% of {} inputs·m, {:.1} M checks/s, elapsed {:.0} s, ETA {:.0} s",
+            self.label,
+            self.total,
+            rate * self.checks_per_input as f64 / 1e6,
+            secs,
+            eta
+        );
+        let mut e = std::io::stderr();
+        let _ = if tty {
+            write!(e, "\r{line}{}", if last { "\n" } else { "" })
+        } else {
+            writeln!(e, "{line}")
+        };
+    }
 }
 
 fn stats_json(st: &Stats) -> Value {
@@ -276,13 +327,13 @@ fn stats_json(st: &Stats) -> Value {
 }
 
 /// The summary as JSON (see the module docs).
-pub fn to_json(s: &Summary, seconds: f64) -> Value {
+pub fn to_json(s: &Summary) -> Value {
     json!({
         "exhaustive_version": VERSION,
         "kernel": s.kernel,
         "shards": s.shards.iter().map(|sh| format!("{}/{}", sh.index, sh.count)).collect::<Vec<_>>(),
         "complete": s.complete(),
-        "seconds": seconds,
+        "seconds": s.seconds,
         "rows": s.rows.iter().map(|(op, m, st)| {
             let mut v = stats_json(st);
             v["op"] = json!(op.name());
@@ -320,6 +371,10 @@ pub fn from_json(text: &str) -> Result<Summary, String> {
         .iter()
         .map(|s| Shard::parse(s.as_str().unwrap_or("")))
         .collect::<Result<Vec<_>, _>>()?;
+    let seconds = v["seconds"]
+        .as_f64()
+        .filter(|s| *s >= 0.0)
+        .ok_or("seconds: expected a non-negative number")?;
     let mut rows = Vec::new();
     for (i, r) in v["rows"]
         .as_array()
@@ -363,12 +418,23 @@ pub fn from_json(text: &str) -> Result<Summary, String> {
     Ok(Summary {
         kernel,
         shards,
+        seconds,
         rows,
     })
 }
 
+/// Reads summaries written one per line (what `--out` writes when several kernels are
+/// checked together; a single summary is one line). Blank lines are skipped.
+pub fn from_json_lines(text: &str) -> Result<Vec<Summary>, String> {
+    text.lines()
+        .enumerate()
+        .filter(|(_, l)| !l.trim().is_empty())
+        .map(|(i, l)| from_json(l).map_err(|e| format!("line {}: {e}", i + 1)))
+        .collect()
+}
+
 /// The text report: one line per (op, m) and the worst inputs of failing rows.
-pub fn report(s: &Summary, seconds: f64) -> String {
+pub fn report(s: &Summary) -> String {
     let mut out = format!(
         "exhaustive {}: shards {} ({}), {:.1} s\n",
         s.kernel,
@@ -378,7 +444,7 @@ pub fn report(s: &Summary, seconds: f64) -> String {
         } else {
             "partial"
         },
-        seconds
+        s.seconds
     );
     out += "op         m      checked   misrounded    max ulp   fallbacks\n";
     for (op, m, st) in &s.rows {
@@ -401,4 +467,117 @@ pub fn report(s: &Summary, seconds: f64) -> String {
         }
     }
     out
+}
+
+/// The arguments of `asoftmax-spec exhaustive`, as parsed by the command line.
+pub struct Args {
+    /// `--op` names.
+    pub op: Vec<String>,
+    /// `--m`: a margin or a range.
+    pub m: String,
+    /// `--kernel` (see [`kernels`]).
+    pub kernel: String,
+    /// `--shard I/N`.
+    pub shard: Option<String>,
+    /// `--shards N` (default 256).
+    pub shards: Option<u64>,
+    /// `--state DIR`.
+    pub state: Option<PathBuf>,
+    /// `--threads` (default: all cores).
+    pub threads: Option<usize>,
+    /// The report as JSON Lines (one summary per kernel) instead of text.
+    pub json: bool,
+    /// `--out FILE`: the JSON summaries, one per line.
+    pub out: Option<PathBuf>,
+}
+
+impl Args {
+    /// The job these arguments ask for.
+    pub fn job(self) -> Result<Job, String> {
+        let ops = self
+            .op
+            .iter()
+            .map(|o| parse_op(o))
+            .collect::<Result<Vec<_>, _>>()?;
+        let ms: Vec<u32> = super::vectors::parse_m_range(&self.m)?.collect();
+        let shards = match (self.shard, self.shards) {
+            (Some(s), _) => vec![Shard::parse(&s)?],
+            (None, n) => {
+                let count = n.unwrap_or(256);
+                if count == 0 || count > exhaustive::TOTAL {
+                    return Err(format!(
+                        "--shards {count}: expected 1 to {}",
+                        exhaustive::TOTAL
+                    ));
+                }
+                (0..count).map(|index| Shard { index, count }).collect()
+            }
+        };
+        let threads = self
+            .threads
+            .unwrap_or_else(|| std::thread::available_parallelism().map_or(1, |n| n.get()));
+        Ok(Job {
+            kernel: self.kernel,
+            ops,
+            ms,
+            shards,
+            threads,
+            state: self.state,
+        })
+    }
+}
+
+/// `asoftmax-spec exhaustive`: runs the job and reports; `Ok(true)` when nothing is
+/// misrounded.
+pub fn command(args: Args) -> Result<bool, String> {
+    let (json, out) = (args.json, args.out.clone());
+    let job = args.job()?;
+    let stop = AtomicBool::new(false);
+    let summaries = run(&job, &stop)?;
+    write_report(&summaries, json, out.as_deref())
+}
+
+/// `asoftmax-spec merge`: combines the summaries in `files` (one or more per file, one
+/// per line), kernel by kernel, and reports; `Ok(true)` when nothing is misrounded.
+pub fn merge_command(files: &[PathBuf], json: bool) -> Result<bool, String> {
+    let mut by_kernel: Vec<Vec<Summary>> = Vec::new();
+    for f in files {
+        let text = std::fs::read_to_string(f).map_err(|e| format!("{}: {e}", f.display()))?;
+        for s in from_json_lines(&text).map_err(|e| format!("{}: {e}", f.display()))? {
+            match by_kernel.iter_mut().find(|g| g[0].kernel == s.kernel) {
+                Some(g) => g.push(s),
+                None => by_kernel.push(vec![s]),
+            }
+        }
+    }
+    if by_kernel.is_empty() {
+        return Err("no summaries to merge".into());
+    }
+    let merged = by_kernel
+        .iter()
+        .map(|g| Summary::merge(g))
+        .collect::<Result<Vec<_>, _>>()?;
+    write_report(&merged, json, None)
+}
+
+/// Prints the summaries (text or JSON Lines) and writes their JSON Lines to `out`;
+/// `Ok(true)` when nothing is misrounded. A closed standard output is not an error.
+fn write_report(summaries: &[Summary], json: bool, out: Option<&Path>) -> Result<bool, String> {
+    let lines: String = summaries
+        .iter()
+        .map(|s| to_json(s).to_string() + "\n")
+        .collect();
+    if let Some(f) = out {
+        std::fs::write(f, &lines).map_err(|e| format!("cannot write {}: {e}", f.display()))?;
+    }
+    let text = if json {
+        lines
+    } else {
+        summaries.iter().map(report).collect()
+    };
+    let mut o = std::io::stdout().lock();
+    let _ = o.write_all(text.as_bytes()).and_then(|_| o.flush());
+    Ok(summaries
+        .iter()
+        .all(|s| s.rows.iter().all(|r| r.2.misrounded == 0)))
 }
