@@ -85,8 +85,9 @@ fn tables_source() -> String {
          //! `cargo test --test fast -- --ignored regenerate_tables`; do not edit by hand\n\
          //! (`tests/fast.rs` recomputes every entry and compares bits).\n\
          //!\n\
-         //! Row `m` of each table belongs to the margin `m` (`0..=16`); unused entries are\n\
-         //! padding (`-inf` for thresholds, `0` for roots).\n\n\
+         //! Row `m` of each table belongs to the margin `m` (`0..=16`). The kernels read\n\
+         //! them through `layout`, which derives the gap thresholds and the roots of `T_m`\n\
+         //! and `U_{m−1}` from these at compile time.\n\n\
          const fn b(x: u64) -> f64 {\n    f64::from_bits(x)\n}\n\nconst NI: f64 = f64::NEG_INFINITY;\n\n",
     );
     let hex = |v: f64| format!("b(0x{:016x})", v.to_bits());
@@ -108,67 +109,20 @@ fn tables_source() -> String {
     }
     s.push_str("];\n\n");
     s.push_str(
-        "/// The threshold inside the `n`-th gap of the positive roots of `T_m`: entry `n` is\n\
-         /// `+inf` for `n = 0`, `cos(nπ/m)` for `1 ≤ n ≤ ⌊(m−1)/2⌋`, and `-inf` for `n = m/2`\n\
-         /// (`m` even: the gap `(0, r_{m/2})` holds no positive threshold); padded with `-inf`.\n\
-         #[rustfmt::skip]\npub(crate) static GAP_THRESHOLD: [[f64; 9]; 17] = [\n",
+        "/// `cos²(kπ/(2m))`, `k = 1..m−1`, as triple-doubles `[R0, R1, R2]`: the squared\n\
+         /// positive roots of `T_m` (odd `k`) interleaved with those of `U_{m−1}` (even `k`).\n\
+         #[rustfmt::skip]\npub(crate) static ROOTS_SQ: [&[[f64; 3]]; 17] = [\n",
     );
     for m in 0..=16u32 {
-        let t: Vec<String> = (0..9u32)
-            .map(|n| {
-                if n == 0 {
-                    "f64::INFINITY".into()
-                } else if n <= m.saturating_sub(1) / 2 {
-                    hex(cos_pi_frac(n, m).to_f64())
-                } else {
-                    "NI".into()
-                }
+        let row: Vec<String> = (1..m)
+            .map(|k| {
+                let r = split3(&cos_sq_pi_frac(k, 2 * m));
+                format!("[{}, {}, {}]", hex(r[0]), hex(r[1]), hex(r[2]))
             })
             .collect();
-        writeln!(s, "    // m = {m}\n    [{}],", t.join(", ")).unwrap();
+        writeln!(s, "    // m = {m}\n    &[{}],", row.join(", ")).unwrap();
     }
     s.push_str("];\n\n");
-    let table =
-        |s: &mut String, name: &str, doc: &str, n: fn(u32) -> u32, f: fn(u32, u32) -> Float| {
-            writeln!(
-                s,
-                "/// {doc}\n#[rustfmt::skip]\npub(crate) static {name}: [[[f64; 3]; 8]; 17] = ["
-            )
-            .unwrap();
-            for m in 0..=16u32 {
-                let rows: Vec<String> = (0..8u32)
-                    .map(|i| {
-                        if i < n(m) {
-                            let r = split3(&f(i + 1, m));
-                            format!("[{}, {}, {}]", hex(r[0]), hex(r[1]), hex(r[2]))
-                        } else {
-                            "[0.0; 3]".into()
-                        }
-                    })
-                    .collect();
-                writeln!(
-                    s,
-                    "    // m = {m}\n    [\n        {},\n    ],",
-                    rows.join(",\n        ")
-                )
-                .unwrap();
-            }
-            s.push_str("];\n\n");
-        };
-    table(
-        &mut s,
-        "T_ROOTS_SQ",
-        "`cos²((2j−1)π/(2m))`, `j = 1..⌊m/2⌋`, as triple-doubles `[R0, R1, R2]`.",
-        |m| m / 2,
-        |j, m| cos_sq_pi_frac(2 * j - 1, 2 * m),
-    );
-    table(
-        &mut s,
-        "U_ROOTS_SQ",
-        "`cos²(jπ/m)`, `j = 1..⌊(m−1)/2⌋`, as triple-doubles `[R0, R1, R2]`.",
-        |m| m.saturating_sub(1) / 2,
-        cos_sq_pi_frac,
-    );
     s.truncate(s.trim_end().len());
     s.push('\n');
     s

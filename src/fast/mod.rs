@@ -105,6 +105,7 @@
 //! (also tested, by a unit test that calls that path directly).
 
 mod eft;
+mod layout;
 pub mod loss;
 mod tables;
 
@@ -184,9 +185,9 @@ impl Plan {
         Some(Plan {
             m,
             thr: &tables::THRESHOLDS[i],
-            gap: &tables::GAP_THRESHOLD[i],
-            t_sq: &tables::T_ROOTS_SQ[i][..i / 2],
-            u_sq: &tables::U_ROOTS_SQ[i][..i.saturating_sub(1) / 2],
+            gap: &layout::GAP_THRESHOLD[i],
+            t_sq: &layout::T_ROOTS_SQ[i][..i / 2],
+            u_sq: &layout::U_ROOTS_SQ[i][..i.saturating_sub(1) / 2],
             t_lead,
             u_lead: mf * t_lead,
             t_tiny: if (m / 2) % 2 == 0 { mf } else { -mf },
@@ -361,21 +362,9 @@ impl Plan {
             "eval_f32: input and output lengths differ"
         );
         match op {
-            Op::CosM => {
-                for (o, &x) in out.iter_mut().zip(c) {
-                    *o = self.cos_m_f32(x);
-                }
-            }
-            Op::Psi => {
-                for (o, &x) in out.iter_mut().zip(c) {
-                    *o = self.psi_f32(x);
-                }
-            }
-            Op::DpsiDcos => {
-                for (o, &x) in out.iter_mut().zip(c) {
-                    *o = self.dpsi_dcos_f32(x);
-                }
-            }
+            Op::CosM => map_into(c, out, |x| self.cos_m_f32(x)),
+            Op::Psi => map_into(c, out, |x| self.psi_f32(x)),
+            Op::DpsiDcos => map_into(c, out, |x| self.dpsi_dcos_f32(x)),
         }
     }
 
@@ -613,6 +602,15 @@ fn prod_sq_exact<A: Arith>(c2h: f64, c2l: f64, roots: &[[f64; 3]]) -> (f64, f64)
     (ph, pl)
 }
 
+/// `out[i] = f(c[i])` for every `i` (the slice evaluators' loop; `c` and `out` have
+/// the same length).
+#[inline(always)]
+fn map_into<T: Copy>(c: &[T], out: &mut [T], f: impl Fn(T) -> T) {
+    for (o, &x) in out.iter_mut().zip(c) {
+        *o = f(x);
+    }
+}
+
 /// Clamps to `[−1, 1]`, keeping NaN.
 #[inline(always)]
 fn clamp(c: f64) -> f64 {
@@ -621,7 +619,7 @@ fn clamp(c: f64) -> f64 {
 
 /// The `f64` kernels behind the public entry points, generic over [`Arith`].
 mod imp {
-    use super::{Arith, Op, Plan, clamp};
+    use super::{Arith, Op, Plan, clamp, map_into};
 
     #[inline(always)]
     pub(super) fn cos_m<A: Arith>(p: &Plan, c: f64) -> f64 {
@@ -662,21 +660,9 @@ mod imp {
     #[inline(always)]
     pub(super) fn eval<A: Arith>(p: &Plan, op: Op, c: &[f64], out: &mut [f64]) {
         match op {
-            Op::CosM => {
-                for (o, &x) in out.iter_mut().zip(c) {
-                    *o = cos_m::<A>(p, x);
-                }
-            }
-            Op::Psi => {
-                for (o, &x) in out.iter_mut().zip(c) {
-                    *o = psi::<A>(p, x);
-                }
-            }
-            Op::DpsiDcos => {
-                for (o, &x) in out.iter_mut().zip(c) {
-                    *o = dpsi::<A>(p, x);
-                }
-            }
+            Op::CosM => map_into(c, out, |x| cos_m::<A>(p, x)),
+            Op::Psi => map_into(c, out, |x| psi::<A>(p, x)),
+            Op::DpsiDcos => map_into(c, out, |x| dpsi::<A>(p, x)),
         }
     }
 }
