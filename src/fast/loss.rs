@@ -221,23 +221,11 @@ pub fn loss<T: FloatFormat>(b: &Batch<T>, grad: bool) -> LossGrad<T> {
     }
 }
 
-impl LossKernel<f32> for Fast {
+impl<T: FloatFormat> LossKernel<T> for Fast {
     fn name(&self) -> String {
         "fast".into()
     }
-    fn loss(&self, batch: &Batch<f32>, grad: bool) -> LossGrad<f32> {
-        loss(batch, grad)
-    }
-    fn supports(&self, m: u32, _: Variant, _: Backward) -> bool {
-        (1..=super::MAX_M).contains(&m)
-    }
-}
-
-impl LossKernel<f64> for Fast {
-    fn name(&self) -> String {
-        "fast".into()
-    }
-    fn loss(&self, batch: &Batch<f64>, grad: bool) -> LossGrad<f64> {
+    fn loss(&self, batch: &Batch<T>, grad: bool) -> LossGrad<T> {
         loss(batch, grad)
     }
     fn supports(&self, m: u32, _: Variant, _: Backward) -> bool {
