@@ -233,48 +233,39 @@ fn main() -> ExitCode {
     }
 }
 
+impl VectorsArgs {
+    /// The generator's options, or the message of an out-of-range argument.
+    fn options(self) -> Result<vectors::VectorsOptions, String> {
+        let ms = vectors::parse_m_range(&self.m)?;
+        if self.classes == 0 || self.dim == 0 || self.batch == 0 {
+            return Err("--classes, --dim and --batch must be at least 1".into());
+        }
+        let (lambda, scale) = (self.lambda, self.scale);
+        if !(lambda >= 0.0 && lambda.is_finite() && scale > 0.0 && scale.is_finite()) {
+            return Err("--lambda must be finite and >= 0, --scale finite and > 0".into());
+        }
+        Ok(vectors::VectorsOptions {
+            ops: self.op,
+            dtype: self.dtype,
+            ms,
+            count: self.count,
+            seed: self.seed,
+            classes: self.classes,
+            dim: self.dim,
+            batch: self.batch,
+            lambda,
+            scale,
+            variant: self.variant,
+            backward: self.backward,
+        })
+    }
+}
+
 /// `asoftmax-spec vectors`.
 fn run_vectors(args: VectorsArgs) -> ExitCode {
-    let VectorsArgs {
-        op,
-        dtype,
-        m,
-        count,
-        seed,
-        classes,
-        dim,
-        batch,
-        lambda,
-        scale,
-        variant,
-        backward,
-    } = args;
-    let ms = match vectors::parse_m_range(&m) {
-        Ok(r) => r,
+    let opts = match args.options() {
+        Ok(o) => o,
         Err(e) => return fail("vectors", &e),
-    };
-    if classes == 0 || dim == 0 || batch == 0 {
-        return fail("vectors", "--classes, --dim and --batch must be at least 1");
-    }
-    if !(lambda >= 0.0 && lambda.is_finite() && scale > 0.0 && scale.is_finite()) {
-        return fail(
-            "vectors",
-            "--lambda must be finite and >= 0, --scale finite and > 0",
-        );
-    }
-    let opts = vectors::VectorsOptions {
-        ops: op,
-        dtype,
-        ms,
-        count,
-        seed,
-        classes,
-        dim,
-        batch,
-        lambda,
-        scale,
-        variant,
-        backward,
     };
     let mut out = BufWriter::new(std::io::stdout().lock());
     let tty = std::io::stderr().is_terminal();
