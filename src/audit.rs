@@ -60,7 +60,6 @@ impl Default for AuditConfig {
 /// Runs the suite over every kernel, op and format; `progress(done, total, what)`
 /// is called before each (kernel, format) pair.
 pub fn run(cfg: &AuditConfig, progress: &mut dyn FnMut(usize, usize, &str)) -> Vec<OpReport> {
-    let policy = Policy::default();
     let mut reports = Vec::new();
     let k32 = kernels_f32();
     let k64 = kernels_f64();
@@ -76,41 +75,41 @@ pub fn run(cfg: &AuditConfig, progress: &mut dyn FnMut(usize, usize, &str)) -> V
         })
         .sum();
     let mut done = 0;
+    let mut started = |what: &str| {
+        progress(done, total, what);
+        done += 1;
+    };
     for fmt in &cfg.formats {
         match fmt {
-            Format::F32 => {
-                for k in &k32 {
-                    progress(done, total, &format!("{} f32", k.name()));
-                    done += 1;
-                    for op in ScalarOp::ALL {
-                        reports.push(check_scalar::<f32, _>(
-                            k.as_ref(),
-                            op,
-                            cfg.ms.clone(),
-                            &cfg.inputs,
-                            &policy,
-                        ));
-                    }
-                }
-            }
-            Format::F64 => {
-                for k in &k64 {
-                    progress(done, total, &format!("{} f64", k.name()));
-                    done += 1;
-                    for op in ScalarOp::ALL {
-                        reports.push(check_scalar::<f64, _>(
-                            k.as_ref(),
-                            op,
-                            cfg.ms.clone(),
-                            &cfg.inputs,
-                            &policy,
-                        ));
-                    }
-                }
-            }
+            Format::F32 => reports.extend(check_kernels(&k32, cfg, &mut started)),
+            Format::F64 => reports.extend(check_kernels(&k64, cfg, &mut started)),
         }
     }
     progress(total, total, "done");
+    reports
+}
+
+/// The suite's report on every op of each of `kernels` (format `T`);
+/// `started("<kernel> <format>")` is called before each kernel.
+fn check_kernels<T: FloatFormat>(
+    kernels: &[Box<dyn ScalarKernel<T>>],
+    cfg: &AuditConfig,
+    started: &mut dyn FnMut(&str),
+) -> Vec<OpReport> {
+    let policy = Policy::default();
+    let mut reports = Vec::new();
+    for k in kernels {
+        started(&format!("{} {}", k.name(), T::FORMAT.name()));
+        for op in ScalarOp::ALL {
+            reports.push(check_scalar::<T, _>(
+                k.as_ref(),
+                op,
+                cfg.ms.clone(),
+                &cfg.inputs,
+                &policy,
+            ));
+        }
+    }
     reports
 }
 
@@ -160,12 +159,7 @@ fn error_curve<T: FloatFormat>(
             let theta = std::f64::consts::PI * i as f64 / (n - 1) as f64;
             let c = T::from_f64(theta.cos());
             let exact = exact_scalar(op, m, c.to_f64()).ok()?;
-            let got = match op {
-                ScalarOp::CosM => k.cos_m(m, c),
-                ScalarOp::Psi => k.psi(m, c),
-                ScalarOp::DpsiDcos => k.dpsi_dcos(m, c),
-            }
-            .to_f64();
+            let got = op.eval(k, m, c).to_f64();
             let (_, scaled) = Policy::errors(op, T::FORMAT, m, got, &exact);
             Some((theta, scaled))
         })

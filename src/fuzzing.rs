@@ -17,7 +17,7 @@
 use crate::arith::{Format, parse_exact, rational_from_f64};
 use crate::conformance::loss_suite::{LossPolicy, expected, score_loss};
 use crate::conformance::scalar_suite::{describe_exact, describe_float, exact_scalar};
-use crate::conformance::{Batch, FloatFormat, Policy, ScalarOp};
+use crate::conformance::{Batch, FloatFormat, Policy, ScalarKernel, ScalarOp};
 use crate::fast::{self, Plan};
 use crate::loss::{Backward, LambdaSchedule, LossSpec, Variant};
 use crate::{Angle, Error, margin, multiangle, psi};
@@ -119,6 +119,25 @@ fn landmark(m: u32, which: u8, index: u8) -> f64 {
     }
 }
 
+/// The fast kernel's `op` at `(m, c)` in format `T`, widened to `f64`: from the scalar
+/// entry point, and from the slice evaluator `eval` when `m` has a [`Plan`].
+fn fast_scalar_and_slice<T: FloatFormat>(
+    op: ScalarOp,
+    m: u32,
+    c: T,
+    eval: fn(&Plan, ScalarOp, &[T], &mut [T]),
+) -> (f64, Option<f64>)
+where
+    fast::Fast: ScalarKernel<T>,
+{
+    let slice = Plan::new(m).map(|p| {
+        let mut out = [c];
+        eval(&p, op, &[c], &mut out);
+        out[0].to_f64()
+    });
+    (op.eval(&fast::Fast, m, c).to_f64(), slice)
+}
+
 /// The fast scalar kernels against the exact value (see the [module docs](self)).
 ///
 /// # Panics
@@ -152,33 +171,8 @@ pub fn fast_vs_oracle(data: &[u8]) {
         Format::F32 => f64::from(raw as f32),
     };
     let (got, slice) = match fmt {
-        Format::F64 => {
-            let v = match op {
-                ScalarOp::CosM => fast::cos_m_f64(m, c),
-                ScalarOp::Psi => fast::psi_f64(m, c),
-                ScalarOp::DpsiDcos => fast::dpsi_dcos_f64(m, c),
-            };
-            let s = Plan::new(m).map(|p| {
-                let mut out = [0.0];
-                p.eval_f64(op, &[c], &mut out);
-                out[0]
-            });
-            (v, s)
-        }
-        Format::F32 => {
-            let c32 = c as f32;
-            let v = match op {
-                ScalarOp::CosM => fast::cos_m_f32(m, c32),
-                ScalarOp::Psi => fast::psi_f32(m, c32),
-                ScalarOp::DpsiDcos => fast::dpsi_dcos_f32(m, c32),
-            };
-            let s = Plan::new(m).map(|p| {
-                let mut out = [0.0f32];
-                p.eval_f32(op, &[c32], &mut out);
-                f64::from(out[0])
-            });
-            (f64::from(v), s)
-        }
+        Format::F64 => fast_scalar_and_slice(op, m, c, Plan::eval_f64),
+        Format::F32 => fast_scalar_and_slice(op, m, c as f32, Plan::eval_f32),
     };
     let ctx = || {
         format!(

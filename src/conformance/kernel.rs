@@ -98,30 +98,7 @@ macro_rules! kernel_float {
             fn div(self, o: Self) -> Self {
                 self / o
             }
-            fn acos(self) -> Self {
-                $t::acos(self)
-            }
-            fn cos(self) -> Self {
-                $t::cos(self)
-            }
-            fn sin(self) -> Self {
-                $t::sin(self)
-            }
-            fn sqrt(self) -> Self {
-                $t::sqrt(self)
-            }
-            fn exp(self) -> Self {
-                $t::exp(self)
-            }
-            fn ln(self) -> Self {
-                $t::ln(self)
-            }
-            fn floor(self) -> Self {
-                $t::floor(self)
-            }
-            fn abs(self) -> Self {
-                $t::abs(self)
-            }
+            kernel_float!(@libm $t: acos cos sin sqrt exp ln floor abs);
             fn powf(self, e: Self) -> Self {
                 $t::powf(self, e)
             }
@@ -135,6 +112,14 @@ macro_rules! kernel_float {
                 !$t::is_finite(self)
             }
         }
+    };
+    // The one-argument functions, each the type's own method of the same name.
+    (@libm $t:ident: $($f:ident)*) => {
+        $(
+            fn $f(self) -> Self {
+                $t::$f(self)
+            }
+        )*
     };
 }
 kernel_float!(f32);
@@ -157,6 +142,17 @@ pub trait ScalarKernel<T: FloatFormat> {
     /// The margins this kernel supports (the suite tests only these); default all `m ≤ 16`.
     fn supports(&self, m: u32) -> bool {
         (1..=16).contains(&m)
+    }
+}
+
+impl super::policy::ScalarOp {
+    /// The value of this op that `kernel` computes at `(m, c)`.
+    pub fn eval<T: FloatFormat, K: ScalarKernel<T> + ?Sized>(self, kernel: &K, m: u32, c: T) -> T {
+        match self {
+            Self::CosM => kernel.cos_m(m, c),
+            Self::Psi => kernel.psi(m, c),
+            Self::DpsiDcos => kernel.dpsi_dcos(m, c),
+        }
     }
 }
 

@@ -181,12 +181,7 @@ pub fn check_scalar<T: FloatFormat, K: ScalarKernel<T> + ?Sized>(
             let Ok(expected) = exact_scalar(op, m, c) else {
                 continue;
             };
-            let actual = match op {
-                ScalarOp::CosM => kernel.cos_m(m, case.c),
-                ScalarOp::Psi => kernel.psi(m, case.c),
-                ScalarOp::DpsiDcos => kernel.dpsi_dcos(m, case.c),
-            }
-            .to_f64();
+            let actual = op.eval(kernel, m, case.c).to_f64();
             let (ulp_err, scaled_err) = Policy::errors(op, fmt, m, actual, &expected);
             let sample = || Sample {
                 m,
@@ -246,6 +241,19 @@ pub fn assert_scalar<T: FloatFormat, K: ScalarKernel<T> + ?Sized>(
 /// default table).
 #[macro_export]
 macro_rules! scalar_suite {
+    // One op's `#[test]` (inside the module, which imports the names it uses).
+    (@test $test:ident, $op:ident, $kernel:expr, $t:ty, $ms:expr, $policy:expr) => {
+        #[test]
+        fn $test() {
+            assert_scalar::<$t, _>(
+                &$kernel,
+                ScalarOp::$op,
+                $ms,
+                &GenConfig::default(),
+                &$policy,
+            );
+        }
+    };
     ($name:ident, $kernel:expr, $t:ty, $ms:expr) => {
         $crate::scalar_suite!(
             $name,
@@ -261,38 +269,9 @@ macro_rules! scalar_suite {
             use super::*;
             use $crate::conformance::{GenConfig, ScalarOp, scalar_suite::assert_scalar};
 
-            #[test]
-            fn cos_m() {
-                assert_scalar::<$t, _>(
-                    &$kernel,
-                    ScalarOp::CosM,
-                    $ms,
-                    &GenConfig::default(),
-                    &$policy,
-                );
-            }
-
-            #[test]
-            fn psi() {
-                assert_scalar::<$t, _>(
-                    &$kernel,
-                    ScalarOp::Psi,
-                    $ms,
-                    &GenConfig::default(),
-                    &$policy,
-                );
-            }
-
-            #[test]
-            fn dpsi_dcos() {
-                assert_scalar::<$t, _>(
-                    &$kernel,
-                    ScalarOp::DpsiDcos,
-                    $ms,
-                    &GenConfig::default(),
-                    &$policy,
-                );
-            }
+            $crate::scalar_suite!(@test cos_m, CosM, $kernel, $t, $ms, $policy);
+            $crate::scalar_suite!(@test psi, Psi, $kernel, $t, $ms, $policy);
+            $crate::scalar_suite!(@test dpsi_dcos, DpsiDcos, $kernel, $t, $ms, $policy);
         }
     };
 }
