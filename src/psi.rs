@@ -277,6 +277,56 @@ pub fn dpsi_dcos_ival(m: u32, c: &Ival) -> Result<Ival, Error> {
     Ok(d.inflate(&Float::with_val(wp, &lip * &c.width())))
 }
 
+/// The θ-form of an oracle for real `m` (ψ, dψ/dθ): its enclosure at an exact θ, its
+/// enclosure over an interval of θ, and the proof that a candidate exact value is the
+/// value (see [`real`]).
+struct ThetaForm {
+    /// The op's name, for errors.
+    op: &'static str,
+    /// The enclosure at `(m, θ)` at a working precision.
+    point: fn(&Rational, &Rational, u32) -> Result<Ival, Error>,
+    /// The enclosure over an interval of θ.
+    over: fn(&Rational, &Ival) -> Result<Ival, Error>,
+    /// `is(m, c, t, iv)`: the candidate `t` is proven to be the value at `c`.
+    is: fn(&Rational, &Rational, &Rational, &Ival) -> bool,
+}
+
+/// ψ in θ-form.
+const PSI_THETA: ThetaForm = ThetaForm {
+    op: "psi",
+    point: psi_theta_point,
+    over: psi_theta_ival,
+    is: real::psi_is,
+};
+
+/// dψ/dθ in θ-form.
+const DPSI_DTHETA_THETA: ThetaForm = ThetaForm {
+    op: "dpsi_dtheta",
+    point: dpsi_dtheta_point,
+    over: dpsi_dtheta_ival,
+    is: real::dpsi_dtheta_is,
+};
+
+impl ThetaForm {
+    /// The value at an exact θ.
+    fn at_theta(&self, m: &Rational, theta: &Rational, prec: u32) -> Result<Approx, Error> {
+        check_theta(theta)?;
+        ziv::ziv(self.op, prec, |wp| Ok(Some((self.point)(m, theta, wp)?)))
+    }
+
+    /// The value at an exact `c`, over an enclosure of `θ = acos c`; candidate exact
+    /// values are checked by `is`.
+    fn at_cos(&self, m: &Rational, c: &Rational, prec: u32) -> Result<Approx, Error> {
+        check_cos(c)?;
+        ziv::ziv_proving(
+            self.op,
+            prec,
+            |wp| Ok(Some((self.over)(m, &acos_ival(c, wp))?)),
+            |t, iv| Ok((self.is)(m, c, t, iv)),
+        )
+    }
+}
+
 /// The oracle for ψ. Integer `m` with `c`: the exact rational ψ(c). Otherwise
 /// (θ given, or real `m ≥ 1`) an enclosure from the θ-form, with `θ = acos c`
 /// at working precision for real `m`.
@@ -300,19 +350,8 @@ pub fn psi(m: &Rational, at: &Angle, prec: u32) -> Result<Approx, Error> {
             check_cos(c)?;
             ziv::ziv("psi", prec, |wp| Ok(Some(psi_cos_point(mi, c, wp)?)))
         }
-        (_, Angle::Theta(theta)) => {
-            check_theta(theta)?;
-            ziv::ziv("psi", prec, |wp| Ok(Some(psi_theta_point(m, theta, wp)?)))
-        }
-        (None, Angle::Cos(c)) => {
-            check_cos(c)?;
-            ziv::ziv_proving(
-                "psi",
-                prec,
-                |wp| Ok(Some(psi_theta_ival(m, &acos_ival(c, wp))?)),
-                |t, iv| Ok(real::psi_is(m, c, t, iv)),
-            )
-        }
+        (_, Angle::Theta(theta)) => PSI_THETA.at_theta(m, theta, prec),
+        (None, Angle::Cos(c)) => PSI_THETA.at_cos(m, c, prec),
     }
 }
 
@@ -378,21 +417,8 @@ pub fn dpsi_dtheta(m: &Rational, at: &Angle, prec: u32) -> Result<Approx, Error>
                 Ok(Some(d.neg()))
             })
         }
-        (_, Angle::Theta(theta)) => {
-            check_theta(theta)?;
-            ziv::ziv("dpsi_dtheta", prec, |wp| {
-                Ok(Some(dpsi_dtheta_point(m, theta, wp)?))
-            })
-        }
-        (None, Angle::Cos(c)) => {
-            check_cos(c)?;
-            ziv::ziv_proving(
-                "dpsi_dtheta",
-                prec,
-                |wp| Ok(Some(dpsi_dtheta_ival(m, &acos_ival(c, wp))?)),
-                |t, iv| Ok(real::dpsi_dtheta_is(m, c, t, iv)),
-            )
-        }
+        (_, Angle::Theta(theta)) => DPSI_DTHETA_THETA.at_theta(m, theta, prec),
+        (None, Angle::Cos(c)) => DPSI_DTHETA_THETA.at_cos(m, c, prec),
     }
 }
 
