@@ -51,6 +51,16 @@ pub struct Problem {
     pub what: String,
 }
 
+/// Makes the [`Problem`]s of one line of `file` (`"vectors"` or `"results"`).
+fn problem_at(file: &'static str, line: usize) -> impl Fn(Option<String>, String) -> Problem {
+    move |id, what| Problem {
+        file,
+        line,
+        id,
+        what,
+    }
+}
+
 /// Scores of one (op, dtype) group.
 #[derive(Clone, Debug, Default)]
 pub struct Group {
@@ -309,12 +319,7 @@ fn exact_gradient(f: &mut Fields, name: &'static str) -> Result<Vec<Vec<Rational
 fn read_vectors(text: &str, problems: &mut Vec<Problem>) -> VectorSet {
     let mut set = VectorSet::default();
     for (line, obj) in objects(text) {
-        let problem = |id: Option<String>, what: String| Problem {
-            file: "vectors",
-            line,
-            id,
-            what,
-        };
+        let problem = problem_at("vectors", line);
         let obj = match obj {
             Ok(o) => o,
             Err(what) => {
@@ -507,12 +512,7 @@ pub fn check(vectors: &str, results: &str, ov: &Overrides) -> CheckReport {
     let policies = policies(ov);
     let mut seen: HashMap<String, usize> = HashMap::new();
     for (line, obj) in objects(results) {
-        let problem = |id: Option<String>, what: String| Problem {
-            file: "results",
-            line,
-            id,
-            what,
-        };
+        let problem = problem_at("results", line);
         match answered_vector(&set, &mut seen, line, obj) {
             Err((id, what)) => report.problems.push(problem(id, what)),
             Ok(None) => {}

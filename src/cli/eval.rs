@@ -41,27 +41,19 @@ pub fn eval_request(obj: &Map<String, Value>) -> Result<Map<String, Value>, Stri
     let result = match Op::parse(op)? {
         Op::CosM => {
             let m = integer_m(&mut f, 0)?;
-            let at = angle(&mut f)?;
-            f.finish()?;
-            multiangle::cos_m(m, &at, prec)
+            multiangle::cos_m(m, &last_angle(&mut f)?, prec)
         }
         Op::Psi => {
             let m = f.number("m")?;
-            let at = angle(&mut f)?;
-            f.finish()?;
-            psi::psi(&m, &at, prec)
+            psi::psi(&m, &last_angle(&mut f)?, prec)
         }
         Op::DpsiDcos => {
             let m = integer_m(&mut f, 1)?;
-            let at = angle(&mut f)?;
-            f.finish()?;
-            psi::dpsi_dcos(m, &at, prec)
+            psi::dpsi_dcos(m, &last_angle(&mut f)?, prec)
         }
         Op::DpsiDtheta => {
             let m = f.number("m")?;
-            let at = angle(&mut f)?;
-            f.finish()?;
-            psi::dpsi_dtheta(&m, &at, prec)
+            psi::dpsi_dtheta(&m, &last_angle(&mut f)?, prec)
         }
         Op::Loss => return eval_loss(&mut f, prec),
         Op::Lambda => {
@@ -137,6 +129,15 @@ pub(super) fn integer_m(f: &mut Fields, min: u32) -> Result<u32, String> {
     }
 }
 
+/// The angle (`theta` or `cos`) as the last field of a request: the fields are then
+/// checked ([`Fields::finish`]).
+fn last_angle(f: &mut Fields) -> Result<Angle, String> {
+    let at = angle(f)?;
+    f.finish()?;
+    Ok(at)
+}
+
+/// Exactly one of `theta` or `cos`.
 fn angle(f: &mut Fields) -> Result<Angle, String> {
     match (f.has("theta"), f.has("cos")) {
         (true, false) => Ok(Angle::Theta(f.number("theta")?)),

@@ -59,59 +59,65 @@ impl<'a> Fields<'a> {
         self.obj.get(name).is_some_and(|v| !v.is_null())
     }
 
-    /// A required exact number.
-    pub fn number(&mut self, name: &'static str) -> Result<Rational, String> {
-        match self.raw(name) {
-            Some(v) => number_value(v).map_err(|e| format!("field \"{name}\": {e}")),
-            None => Err(format!("missing field \"{name}\"")),
-        }
+    /// The value of a required field (and marks it used).
+    fn required(&mut self, name: &'static str) -> Result<&'a Value, String> {
+        self.raw(name)
+            .ok_or_else(|| format!("missing field \"{name}\""))
     }
 
-    /// An optional exact number with a default.
-    pub fn number_or(&mut self, name: &'static str, default: Rational) -> Result<Rational, String> {
+    /// An optional field: `read(self, name)` when it is present, else `default` (and
+    /// the field is marked used either way).
+    fn or_default<T>(
+        &mut self,
+        name: &'static str,
+        default: T,
+        read: impl FnOnce(&mut Self, &'static str) -> Result<T, String>,
+    ) -> Result<T, String> {
         if self.has(name) {
-            self.number(name)
+            read(self, name)
         } else {
             self.used.push(name);
             Ok(default)
         }
     }
 
+    /// A required exact number.
+    pub fn number(&mut self, name: &'static str) -> Result<Rational, String> {
+        number_value(self.required(name)?).map_err(|e| format!("field \"{name}\": {e}"))
+    }
+
+    /// An optional exact number with a default.
+    pub fn number_or(&mut self, name: &'static str, default: Rational) -> Result<Rational, String> {
+        self.or_default(name, default, Self::number)
+    }
+
     /// An optional non-negative integer that fits in `u32`, with a default.
     pub fn u32_or(&mut self, name: &'static str, default: u32) -> Result<u32, String> {
-        if !self.has(name) {
-            self.used.push(name);
-            return Ok(default);
-        }
-        let r = self.number(name)?;
-        integer_u32(&r).ok_or_else(|| {
-            format!(
-                "field \"{name}\": expected a non-negative integer below 2^32, got {}",
-                crate::describe_rational(&r)
-            )
+        self.or_default(name, default, |f, name| {
+            let r = f.number(name)?;
+            integer_u32(&r).ok_or_else(|| {
+                format!(
+                    "field \"{name}\": expected a non-negative integer below 2^32, got {}",
+                    crate::describe_rational(&r)
+                )
+            })
         })
     }
 
     /// A required string.
     pub fn string(&mut self, name: &'static str) -> Result<&'a str, String> {
-        match self.raw(name) {
-            Some(Value::String(s)) => Ok(s),
-            Some(other) => Err(format!(
+        match self.required(name)? {
+            Value::String(s) => Ok(s),
+            other => Err(format!(
                 "field \"{name}\": expected a string, got {}",
                 kind(other)
             )),
-            None => Err(format!("missing field \"{name}\"")),
         }
     }
 
     /// An optional string with a default.
     pub fn string_or(&mut self, name: &'static str, default: &'a str) -> Result<&'a str, String> {
-        if self.has(name) {
-            self.string(name)
-        } else {
-            self.used.push(name);
-            Ok(default)
-        }
+        self.or_default(name, default, Self::string)
     }
 
     /// A required name from `T`'s table ([`Name::parse`]: the canonical spelling).
@@ -121,12 +127,7 @@ impl<'a> Fields<'a> {
 
     /// An optional name from `T`'s table with a default.
     pub fn name_or<T: Name>(&mut self, name: &'static str, default: T) -> Result<T, String> {
-        if self.has(name) {
-            self.name(name)
-        } else {
-            self.used.push(name);
-            Ok(default)
-        }
+        self.or_default(name, default, Self::name)
     }
 
     /// An optional boolean with a default.
@@ -156,16 +157,8 @@ impl<'a> Fields<'a> {
         row_kind: &str,
         cell: impl Fn(&Value) -> Result<T, String>,
     ) -> Result<Vec<Vec<T>>, String> {
-        let v = self
-            .raw(name)
-            .ok_or_else(|| format!("missing field \"{name}\""))?;
-        let rows = v.as_array().ok_or_else(|| {
-            format!(
-                "field \"{name}\": expected an array of rows, got {}",
-                kind(v)
-            )
-        })?;
-        rows.iter()
+        self.array(name, "an array of rows")?
+            .iter()
             .enumerate()
             .map(|(i, row)| {
                 let row = row.as_array().ok_or_else(|| {
@@ -182,18 +175,16 @@ impl<'a> Fields<'a> {
             .collect()
     }
 
+    /// A required array (`what` names what it must be in the error).
+    fn array(&mut self, name: &'static str, what: &str) -> Result<&'a Vec<Value>, String> {
+        let v = self.required(name)?;
+        v.as_array()
+            .ok_or_else(|| format!("field \"{name}\": expected {what}, got {}", kind(v)))
+    }
+
     /// A required array of non-negative integers (labels).
     pub fn indices(&mut self, name: &'static str) -> Result<Vec<usize>, String> {
-        let v = self
-            .raw(name)
-            .ok_or_else(|| format!("missing field \"{name}\""))?;
-        let items = v.as_array().ok_or_else(|| {
-            format!(
-                "field \"{name}\": expected an array of integers, got {}",
-                kind(v)
-            )
-        })?;
-        items
+        self.array(name, "an array of integers")?
             .iter()
             .enumerate()
             .map(|(i, x)| {
