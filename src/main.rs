@@ -73,38 +73,7 @@ enum Command {
     /// proven bound, MPFR where it cannot decide). Kernels: fast, textbook, every zoo
     /// formula, or a C kernel `float f(int m, float c)` as c:LIBRARY:SYMBOL (one --op).
     /// Exit 0 when nothing is misrounded, 1 when something is, 2 on an error.
-    Exhaustive {
-        /// Ops (cos_m, psi, dpsi_dcos).
-        #[arg(long, value_delimiter = ',', default_value = "cos_m,psi,dpsi_dcos")]
-        op: Vec<String>,
-        /// Margins: a single value ("4") or a range ("1..=8"), at most 24.
-        #[arg(long, default_value = "1..=8")]
-        m: String,
-        /// The kernels under test, comma-separated, checked in one pass: fast, textbook,
-        /// a zoo formula's name, `zoo` (every zoo formula), or c:LIBRARY:SYMBOL alone.
-        #[arg(long, default_value = "fast")]
-        kernel: String,
-        /// Run one shard "I/N" of the inputs (deterministic boundaries; for CI matrices
-        /// and array jobs; combine the summaries with `merge`).
-        #[arg(long, conflicts_with = "shards")]
-        shard: Option<String>,
-        /// Run all N shards in turn (default 256); with --state, finished shards are
-        /// kept and skipped on a rerun, so an interrupted run resumes.
-        #[arg(long)]
-        shards: Option<u64>,
-        /// Directory for finished shards' summaries (resume).
-        #[arg(long)]
-        state: Option<PathBuf>,
-        /// Worker threads (default: all cores).
-        #[arg(long)]
-        threads: Option<usize>,
-        /// Report format.
-        #[arg(long, value_enum, default_value = "text")]
-        format: ReportFormat,
-        /// Also write the JSON summaries to this file (one line per kernel).
-        #[arg(long)]
-        out: Option<PathBuf>,
-    },
+    Exhaustive(ExhaustiveArgs),
     /// Combines `exhaustive` JSON summaries of disjoint shards into one report.
     Merge {
         /// Summary files (`exhaustive --out` or the state directory's files).
@@ -113,6 +82,58 @@ enum Command {
         #[arg(long, value_enum, default_value = "text")]
         format: ReportFormat,
     },
+}
+
+/// The options of `exhaustive`.
+#[derive(Args)]
+struct ExhaustiveArgs {
+    /// Ops (cos_m, psi, dpsi_dcos).
+    #[arg(long, value_delimiter = ',', default_value = "cos_m,psi,dpsi_dcos")]
+    op: Vec<String>,
+    /// Margins: a single value ("4") or a range ("1..=8"), at most 24.
+    #[arg(long, default_value = "1..=8")]
+    m: String,
+    /// The kernels under test, comma-separated, checked in one pass: fast, textbook,
+    /// a zoo formula's name, `zoo` (every zoo formula), or c:LIBRARY:SYMBOL alone.
+    #[arg(long, default_value = "fast")]
+    kernel: String,
+    /// Run one shard "I/N" of the inputs (deterministic boundaries; for CI matrices
+    /// and array jobs; combine the summaries with `merge`).
+    #[arg(long, conflicts_with = "shards")]
+    shard: Option<String>,
+    /// Run all N shards in turn (default 256); with --state, finished shards are
+    /// kept and skipped on a rerun, so an interrupted run resumes.
+    #[arg(long)]
+    shards: Option<u64>,
+    /// Directory for finished shards' summaries (resume).
+    #[arg(long)]
+    state: Option<PathBuf>,
+    /// Worker threads (default: all cores).
+    #[arg(long)]
+    threads: Option<usize>,
+    /// Report format.
+    #[arg(long, value_enum, default_value = "text")]
+    format: ReportFormat,
+    /// Also write the JSON summaries to this file (one line per kernel).
+    #[arg(long)]
+    out: Option<PathBuf>,
+}
+
+impl ExhaustiveArgs {
+    /// The arguments as `cli::exhaustive` takes them.
+    fn into_args(self) -> exhaustive::Args {
+        exhaustive::Args {
+            op: self.op,
+            m: self.m,
+            kernel: self.kernel,
+            shard: self.shard,
+            shards: self.shards,
+            state: self.state,
+            threads: self.threads,
+            json: matches!(self.format, ReportFormat::Json),
+            out: self.out,
+        }
+    }
 }
 
 /// The options of `vectors`.
@@ -200,30 +221,9 @@ fn main() -> ExitCode {
             plot_m,
         } => run_audit(&m, &dtype, random, seed, plot.as_deref(), plot_m),
         Command::Eval { file } => run_eval(file),
-        Command::Exhaustive {
-            op,
-            m,
-            kernel,
-            shard,
-            shards,
-            state,
-            threads,
-            format,
-            out,
-        } => exhaustive_exit(
-            "exhaustive",
-            exhaustive::command(exhaustive::Args {
-                op,
-                m,
-                kernel,
-                shard,
-                shards,
-                state,
-                threads,
-                json: matches!(format, ReportFormat::Json),
-                out,
-            }),
-        ),
+        Command::Exhaustive(args) => {
+            exhaustive_exit("exhaustive", exhaustive::command(args.into_args()))
+        }
         Command::Merge { files, format } => exhaustive_exit(
             "merge",
             exhaustive::merge_command(&files, matches!(format, ReportFormat::Json)),
