@@ -17,3 +17,12 @@ pub(crate) fn xorshift64(mut s: u64) -> impl Iterator<Item = u64> {
         s
     })
 }
+
+/// The finite doubles among the first `n` bit patterns of [`xorshift64`]`(seed)`: all
+/// exponents, subnormals and signs.
+pub(crate) fn finite_f64s(seed: u64, n: usize) -> impl Iterator<Item = f64> {
+    xorshift64(seed)
+        .take(n)
+        .map(f64::from_bits)
+        .filter(|v| v.is_finite())
+}

@@ -365,7 +365,7 @@ pub fn round_rational(r: &Rational, fmt: Format) -> f64 {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::arith::testing::xorshift64;
+    use crate::arith::testing::finite_f64s;
 
     #[test]
     fn exact_rational_rounds_correctly() {
@@ -500,11 +500,7 @@ mod tests {
     #[test]
     fn rationals_round_like_the_hardware() {
         // f64 → f32 conversions, subnormal results and midpoints included.
-        for x in xorshift64(0x9e37_79b9_7f4a_7c15).take(20_000) {
-            let d = f64::from_bits(x);
-            if !d.is_finite() {
-                continue;
-            }
+        for d in finite_f64s(0x9e37_79b9_7f4a_7c15, 20_000) {
             let r = Rational::from_f64(d).unwrap();
             assert_eq!(
                 round_rational(&r, Format::F32),
