@@ -71,6 +71,27 @@ pub struct Group {
     worst: Option<(f64, String)>,
 }
 
+impl Group {
+    /// Counts one case: `failed` or not, its scaled error and its `badness` (error over
+    /// the allowance); `describe` is called when it is the worst case so far.
+    fn record(
+        &mut self,
+        failed: bool,
+        scaled: f64,
+        badness: f64,
+        describe: impl FnOnce() -> String,
+    ) {
+        self.cases += 1;
+        if failed {
+            self.failures += 1;
+        }
+        self.max_scaled = self.max_scaled.max(scaled);
+        if self.worst.as_ref().is_none_or(|w| badness > w.0) {
+            self.worst = Some((badness, describe()));
+        }
+    }
+}
+
 /// The outcome of a check.
 #[derive(Clone, Debug, Default)]
 pub struct CheckReport {
@@ -448,25 +469,17 @@ impl CheckReport {
         let (u, s) = Policy::errors(op, fmt, v.m, actual, &v.value);
         let badness = policy.bound(op, fmt).badness(v.m, u, s);
         let g = self.group(Op::from(op).name(), fmt);
-        g.cases += 1;
-        if badness > 1.0 {
-            g.failures += 1;
-        }
         g.max_ulps = g.max_ulps.max(u);
-        g.max_scaled = g.max_scaled.max(s);
-        if g.worst.as_ref().is_none_or(|w| badness > w.0) {
-            g.worst = Some((
-                badness,
-                format!(
-                    "id {id}: {} — expected {}, actual {} — {} ulps, {} scaled ulps",
-                    v.input,
-                    describe_exact(&v.value, fmt),
-                    fmt_hex(actual, fmt),
-                    fmt_err(u),
-                    fmt_err(s)
-                ),
-            ));
-        }
+        g.record(badness > 1.0, s, badness, || {
+            format!(
+                "id {id}: {} — expected {}, actual {} — {} ulps, {} scaled ulps",
+                v.input,
+                describe_exact(&v.value, fmt),
+                fmt_hex(actual, fmt),
+                fmt_err(u),
+                fmt_err(s)
+            )
+        });
     }
 
     /// Scores one result of a loss vector: the value and the two gradients.
@@ -482,25 +495,15 @@ impl CheckReport {
         let fmt = v.dtype;
         let score = score_batch(batch, exp, got, fmt, policy, v.input.clone());
         for (k, op) in LossOp::ALL.iter().enumerate() {
-            let g = self.group(op.name(), fmt);
-            g.cases += 1;
-            let err = score.errors[k];
-            if err > score.allowed[k] {
-                g.failures += 1;
-            }
-            g.max_scaled = g.max_scaled.max(err);
-            let badness = err / score.allowed[k];
-            if g.worst.as_ref().is_none_or(|w| badness > w.0) {
-                g.worst = Some((
-                    badness,
+            let (err, allowed) = (score.errors[k], score.allowed[k]);
+            self.group(op.name(), fmt)
+                .record(err > allowed, err, err / allowed, || {
                     format!(
-                        "id {id}: {} — {} scaled ulps (allowed {:.1})",
+                        "id {id}: {} — {} scaled ulps (allowed {allowed:.1})",
                         v.input,
                         fmt_err(err),
-                        score.allowed[k]
-                    ),
-                ));
-            }
+                    )
+                });
         }
     }
 }

@@ -39,22 +39,11 @@ pub fn eval_request(obj: &Map<String, Value>) -> Result<Map<String, Value>, Stri
     let op = f.string("op")?;
     let prec = f.u32_or("prec", DEFAULT_PREC)?;
     let result = match Op::parse(op)? {
-        Op::CosM => {
-            let m = integer_m(&mut f, 0)?;
-            multiangle::cos_m(m, &last_angle(&mut f)?, prec)
-        }
-        Op::Psi => {
-            let m = f.number("m")?;
-            psi::psi(&m, &last_angle(&mut f)?, prec)
-        }
-        Op::DpsiDcos => {
-            let m = integer_m(&mut f, 1)?;
-            psi::dpsi_dcos(m, &last_angle(&mut f)?, prec)
-        }
-        Op::DpsiDtheta => {
-            let m = f.number("m")?;
-            psi::dpsi_dtheta(&m, &last_angle(&mut f)?, prec)
-        }
+        // Arguments are read left to right: `m`, then the angle and the field check.
+        Op::CosM => multiangle::cos_m(integer_m(&mut f, 0)?, &last_angle(&mut f)?, prec),
+        Op::Psi => psi::psi(&f.number("m")?, &last_angle(&mut f)?, prec),
+        Op::DpsiDcos => psi::dpsi_dcos(integer_m(&mut f, 1)?, &last_angle(&mut f)?, prec),
+        Op::DpsiDtheta => psi::dpsi_dtheta(&f.number("m")?, &last_angle(&mut f)?, prec),
         Op::Loss => return eval_loss(&mut f, prec),
         Op::Lambda => {
             let sched = LambdaSchedule {
