@@ -1,90 +1,23 @@
 //! The A-Softmax (SphereFace) and L-Softmax losses of a batch, with analytic gradients.
 //!
-//! # The loss
+//! [`loss`] takes a [`LossSpec`]: features `X` (`N × d`), class weights `W` (`C × d`),
+//! labels, a rational margin `m ≥ 1`, the annealing weight `λ ≥ 0` of
+//! `φ(c) = (λ·c + ψ(c))/(1 + λ)`, a scale `s > 0`, the logits' [`Variant`] and the
+//! [`Backward`] semantics. It returns the batch-mean loss and, on request, its gradients
+//! with respect to `X` and the raw `W`, each component an [`Approx`] determined to the
+//! requested bits and correctly rounded to `f64`/`f32`. [`lambda`] is the annealing schedule.
 //!
-//! A batch is `X` (`N × d`, one feature `x_n` per row), class weights `W` (`C × d`,
-//! one row `W_j` per class), labels `y_n ∈ 0..C`, a margin `m ≥ 1` (rational), an
-//! annealing weight `λ ≥ 0` and a scale `s > 0`. For one sample `x` with label `y`
-//! write `r = ‖x‖`, `ν_j = ‖W_j‖`, `ŵ_j = W_j/ν_j`, `c_j = ŵ_j·x / r = cos θ_j` and
+//! Everything is exact or enclosed: dot products, norms and projections are exact
+//! rationals, the log-sum-exp and the softmax are evaluated in cancellation-free forms
+//! (an exact part plus a small remainder, so a saturated softmax costs no extra
+//! precision), and a component is reported exact only when a proof says so; a value that
+//! neither a proof nor an enclosure below the precision cap decides is an
+//! [`Error::PrecisionCap`].
 //!
-//! ```text
-//! φ(c) = (λ·c + ψ(c)) / (1 + λ),     ψ(c) = (−1)^k cos(m·θ) − 2k  (see crate::psi)
-//! ```
-//!
-//! | variant | `f_j`, `j ≠ y` | `f_y` |
-//! | --- | --- | --- |
-//! | [`Variant::ASoftmax`] | `s·r·c_j = s·ŵ_j·x` | `s·r·φ(c_y)` |
-//! | [`Variant::LSoftmax`] | `s·ν_j·r·c_j = s·W_j·x` | `s·ν_y·r·φ(c_y)` |
-//!
-//! The per-sample loss is `ℓ = logsumexp(f) − f_y = ln(1 + Σ_{j≠y} exp(f_j − f_y))`
-//! and the loss is the batch mean `L = (1/N)·Σ_n ℓ_n`. For `m = 1`, `ψ(c) = c` and
-//! `φ(c) = c`: both variants reduce to the (scaled, normalized-weight resp. plain)
-//! softmax cross-entropy.
-//!
-//! # Gradients
-//!
-//! `∂ℓ/∂f_j = p_j − [j = y]` with `p = softmax(f)`. For `g = r·h(c)` (`h = φ` for the
-//! target under [`Backward::Full`], `h(c) = c` otherwise) and `P = x − (ŵ·x)ŵ =
-//! x − ((W·x)/(W·W))·W` (the part of `x` orthogonal to `W`, an exact rational vector):
-//!
-//! ```text
-//! ∂g/∂x = h′(c)·ŵ + (h(c) − c·h′(c))·x/r          ∂g/∂W = h′(c)·P/ν
-//! ```
-//!
-//! A-Softmax logits are `s·g`. L-Softmax logits are `F = s·ν·g`, hence
-//!
-//! ```text
-//! ∂(ν g)/∂x = h′(c)·W + (h(c) − c·h′(c))·(ν/r)·x    ∂(ν g)/∂W = (r·h(c)/ν)·W + h′(c)·P
-//! ```
-//!
-//! (for `h(c) = c` these are `W` and `x`). With `φ′ = (λ + ψ′)/(1 + λ)` one has
-//! `φ − c·φ′ = (ψ − c·ψ′)/(1 + λ)`. The gradients returned are those of the *mean*
-//! loss `L` with respect to `X` and to the *raw* `W` (through the normalization for
-//! A-Softmax): `∂L/∂x_n = (1/N)·Σ_j (p_nj − [j = y_n])·∂f_nj/∂x_n`, and likewise for `W_j`
-//! summed over the batch.
-//!
-//! [`Backward::DetachedMargin`] (opensphere / SphereFace-R / insightface style) treats
-//! `f_y − s·κ_y·r·c_y` (`κ = 1` for A-Softmax, `κ = ν_y` for L-Softmax) as a constant:
-//! the loss value is unchanged, the probabilities `p` are those of the margin logits,
-//! but the target logit is differentiated as the plain cosine logit `s·κ_y·r·c_y`.
-//!
-//! ψ′ is `(−1)^k·m·U_{m−1}(c)` for integer `m` (exact, [`psi::dpsi_dcos_ival`]) and
-//! `(dψ/dθ)/(−sin θ)` for non-integer `m`, with `sin²θ = 1 − c²` an exact rational and
-//! `ψ′(1) = m²` (the limit; ψ is analytic in `c` at `c = 1`).
-//!
-//! # Rigor
-//!
-//! Dot products `W_j·x_n`, `‖W_j‖²`, `‖x_n‖²` and the projections `P` are exact
-//! rationals; square roots are exact when the radicand is the square of a rational.
-//! `c` is enclosed as `(W·x)/√((W·W)(x·x))` and clamped to `[−1, 1]` (Cauchy–Schwarz).
-//! The log-sum-exp is evaluated in shifted form so that logits of any size (e.g.
-//! `s = 64`, `‖x‖ = 10⁴`) neither overflow nor lose relative accuracy: with
-//! `D_j = f_j − f_y` and `σ` an exact point at most `max_j D_j`,
-//! `ℓ = ln_1p(Σ_{j≠y} e^{D_j})` when `σ ≤ 0`, and `ℓ = σ + ln(e^{−σ} + Σ_{j≠y} e^{D_j − σ})`
-//! otherwise; `p_y − 1 = −(Σ_{j≠y} e_j)/(Σ_all e_j)` avoids the cancellation `1 − p_y`.
-//! For `C = 1` the loss is exactly `0` and so are all gradients.
-//!
-//! **Cancellation-free split.** Per sample, the classes whose logits are *proven* equal
-//! to the largest one (exact comparison of signs and squares: each logit is `±√q` with
-//! `q` rational, when known) form the reference group `G` with logit `f_J`. Then
-//! `ℓ = (f_J − f_y) + ln|G| + ln1p(Σ_{j∉G} e^{f_j − f_J}/|G|)` and
-//! `p_j − [j = y] = δ_j + ρ_j` with the exact `δ_j = [j ∈ G]/|G| − [j = y]` and the small
-//! `ρ_j = p_j` (`j ∉ G`), `ρ_j = −(Σ_{k∉G} p_k)/|G|` (`j ∈ G`): no `1 − p` is ever formed,
-//! and every gradient component is `exact + base + rest` — the δ-terms (an exact
-//! rational when their coefficients are, else enclosed) plus the ρ-terms. The Ziv loop
-//! rounds `exact + rest` as an exact sum ([`ziv::Split`]), so a saturated softmax next
-//! to a rounding midpoint (`t·(1 − e^{−60000})`) is decided at the first working
-//! precision: the precision needed does not grow with the logit gap.
-//!
-//! **Exactness by proof.** A softmax probability is algebraic only when all the logits
-//! it compares are equal (Lindemann–Weierstrass: the logits are algebraic), so a
-//! gradient component is rational only through structure: all logits of a sample in
-//! `G` (then `ρ = 0` and `p = 1/C` exactly), or a remainder whose terms vanish exactly
-//! (`u_j[k] = ū_G[k]` for the x-gradient, `u_nj[k] = 0` for the W-gradient, decided over
-//! sums of rational multiples of square roots, grouped by square class — Besicovitch).
-//! Such outputs are computed as exact rationals; nothing is ever assumed to be 0 or a
-//! midpoint, and a value that no proof and no enclosure below the precision cap decides
-//! is an [`Error::PrecisionCap`].
+//! The formulas are derived in the book: [`crate::derivations::loss`] (the loss, λ, s,
+//! L-Softmax, the detached margin, stable evaluation, worked values) and
+//! [`crate::derivations::gradients`] (every gradient, the cancellation-free forms, when a
+//! component is exactly rational, degenerate points).
 //!
 //! # Inputs that are rejected (each a typed [`Error`], never a panic)
 //!
@@ -117,7 +50,6 @@
 //! NaN and infinities cannot occur in the inputs: every number is an exact `Rational`
 //! (text inputs go through [`crate::arith::parse_exact`], which rejects them).
 //!
-//! Derivations: the book chapters [`crate::derivations::loss`] and [`crate::derivations::gradients`].
 
 use crate::arith::ziv::{self, Split};
 use crate::arith::{Approx, Ival};
@@ -205,7 +137,7 @@ pub struct LossOutput {
 }
 
 /// The loss oracle: `L = (1/N)·Σ_n ln(1 + Σ_{j≠y_n} exp(f_{nj} − f_{n,y_n}))` with the
-/// logits of the [module docs](self), and (`grad = true`) `∂L/∂X` and `∂L/∂W`, each
+/// logits of the [`Variant`], and (`grad = true`) `∂L/∂X` and `∂L/∂W`, each
 /// component enclosed and determined to `prec` bits and to the correctly rounded
 /// `f64`/`f32` by one Ziv loop.
 ///
@@ -1635,7 +1567,8 @@ impl Coef {
     }
 }
 
-/// `∂f_j/∂x_n` and `∂f_j/∂W_j` of sample `n` as terms (see the module docs, without `s`).
+/// `∂f_j/∂x_n` and `∂f_j/∂W_j` of sample `n` as terms (see [`crate::derivations::gradients`],
+/// without `s`).
 fn logit_grads<'a>(
     p: &'a Prepared<'_>,
     n: usize,
