@@ -4,6 +4,8 @@
 //! The generator's code is shared with `examples/gen_docs/` (which writes the files);
 //! here it runs in memory and each file is compared with the committed one.
 
+#[path = "../examples/gen_docs/exhaustive_tables.rs"]
+mod exhaustive_tables;
 #[path = "../examples/gen_docs/margin_tables.rs"]
 mod margin_tables;
 #[path = "../examples/gen_docs/numbers.rs"]
@@ -73,6 +75,12 @@ fn generated_tables_and_plots_are_up_to_date() {
 }
 
 #[test]
+fn generated_exhaustive_tables_are_up_to_date() {
+    let files = tables::generate_exhaustive().expect("the committed run summaries are readable");
+    assert_up_to_date(&files, tables::REGENERATE);
+}
+
+#[test]
 fn generated_audit_is_up_to_date_and_nothing_else_is_there() {
     let audit = tables::generate_audit().expect("the audit runs");
     assert_up_to_date(&audit, tables::REGENERATE_AUDIT);
@@ -81,6 +89,12 @@ fn generated_audit_is_up_to_date_and_nothing_else_is_there() {
     expected.extend(
         tables::generate()
             .expect("the generator's oracle calls succeed")
+            .into_iter()
+            .map(|f| f.name),
+    );
+    expected.extend(
+        tables::generate_exhaustive()
+            .expect("the committed run summaries are readable")
             .into_iter()
             .map(|f| f.name),
     );

@@ -219,3 +219,129 @@ fn kernels_checked_together_report_as_when_checked_alone() {
     assert!(err.contains("unknown kernel \"nope\""), "{err}");
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+/// The committed full runs (`docs/exhaustive/`, rendered into the book by `gen_docs`) are
+/// current: each spot shard recorded beside them (`docs/exhaustive/spot/`, written by
+/// the same command with `--shard`) gives the same rows when rerun now. A change of a
+/// kernel or of the certifier makes them differ: rerun the commands in
+/// `docs/exhaustive/README.md`.
+#[test]
+fn committed_runs_are_current_on_their_spot_shards() {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("docs/exhaustive");
+    let strip = |l: &str| {
+        let mut v: serde_json::Value = serde_json::from_str(l).unwrap();
+        v["seconds"] = serde_json::json!(0);
+        v
+    };
+    let mut spots = 0;
+    for e in std::fs::read_dir(root.join("spot")).unwrap() {
+        let path = e.unwrap().path();
+        let text = std::fs::read_to_string(&path).unwrap();
+        let want: Vec<serde_json::Value> = text.lines().map(strip).collect();
+        let kernels: Vec<&str> = want.iter().map(|v| v["kernel"].as_str().unwrap()).collect();
+        let rows = want[0]["rows"].as_array().unwrap();
+        let ms: Vec<u64> = rows.iter().map(|r| r["m"].as_u64().unwrap()).collect();
+        let (lo, hi) = (ms.iter().min().unwrap(), ms.iter().max().unwrap());
+        // The ops in the order of the first margin's rows (the order they were given in).
+        let ops: Vec<&str> = rows
+            .iter()
+            .take_while(|r| r["m"] == rows[0]["m"])
+            .map(|r| r["op"].as_str().unwrap())
+            .collect();
+        let shards = want[0]["shards"].as_array().unwrap();
+        assert_eq!(
+            shards.len(),
+            1,
+            "{}: one shard per spot file",
+            path.display()
+        );
+        let (code, out, err) = run(&[
+            "exhaustive",
+            "--kernel",
+            &kernels.join(","),
+            "--m",
+            &format!("{lo}..={hi}"),
+            "--op",
+            &ops.join(","),
+            "--shard",
+            shards[0].as_str().unwrap(),
+            "--format",
+            "json",
+        ]);
+        assert!(code == 0 || code == 1, "{err}");
+        let got: Vec<serde_json::Value> = out.lines().map(strip).collect();
+        assert!(
+            got == want,
+            "{} is stale: the kernels or the certifier changed; rerun the commands of \
+             docs/exhaustive/README.md",
+            path.display()
+        );
+        spots += 1;
+    }
+    assert!(spots >= 2, "spot shards of the fast and the zoo runs");
+}
+
+/// A malformed summary is an error that names the file, the line and the field.
+#[test]
+fn merge_names_what_is_wrong_in_a_summary() {
+    let dir = std::env::temp_dir().join(format!("asoftmax-exhaustive-bad-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let f = dir.join("bad.jsonl");
+    let good = r#"{"exhaustive_version":1,"kernel":"fast","shards":["0/2"],"seconds":1,"rows":[{"op":"psi","m":4,"checked":5,"misrounded":0,"max_ulp":0,"fallbacks":0,"worst":[]}]}"#;
+    for (bad, want) in [
+        (
+            good.replace("\"checked\":5", "\"checked\":-5"),
+            "line 2: rows[0].checked: expected a count",
+        ),
+        (
+            good.replace("\"worst\":[]", "\"worst\":[{\"c\":\"0x1p-200\"}]"),
+            "rows[0].worst[0].c",
+        ),
+        (
+            good.replace("\"op\":\"psi\"", "\"op\":\"psy\""),
+            "unknown op \"psy\"",
+        ),
+        (
+            good.replace("\"seconds\":1", "\"seconds\":\"x\""),
+            "seconds: expected",
+        ),
+        (
+            good.replace("\"exhaustive_version\":1", "\"exhaustive_version\":9"),
+            "unsupported exhaustive_version 9",
+        ),
+    ] {
+        std::fs::write(&f, format!("{good}\n{bad}\n")).unwrap();
+        let (code, _, err) = run(&["merge", f.to_str().unwrap()]);
+        assert_eq!(code, 2, "{bad}");
+        assert!(
+            err.contains("bad.jsonl") && err.contains(want),
+            "{want}: {err}"
+        );
+    }
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+/// What a kernel under test returns is kept through a summary's JSON: NaN, infinities
+/// and the sign of a zero.
+#[test]
+fn summaries_keep_nan_infinities_and_signed_zeros() {
+    let dir = std::env::temp_dir().join(format!("asoftmax-exhaustive-nan-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let f = dir.join("s.json");
+    let worst = r#"[{"c":"0x1p+0","got":"nan","want":"0x1p+4","ulps":null},{"c":"-0x1p+0","got":"-inf","want":"0x1p+4","ulps":null},{"c":"0x1p-3","got":"-0x0p+0","want":"0x0p+0","ulps":0}]"#;
+    let line = format!(
+        r#"{{"exhaustive_version":1,"kernel":"k","shards":["0/2"],"seconds":1,"rows":[{{"op":"dpsi_dcos","m":4,"checked":5,"misrounded":3,"max_ulp":null,"fallbacks":0,"worst":{worst}}}]}}"#
+    );
+    std::fs::write(&f, line + "\n").unwrap();
+    let (code, out, err) = run(&["merge", "--format", "json", f.to_str().unwrap()]);
+    assert_eq!(code, 1, "{err}");
+    let v: serde_json::Value = serde_json::from_str(&out).unwrap();
+    let got: Vec<&str> = v["rows"][0]["worst"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|w| w["got"].as_str().unwrap())
+        .collect();
+    assert_eq!(got, ["nan", "-inf", "-0x0p+0"]);
+    let _ = std::fs::remove_dir_all(&dir);
+}

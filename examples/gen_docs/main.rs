@@ -9,6 +9,7 @@
 //! `tests/docs.rs` regenerates the same files in memory and fails when the
 //! committed ones differ.
 
+mod exhaustive_tables;
 mod margin_tables;
 mod numbers;
 mod tables;
@@ -45,6 +46,13 @@ fn main() -> ExitCode {
             return ExitCode::FAILURE;
         }
     };
+    match tables::generate_exhaustive() {
+        Ok(f) => files.extend(f),
+        Err(e) => {
+            eprintln!("gen_docs: {e}");
+            return ExitCode::FAILURE;
+        }
+    }
     if audit {
         eprintln!("gen_docs: running the accuracy audit …");
         match tables::generate_audit() {

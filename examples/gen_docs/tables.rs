@@ -115,6 +115,22 @@ pub fn generate() -> Result<Vec<GenFile>, Error> {
     ])
 }
 
+/// The exhaustive tier's tables, rendered from the committed run summaries
+/// (`docs/exhaustive/`; the runs themselves take minutes to an hour).
+pub fn generate_exhaustive() -> Result<Vec<GenFile>, String> {
+    use crate::exhaustive_tables::{fast_table, zoo_table};
+    Ok(vec![
+        GenFile {
+            name: "exhaustive_fast.md".into(),
+            content: fast_table()?,
+        },
+        GenFile {
+            name: "exhaustive_zoo.md".into(),
+            content: zoo_table()?,
+        },
+    ])
+}
+
 /// The audit plots the book shows (files of `audit::write_plots` at m = 4).
 const PLOTS: [&str; 3] = ["psi-f32-m4.svg", "psi-f64-m4.svg", "cos_m-f32-m4.svg"];
 

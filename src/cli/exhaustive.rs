@@ -343,16 +343,69 @@ pub fn to_json(s: &Summary) -> Value {
     })
 }
 
+/// An `f32` as [`hex_f32`] writes it: a hex float (the sign of a zero kept), or `nan`,
+/// `inf`, `-inf` (what a kernel under test may return).
 fn f32_of(v: &Value, what: &str) -> Result<f32, String> {
     let s = v
         .as_str()
         .ok_or_else(|| format!("{what}: expected a hex-float string"))?;
+    match s {
+        "nan" => return Ok(f32::NAN),
+        "inf" => return Ok(f32::INFINITY),
+        "-inf" => return Ok(f32::NEG_INFINITY),
+        _ => {}
+    }
     let r = parse_exact(s).map_err(|e| format!("{what}: {e}"))?;
     let f = r.to_f32();
     if crate::arith::rational_from_f64(f64::from(f)).ok().as_ref() != Some(&r) {
         return Err(format!("{what}: {s} is not an f32"));
     }
-    Ok(f)
+    Ok(if f == 0.0 && s.starts_with('-') {
+        -0.0
+    } else {
+        f
+    })
+}
+
+/// The array `v`, or an error naming it.
+fn array<'a>(v: &'a Value, what: &str) -> Result<&'a [Value], String> {
+    v.as_array()
+        .map(Vec::as_slice)
+        .ok_or_else(|| format!("{what}: expected an array"))
+}
+
+/// One worst input `{"c","got","want","ulps"}` (`what` names it in errors).
+fn worst_from_json(w: &Value, what: &str) -> Result<(f32, f32, f32, f64), String> {
+    let at = |k: &str| f32_of(&w[k], &format!("{what}.{k}"));
+    Ok((
+        at("c")?,
+        at("got")?,
+        at("want")?,
+        w["ulps"].as_f64().unwrap_or(f64::INFINITY),
+    ))
+}
+
+/// One row `{"op","m","checked",…}` of a summary (`what` names it in errors).
+fn row_from_json(r: &Value, what: &str) -> Result<(ScalarOp, u32, Stats), String> {
+    let op = parse_op(r["op"].as_str().unwrap_or(""))?;
+    let num = |k: &str| {
+        r[k].as_u64()
+            .ok_or_else(|| format!("{what}.{k}: expected a count"))
+    };
+    let m = u32::try_from(num("m")?).map_err(|e| format!("{what}.m: {e}"))?;
+    let worst = array(&r["worst"], &format!("{what}.worst"))?
+        .iter()
+        .enumerate()
+        .map(|(j, w)| worst_from_json(w, &format!("{what}.worst[{j}]")))
+        .collect::<Result<_, _>>()?;
+    let stats = Stats {
+        checked: num("checked")?,
+        misrounded: num("misrounded")?,
+        max_ulp: r["max_ulp"].as_f64().unwrap_or(f64::INFINITY),
+        worst,
+        fallbacks: num("fallbacks")?,
+    };
+    Ok((op, m, stats))
 }
 
 /// Reads a summary written by [`to_json`] (version 1).
@@ -365,9 +418,7 @@ pub fn from_json(text: &str) -> Result<Summary, String> {
         ));
     }
     let kernel = v["kernel"].as_str().ok_or("missing kernel")?.to_string();
-    let shards = v["shards"]
-        .as_array()
-        .ok_or("missing shards")?
+    let shards = array(&v["shards"], "shards")?
         .iter()
         .map(|s| Shard::parse(s.as_str().unwrap_or("")))
         .collect::<Result<Vec<_>, _>>()?;
@@ -375,46 +426,11 @@ pub fn from_json(text: &str) -> Result<Summary, String> {
         .as_f64()
         .filter(|s| *s >= 0.0)
         .ok_or("seconds: expected a non-negative number")?;
-    let mut rows = Vec::new();
-    for (i, r) in v["rows"]
-        .as_array()
-        .ok_or("missing rows")?
+    let rows = array(&v["rows"], "rows")?
         .iter()
         .enumerate()
-    {
-        let op = parse_op(r["op"].as_str().unwrap_or(""))?;
-        let num = |k: &str| {
-            r[k].as_u64()
-                .ok_or_else(|| format!("rows[{i}].{k}: expected a count"))
-        };
-        let m = u32::try_from(num("m")?).map_err(|e| e.to_string())?;
-        let mut worst = Vec::new();
-        for (j, w) in r["worst"]
-            .as_array()
-            .ok_or("missing worst")?
-            .iter()
-            .enumerate()
-        {
-            let at = |k: &str| f32_of(&w[k], &format!("rows[{i}].worst[{j}].{k}"));
-            worst.push((
-                at("c")?,
-                at("got")?,
-                at("want")?,
-                w["ulps"].as_f64().unwrap_or(f64::INFINITY),
-            ));
-        }
-        rows.push((
-            op,
-            m,
-            Stats {
-                checked: num("checked")?,
-                misrounded: num("misrounded")?,
-                max_ulp: r["max_ulp"].as_f64().unwrap_or(f64::INFINITY),
-                worst,
-                fallbacks: num("fallbacks")?,
-            },
-        ));
-    }
+        .map(|(i, r)| row_from_json(r, &format!("rows[{i}]")))
+        .collect::<Result<_, _>>()?;
     Ok(Summary {
         kernel,
         shards,
