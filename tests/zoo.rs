@@ -191,6 +191,32 @@ fn truncated_pi_branch_window() {
     assert_eq!(HardCodedT::branch(4, 2e-9), 1.0);
 }
 
+/// Found by the exhaustive tier (`docs/exhaustive/zoo-f32-m4.jsonl`): in `f32`, for every
+/// `0 < c < 1.59e−8`, `acosf(c)` returns fl(π/2) = 2·fl(π/4) (just above π/2), so
+/// `k = ⌊acos(c)/(π/m)⌋` is one too high for even m (2 instead of 1 at m = 4): ψ is
+/// continuous there and stays right, dψ/dc has the wrong sign. Just above that bound
+/// `acosf` rounds below π/2 and the sign is right again.
+#[test]
+fn wrong_branch_at_tiny_positive_cosines_in_f32() {
+    let bound = 1.59e-8f32;
+    for c in [f32::from_bits(1), 1e-30, 1e-9, 1.5e-8] {
+        assert_eq!(c.acos(), std::f32::consts::FRAC_PI_2, "{c:e}");
+        assert_eq!(branch_from_cos(4, &exact(f64::from(c))).unwrap(), 1);
+        let want = dpsi_x(4, f64::from(c)).to_f64();
+        assert!(want > 0.0);
+        for k in [&Binomial as &dyn ScalarKernel<f32>, &HardCodedT] {
+            assert_eq!(k.dpsi_dcos(4, c), -(want as f32), "{} at {c:e}", k.name());
+            // ψ = −T_4(c) − 2 = −3 + 8c² − 8c⁴, within 2⁻⁴⁸ of −3: f32 rounds it to −3.
+            assert_eq!(k.psi(4, c), -3.0, "{} at {c:e}", k.name());
+        }
+    }
+    for c in [1.6e-8f32, 1e-7] {
+        assert!(c > bound && c.acos() < std::f32::consts::FRAC_PI_2);
+        assert!(ScalarKernel::<f32>::dpsi_dcos(&Binomial, 4, c) > 0.0);
+        assert!(ScalarKernel::<f32>::dpsi_dcos(&HardCodedT, 4, c) > 0.0);
+    }
+}
+
 /// pytorch-metric-learning and sphereface_pytorch take `k = ⌊acos(−1)·m/π⌋ = m` at c = −1
 /// (one past the last branch, in f32 and f64, every m): ψ(−1) = 1 − 2m is still exact
 /// (continuity), but dψ/dc(−1) = −m² instead of +m² — an error of 2m² (measured: 8, 18,

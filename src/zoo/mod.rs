@@ -27,6 +27,9 @@
 //!   (exact `±m²` at the ends).
 //! - **binomial** and **hardcoded-T**: `k = m` at `c = −1` (one past the last branch),
 //!   so `dψ/dc(−1) = −m²` instead of `+m²`; ψ itself stays exact there.
+//!   In `f32` they also take `k` one too high for every `0 < c < 1.59e−8` (`acosf`
+//!   returns fl(π/2) = 2·fl(π/4) there): `dψ/dc` of the wrong sign at even `m`, about
+//!   8.5·10⁸ `f32` inputs at `m = 4` (found by the exhaustive tier).
 //! - **hardcoded-T**: in `f64` the truncated π puts `k` one too high on a window just
 //!   above each threshold (`c − cos(jπ/m)` up to 6.3e−10 … 2.1e−9): ψ unaffected
 //!   (≤ 2 ulp), `dψ/dc` of the wrong sign (off by up to 4e−8 … 2.4e−7). In `f32` the
