@@ -1,5 +1,6 @@
 //! One name table per enum: the spelling of every choice the JSON Lines interfaces
-//! and the command line share (loss variant, backward, float format, `m_min` setting).
+//! and the command line share (loss variant, backward, float format, `m_min` setting,
+//! a head's fallback and gradient semantics).
 //!
 //! Each enum implements [`Name`]: [`Name::name`] is its canonical spelling — the one
 //! written in JSON and shown in help texts — and [`Name::parse`] reads it back, with an
@@ -22,6 +23,7 @@
 //! ```
 
 use crate::arith::Format;
+use crate::head::{Fallback, Semantics};
 use crate::loss::{Backward, Variant};
 use crate::margin::Setting;
 
@@ -121,6 +123,19 @@ names!(Backward, "backward", {
     Backward::DetachedMargin => "detached_margin",
 });
 
+names!(Fallback, "fallback", {
+    Fallback::None => "none",
+    Fallback::ClampPi => "clamp_pi",
+    Fallback::Linear => "linear",
+    Fallback::Easy => "easy",
+});
+
+names!(Semantics, "semantics", {
+    Semantics::Analytic => "analytic",
+    Semantics::StraightThrough => "straight_through",
+    Semantics::DifferentiableAcos => "differentiable_acos",
+});
+
 // `Format` and `Setting` spell their names themselves, next to the type (their inherent
 // `name` is public API of `arith` and `margin`, below this module): one spelling each.
 names!(Format, "dtype", [Format::F32, Format::F64] => Format::name);
@@ -150,6 +165,8 @@ mod tests {
         round_trip::<Backward>();
         round_trip::<Format>();
         round_trip::<Setting>();
+        round_trip::<Fallback>();
+        round_trip::<Semantics>();
     }
 
     #[test]

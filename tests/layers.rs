@@ -12,6 +12,7 @@ const LAYERS: &[&[&str]] = &[
     &["arith"],
     &["multiangle"],
     &["psi"],
+    &["head"],
     &["loss", "margin", "fd"],
     &["names"],
     &["conformance"],

@@ -1,0 +1,346 @@
+//! The margin family: the target logit of the combined margin
+//! `t(θ) = cos(m1·θ + m2) − m3` (insightface's `CombinedMarginLoss`), of which ArcFace
+//! (`m1 = 1`, `m2 = m`), CosFace (`m1 = 1`, `m2 = 0`, `m3 = m`) and the multiplicative
+//! angular margin (`m2 = m3 = 0`, integer `m1`, on its first branch) are special cases,
+//! with the published fallbacks for `m1·θ + m2 > π` and the three gradient semantics
+//! implementations use. Correctly rounded, proven like the rest of the crate.
+//!
+//! # The fallbacks ([`Fallback`])
+//!
+//! | fallback | target logit `t(c)`, `θ = acos c` | used by |
+//! | --- | --- | --- |
+//! | `none` | `cos(m1θ + m2) − m3` | insightface `arcface_torch` (2022–), pytorch-metric-learning `ArcFaceLoss` |
+//! | `clamp_pi` | `cos(min(m1θ + m2, π)) − m3` | opensphere `ArcFace`, SphereFace-R `v1` (`clamp(·, 1e−5, 3.14159)` in floats) |
+//! | `linear` | `cos(θ + m2) − m3` if `θ + m2 ≤ π`, else `c − m2·sin m2 − m3` (`m1 = 1`) | insightface before 2022 (`th = cos(π − m)`, `mm = m·sin m`) |
+//! | `easy` | `cos(m1θ + m2) − m3` if `c > 0`, else `c − m3` | insightface's `easy_margin` |
+//!
+//! Without a fallback the target logit is not monotone in θ: past `θ = (π − m2)/m1` it
+//! rises again. The `clamp_pi` fallback is continuous and even differentiable at its
+//! boundary (both sides have slope 0 there: `cos` has its minimum at π). The `linear`
+//! fallback is monotone but **not continuous**: at `θ = π − m2` it drops from −1 to
+//! `−cos m2 − m2·sin m2` (by `≈ m2²/2`: 0.117 at `m2 = 0.5`); it is a first-order
+//! approximation of `cos(θ + m2)`, not its continuation. The `easy` margin jumps at
+//! `c = 0` (unless `m1 = 1`, `m2 = 0`).
+//!
+//! # Gradient semantics ([`Semantics`])
+//!
+//! - `analytic`: the derivative `dt/dc` of the function above: `m1·sin(m1θ + m2)/sin θ`
+//!   on the margin piece (at `c = ±1` its limit: finite, `m1·U_{m1−1}(±1)`, when `m2 = 0`
+//!   and `m1` is an integer, else `±∞`), 0 on the clamped piece, 1 on the linear and
+//!   plain ones, undefined where `t` jumps.
+//! - `straight_through`: the margin is computed without gradient (`torch.no_grad()`,
+//!   insightface `arcface_torch`, opensphere): `dt/dc = 1` everywhere.
+//! - `differentiable_acos`: the chain rule through `acos′(c) = −1/√(1 − c²)`, as autograd
+//!   computes it: the analytic value for `|c| < 1`; at `c = ±1` it is `±∞`, or undefined
+//!   (`0·∞`, NaN in floats) where `sin(m1θ + m2) = 0` there — the NaN of
+//!   `cos(m·acos c)` heads at `c = ±1`.
+//!
+//! # Exactness
+//!
+//! With `m2 = 0` and an integer `m1`, `cos(m1θ) = T_m1(c)` is an exact rational and its
+//! slope is `m1·U_{m1−1}(c)`. With a rational `m2 ≠ 0` and a rational `m1`, neither
+//! `cos(m1θ + m2)` nor `sin(m1θ + m2)/sin θ` is ever rational at a rational `c`: with
+//! `α = e^{i·m1·θ}` algebraic (a rational power of `c + i√(1 − c²)`) and `z = e^{i·m2}`,
+//! `Re(α·z) = q` rational would make `z` a root of `α·z² − 2q·z + ᾱ`, algebraic,
+//! against Lindemann–Weierstrass (likewise for `Im`, and for `m2·sin m2`). So those
+//! values are never 0 nor a rounding midpoint, and the piece boundaries
+//! `c = cos((π − m2)/m1)` are never met by a rational `c`: the Ziv loop decides them.
+//! The one case left, `m2 = 0` with a non-integer `m1`, is SphereFace's real-`m` margin
+//! ([`crate::psi::psi`]); this module rejects it with [`Error::Domain`].
+
+use crate::arith::{Approx, Ival, ziv};
+use crate::multiangle::{chebyshev_exact, check_cos};
+use crate::{Error, describe_rational};
+use rug::Rational;
+use std::cmp::Ordering;
+
+/// What a head does where `m1·θ + m2` passes π (module docs).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Fallback {
+    /// Nothing: `cos(m1θ + m2) − m3` on all of `[0, π]`.
+    None,
+    /// `cos(min(m1θ + m2, π)) − m3`.
+    ClampPi,
+    /// `c − m2·sin m2 − m3` once `θ + m2 > π` (`m1 = 1` only).
+    Linear,
+    /// `c − m3` for `c ≤ 0`.
+    Easy,
+}
+
+/// How the target logit's gradient is taken (module docs).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Semantics {
+    /// The derivative of the target logit as a function of `c`.
+    Analytic,
+    /// The margin added without gradient: `dt/dc = 1`.
+    StraightThrough,
+    /// The chain rule through `acos′(c) = −1/√(1 − c²)`, as autograd does.
+    DifferentiableAcos,
+}
+
+/// The combined margin `cos(m1·θ + m2) − m3` with a fallback.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Combined {
+    /// The multiplicative angular margin, `m1 ≥ 1`.
+    pub m1: Rational,
+    /// The additive angular margin (radians), `0 ≤ m2 < π`.
+    pub m2: Rational,
+    /// The additive cosine margin.
+    pub m3: Rational,
+    /// What happens past `m1·θ + m2 = π`.
+    pub fallback: Fallback,
+}
+
+/// A slope `dt/dc`: a number, an infinity, or undefined (a jump, or `0·∞`).
+#[derive(Clone, Debug)]
+pub enum Slope {
+    /// A finite value, correctly rounded.
+    Finite(Approx),
+    /// `+∞`.
+    PosInf,
+    /// `−∞`.
+    NegInf,
+    /// No value: the target logit jumps there, or autograd computes `0·∞`.
+    Undefined,
+}
+
+/// The piece of a head's definition that applies at `c`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Piece {
+    /// `cos(m1θ + m2) − m3`.
+    Margin,
+    /// `−1 − m3` (the clamp at π).
+    Clamped,
+    /// `c − m2·sin m2 − m3`.
+    Linear,
+    /// `c − m3` (the easy margin's other side).
+    Plain,
+}
+
+impl Combined {
+    /// ArcFace's additive angular margin `m` (radians) with a fallback.
+    pub fn arcface(m: Rational, fallback: Fallback) -> Combined {
+        Combined {
+            m1: Rational::from(1),
+            m2: m,
+            m3: Rational::new(),
+            fallback,
+        }
+    }
+
+    /// CosFace's additive cosine margin `m`: `c − m`.
+    pub fn cosface(m: Rational) -> Combined {
+        Combined {
+            m1: Rational::from(1),
+            m2: Rational::new(),
+            m3: m,
+            fallback: Fallback::None,
+        }
+    }
+
+    /// Checks the parameters: `m1 ≥ 1`, `0 ≤ m2 < π` (decided rigorously; π itself is not
+    /// rational), an integer `m1` when `m2 = 0`, `m1 = 1` for the linear fallback.
+    pub fn validate(&self) -> Result<(), Error> {
+        let bad = |arg, value: &Rational, expected| {
+            Err(Error::Domain {
+                arg,
+                value: describe_rational(value),
+                expected,
+            })
+        };
+        if self.m1 < 1 {
+            return bad("m1", &self.m1, "a multiplicative margin m1 >= 1");
+        }
+        if self.m2 < 0 || !below_pi(&self.m2)? {
+            return bad("m2", &self.m2, "an additive angular margin 0 <= m2 < pi");
+        }
+        if self.m2 == 0 && *self.m1.denom() != 1 {
+            return bad(
+                "m1",
+                &self.m1,
+                "an integer m1 when m2 = 0 (a real m1 is SphereFace's margin: psi)",
+            );
+        }
+        if self.fallback == Fallback::Linear && self.m1 != 1 {
+            return bad("m1", &self.m1, "m1 = 1 with the linear fallback");
+        }
+        Ok(())
+    }
+
+    /// `m1` as an integer when `m2 = 0` (validated), for the exact Chebyshev route.
+    fn chebyshev_m(&self) -> Option<u32> {
+        if self.m2 != 0 {
+            return None;
+        }
+        self.m1.numer().to_u32()
+    }
+}
+
+/// `q < π`, decided by refinement (a rational is never π).
+fn below_pi(q: &Rational) -> Result<bool, Error> {
+    ziv::refine("head_margin", 64, |wp| {
+        Ok(Ival::from_rational(q, wp)
+            .cmp_certain(&Ival::pi(wp))
+            .map(|o| o == Ordering::Less))
+    })
+}
+
+/// `m1·acos(c) + m2`, enclosed at `wp` bits.
+fn angle(h: &Combined, c: &Rational, wp: u32) -> Ival {
+    crate::multiangle::acos_ival(c, wp)
+        .mul(&Ival::from_rational(&h.m1, wp))
+        .add(&Ival::from_rational(&h.m2, wp))
+}
+
+/// Whether `m1·acos(c) + m2 ≤ π`, decided exactly (Chebyshev branch for `m2 = 0`) or by
+/// refinement (never an equality for `m2 ≠ 0`: module docs).
+fn within_pi(h: &Combined, c: &Rational) -> Result<bool, Error> {
+    if let Some(m) = h.chebyshev_m() {
+        // m·θ ≤ π ⟺ c ≥ cos(π/m) ⟺ branch k = 0 (k counts the thresholds above c).
+        return Ok(crate::psi::branch_from_cos(m, c)? == 0);
+    }
+    ziv::refine("head_piece", 64, |wp| {
+        let pi = Ival::pi(wp);
+        Ok(match angle(h, c, wp).cmp_certain(&pi) {
+            Some(Ordering::Less) => Some(true),
+            Some(Ordering::Greater) => Some(false),
+            _ => None,
+        })
+    })
+}
+
+/// The piece of `h` that applies at `c`.
+fn piece(h: &Combined, c: &Rational) -> Result<Piece, Error> {
+    Ok(match h.fallback {
+        Fallback::None => Piece::Margin,
+        Fallback::Easy if *c > 0 => Piece::Margin,
+        Fallback::Easy => Piece::Plain,
+        Fallback::ClampPi if within_pi(h, c)? => Piece::Margin,
+        Fallback::ClampPi => Piece::Clamped,
+        Fallback::Linear if within_pi(h, c)? => Piece::Margin,
+        Fallback::Linear => Piece::Linear,
+    })
+}
+
+/// The target logit `t(c)` of `h` at the cosine `c ∈ [−1, 1]`, correctly rounded
+/// (module docs).
+///
+/// ```
+/// use asoftmax_spec::head::{target_logit, Combined, Fallback};
+/// use rug::Rational;
+/// // ArcFace, m = 1/2, at c = 1: cos(1/2) = 0.8775825618903728.
+/// let h = Combined::arcface(Rational::from((1, 2)), Fallback::None);
+/// let v = target_logit(&h, &Rational::from(1), 64).unwrap();
+/// assert_eq!(v.f64(), 0.8775825618903728);
+/// ```
+pub fn target_logit(h: &Combined, c: &Rational, prec: u32) -> Result<Approx, Error> {
+    h.validate()?;
+    check_cos(c)?;
+    let m3 = &h.m3;
+    match piece(h, c)? {
+        Piece::Margin => match h.chebyshev_m() {
+            Some(m) => {
+                let t = Rational::from(&chebyshev_exact(m, c).0 - m3);
+                ziv::approx_rational("head", &t, prec)
+            }
+            None => ziv::ziv("head", prec, |wp| {
+                Ok(Some(
+                    angle(h, c, wp).cos().sub(&Ival::from_rational(m3, wp)),
+                ))
+            }),
+        },
+        Piece::Clamped => ziv::approx_rational("head", &Rational::from(-1 - m3), prec),
+        Piece::Plain => ziv::approx_rational("head", &Rational::from(c - m3), prec),
+        Piece::Linear => ziv::ziv("head", prec, |wp| {
+            let m2 = Ival::from_rational(&h.m2, wp);
+            let shift = m2.mul(&m2.sin()).add(&Ival::from_rational(m3, wp));
+            Ok(Some(Ival::from_rational(c, wp).sub(&shift)))
+        }),
+    }
+}
+
+/// The slope `dt/dc` of `h`'s target logit at `c` under `semantics` (module docs).
+///
+/// ```
+/// use asoftmax_spec::head::{target_slope, Combined, Fallback, Semantics, Slope};
+/// use rug::Rational;
+/// // cos(4θ) at c = 1: analytic slope T_4′(1) = 16; autograd through acos: 0·∞.
+/// let h = Combined { m1: 4.into(), m2: 0.into(), m3: 0.into(), fallback: Fallback::None };
+/// let one = Rational::from(1);
+/// let Slope::Finite(v) = target_slope(&h, &one, Semantics::Analytic, 64).unwrap() else {
+///     panic!()
+/// };
+/// assert_eq!(v.f64(), 16.0);
+/// assert!(matches!(
+///     target_slope(&h, &one, Semantics::DifferentiableAcos, 64).unwrap(),
+///     Slope::Undefined
+/// ));
+/// ```
+pub fn target_slope(
+    h: &Combined,
+    c: &Rational,
+    semantics: Semantics,
+    prec: u32,
+) -> Result<Slope, Error> {
+    h.validate()?;
+    check_cos(c)?;
+    let exact = |r: Rational| ziv::approx_rational("head_slope", &r, prec).map(Slope::Finite);
+    if semantics == Semantics::StraightThrough {
+        return exact(Rational::from(1));
+    }
+    let piece = piece(h, c)?;
+    if h.fallback == Fallback::Easy && *c == 0 && !(h.m1 == 1 && h.m2 == 0) {
+        // t jumps at c = 0 (from c − m3 to cos(m1π/2 + m2) − m3).
+        return Ok(if semantics == Semantics::Analytic {
+            Slope::Undefined
+        } else {
+            exact(Rational::from(1))?
+        });
+    }
+    match piece {
+        Piece::Clamped => exact(Rational::new()),
+        Piece::Linear | Piece::Plain => exact(Rational::from(1)),
+        Piece::Margin => margin_slope(h, c, semantics, prec),
+    }
+}
+
+/// `d/dc cos(m1θ + m2) = m1·sin(m1θ + m2)/sin θ`, with its values at `c = ±1`.
+fn margin_slope(
+    h: &Combined,
+    c: &Rational,
+    semantics: Semantics,
+    prec: u32,
+) -> Result<Slope, Error> {
+    let endpoint = *c == 1 || *c == -1;
+    if let Some(m) = h.chebyshev_m() {
+        // sin(m1θ) = 0 at θ = 0, π: analytic m·U_{m−1}(c); autograd 0·∞ there.
+        if endpoint && semantics == Semantics::DifferentiableAcos {
+            return Ok(Slope::Undefined);
+        }
+        let u = chebyshev_exact(m, c).1 * Rational::from(m);
+        return ziv::approx_rational("head_slope", &u, prec).map(Slope::Finite);
+    }
+    if endpoint {
+        // sin(m1θ + m2) ≠ 0 at θ = 0, π (m2 ≠ 0: module docs) and sin θ → 0⁺.
+        let positive = ziv::refine("head_slope", 64, |wp| {
+            Ok(angle(h, c, wp).sin().sign_certain().and_then(|o| match o {
+                Ordering::Greater => Some(true),
+                Ordering::Less => Some(false),
+                Ordering::Equal => None,
+            }))
+        })?;
+        return Ok(if positive {
+            Slope::PosInf
+        } else {
+            Slope::NegInf
+        });
+    }
+    ziv::ziv("head_slope", prec, |wp| {
+        let s = angle(h, c, wp).sin().mul(&Ival::from_rational(&h.m1, wp));
+        let one = Ival::from_integer(&1.into(), wp);
+        // √(1 − c²) > 0 for |c| < 1; a low precision may not show it yet.
+        let sin_theta = one.sub(&Ival::from_rational(c, wp).square()).sqrt();
+        Ok(sin_theta.and_then(|st| s.div(&st)))
+    })
+    .map(Slope::Finite)
+}
