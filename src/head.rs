@@ -2,51 +2,16 @@
 //! `t(θ) = cos(m1·θ + m2) − m3` (insightface's `CombinedMarginLoss`), of which ArcFace
 //! (`m1 = 1`, `m2 = m`), CosFace (`m1 = 1`, `m2 = 0`, `m3 = m`) and the multiplicative
 //! angular margin (`m2 = m3 = 0`, integer `m1`, on its first branch) are special cases,
-//! with the published fallbacks for `m1·θ + m2 > π` and the three gradient semantics
-//! implementations use. Correctly rounded, proven like the rest of the crate.
+//! with the published fallbacks for `m1·θ + m2 > π` ([`Fallback`]) and the three
+//! gradient semantics implementations use ([`Semantics`]), correctly rounded.
 //!
-//! # The fallbacks ([`Fallback`])
-//!
-//! | fallback | target logit `t(c)`, `θ = acos c` | used by |
-//! | --- | --- | --- |
-//! | `none` | `cos(m1θ + m2) − m3` | insightface `arcface_torch` (2022–), pytorch-metric-learning `ArcFaceLoss` |
-//! | `clamp_pi` | `cos(min(m1θ + m2, π)) − m3` | opensphere `ArcFace`, SphereFace-R `v1` (`clamp(·, 1e−5, 3.14159)` in floats) |
-//! | `linear` | `cos(θ + m2) − m3` if `θ + m2 ≤ π`, else `c − m2·sin m2 − m3` (`m1 = 1`) | insightface before 2022 (`th = cos(π − m)`, `mm = m·sin m`) |
-//! | `easy` | `cos(m1θ + m2) − m3` if `c > 0`, else `c − m3` | insightface's `easy_margin` |
-//!
-//! Without a fallback the target logit is not monotone in θ: past `θ = (π − m2)/m1` it
-//! rises again. The `clamp_pi` fallback is continuous and even differentiable at its
-//! boundary (both sides have slope 0 there: `cos` has its minimum at π). The `linear`
-//! fallback is monotone but **not continuous**: at `θ = π − m2` it drops from −1 to
-//! `−cos m2 − m2·sin m2` (by `≈ m2²/2`: 0.117 at `m2 = 0.5`); it is a first-order
-//! approximation of `cos(θ + m2)`, not its continuation. The `easy` margin jumps at
-//! `c = 0` (unless `m1 = 1`, `m2 = 0`).
-//!
-//! # Gradient semantics ([`Semantics`])
-//!
-//! - `analytic`: the derivative `dt/dc` of the function above: `m1·sin(m1θ + m2)/sin θ`
-//!   on the margin piece (at `c = ±1` its limit: finite, `m1·U_{m1−1}(±1)`, when `m2 = 0`
-//!   and `m1` is an integer, else `±∞`), 0 on the clamped piece, 1 on the linear and
-//!   plain ones, undefined where `t` jumps.
-//! - `straight_through`: the margin is computed without gradient (`torch.no_grad()`,
-//!   insightface `arcface_torch`, opensphere): `dt/dc = 1` everywhere.
-//! - `differentiable_acos`: the chain rule through `acos′(c) = −1/√(1 − c²)`, as autograd
-//!   computes it: the analytic value for `|c| < 1`; at `c = ±1` it is `±∞`, or undefined
-//!   (`0·∞`, NaN in floats) where `sin(m1θ + m2) = 0` there — the NaN of
-//!   `cos(m·acos c)` heads at `c = ±1`.
-//!
-//! # Exactness
-//!
-//! With `m2 = 0` and an integer `m1`, `cos(m1θ) = T_m1(c)` is an exact rational and its
-//! slope is `m1·U_{m1−1}(c)`. With a rational `m2 ≠ 0` and a rational `m1`, neither
-//! `cos(m1θ + m2)` nor `sin(m1θ + m2)/sin θ` is ever rational at a rational `c`: with
-//! `α = e^{i·m1·θ}` algebraic (a rational power of `c + i√(1 − c²)`) and `z = e^{i·m2}`,
-//! `Re(α·z) = q` rational would make `z` a root of `α·z² − 2q·z + ᾱ`, algebraic,
-//! against Lindemann–Weierstrass (likewise for `Im`, and for `m2·sin m2`). So those
-//! values are never 0 nor a rounding midpoint, and the piece boundaries
-//! `c = cos((π − m2)/m1)` are never met by a rational `c`: the Ziv loop decides them.
-//! The one case left, `m2 = 0` with a non-integer `m1`, is SphereFace's real-`m` margin
-//! ([`crate::psi::psi`]); this module rejects it with [`Error::Domain`].
+//! [`target_logit`] gives `t(c)`, [`target_slope`] gives `dt/dc` as a [`Slope`]: a number,
+//! `±∞`, or undefined where there is none. The formulas of each fallback, what is proven
+//! about them (monotonicity, continuity), the gradient semantics and the argument that
+//! every value is decided (Lindemann–Weierstrass) are derived in the book's chapter,
+//! [`crate::derivations::heads`]. With `m2 = 0` and an integer `m1` the values are exact
+//! rationals (`T_m1(c)`, `m1·U_{m1−1}(c)`); a real `m1` with `m2 = 0` is SphereFace's
+//! real-`m` margin ([`crate::psi::psi`]) and is rejected here.
 
 use crate::arith::{Approx, Ival, ziv};
 use crate::multiangle::{chebyshev_exact, check_cos};

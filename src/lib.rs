@@ -94,6 +94,8 @@ pub mod derivations {
     pub mod gradients {}
     #[doc = include_str!("../docs/src/margin.md")]
     pub mod margin {}
+    #[doc = include_str!("../docs/src/heads.md")]
+    pub mod heads {}
     #[doc = include_str!("../docs/src/oracle.md")]
     pub mod guarantees {}
     #[doc = include_str!("../docs/src/audit.md")]

@@ -109,6 +109,10 @@ pub fn generate() -> Result<Vec<GenFile>, Error> {
             content: psi_plot()?,
         },
         GenFile {
+            name: "heads.svg".into(),
+            content: heads_plot()?,
+        },
+        GenFile {
             name: "chebyshev_t.svg".into(),
             content: chebyshev_plot()?,
         },
@@ -886,6 +890,95 @@ fn psi_plot() -> Result<String, Error> {
     s.push_str(&frame.polyline(&cos4, "#7f7f7f", Some("6 4")));
     legend.push(("cos 4θ".into(), "#7f7f7f", Some("6 4")));
     s.push_str(&frame.legend(&legend, 80.0, frame.py(-4.6), 150.0));
+    s.push_str("</svg>\n");
+    Ok(s)
+}
+
+/// The target logits of the margin family against θ (`head::target_logit` at
+/// `c = fl(cos θ)`), with ψ for m = 2 and the plain `cos θ` for comparison.
+fn heads_plot() -> Result<String, Error> {
+    use asoftmax_spec::head::{Combined, Fallback, target_logit};
+    let n = 360;
+    let pi = std::f64::consts::PI;
+    let thetas: Vec<f64> = (0..=n).map(|i| pi * f64::from(i) / f64::from(n)).collect();
+    let frame = Frame {
+        w: 720.0,
+        h: 440.0,
+        left: 56.0,
+        right: 20.0,
+        top: 36.0,
+        bottom: 48.0,
+        x: (0.0, pi),
+        y: (-3.0, 1.0),
+    };
+    let xticks = [
+        (0.0, "0"),
+        (pi / 4.0, "π/4"),
+        (pi / 2.0, "π/2"),
+        (3.0 * pi / 4.0, "3π/4"),
+        (pi, "π"),
+    ];
+    let yticks: Vec<(f64, String)> = (-3..=1)
+        .map(|v| (f64::from(v), format!("{v}").replace('-', "−")))
+        .collect();
+    let mut s = frame.open(
+        "The margin family's target logits against θ",
+        "target logit t(θ): ArcFace (m = 0.5) with each fallback, CosFace (m = 0.35), combined, ψ",
+        "Target logits on [0, pi]: ArcFace m = 0.5 without fallback rises again past pi − 0.5; \
+         with the clamp at pi it stays at −1; with the linear fallback it drops below −1; \
+         CosFace is cos theta − 0.35; psi for m = 2 falls to −3.",
+        &xticks,
+        &yticks,
+        "θ",
+        "t(θ)",
+    );
+    let q = |s: &str| asoftmax_spec::arith::parse_exact(s).expect("a decimal");
+    let heads: [(&str, Combined); 5] = [
+        (
+            "ArcFace 0.5, none",
+            Combined::arcface(q("0.5"), Fallback::None),
+        ),
+        (
+            "ArcFace 0.5, clamp_pi",
+            Combined::arcface(q("0.5"), Fallback::ClampPi),
+        ),
+        (
+            "ArcFace 0.5, linear",
+            Combined::arcface(q("0.5"), Fallback::Linear),
+        ),
+        ("CosFace 0.35", Combined::cosface(q("0.35"))),
+        (
+            "combined 1, 0.3, 0.2",
+            Combined {
+                m1: Rational::from(1),
+                m2: q("0.3"),
+                m3: q("0.2"),
+                fallback: Fallback::None,
+            },
+        ),
+    ];
+    let mut legend = Vec::new();
+    for (i, (label, h)) in heads.iter().enumerate() {
+        let mut pts = Vec::with_capacity(thetas.len());
+        for t in &thetas {
+            let c = Rational::from_f64(t.cos()).expect("finite");
+            pts.push((*t, target_logit(h, &c, 53)?.f64()));
+        }
+        s.push_str(&frame.polyline(&pts, COLORS[i], None));
+        legend.push(((*label).to_string(), COLORS[i], None));
+    }
+    let mut psi2 = Vec::with_capacity(thetas.len());
+    let mut plain = Vec::with_capacity(thetas.len());
+    for t in &thetas {
+        let at = Angle::Theta(Rational::from_f64(*t).expect("finite"));
+        psi2.push((*t, psi::psi(&Rational::from(2), &at, 53)?.f64()));
+        plain.push((*t, t.cos()));
+    }
+    s.push_str(&frame.polyline(&psi2, COLORS[5], None));
+    legend.push(("ψ, m = 2".into(), COLORS[5], None));
+    s.push_str(&frame.polyline(&plain, "#7f7f7f", Some("6 4")));
+    legend.push(("cos θ".into(), "#7f7f7f", Some("6 4")));
+    s.push_str(&frame.legend(&legend, 70.0, frame.py(-1.55), 190.0));
     s.push_str("</svg>\n");
     Ok(s)
 }
