@@ -69,10 +69,13 @@ fn lines(v: &[Value]) -> String {
     v.iter().map(|x| format!("{x}\n")).collect()
 }
 
-/// Runs `check --format json`; (exit status, report).
+/// Runs `check --format json`; (exit status, report). Each call writes files of its own:
+/// tests run in parallel and may use the same `name` (two tests replace line 1's `op`).
 fn check(name: &str, vectors: &[Value], results: &str) -> (i32, Value) {
-    let vp = tmp(&format!("v-{name}.jsonl"), &lines(vectors));
-    let rp = tmp(&format!("r-{name}.jsonl"), results);
+    static CALLS: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
+    let n = CALLS.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+    let vp = tmp(&format!("v-{name}-{n}.jsonl"), &lines(vectors));
+    let rp = tmp(&format!("r-{name}-{n}.jsonl"), results);
     let out = bin()
         .arg("check")
         .arg(&vp)
