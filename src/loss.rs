@@ -52,7 +52,7 @@
 //!
 
 use crate::arith::ziv::{self, Split};
-use crate::arith::{Approx, Ival};
+use crate::arith::{Approx, Ival, par};
 use crate::multiangle::MAX_M;
 use crate::psi;
 use crate::{Error, describe_rational};
@@ -1700,6 +1700,12 @@ fn logit_exact(p: &Prepared<'_>, n: usize, j: usize) -> Option<(std::cmp::Orderi
 }
 
 /// Everything one evaluation yields: the loss and the gradient components as [`Out`]s.
+///
+/// The samples are independent up to the sums over samples: each sample's logits,
+/// softmax split, gradient terms and its own rows of `∂L/∂X` are computed in parallel
+/// ([`sample_work`], a chunk of samples at a time to bound the memory), then the loss and
+/// `∂L/∂W` are accumulated sample by sample in order, so every outward-rounded sum is
+/// formed in the same order, and gives the same bits, at any thread count.
 fn eval(
     p: &Prepared<'_>,
     groups: &[Vec<bool>],
@@ -1708,89 +1714,175 @@ fn eval(
     wp: u32,
     grad: bool,
 ) -> Result<Option<Vec<Out>>, Error> {
-    let spec = p.spec;
     let (nn, cc, d) = (p.n, p.classes, p.d);
     let total = 1 + if grad { (nn + cc) * d } else { 0 };
     let mut outs: Vec<Out> = (0..total)
         .map(|i| Out::new(wp, skip_rest.get(i) == Some(&true)))
         .collect();
-    let sn = &spec.scale / Rational::from(nn);
+    if cc == 1 {
+        return Ok(Some(outs)); // ℓ = 0 and every gradient is 0, exactly.
+    }
+    let ctx = SampleCtx {
+        p,
+        groups,
+        keys,
+        sn: &p.spec.scale / Rational::from(nn),
+        wp,
+        grad,
+    };
     let inv_n = Rational::from((1, nn));
     let mut scratch = Float::new(wp);
     let mut w_atoms = WAtoms::default();
-    for n in 0..nn {
-        if cc == 1 {
-            continue; // ℓ = 0 and every gradient is 0, exactly.
-        }
-        let y = spec.y[n];
-        let Some((f, te)) = sample_logits(p, n, wp)? else {
-            return Ok(None);
-        };
-        let Some(sm) = soft_split(&f, &groups[n], wp) else {
-            return Ok(None);
-        };
-        // ℓ_n = (f_J − f_y) + ln Σ_j e^{f_j − f_J}: an exact-or-enclosed part and a rest.
-        let loss = &mut outs[0];
-        if !sm.in_ref[y] {
-            let j_ref = sm
-                .in_ref
-                .iter()
-                .position(|&g| g)
-                .expect("a reference class");
-            let exact = (p.logit_rational(n, j_ref), p.logit_rational(n, y));
-            match exact {
-                (Some(a), Some(b)) => loss.exact += (a - b) * &inv_n,
-                _ => {
-                    let v = f[j_ref].sub(&f[y]).mul(&Ival::from_rational(&inv_n, wp));
-                    loss.base.add_ival(&v);
-                    loss.base_exact = None;
-                }
+    let (loss_out, grads_out) = outs.split_first_mut().expect("the loss output");
+    let (xs, ws) = grads_out.split_at_mut(if grad { nn * d } else { 0 });
+    let mut x_rows: Vec<&mut [Out]> = xs.chunks_mut(d.max(1)).collect();
+    x_rows.resize_with(nn, || &mut []);
+    let chunk = 4 * par::threads();
+    let mut rows = x_rows.into_iter().enumerate().peekable();
+    while rows.peek().is_some() {
+        let batch: Vec<(usize, &mut [Out])> = rows.by_ref().take(chunk).collect();
+        for (n, work) in par::map(batch, |(n, x_out)| (n, sample_work(&ctx, n, x_out))) {
+            let Some(work) = work? else {
+                return Ok(None);
+            };
+            add_loss_term(p, n, &work, &inv_n, wp, loss_out);
+            if grad {
+                add_w_terms(&ctx, n, &work, ws, &mut w_atoms, &mut scratch);
             }
         }
-        loss.rest
-            .add_ival(&sm.log_z.mul(&Ival::from_rational(&inv_n, wp)));
-        loss.rest_used = true;
-        if !grad {
-            continue;
-        }
-        let mut grads = Vec::with_capacity(cc);
-        for j in 0..cc {
+    }
+    if grad {
+        w_atoms.finish(ws, &ctx.sn, wp);
+    }
+    Ok(Some(outs))
+}
+
+/// What [`sample_work`] needs besides the sample.
+struct SampleCtx<'p, 's> {
+    p: &'p Prepared<'s>,
+    groups: &'p [Vec<bool>],
+    keys: &'p KeyCache,
+    /// `s/N`.
+    sn: Rational,
+    wp: u32,
+    grad: bool,
+}
+
+/// One sample's share of an evaluation, computed independently of the other samples.
+struct SampleWork<'a> {
+    /// The logits.
+    f: Vec<Ival>,
+    sm: SoftSplit,
+    /// `(∂f_j/∂x_n, ∂f_j/∂W_j)` per class (empty without gradients).
+    grads: Vec<(Grad<'a>, Grad<'a>)>,
+}
+
+/// `δ_j − [j = y]`: the exact part of `p_j − [j = y]` (see [`SoftSplit`]).
+fn delta_of(sm: &SoftSplit, j: usize, y: usize) -> Rational {
+    Rational::from((i64::from(sm.in_ref[j]), sm.size as i64)) - i64::from(j == y)
+}
+
+/// Sample `n`'s logits, softmax split and gradient terms at `ctx.wp`, with its rows of
+/// `∂L/∂X` (its own outputs `x_out`, no other sample's) accumulated; `None` when `wp`
+/// does not separate what it must.
+fn sample_work<'a>(
+    ctx: &SampleCtx<'a, '_>,
+    n: usize,
+    x_out: &mut [Out],
+) -> Result<Option<SampleWork<'a>>, Error> {
+    let (p, wp) = (ctx.p, ctx.wp);
+    let Some((f, te)) = sample_logits(p, n, wp)? else {
+        return Ok(None);
+    };
+    let Some(sm) = soft_split(&f, &ctx.groups[n], wp) else {
+        return Ok(None);
+    };
+    let mut grads = Vec::new();
+    if ctx.grad {
+        grads.reserve(p.classes);
+        for j in 0..p.classes {
             let Some(g) = logit_grads(p, n, j, te.as_ref(), wp) else {
                 return Ok(None);
             };
             grads.push(g);
         }
-        let (xs, ws) = outs[1..].split_at_mut(nn * d);
-        let x_out = &mut xs[n * d..(n + 1) * d];
-        for (j, (gx, gw)) in grads.iter().enumerate() {
-            let delta =
-                Rational::from((i64::from(sm.in_ref[j]), sm.size as i64)) - i64::from(j == y);
-            let rho = &sm.rho[j];
-            let w_out = &mut ws[j * d..(j + 1) * d];
+        let mut scratch = Float::new(wp);
+        for (j, (gx, _)) in grads.iter().enumerate() {
+            let delta = delta_of(&sm, j, p.spec.y[n]);
             if delta != 0 {
                 let di = Ival::from_rational(&delta, wp);
-                add_grad(x_out, gx, &di, Some(&delta), false, &sn, &mut scratch);
-                add_grad(w_out, gw, &di, Some(&delta), false, &sn, &mut scratch);
+                add_grad(x_out, gx, &di, Some(&delta), false, &ctx.sn, &mut scratch);
             }
-            if !(rho.is_point() && rho.lo().is_zero()) {
-                match surd_vector(gw, d) {
-                    Some(u) => {
-                        let keys = keys[n].get_or_init(|| SampleKeys::of(p, n));
-                        w_atoms.add(n, keys, j, &sm, u);
-                    }
-                    None => add_grad(w_out, gw, rho, None, true, &sn, &mut scratch),
+        }
+        if sm.size < p.classes {
+            let keys = ctx.keys[n].get_or_init(|| SampleKeys::of(p, n));
+            add_x_rest(x_out, &grads, &sm, keys, &ctx.sn, wp, &mut scratch);
+        }
+    }
+    Ok(Some(SampleWork { f, sm, grads }))
+}
+
+/// Adds sample `n`'s `ℓ_n/N = ((f_J − f_y) + ln Σ_j e^{f_j − f_J})/N` to the loss: an
+/// exact-or-enclosed part and a rest.
+fn add_loss_term(
+    p: &Prepared<'_>,
+    n: usize,
+    work: &SampleWork<'_>,
+    inv_n: &Rational,
+    wp: u32,
+    loss: &mut Out,
+) {
+    let (f, sm, y) = (&work.f, &work.sm, p.spec.y[n]);
+    if !sm.in_ref[y] {
+        let j_ref = sm
+            .in_ref
+            .iter()
+            .position(|&g| g)
+            .expect("a reference class");
+        match (p.logit_rational(n, j_ref), p.logit_rational(n, y)) {
+            (Some(a), Some(b)) => loss.exact += (a - b) * inv_n,
+            _ => {
+                let v = f[j_ref].sub(&f[y]).mul(&Ival::from_rational(inv_n, wp));
+                loss.base.add_ival(&v);
+                loss.base_exact = None;
+            }
+        }
+    }
+    loss.rest
+        .add_ival(&sm.log_z.mul(&Ival::from_rational(inv_n, wp)));
+    loss.rest_used = true;
+}
+
+/// Adds sample `n`'s terms to `∂L/∂W` (`ws`, `C·d` outputs): the exact δ-parts now, the
+/// softmax remainders as atoms gathered across samples ([`WAtoms`]) or, when not exact,
+/// now.
+fn add_w_terms(
+    ctx: &SampleCtx<'_, '_>,
+    n: usize,
+    work: &SampleWork<'_>,
+    ws: &mut [Out],
+    w_atoms: &mut WAtoms,
+    scratch: &mut Float,
+) {
+    let (p, wp, d, sm) = (ctx.p, ctx.wp, ctx.p.d, &work.sm);
+    for (j, (_, gw)) in work.grads.iter().enumerate() {
+        let delta = delta_of(sm, j, p.spec.y[n]);
+        let rho = &sm.rho[j];
+        let w_out = &mut ws[j * d..(j + 1) * d];
+        if delta != 0 {
+            let di = Ival::from_rational(&delta, wp);
+            add_grad(w_out, gw, &di, Some(&delta), false, &ctx.sn, scratch);
+        }
+        if !(rho.is_point() && rho.lo().is_zero()) {
+            match surd_vector(gw, d) {
+                Some(u) => {
+                    let keys = ctx.keys[n].get_or_init(|| SampleKeys::of(p, n));
+                    w_atoms.add(n, keys, j, sm, u);
                 }
+                None => add_grad(w_out, gw, rho, None, true, &ctx.sn, scratch),
             }
         }
-        if sm.size < cc {
-            let keys = keys[n].get_or_init(|| SampleKeys::of(p, n));
-            add_x_rest(x_out, &grads, &sm, keys, &sn, wp, &mut scratch);
-        }
     }
-    if grad {
-        w_atoms.finish(&mut outs[1 + nn * d..], &sn, wp);
-    }
-    Ok(Some(outs))
 }
 
 /// The weight gradients' softmax remainders `Σ_n ρ_nj·u_nj`, gathered by probability
@@ -1823,10 +1915,10 @@ struct SampleKeys {
 
 /// Each sample's [`SampleKeys`], computed once when first needed and kept across the
 /// Ziv loop's working precisions (they do not depend on it).
-type KeyCache = [std::cell::OnceCell<SampleKeys>];
+type KeyCache = [std::sync::OnceLock<SampleKeys>];
 
-fn key_cache(n: usize) -> Vec<std::cell::OnceCell<SampleKeys>> {
-    (0..n).map(|_| std::cell::OnceCell::new()).collect()
+fn key_cache(n: usize) -> Vec<std::sync::OnceLock<SampleKeys>> {
+    (0..n).map(|_| std::sync::OnceLock::new()).collect()
 }
 
 impl SampleKeys {
@@ -1877,19 +1969,36 @@ impl WAtoms {
         }
     }
 
+    /// Adds every atom's `ρ·Σ q·√r` to its outputs. The atoms' enclosures are formed in
+    /// parallel (a chunk of atoms per task, each with its own square-root cache), then
+    /// added to the outputs in the atoms' order.
     fn finish(self, w_outs: &mut [Out], sn: &Rational, wp: u32) {
         let d = self.atoms.first().map_or(0, |a| a.2.len());
-        let mut roots = Vec::new();
-        for (j, prob, coef) in self.atoms {
-            for (o, ck) in w_outs[j * d..(j + 1) * d].iter_mut().zip(coef) {
-                let mut ck = ck;
-                ck.retain(|(q, _)| *q != 0);
-                if ck.is_empty() || o.skip_rest {
-                    continue;
+        let skip: Vec<bool> = w_outs.iter().map(|o| o.skip_rest).collect();
+        let per_task = self.atoms.len().div_ceil(4 * par::threads()).max(1);
+        let chunks: Vec<&[(usize, Ival, Vec<Merged>)]> = self.atoms.chunks(per_task).collect();
+        let terms = par::map(chunks, |atoms| {
+            let mut roots = Roots::new();
+            let sn = Ival::from_rational(sn, wp);
+            atoms
+                .iter()
+                .map(|(j, prob, coef)| {
+                    let skip = &skip[j * d..(j + 1) * d];
+                    let term = |(ck, &skip): (&Merged, &bool)| {
+                        let ck: Merged = ck.iter().filter(|(q, _)| *q != 0).cloned().collect();
+                        (!ck.is_empty() && !skip)
+                            .then(|| prob.mul(&merged_ival(&ck, wp, &mut roots).mul(&sn)))
+                    };
+                    coef.iter().zip(skip).map(term).collect::<Vec<_>>()
+                })
+                .collect::<Vec<_>>()
+        });
+        for ((j, _, _), atom_terms) in self.atoms.iter().zip(terms.into_iter().flatten()) {
+            for (o, v) in w_outs[j * d..(j + 1) * d].iter_mut().zip(atom_terms) {
+                if let Some(v) = v {
+                    o.rest.add_ival(&v);
+                    o.rest_used = true;
                 }
-                let v = merged_ival(&ck, wp, &mut roots).mul(&Ival::from_rational(sn, wp));
-                o.rest.add_ival(&prob.mul(&v));
-                o.rest_used = true;
             }
         }
     }
@@ -1927,18 +2036,16 @@ fn surd_vector(g: &Grad<'_>, d: usize) -> Option<Vec<Merged>> {
     Some(v)
 }
 
+/// Enclosures `√r` by radicand, at one working precision.
+type Roots = std::collections::HashMap<Rational, Ival>;
+
 /// An enclosure of a merged surd sum, with the square roots cached per radicand.
-fn merged_ival(v: &Merged, wp: u32, roots: &mut Vec<(Rational, Ival)>) -> Ival {
+fn merged_ival(v: &Merged, wp: u32, roots: &mut Roots) -> Ival {
     let mut acc = zero(wp);
     for (q, r) in v {
-        let root = match roots.iter().find(|e| e.0 == *r) {
-            Some(e) => e.1.clone(),
-            None => {
-                let iv = SqrtQ::new(r.clone()).ival(wp);
-                roots.push((r.clone(), iv.clone()));
-                iv
-            }
-        };
+        let root = roots
+            .entry(r.clone())
+            .or_insert_with(|| SqrtQ::new(r.clone()).ival(wp));
         acc = acc.add(&root.mul(&Ival::from_rational(q, wp)));
     }
     acc
@@ -2001,7 +2108,7 @@ fn add_x_rest(
             }
         }
     }
-    let mut roots = Vec::new();
+    let mut roots = Roots::new();
     for (_, j, diffs) in tied {
         for (o, mut diff) in x_out.iter_mut().zip(diffs) {
             diff.retain(|(q, _)| *q != 0);

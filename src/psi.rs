@@ -72,12 +72,55 @@ fn cmp_threshold(c: &Rational, j: u32, m: u32) -> Result<Ordering, Error> {
     if let Some(t) = exact {
         return Ok(c.cmp(&t));
     }
-    ziv::refine("branch comparison", 64, |wp| {
-        let angle = Ival::pi(wp)
-            .mul(&Ival::from_integer(&j.into(), wp))
-            .div(&Ival::from_integer(&m.into(), wp))
-            .expect("m > 0");
-        Ok(Ival::from_rational(c, wp).cmp_certain(&angle.cos()))
+    if let Some(decided) = cmp_cached_threshold(c, j, m) {
+        return Ok(decided);
+    }
+    ziv::refine("branch comparison", 2 * THRESHOLD_PREC, |wp| {
+        Ok(Ival::from_rational(c, wp).cmp_certain(&threshold(j, m, wp)))
+    })
+}
+
+/// An enclosure of the threshold `cos(jπ/m)` at `wp` bits.
+fn threshold(j: u32, m: u32, wp: u32) -> Ival {
+    Ival::pi(wp)
+        .mul(&Ival::from_integer(&j.into(), wp))
+        .div(&Ival::from_integer(&m.into(), wp))
+        .expect("m > 0")
+        .cos()
+}
+
+/// Working precision of the cached threshold enclosures.
+const THRESHOLD_PREC: u32 = 64;
+/// Most cached thresholds per thread (the cache is emptied when full).
+const THRESHOLD_CACHE_MAX: usize = 1 << 14;
+
+thread_local! {
+    /// `(m, j)` → the endpoints of [`threshold`] at [`THRESHOLD_PREC`] bits, as exact
+    /// rationals: computed once per thread, they decide every comparison with a `c`
+    /// outside them (all but the `c` within about 2⁻⁶⁰ of a threshold).
+    static THRESHOLDS: std::cell::RefCell<std::collections::HashMap<(u32, u32), (Rational, Rational)>> =
+        Default::default();
+}
+
+/// `c` against `cos(jπ/m)` through the cached enclosure: `None` when `c` lies in it
+/// (the caller then refines). The enclosure is rigorous, so a decided comparison is
+/// the same as the uncached one.
+fn cmp_cached_threshold(c: &Rational, j: u32, m: u32) -> Option<Ordering> {
+    THRESHOLDS.with_borrow_mut(|cache| {
+        if cache.len() >= THRESHOLD_CACHE_MAX {
+            cache.clear();
+        }
+        let (lo, hi) = cache.entry((m, j)).or_insert_with(|| {
+            let t = threshold(j, m, THRESHOLD_PREC);
+            (rational_of(t.lo()), rational_of(t.hi()))
+        });
+        if *c < *lo {
+            Some(Ordering::Less)
+        } else if *c > *hi {
+            Some(Ordering::Greater)
+        } else {
+            None
+        }
     })
 }
 

@@ -157,6 +157,9 @@ fn truncate(text: &str) -> String {
 /// The `f64` a decimal or hex text rounds to (nearest, ties to even), as the JSON
 /// rules take plain JSON numbers; an error when that rounding overflows.
 pub fn f64_of_text(text: &str) -> Result<f64, Error> {
+    if let Some(v) = short_decimal_f64(text) {
+        return Ok(v);
+    }
     let r = parse_exact(text)?;
     let v = crate::arith::ziv::round_rational(&r, crate::arith::round::Format::F64);
     if v.is_finite() {
@@ -167,6 +170,21 @@ pub fn f64_of_text(text: &str) -> Result<f64, Error> {
             reason: "overflows f64",
         })
     }
+}
+
+/// The fast path of [`f64_of_text`]: a decimal of at most 40 characters (so within
+/// every bound of [`parse_exact`]) that the standard library parses to a finite nonzero
+/// `f64`. Its parser rounds correctly (nearest, ties to even, subnormals included) and
+/// accepts exactly `parse_exact`'s decimal grammar on these characters, so the result is
+/// the same; zeros, overflows and everything else take the exact route.
+fn short_decimal_f64(text: &str) -> Option<f64> {
+    let t = text.trim();
+    let plain = |b: u8| b.is_ascii_digit() || matches!(b, b'.' | b'-' | b'+' | b'e' | b'E');
+    if t.len() > 40 || !t.bytes().all(plain) {
+        return None;
+    }
+    let v: f64 = t.parse().ok()?;
+    (v.is_finite() && v != 0.0).then_some(v)
 }
 
 /// `r` as a `u32` when it is an integer in `0..=u32::MAX` (an integer margin, an index).
@@ -203,6 +221,46 @@ mod tests {
             parse_exact("0x1.6a09e667f3bcdp-1").unwrap(),
             rational_from_f64(std::f64::consts::FRAC_1_SQRT_2).unwrap()
         );
+    }
+
+    #[test]
+    fn short_decimals_round_like_the_exact_route() {
+        for text in [
+            "0.1",
+            "-0.3",
+            "1e-310",
+            "4.9e-324",
+            "2.4703282292062327e-324",
+            "2.4703282292062328e-324",
+            "1.7976931348623157e308",
+            "9007199254740993",
+            "-.5",
+            "5.",
+            "+1.5E+3",
+            "0.7071067811865476",
+        ] {
+            let exact = crate::arith::ziv::round_rational(
+                &parse_exact(text).unwrap(),
+                crate::arith::round::Format::F64,
+            );
+            assert_eq!(
+                f64_of_text(text).unwrap().to_bits(),
+                exact.to_bits(),
+                "{text}"
+            );
+        }
+        for text in [
+            "1e400",
+            "-0",
+            "1e-400",
+            "1e",
+            "--1",
+            "0x1p-1",
+            "1e99999999999",
+        ] {
+            assert_eq!(short_decimal_f64(text), None, "{text}");
+        }
+        assert!(f64_of_text("1e400").is_err());
     }
 
     #[test]

@@ -3,6 +3,7 @@
 
 pub mod exact;
 pub mod interval;
+pub mod par;
 pub mod round;
 pub mod scalar;
 #[cfg(test)]

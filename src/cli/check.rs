@@ -15,7 +15,7 @@ use super::eval::{DEFAULT_PREC, integer_m};
 use super::json::{Fields, kind};
 use super::op::Op;
 use super::vectors::VECTORS_VERSION;
-use crate::arith::{Format, exact, hex_f32, hex_f64, ziv::round_rational};
+use crate::arith::{Format, exact, hex_f32, hex_f64, par, ziv::round_rational};
 use crate::conformance::loss_suite::{Expected, LossOp, LossPolicy, score_batch};
 use crate::conformance::scalar_suite::{describe_exact, fmt_err};
 use crate::conformance::{Batch, Policy, ScalarOp};
@@ -88,6 +88,20 @@ impl Group {
         self.max_scaled = self.max_scaled.max(scaled);
         if self.worst.as_ref().is_none_or(|w| badness > w.0) {
             self.worst = Some((badness, describe()));
+        }
+    }
+
+    /// Adds the cases of `later`, recorded after this group's: the same counts, maxima
+    /// and worst case as recording them all here in that order.
+    fn absorb(&mut self, later: Group) {
+        self.cases += later.cases;
+        self.failures += later.failures;
+        self.max_ulps = self.max_ulps.max(later.max_ulps);
+        self.max_scaled = self.max_scaled.max(later.max_scaled);
+        if let Some((badness, w)) = later.worst {
+            if self.worst.as_ref().is_none_or(|mine| badness > mine.0) {
+                self.worst = Some((badness, w));
+            }
         }
     }
 }
@@ -211,19 +225,26 @@ fn line_id(obj: &Map<String, Value>) -> Option<String> {
         .map(|v| v.as_str().map_or_else(|| v.to_string(), str::to_string))
 }
 
-/// A JSON Lines text as (1-based line number, object or what is wrong), blank lines skipped.
-fn objects(text: &str) -> impl Iterator<Item = (usize, Result<Map<String, Value>, String>)> + '_ {
-    text.lines()
+/// A line of a JSON Lines text: its 1-based number and its object or what is wrong.
+type ObjectLine = (usize, Result<Map<String, Value>, String>);
+
+/// A JSON Lines text as [`ObjectLine`]s, blank lines skipped; the lines are parsed in
+/// parallel.
+fn objects(text: &str) -> Vec<ObjectLine> {
+    let lines: Vec<(usize, &str)> = text
+        .lines()
         .enumerate()
         .filter(|(_, t)| !t.trim().is_empty())
-        .map(|(i, t)| {
-            let obj = match serde_json::from_str::<Value>(t) {
-                Ok(Value::Object(o)) => Ok(o),
-                Ok(other) => Err(format!("expected a JSON object, got {}", kind(&other))),
-                Err(e) => Err(format!("invalid JSON: {e}")),
-            };
-            (i + 1, obj)
-        })
+        .map(|(i, t)| (i + 1, t))
+        .collect();
+    par::map(lines, |(line, t)| {
+        let obj = match serde_json::from_str::<Value>(t) {
+            Ok(Value::Object(o)) => Ok(o),
+            Ok(other) => Err(format!("expected a JSON object, got {}", kind(&other))),
+            Err(e) => Err(format!("invalid JSON: {e}")),
+        };
+        (line, obj)
+    })
 }
 
 /// Reads one vectors line with `eval`'s field reader: every field must be known, every
@@ -336,23 +357,28 @@ fn exact_gradient(f: &mut Fields, name: &'static str) -> Result<Vec<Vec<Rational
     })
 }
 
-/// Reads the vectors file; every line that cannot be judged is a problem.
+/// Reads the vectors file (the lines parsed in parallel, then taken in file order);
+/// every line that cannot be judged is a problem.
 fn read_vectors(text: &str, problems: &mut Vec<Problem>) -> VectorSet {
     let mut set = VectorSet::default();
-    for (line, obj) in objects(text) {
+    let parsed = par::map(objects(text), |(line, obj)| {
+        let read = obj.map(|obj| line_id(&obj).map(|id| (id, parse_vector(&obj, line))));
+        (line, read)
+    });
+    for (line, read) in parsed {
         let problem = problem_at("vectors", line);
-        let obj = match obj {
-            Ok(o) => o,
+        let read = match read {
+            Ok(r) => r,
             Err(what) => {
                 problems.push(problem(None, what));
                 continue;
             }
         };
-        let Some(id) = line_id(&obj) else {
+        let Some((id, vector)) = read else {
             problems.push(problem(None, "missing \"id\"".into()));
             continue;
         };
-        match parse_vector(&obj, line) {
+        match vector {
             Ok(v) => {
                 if let Some(prev) = set.vecs.get(&id) {
                     let what = format!("duplicate id (first on line {})", prev.line);
@@ -509,22 +535,38 @@ impl CheckReport {
 }
 
 /// Checks `results` against `vectors` (both the text of JSON Lines files).
+///
+/// The result lines are matched to their vectors in file order, judged in parallel
+/// (one small report each) and the reports combined in file order ([`Group::absorb`]),
+/// so the report is the same at any thread count.
 pub fn check(vectors: &str, results: &str, ov: &Overrides) -> CheckReport {
     let mut report = CheckReport::default();
     let set = read_vectors(vectors, &mut report.problems);
     let policies = policies(ov);
     let mut seen: HashMap<String, usize> = HashMap::new();
-    for (line, obj) in objects(results) {
+    let answers: Vec<_> = objects(results)
+        .into_iter()
+        .map(|(line, obj)| (line, answered_vector(&set, &mut seen, line, obj)))
+        .collect();
+    let judged = par::map(answers, |(line, answer)| {
+        let mut one = CheckReport::default();
         let problem = problem_at("results", line);
-        match answered_vector(&set, &mut seen, line, obj) {
-            Err((id, what)) => report.problems.push(problem(id, what)),
+        match answer {
+            Err((id, what)) => one.problems.push(problem(id, what)),
             Ok(None) => {}
             Ok(Some((id, v, obj))) => {
-                if let Err(what) = report.judge_result(&id, v, &obj, &policies) {
-                    report.problems.push(problem(Some(id), what));
+                if let Err(what) = one.judge_result(&id, v, &obj, &policies) {
+                    one.problems.push(problem(Some(id), what));
                 }
             }
         }
+        one
+    });
+    for one in judged {
+        for (name, g) in one.groups {
+            report.groups.entry(name).or_default().absorb(g);
+        }
+        report.problems.extend(one.problems);
     }
     report.missing_results(&set, &seen);
     report

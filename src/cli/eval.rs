@@ -171,28 +171,71 @@ fn error_line(mut out: Map<String, Value>, line: usize, msg: &str) -> Value {
     Value::Object(out)
 }
 
+/// Most lines in one chunk of [`eval_stream`].
+const CHUNK_LINES: usize = 1024;
+/// Most bytes of input in one chunk of [`eval_stream`] (a chunk ends after the line
+/// that reaches it).
+const CHUNK_BYTES: usize = 8 << 20;
+
 /// Runs `eval` over a whole input: blank lines are skipped, every other line
 /// yields exactly one output line. Returns the number of error lines.
+///
+/// The input is read in ordered chunks (at most [`CHUNK_LINES`] lines or about
+/// [`CHUNK_BYTES`] bytes, so memory stays bounded on an endless stream); the lines of
+/// a chunk are evaluated in parallel ([`crate::arith::par`]) and written in input order,
+/// so the output is the same bytes at any thread count. A read error ends the stream
+/// after the lines read before it are written.
 pub fn eval_stream(
     input: impl std::io::BufRead,
     mut out: impl std::io::Write,
 ) -> std::io::Result<usize> {
     let mut errors = 0;
-    for (i, bytes) in input.split(b'\n').enumerate() {
-        let bytes = bytes?;
-        let (v, is_err) = match std::str::from_utf8(&bytes) {
-            Ok(text) if text.trim().is_empty() => continue,
-            Ok(text) => eval_line(text, i + 1),
-            // Not UTF-8: still one error line, and the rest of the input goes on.
-            Err(_) => {
-                let mut id = Map::new();
-                id.insert("id".into(), Value::Null);
-                (error_line(id, i + 1, "the line is not valid UTF-8"), true)
+    let mut lines = input.split(b'\n').enumerate();
+    loop {
+        let (mut chunk, mut bytes, mut failed) = (Vec::new(), 0, None);
+        while chunk.len() < CHUNK_LINES && bytes < CHUNK_BYTES {
+            match lines.next() {
+                Some((i, Ok(line))) => {
+                    bytes += line.len();
+                    chunk.push((i + 1, line));
+                }
+                Some((_, Err(e))) => {
+                    failed = Some(e);
+                    break;
+                }
+                None => break,
             }
-        };
-        errors += usize::from(is_err);
-        writeln!(out, "{v}")?;
+        }
+        let at_end = failed.is_some() || chunk.len() < CHUNK_LINES && bytes < CHUNK_BYTES;
+        let outputs = crate::arith::par::map(chunk, |(line, bytes)| eval_bytes(&bytes, line));
+        for (text, is_err) in outputs.into_iter().flatten() {
+            errors += usize::from(is_err);
+            writeln!(out, "{text}")?;
+        }
+        if let Some(e) = failed {
+            out.flush()?;
+            return Err(e);
+        }
+        if at_end {
+            break;
+        }
     }
     out.flush()?;
     Ok(errors)
+}
+
+/// One input line (1-based `line`) as its output text and whether it is an error line;
+/// `None` for a blank line.
+fn eval_bytes(bytes: &[u8], line: usize) -> Option<(String, bool)> {
+    let (v, is_err) = match std::str::from_utf8(bytes) {
+        Ok(text) if text.trim().is_empty() => return None,
+        Ok(text) => eval_line(text, line),
+        // Not UTF-8: still one error line, and the rest of the input goes on.
+        Err(_) => {
+            let mut id = Map::new();
+            id.insert("id".into(), Value::Null);
+            (error_line(id, line, "the line is not valid UTF-8"), true)
+        }
+    };
+    Some((v.to_string(), is_err))
 }

@@ -94,6 +94,11 @@ impl<'a> Fields<'a> {
     /// An optional non-negative integer that fits in `u32`, with a default.
     pub fn u32_or(&mut self, name: &'static str, default: u32) -> Result<u32, String> {
         self.or_default(name, default, |f, name| {
+            // A JSON integer literal below 2^32 is its own f64: no rational needed.
+            let literal = f.raw(name).and_then(Value::as_u64);
+            if let Some(v) = literal.and_then(|v| u32::try_from(v).ok()) {
+                return Ok(v);
+            }
             let r = f.number(name)?;
             integer_u32(&r).ok_or_else(|| {
                 format!(

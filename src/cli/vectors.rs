@@ -9,7 +9,7 @@
 
 use super::json::{approx_fields, approx_json};
 use super::op::Op;
-use crate::arith::{Approx, Format, hex_f32, hex_f64};
+use crate::arith::{Approx, Format, hex_f32, hex_f64, par};
 use crate::conformance::generators::{Rng, scalar_inputs};
 use crate::conformance::loss_suite::{BatchParams, FeatureKind, random_batch, spec_of};
 use crate::conformance::{FloatFormat, GenConfig, ScalarOp};
@@ -82,30 +82,45 @@ fn scalar_lines<T: FloatFormat>(
         seed: o.seed,
         ..GenConfig::default()
     };
-    let mut written = 0;
-    for (i, case) in scalar_inputs::<T>(m, &cfg)
+    let cases: Vec<_> = scalar_inputs::<T>(m, &cfg)
         .into_iter()
         .take(o.count)
         .enumerate()
-    {
-        let c = crate::arith::rational_from_f64(case.c.to_f64())?;
-        let at = Angle::Cos(c);
-        let r: Result<Approx, Error> = match op {
-            ScalarOp::CosM => multiangle::cos_m(m, &at, VECTOR_PREC),
-            ScalarOp::Psi => psi::psi(&Rational::from(m), &at, VECTOR_PREC),
-            ScalarOp::DpsiDcos => psi::dpsi_dcos(m, &at, VECTOR_PREC),
-        };
-        let mut line = header(
-            format!("{}/{}/m={m}/{i:05}", Op::from(op).name(), o.dtype.name()),
-            Op::from(op),
-            o.dtype,
-        );
-        line.insert("m".into(), json!(m));
-        line.insert("cos".into(), json!(hex(case.c)));
-        line.insert("prec".into(), json!(VECTOR_PREC));
-        line.insert("origin".into(), json!(case.origin));
-        line.extend(approx_fields(&r?));
-        writeln!(out, "{}", Value::Object(line))?;
+        .collect();
+    // The oracle calls in parallel, the lines written in order.
+    write_lines(
+        out,
+        par::map(cases, |(i, case)| {
+            let c = crate::arith::rational_from_f64(case.c.to_f64())?;
+            let at = Angle::Cos(c);
+            let r: Result<Approx, Error> = match op {
+                ScalarOp::CosM => multiangle::cos_m(m, &at, VECTOR_PREC),
+                ScalarOp::Psi => psi::psi(&Rational::from(m), &at, VECTOR_PREC),
+                ScalarOp::DpsiDcos => psi::dpsi_dcos(m, &at, VECTOR_PREC),
+            };
+            let mut line = header(
+                format!("{}/{}/m={m}/{i:05}", Op::from(op).name(), o.dtype.name()),
+                Op::from(op),
+                o.dtype,
+            );
+            line.insert("m".into(), json!(m));
+            line.insert("cos".into(), json!(hex(case.c)));
+            line.insert("prec".into(), json!(VECTOR_PREC));
+            line.insert("origin".into(), json!(case.origin));
+            line.extend(approx_fields(&r?));
+            Ok(Value::Object(line).to_string())
+        }),
+    )
+}
+
+/// Writes the lines up to the first error, which it returns; the number written.
+fn write_lines(
+    out: &mut dyn Write,
+    lines: Vec<Result<String, Error>>,
+) -> Result<usize, Box<dyn std::error::Error>> {
+    let mut written = 0;
+    for line in lines {
+        writeln!(out, "{}", line?)?;
         written += 1;
     }
     Ok(written)
@@ -117,73 +132,78 @@ fn loss_lines<T: FloatFormat>(
     out: &mut dyn Write,
 ) -> Result<usize, Box<dyn std::error::Error>> {
     let mut rng = Rng::new(o.seed ^ (u64::from(m) << 32));
-    let mut written = 0;
-    for i in 0..o.count {
-        let kind = if i % 3 == 2 {
-            FeatureKind::NearlyParallel
-        } else {
-            FeatureKind::Random
-        };
-        let p = BatchParams {
-            n: o.batch,
-            classes: o.classes,
-            dim: o.dim,
-            m,
-            lambda: o.lambda,
-            scale: o.scale,
-            variant: o.variant,
-            backward: o.backward,
-            kind,
-            xnorm: 1.0,
-        };
-        let case = random_batch::<T>(&mut rng, &p);
-        let b = &case.batch;
-        let res = crate::loss::loss(&spec_of(b)?, true, VECTOR_PREC)?;
-        let rows = |v: &[T], k: usize| -> Value {
-            Value::Array(
-                (0..k)
-                    .map(|r| {
-                        Value::Array(
-                            v[r * b.dim..(r + 1) * b.dim]
-                                .iter()
-                                .map(|&t| json!(hex(t)))
-                                .collect(),
-                        )
-                    })
-                    .collect(),
-            )
-        };
-        let mut line = header(
-            format!("{}/{}/m={m}/{i:05}", Op::Loss.name(), o.dtype.name()),
-            Op::Loss,
-            o.dtype,
-        );
-        line.insert("variant".into(), json!(b.variant.name()));
-        line.insert("m".into(), json!(m));
-        line.insert("lambda".into(), json!(hex(b.lambda)));
-        line.insert("scale".into(), json!(hex(b.scale)));
-        line.insert("backward".into(), json!(b.backward.name()));
-        line.insert("grad".into(), json!(true));
-        line.insert("x".into(), rows(&b.x, b.n));
-        line.insert("w".into(), rows(&b.w, b.classes));
-        line.insert("y".into(), json!(b.y));
-        line.insert("prec".into(), json!(VECTOR_PREC));
-        line.insert("origin".into(), json!(case.origin));
-        line.extend(approx_fields(&res.loss));
-        let matrix = |g: Option<Vec<Vec<Approx>>>| {
-            Value::Array(
-                g.unwrap_or_default()
-                    .iter()
-                    .map(|r| Value::Array(r.iter().map(approx_json).collect()))
-                    .collect(),
-            )
-        };
-        line.insert("grad_x".into(), matrix(res.grad_x));
-        line.insert("grad_w".into(), matrix(res.grad_w));
-        writeln!(out, "{}", Value::Object(line))?;
-        written += 1;
-    }
-    Ok(written)
+    // The batches drawn in order from the one generator, the oracle run on them in parallel.
+    let cases: Vec<_> = (0..o.count)
+        .map(|i| {
+            let kind = if i % 3 == 2 {
+                FeatureKind::NearlyParallel
+            } else {
+                FeatureKind::Random
+            };
+            let p = BatchParams {
+                n: o.batch,
+                classes: o.classes,
+                dim: o.dim,
+                m,
+                lambda: o.lambda,
+                scale: o.scale,
+                variant: o.variant,
+                backward: o.backward,
+                kind,
+                xnorm: 1.0,
+            };
+            (i, random_batch::<T>(&mut rng, &p))
+        })
+        .collect();
+    write_lines(
+        out,
+        par::map(cases, |(i, case)| {
+            let b = &case.batch;
+            let res = crate::loss::loss(&spec_of(b)?, true, VECTOR_PREC)?;
+            let rows = |v: &[T], k: usize| -> Value {
+                Value::Array(
+                    (0..k)
+                        .map(|r| {
+                            Value::Array(
+                                v[r * b.dim..(r + 1) * b.dim]
+                                    .iter()
+                                    .map(|&t| json!(hex(t)))
+                                    .collect(),
+                            )
+                        })
+                        .collect(),
+                )
+            };
+            let mut line = header(
+                format!("{}/{}/m={m}/{i:05}", Op::Loss.name(), o.dtype.name()),
+                Op::Loss,
+                o.dtype,
+            );
+            line.insert("variant".into(), json!(b.variant.name()));
+            line.insert("m".into(), json!(m));
+            line.insert("lambda".into(), json!(hex(b.lambda)));
+            line.insert("scale".into(), json!(hex(b.scale)));
+            line.insert("backward".into(), json!(b.backward.name()));
+            line.insert("grad".into(), json!(true));
+            line.insert("x".into(), rows(&b.x, b.n));
+            line.insert("w".into(), rows(&b.w, b.classes));
+            line.insert("y".into(), json!(b.y));
+            line.insert("prec".into(), json!(VECTOR_PREC));
+            line.insert("origin".into(), json!(case.origin));
+            line.extend(approx_fields(&res.loss));
+            let matrix = |g: Option<Vec<Vec<Approx>>>| {
+                Value::Array(
+                    g.unwrap_or_default()
+                        .iter()
+                        .map(|r| Value::Array(r.iter().map(approx_json).collect()))
+                        .collect(),
+                )
+            };
+            line.insert("grad_x".into(), matrix(res.grad_x));
+            line.insert("grad_w".into(), matrix(res.grad_w));
+            Ok(Value::Object(line).to_string())
+        }),
+    )
 }
 
 /// Writes the vectors; `progress(done, total)` is called after each (op, m) group.
