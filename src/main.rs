@@ -3,7 +3,7 @@
 use asoftmax_spec::arith::Format;
 use asoftmax_spec::cli::args::{name_parser, name_parser_of};
 use asoftmax_spec::cli::op::Op;
-use asoftmax_spec::cli::{check, eval, exhaustive, vectors};
+use asoftmax_spec::cli::{check, eval, exhaustive, tensors, vectors};
 use asoftmax_spec::loss::{Backward, Variant};
 use clap::{Args, Parser, Subcommand, ValueEnum};
 use std::io::{self, BufReader, BufWriter, IsTerminal, Write};
@@ -67,6 +67,8 @@ enum Command {
     /// Judge an implementation's RESULTS (JSON Lines {"id":…,"value":…[,"grad_x","grad_w"]})
     /// on a VECTORS file with the suite's metrics and tolerances. Exits 0 only when
     /// every vector has one result within tolerance and no line is malformed.
+    /// VECTORS and RESULTS may be tensor directories (`vectors --out`): each case's
+    /// loss.npy, grad_x.npy and grad_w.npy are judged the same way.
     Check(CheckArgs),
     /// The exhaustive tier: every f32 c in [-1, 1] (2,130,706,434 inputs) for each op and
     /// m, compared bit for bit with the certified correctly rounded value (a filter with a
@@ -176,14 +178,18 @@ struct VectorsArgs {
     /// Loss: backward semantics (the JSON names; "detached-margin" is accepted too).
     #[arg(long, value_parser = name_parser::<Backward>(), default_value = "full")]
     backward: Backward,
+    /// Write the loss vectors as NumPy .npy tensor files into this directory (with a
+    /// manifest.json) instead of JSON Lines; needs --op loss.
+    #[arg(long)]
+    out: Option<PathBuf>,
 }
 
 /// The arguments of `check`.
 #[derive(Args)]
 struct CheckArgs {
-    /// The vectors file (from `asoftmax-spec vectors`).
+    /// The vectors file (from `asoftmax-spec vectors`), or a tensor directory (`--out`).
     vectors: PathBuf,
-    /// The implementation's results.
+    /// The implementation's results (a directory for a tensor directory of vectors).
     results: PathBuf,
     /// Report format.
     #[arg(long, value_enum, default_value = "text")]
@@ -235,7 +241,7 @@ fn main() -> ExitCode {
 
 impl VectorsArgs {
     /// The generator's options, or the message of an out-of-range argument.
-    fn options(self) -> Result<vectors::VectorsOptions, String> {
+    fn options(&self) -> Result<vectors::VectorsOptions, String> {
         let ms = vectors::parse_m_range(&self.m)?;
         if self.classes == 0 || self.dim == 0 || self.batch == 0 {
             return Err("--classes, --dim and --batch must be at least 1".into());
@@ -245,7 +251,7 @@ impl VectorsArgs {
             return Err("--lambda must be finite and >= 0, --scale finite and > 0".into());
         }
         Ok(vectors::VectorsOptions {
-            ops: self.op,
+            ops: self.op.clone(),
             dtype: self.dtype,
             ms,
             count: self.count,
@@ -277,7 +283,11 @@ fn run_vectors(args: VectorsArgs) -> ExitCode {
             }
         }
     };
-    match vectors::generate(&opts, &mut out, &mut progress) {
+    let written = match &args.out {
+        Some(dir) => tensors::generate(&opts, dir, &mut progress),
+        None => vectors::generate(&opts, &mut out, &mut progress),
+    };
+    match written {
         Ok(_) => ExitCode::SUCCESS,
         // A closed pipe (`vectors … | head`): stop quietly, like other Unix tools.
         Err(e) if e.downcast_ref().is_some_and(is_broken_pipe) => ExitCode::SUCCESS,
@@ -295,19 +305,25 @@ fn run_check(args: CheckArgs) -> ExitCode {
         max_scaled,
         loss_tol,
     } = args;
-    let read = |p: &Path| {
-        std::fs::read_to_string(p).map_err(|e| format!("cannot read {}: {e}", p.display()))
-    };
-    let (v, r) = match (read(&vectors), read(&results)) {
-        (Ok(v), Ok(r)) => (v, r),
-        (Err(e), _) | (_, Err(e)) => return fail("check", &e),
-    };
     let ov = check::Overrides {
         max_ulps,
         max_scaled,
         loss_tol,
     };
-    let report = check::check(&v, &r, &ov);
+    let report = if vectors.is_dir() {
+        match tensors::check_dirs(&vectors, &results, &ov) {
+            Ok(r) => r,
+            Err(e) => return fail("check", &e),
+        }
+    } else {
+        let read = |p: &Path| {
+            std::fs::read_to_string(p).map_err(|e| format!("cannot read {}: {e}", p.display()))
+        };
+        match (read(&vectors), read(&results)) {
+            (Ok(v), Ok(r)) => check::check(&v, &r, &ov),
+            (Err(e), _) | (_, Err(e)) => return fail("check", &e),
+        }
+    };
     let mut out = io::stdout().lock();
     let written = match format {
         ReportFormat::Text => write!(out, "{}", report.text()),

@@ -398,7 +398,7 @@ fn read_vectors(text: &str, problems: &mut Vec<Problem>) -> VectorSet {
 }
 
 /// The default tolerance tables with the command line's overrides.
-fn policies(ov: &Overrides) -> (Policy, LossPolicy) {
+pub(crate) fn policies(ov: &Overrides) -> (Policy, LossPolicy) {
     let mut policy = Policy::default();
     for op in ScalarOp::ALL {
         for fmt in Format::ALL {
@@ -508,25 +508,23 @@ impl CheckReport {
         });
     }
 
-    /// Scores one result of a loss vector: the value and the two gradients.
-    fn judge_loss(
+    /// Scores one result of a loss vector (format `fmt`, `input` its description): the
+    /// value and the two gradients.
+    pub(crate) fn judge_loss(
         &mut self,
-        id: &str,
-        v: &Vector,
+        (id, input, fmt): (&str, &str, Format),
         exp: &Expected,
         batch: &Batch<f64>,
         got: (f64, &[f64], &[f64]),
         policy: &LossPolicy,
     ) {
-        let fmt = v.dtype;
-        let score = score_batch(batch, exp, got, fmt, policy, v.input.clone());
+        let score = score_batch(batch, exp, got, fmt, policy, input.to_string());
         for (k, op) in LossOp::ALL.iter().enumerate() {
             let (err, allowed) = (score.errors[k], score.allowed[k]);
             self.group(op.name(), fmt)
                 .record(err > allowed, err, err / allowed, || {
                     format!(
-                        "id {id}: {} — {} scaled ulps (allowed {allowed:.1})",
-                        v.input,
+                        "id {id}: {input} — {} scaled ulps (allowed {allowed:.1})",
                         fmt_err(err),
                     )
                 });
@@ -562,14 +560,20 @@ pub fn check(vectors: &str, results: &str, ov: &Overrides) -> CheckReport {
         }
         one
     });
-    for one in judged {
-        for (name, g) in one.groups {
-            report.groups.entry(name).or_default().absorb(g);
-        }
-        report.problems.extend(one.problems);
-    }
+    judged.into_iter().for_each(|one| report.absorb(one));
     report.missing_results(&set, &seen);
     report
+}
+
+impl CheckReport {
+    /// Adds the cases and problems of `later`, judged after this report's: the same
+    /// report as judging them all here in that order.
+    pub(crate) fn absorb(&mut self, later: CheckReport) {
+        for (name, g) in later.groups {
+            self.groups.entry(name).or_default().absorb(g);
+        }
+        self.problems.extend(later.problems);
+    }
 }
 
 /// A result line's id, the vector it answers and the result object.
@@ -633,7 +637,7 @@ impl CheckReport {
                     grad_w: grad_w.clone(),
                 };
                 let got = (actual, got_gx.as_slice(), got_gw.as_slice());
-                self.judge_loss(id, v, &exp, batch, got, loss_policy);
+                self.judge_loss((id, &v.input, fmt), &exp, batch, got, loss_policy);
             }
         }
         Ok(())

@@ -8,5 +8,7 @@ pub mod eval;
 pub mod exhaustive;
 /// The JSON field reader and writers `eval`, `vectors` and `check` share (crate-internal).
 pub(crate) mod json;
+pub mod npy;
 pub mod op;
+pub mod tensors;
 pub mod vectors;

@@ -11,7 +11,7 @@ use super::json::{approx_fields, approx_json};
 use super::op::Op;
 use crate::arith::{Approx, Format, hex_f32, hex_f64, par};
 use crate::conformance::generators::{Rng, scalar_inputs};
-use crate::conformance::loss_suite::{BatchParams, FeatureKind, random_batch, spec_of};
+use crate::conformance::loss_suite::{BatchCase, BatchParams, FeatureKind, random_batch, spec_of};
 use crate::conformance::{FloatFormat, GenConfig, ScalarOp};
 use crate::loss::{Backward, Variant};
 use crate::names::Name;
@@ -56,7 +56,7 @@ pub struct VectorsOptions {
     pub backward: Backward,
 }
 
-fn hex<T: FloatFormat>(v: T) -> String {
+pub(crate) fn hex<T: FloatFormat>(v: T) -> String {
     match T::FORMAT {
         Format::F64 => hex_f64(v.to_f64()),
         Format::F32 => hex_f32(v.to_f64() as f32),
@@ -126,14 +126,11 @@ fn write_lines(
     Ok(written)
 }
 
-fn loss_lines<T: FloatFormat>(
-    o: &VectorsOptions,
-    m: u32,
-    out: &mut dyn Write,
-) -> Result<usize, Box<dyn std::error::Error>> {
+/// The loss batches of margin `m`, drawn in order from the one seeded generator: the
+/// same batches for the JSON Lines route and the tensor route (`super::tensors`).
+pub(crate) fn loss_cases<T: FloatFormat>(o: &VectorsOptions, m: u32) -> Vec<(usize, BatchCase<T>)> {
     let mut rng = Rng::new(o.seed ^ (u64::from(m) << 32));
-    // The batches drawn in order from the one generator, the oracle run on them in parallel.
-    let cases: Vec<_> = (0..o.count)
+    (0..o.count)
         .map(|i| {
             let kind = if i % 3 == 2 {
                 FeatureKind::NearlyParallel
@@ -154,7 +151,21 @@ fn loss_lines<T: FloatFormat>(
             };
             (i, random_batch::<T>(&mut rng, &p))
         })
-        .collect();
+        .collect()
+}
+
+/// The id of loss case `i` of margin `m`.
+pub(crate) fn loss_id(dtype: Format, m: u32, i: usize) -> String {
+    format!("{}/{}/m={m}/{i:05}", Op::Loss.name(), dtype.name())
+}
+
+fn loss_lines<T: FloatFormat>(
+    o: &VectorsOptions,
+    m: u32,
+    out: &mut dyn Write,
+) -> Result<usize, Box<dyn std::error::Error>> {
+    let cases = loss_cases::<T>(o, m);
+    // The oracle runs on the batches in parallel; the lines are written in order.
     write_lines(
         out,
         par::map(cases, |(i, case)| {
@@ -174,11 +185,7 @@ fn loss_lines<T: FloatFormat>(
                         .collect(),
                 )
             };
-            let mut line = header(
-                format!("{}/{}/m={m}/{i:05}", Op::Loss.name(), o.dtype.name()),
-                Op::Loss,
-                o.dtype,
-            );
+            let mut line = header(loss_id(o.dtype, m, i), Op::Loss, o.dtype);
             line.insert("variant".into(), json!(b.variant.name()));
             line.insert("m".into(), json!(m));
             line.insert("lambda".into(), json!(hex(b.lambda)));

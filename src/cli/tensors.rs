@@ -1,0 +1,401 @@
+//! Loss vectors and results as tensor files: `vectors --op loss --out DIR` and
+//! `check VECTORS_DIR RESULTS_DIR`, for batches too large for a JSON line.
+//!
+//! **Why `.npy`.** Every array library reads and writes it (`numpy.load`, `torch.from_numpy`,
+//! `jax.numpy.load`, Julia's NPZ, C++ cnpy), it holds one array per file with nothing but
+//! a short text header (so this crate reads and writes it in [`super::npy`], without a
+//! dependency), and a file can be checked by eye with `python -c "import numpy; …"`.
+//! safetensors keeps several named tensors in one file with a JSON header, but it is a
+//! format of model weights: it has no 0-d arrays in common readers, needs its own package
+//! in Python, and a bundle of one case's arrays is just as well a directory.
+//!
+//! **Layout.** `DIR/manifest.json` (`"tensors_version":1`) lists the cases; each case
+//! `"dir"` holds, C order, little-endian:
+//!
+//! | file | dtype | shape | contents |
+//! | --- | --- | --- | --- |
+//! | `x.npy`, `w.npy` | the case's `dtype` (`<f4`/`<f8`) | `N×d`, `C×d` | inputs |
+//! | `y.npy` | `<i8` | `N` | labels |
+//! | `loss_f64.npy`, `loss_f32.npy` | `<f8`, `<f4` | `()` | the loss, correctly rounded |
+//! | `grad_x_f64.npy`, `grad_x_f32.npy` | `<f8`, `<f4` | `N×d` | `∂L/∂X`, correctly rounded |
+//! | `grad_w_f64.npy`, `grad_w_f32.npy` | `<f8`, `<f4` | `C×d` | `∂L/∂W`, correctly rounded |
+//! | `loss_f64_lo.npy`, `grad_x_f64_lo.npy`, `grad_w_f64_lo.npy` | `<f8` | as above | the oracle's value minus the `f64` one, rounded to `f64` |
+//!
+//! `hi + lo` (an `_f64` array plus its `_lo`) is the oracle's value to about 106 bits
+//! (relative error below 2⁻¹⁰⁵): the reference `check` measures against, as the JSON route
+//! measures against the 128-bit `value`; the difference in the reported ulps is below
+//! 2⁻⁵⁰ of an ulp. The manifest entry of a case carries its id, `dir`, `op`, `dtype`,
+//! `variant`, `m`, `lambda`, `scale` (hex floats in `dtype`), `backward`, `prec`,
+//! `origin`, the sizes `n`, `classes`, `dim`, every file's `shapes`, and the loss's
+//! `value`/`f64`/`f32` as in a vectors line.
+//!
+//! An implementation under test writes `RESULTS_DIR/<dir>/loss.npy` (one element),
+//! `grad_x.npy` (`N×d`) and `grad_w.npy` (`C×d`), as `f4` or `f8`; `check` rounds them to
+//! the case's `dtype` and judges them with the JSON route's metrics, tolerances and
+//! report ([`super::check`]). A missing or malformed file is a problem naming the case
+//! and the file; the other cases are still judged.
+
+use super::check::{CheckReport, Overrides, Problem, policies};
+use super::json::{Fields, approx_fields};
+use super::npy::{self, Array, Data};
+use super::op::Op;
+use super::vectors::{self, VECTOR_PREC, VectorsOptions, hex};
+use crate::arith::{Approx, Format, par, rational_from_f64};
+use crate::conformance::loss_suite::{Expected, spec_of};
+use crate::conformance::{Batch, FloatFormat};
+use crate::loss::{Backward, Variant};
+use crate::names::Name;
+use rug::{Float, Rational};
+use serde_json::{Map, Value, json};
+use std::path::Path;
+
+/// The version of the tensor layout; `check` refuses other versions.
+pub const TENSORS_VERSION: u32 = 1;
+
+/// The manifest's file name in a tensor directory.
+pub const MANIFEST: &str = "manifest.json";
+
+/// The file stems of the three outputs: the loss, `∂L/∂X`, `∂L/∂W`.
+const OUTPUTS: [&str; 3] = ["loss", "grad_x", "grad_w"];
+
+/// Writes the loss vectors of `o` (its ops must be `loss` alone) into `dir` (created if
+/// needed); `progress(done, total)` after each margin. Returns the number of cases.
+pub fn generate(
+    o: &VectorsOptions,
+    dir: &Path,
+    progress: &mut dyn FnMut(usize, usize),
+) -> Result<usize, Box<dyn std::error::Error>> {
+    if o.ops != [Op::Loss] {
+        return Err("--out writes loss vectors only (tensor files): give --op loss".into());
+    }
+    let mkdir = |d: &Path| {
+        std::fs::create_dir_all(d).map_err(|e| format!("cannot create {}: {e}", d.display()))
+    };
+    mkdir(dir)?;
+    let margins: Vec<u32> = o.ms.clone().filter(|&m| m >= 1).collect();
+    let mut cases = Vec::new();
+    for (done, &m) in margins.iter().enumerate() {
+        let entries = match o.dtype {
+            Format::F32 => margin_cases::<f32>(o, m, dir, &mkdir),
+            Format::F64 => margin_cases::<f64>(o, m, dir, &mkdir),
+        };
+        for e in entries {
+            cases.push(e?);
+        }
+        progress(done + 1, margins.len());
+    }
+    // One case per line: small, readable and diff-friendly.
+    let lines: Vec<String> = cases.iter().map(Value::to_string).collect();
+    let manifest = format!(
+        "{{\"tensors_version\":{TENSORS_VERSION},\"generator\":{},\"cases\":[\n{}\n]}}\n",
+        json!(format!(
+            "asoftmax-spec {} vectors",
+            env!("CARGO_PKG_VERSION")
+        )),
+        lines.join(",\n")
+    );
+    let path = dir.join(MANIFEST);
+    std::fs::write(&path, manifest).map_err(|e| format!("cannot write {}: {e}", path.display()))?;
+    Ok(cases.len())
+}
+
+/// The cases of margin `m`: the oracle run and the files written in parallel, the
+/// manifest entries returned in order.
+fn margin_cases<T: FloatFormat>(
+    o: &VectorsOptions,
+    m: u32,
+    dir: &Path,
+    mkdir: &(dyn Fn(&Path) -> Result<(), String> + Sync),
+) -> Vec<Result<Value, String>> {
+    par::map(vectors::loss_cases::<T>(o, m), |(i, case)| {
+        let b = &case.batch;
+        let res = crate::loss::loss(&spec_of(b).map_err(|e| e.to_string())?, true, VECTOR_PREC)
+            .map_err(|e| e.to_string())?;
+        let name = format!("loss-{}-m{m}-{i:05}", o.dtype.name());
+        let sub = dir.join(&name);
+        mkdir(&sub)?;
+        let put = |file: String, a: Array| npy::write(&sub.join(file), &a);
+        let (nd, cd) = (vec![b.n, b.dim], vec![b.classes, b.dim]);
+        put("x.npy".into(), input_array(&b.x, nd.clone()))?;
+        put("w.npy".into(), input_array(&b.w, cd.clone()))?;
+        let labels = b.y.iter().map(|&l| l as i64).collect();
+        put(
+            "y.npy".into(),
+            Array {
+                shape: vec![b.n],
+                data: Data::I64(labels),
+            },
+        )?;
+        let outputs = [
+            (vec![&res.loss], vec![]),
+            (flat(res.grad_x.as_ref()), nd.clone()),
+            (flat(res.grad_w.as_ref()), cd.clone()),
+        ];
+        for (stem, (vals, shape)) in OUTPUTS.iter().zip(outputs) {
+            let arr = |data| Array {
+                shape: shape.clone(),
+                data,
+            };
+            put(
+                format!("{stem}_f64.npy"),
+                arr(Data::F64(vals.iter().map(|a| a.f64()).collect())),
+            )?;
+            put(
+                format!("{stem}_f32.npy"),
+                arr(Data::F32(vals.iter().map(|a| a.f32()).collect())),
+            )?;
+            put(
+                format!("{stem}_f64_lo.npy"),
+                arr(Data::F64(vals.iter().map(|a| low_part(a)).collect())),
+            )?;
+        }
+        let mut entry = Map::new();
+        entry.insert("id".into(), json!(vectors::loss_id(o.dtype, m, i)));
+        entry.insert("dir".into(), json!(name));
+        entry.insert("op".into(), json!(Op::Loss.name()));
+        entry.insert("dtype".into(), json!(o.dtype.name()));
+        entry.insert("variant".into(), json!(b.variant.name()));
+        entry.insert("m".into(), json!(m));
+        entry.insert("lambda".into(), json!(hex(b.lambda)));
+        entry.insert("scale".into(), json!(hex(b.scale)));
+        entry.insert("backward".into(), json!(b.backward.name()));
+        entry.insert("prec".into(), json!(VECTOR_PREC));
+        entry.insert("origin".into(), json!(case.origin));
+        entry.insert("n".into(), json!(b.n));
+        entry.insert("classes".into(), json!(b.classes));
+        entry.insert("dim".into(), json!(b.dim));
+        entry.insert(
+            "shapes".into(),
+            json!({"x": nd, "w": cd, "y": [b.n], "loss": [], "grad_x": nd, "grad_w": cd}),
+        );
+        entry.extend(approx_fields(&res.loss));
+        Ok(Value::Object(entry))
+    })
+}
+
+/// A gradient's components, row-major (none when absent).
+fn flat(g: Option<&Vec<Vec<Approx>>>) -> Vec<&Approx> {
+    g.into_iter().flatten().flatten().collect()
+}
+
+/// An input matrix in its format.
+fn input_array<T: FloatFormat>(v: &[T], shape: Vec<usize>) -> Array {
+    let data = match T::FORMAT {
+        Format::F64 => Data::F64(v.iter().map(|t| t.to_f64()).collect()),
+        Format::F32 => Data::F32(v.iter().map(|t| t.to_f64() as f32).collect()),
+    };
+    Array { shape, data }
+}
+
+/// The oracle's value minus its correctly rounded `f64`, rounded to `f64` (0 when the
+/// `f64` overflowed).
+fn low_part(a: &Approx) -> f64 {
+    let hi = a.f64();
+    if !hi.is_finite() {
+        return 0.0;
+    }
+    let mid = a.mid();
+    Float::with_val(mid.prec() + 64, &mid - hi).to_f64()
+}
+
+/// A loss case read from a tensor directory.
+struct Case {
+    id: String,
+    dir: String,
+    dtype: Format,
+    input: String,
+    batch: Batch<f64>,
+    exp: Expected,
+}
+
+/// Checks the results in `results` against the loss vectors in `vectors` (two
+/// directories; see the module docs). An unreadable or incompatible manifest is an
+/// error; a problem with one case is reported with the case, and the other cases are
+/// still judged.
+pub fn check_dirs(vectors: &Path, results: &Path, ov: &Overrides) -> Result<CheckReport, String> {
+    let path = vectors.join(MANIFEST);
+    let text = std::fs::read_to_string(&path)
+        .map_err(|e| format!("cannot read {}: {e}", path.display()))?;
+    let manifest: Value = serde_json::from_str(&text)
+        .map_err(|e| format!("{}: invalid JSON: {e}", path.display()))?;
+    let version = manifest.get("tensors_version");
+    if version.and_then(Value::as_u64) != Some(u64::from(TENSORS_VERSION)) {
+        return Err(format!(
+            "{}: incompatible tensor directory: tensors_version is {}, this asoftmax-spec reads \
+             version {TENSORS_VERSION} (regenerate it with this version's `asoftmax-spec vectors --out`)",
+            path.display(),
+            version.map_or("missing".to_string(), Value::to_string)
+        ));
+    }
+    let cases = manifest
+        .get("cases")
+        .and_then(Value::as_array)
+        .ok_or_else(|| format!("{}: no \"cases\" array", path.display()))?;
+    let (_, loss_policy) = policies(ov);
+    let judged = par::map(cases.iter().enumerate().collect(), |(k, entry)| {
+        let mut one = CheckReport::default();
+        let problem = |file, id: Option<&str>, what| Problem {
+            file,
+            line: 0,
+            id: id.map(str::to_string),
+            what,
+        };
+        let case = match read_case(entry, vectors) {
+            Ok(c) => c,
+            Err(what) => {
+                let id = entry.get("id").and_then(Value::as_str);
+                let what = format!("manifest case {}: {what}", k + 1);
+                one.problems.push(problem("vectors", id, what));
+                return one;
+            }
+        };
+        match read_results(&case, &results.join(&case.dir)) {
+            Ok((loss, gx, gw)) => one.judge_loss(
+                (&case.id, &case.input, case.dtype),
+                &case.exp,
+                &case.batch,
+                (loss, &gx, &gw),
+                &loss_policy,
+            ),
+            Err(what) => one.problems.push(problem("results", Some(&case.id), what)),
+        }
+        one
+    });
+    let mut report = CheckReport::default();
+    judged.into_iter().for_each(|one| report.absorb(one));
+    Ok(report)
+}
+
+/// Reads a manifest entry and its case's files.
+fn read_case(entry: &Value, root: &Path) -> Result<Case, String> {
+    let obj = entry.as_object().ok_or("expected an object")?;
+    let mut f = Fields::new(obj);
+    let id = f.string("id")?.to_string();
+    let dir = f.string("dir")?.to_string();
+    if dir.is_empty() || dir.contains(['/', '\\']) || dir == ".." || dir == "." {
+        return Err(format!("\"dir\" must be one directory name, got \"{dir}\""));
+    }
+    Op::parse_vectors_op(f.string("op")?).and_then(|op| {
+        (op == Op::Loss)
+            .then_some(())
+            .ok_or("a tensor directory holds loss cases only".into())
+    })?;
+    let dtype: Format = f.name("dtype")?;
+    let variant = f.name_or("variant", Variant::ASoftmax)?;
+    let backward = f.name_or("backward", Backward::Full)?;
+    let m = super::eval::integer_m(&mut f, 1)?;
+    let lambda = f.number_or("lambda", Rational::new())?.to_f64();
+    let scale = f.number_or("scale", Rational::from(1))?.to_f64();
+    f.u32_or("prec", VECTOR_PREC)?;
+    let origin = f.string_or("origin", "")?.to_string();
+    let size = |f: &mut Fields, name| f.u32_or(name, 0).map(|v| v as usize);
+    let (n, classes, dim) = (
+        size(&mut f, "n")?,
+        size(&mut f, "classes")?,
+        size(&mut f, "dim")?,
+    );
+    for name in ["shapes", "value", "f64", "f32"] {
+        f.raw(name);
+    }
+    f.finish()?;
+    let case_dir = root.join(&dir);
+    let read = |file: &str| npy::read(&case_dir.join(file));
+    let shaped = |file: &str, shape: &[usize]| -> Result<Array, String> {
+        let a = read(file)?;
+        if a.shape != shape {
+            return Err(format!(
+                "{}: shape {:?}, expected {shape:?}",
+                case_dir.join(file).display(),
+                a.shape
+            ));
+        }
+        Ok(a)
+    };
+    let (nd, cd) = ([n, dim], [classes, dim]);
+    let x = shaped("x.npy", &nd)?.floats()?;
+    let w = shaped("w.npy", &cd)?.floats()?;
+    let y = shaped("y.npy", &[n])?.indices()?;
+    if n == 0 || classes == 0 || dim == 0 || y.iter().any(|&l| l >= classes) {
+        return Err(format!(
+            "malformed case: N = {n}, C = {classes}, d = {dim}, labels {y:?} (expected sizes ≥ 1 and labels below C)"
+        ));
+    }
+    let reference = |stem: &str, shape: &[usize]| -> Result<Vec<Rational>, String> {
+        let hi = shaped(&format!("{stem}_f64.npy"), shape)?.floats()?;
+        let lo = shaped(&format!("{stem}_f64_lo.npy"), shape)?.floats()?;
+        hi.iter()
+            .zip(&lo)
+            .map(|(&h, &l)| {
+                Ok(
+                    rational_from_f64(h).map_err(|e| format!("{stem}_f64.npy: {e}"))?
+                        + rational_from_f64(l).map_err(|e| format!("{stem}_f64_lo.npy: {e}"))?,
+                )
+            })
+            .collect()
+    };
+    let loss = reference("loss", &[])?
+        .pop()
+        .ok_or("loss_f64.npy is empty")?;
+    let exp = Expected {
+        loss,
+        grad_x: reference("grad_x", &nd)?,
+        grad_w: reference("grad_w", &cd)?,
+    };
+    let input = format!("loss N={n} C={classes} d={dim} m={m} ({origin})");
+    let batch = Batch {
+        n,
+        classes,
+        dim,
+        x,
+        w,
+        y,
+        m,
+        lambda,
+        scale,
+        variant,
+        backward,
+    };
+    Ok(Case {
+        id,
+        dir,
+        dtype,
+        input,
+        batch,
+        exp,
+    })
+}
+
+/// The implementation's loss and gradients for `case` from `dir`, rounded to its dtype.
+fn read_results(case: &Case, dir: &Path) -> Result<(f64, Vec<f64>, Vec<f64>), String> {
+    if !dir.is_dir() {
+        return Err(format!("no result: {} is not a directory", dir.display()));
+    }
+    let b = &case.batch;
+    let round = |v: Vec<f64>| -> Vec<f64> {
+        match case.dtype {
+            Format::F64 => v,
+            Format::F32 => v.into_iter().map(|x| f64::from(x as f32)).collect(),
+        }
+    };
+    let read = |stem: &str, shape: &[usize]| -> Result<Vec<f64>, String> {
+        let path = dir.join(format!("{stem}.npy"));
+        let a = npy::read(&path)?;
+        let fits = a.shape == shape || (shape.is_empty() && a.shape == [1]);
+        if !fits {
+            return Err(format!(
+                "{}: shape {:?}, expected {shape:?}",
+                path.display(),
+                a.shape
+            ));
+        }
+        a.floats()
+            .map(round)
+            .map_err(|e| format!("{}: {e}", path.display()))
+    };
+    let loss = read("loss", &[])?[0];
+    Ok((
+        loss,
+        read("grad_x", &[b.n, b.dim])?,
+        read("grad_w", &[b.classes, b.dim])?,
+    ))
+}
