@@ -192,6 +192,26 @@ fn coefficients(n: u32, p0: Vec<Integer>, p1: Vec<Integer>) -> Vec<Integer> {
 /// (mod q) (leading coefficient `2^{m−1}`), so they share no odd prime with `q` and only
 /// powers of 2 cancel.
 pub fn chebyshev_exact(m: u32, c: &Rational) -> (Rational, Rational) {
+    let (t, u) = chebyshev_ladder(m, c);
+    (
+        lowest_over(t, c.denom(), m),
+        lowest_over(u, c.denom(), m.saturating_sub(1)),
+    )
+}
+
+/// `T_m(c)` alone, exactly: [`chebyshev_exact`]'s first value without forming the second.
+pub fn chebyshev_t_exact(m: u32, c: &Rational) -> Rational {
+    lowest_over(chebyshev_ladder(m, c).0, c.denom(), m)
+}
+
+/// `U_{m−1}(c)` alone, exactly: [`chebyshev_exact`]'s second value without forming the first.
+pub fn chebyshev_u_exact(m: u32, c: &Rational) -> Rational {
+    lowest_over(chebyshev_ladder(m, c).1, c.denom(), m.saturating_sub(1))
+}
+
+/// The numerators `(qᵐ·T_m(c), q^{m−1}·U_{m−1}(c)) = (V_m − p·V_{m−1}, V_{m−1})` of
+/// [`chebyshev_exact`], by the doubling ladder.
+fn chebyshev_ladder(m: u32, c: &Rational) -> (Integer, Integer) {
     let (p, q) = (c.numer(), c.denom());
     let q2 = Integer::from(q.square_ref());
     // (V_n, V_{n−1}) for n = 0.
@@ -205,24 +225,24 @@ pub fn chebyshev_exact(m: u32, c: &Rational) -> (Rational, Rational) {
             (even, odd)
         };
     }
-    // Lowest terms of num/qᵏ: only powers of 2 can cancel (see above).
-    let lowest = |num: Integer, k: u32| -> Rational {
-        if num == 0 {
-            return Rational::new();
-        }
-        let den = Integer::from(rug::ops::Pow::pow(q, k));
-        let shift = num
-            .find_one(0)
-            .unwrap_or(0)
-            .min(den.find_one(0).unwrap_or(0));
-        let (num, den) = (num >> shift, den >> shift);
-        // Already in lowest terms by the argument above; the safe constructor's gcd
-        // then only confirms it (cheap next to the doubling itself).
-        Rational::from((num, den))
-    };
-    let t = lowest(&v - Integer::from(p * &v1), m);
-    let u = lowest(v1, m.saturating_sub(1));
-    (t, u)
+    (&v - Integer::from(p * &v1), v1)
+}
+
+/// `num/qᵏ` in lowest terms, for a numerator of [`chebyshev_ladder`]: only powers of 2
+/// can cancel (see [`chebyshev_exact`]).
+fn lowest_over(num: Integer, q: &Integer, k: u32) -> Rational {
+    if num == 0 {
+        return Rational::new();
+    }
+    let den = Integer::from(rug::ops::Pow::pow(q, k));
+    let shift = num
+        .find_one(0)
+        .unwrap_or(0)
+        .min(den.find_one(0).unwrap_or(0));
+    let (num, den) = (num >> shift, den >> shift);
+    // Already in lowest terms by the argument above; the safe constructor's gcd
+    // then only confirms it (cheap next to the doubling itself).
+    Rational::from((num, den))
 }
 
 /// Horner's rule `Σ a[i]·c^i` over exact integer coefficients.
@@ -320,7 +340,7 @@ pub fn cos_m(m: u32, at: &Angle, prec: u32) -> Result<Approx, Error> {
         Angle::Cos(c) => {
             check_cos(c)?;
             if exact_route_is_cheap(m, c) {
-                ziv::approx_rational("cos_m", &chebyshev_exact(m, c).0, prec)
+                ziv::approx_rational("cos_m", &chebyshev_t_exact(m, c), prec)
             } else {
                 // Too large for exact rationals: cos(m·acos c) over intervals.
                 ziv::ziv("cos_m", prec, |wp| Ok(Some(cos_m_via_theta(m, c, wp))))

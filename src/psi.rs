@@ -176,7 +176,7 @@ pub fn psi_cos_exact(m: u32, c: &Rational) -> Result<Rational, Error> {
     let k = branch_from_cos(m, c)?;
     Ok(psi_on_branch(
         k,
-        &crate::multiangle::chebyshev_exact(m, c).0,
+        &crate::multiangle::chebyshev_t_exact(m, c),
     ))
 }
 
@@ -184,7 +184,7 @@ pub fn psi_cos_exact(m: u32, c: &Rational) -> Result<Rational, Error> {
 pub fn dpsi_dcos_exact(m: u32, c: &Rational) -> Result<Rational, Error> {
     let k = branch_from_cos(m, c)?;
     // dT_m/dc = m·U_{m−1}(c) (0 for m = 0).
-    let u = crate::multiangle::chebyshev_exact(m, c).1;
+    let u = crate::multiangle::chebyshev_u_exact(m, c);
     Ok(branch_sign(k, &(u * Rational::from(m))))
 }
 
@@ -435,7 +435,7 @@ pub fn dpsi_dtheta(m: &Rational, at: &Angle, prec: u32) -> Result<Approx, Error>
             let cheap = exact_route_is_cheap(mi, c);
             // m·U_{m−1}(c) with the branch sign: exact when cheap, else over intervals.
             let u = cheap.then(|| {
-                branch_sign(k, &crate::multiangle::chebyshev_exact(mi, c).1) * Rational::from(mi)
+                branch_sign(k, &crate::multiangle::chebyshev_u_exact(mi, c)) * Rational::from(mi)
             });
             let s2 = Rational::from(1) - Rational::from(c.square_ref());
             // Exact when sin θ = √(1 − c²) is rational (or U_{m−1}(c) = 0); otherwise an
@@ -512,12 +512,12 @@ mod real {
         if v.lo() < v_encl.lo() || v.hi() > v_encl.hi() {
             return false;
         }
-        let tp = crate::multiangle::chebyshev_exact(p, c).0;
+        let tp = crate::multiangle::chebyshev_t_exact(p, c);
         // T_q(±√r): T_{q/2}(2r − 1) for even q; ±√r·(U_k(w) − U_{k−1}(w)), w = 2r − 1,
         // k = (q − 1)/2, for odd q.
         let w = Rational::from(r * 2u32) - 1u32;
         let identity = if q % 2 == 0 {
-            crate::multiangle::chebyshev_exact(q / 2, &w).0 == tp
+            crate::multiangle::chebyshev_t_exact(q / 2, &w) == tp
         } else {
             let k = (q - 1) / 2;
             let d = crate::multiangle::chebyshev_exact(k + 1, &w).1

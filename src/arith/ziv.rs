@@ -79,6 +79,10 @@ impl Approx {
     /// A point of the enclosure at the enclosure's precision (its midpoint).
     pub fn mid(&self) -> Float {
         let p = self.enclosure.prec() + 1;
+        if self.is_exact() {
+            // The same value, without the sum and halving.
+            return Float::with_val(p, self.enclosure.lo());
+        }
         Float::with_val(p, self.enclosure.lo() + self.enclosure.hi()) / 2
     }
 
