@@ -56,25 +56,32 @@ fn oracle_results(vec: &Path, res: &Path, manifest: &serde_json::Value) {
     }
 }
 
+/// A scratch directory with the tensor vectors of [`GEN`] in `vec/` and the oracle's
+/// own results in `res/`, and the manifest.
+fn generated(name: &str) -> (PathBuf, PathBuf, PathBuf, serde_json::Value) {
+    let d = tmp(name);
+    let (vec, res) = (d.join("vec"), d.join("res"));
+    let mut args = GEN.to_vec();
+    args.extend(["--out", vec.to_str().unwrap()]);
+    assert!(bin(&args).status.success());
+    let manifest: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(vec.join("manifest.json")).unwrap()).unwrap();
+    oracle_results(&vec, &res, &manifest);
+    (d, vec, res, manifest)
+}
+
 fn text(o: &Output) -> String {
     String::from_utf8_lossy(&o.stdout).to_string() + &String::from_utf8_lossy(&o.stderr)
 }
 
 #[test]
 fn tensor_route_reports_like_the_json_route() {
-    let d = tmp("route");
-    let (vec, res) = (d.join("vec"), d.join("res"));
-    let mut args = GEN.to_vec();
+    let (d, vec, res, manifest) = generated("route");
     let v = vec.to_str().unwrap();
-    args.extend(["--out", v]);
-    assert!(bin(&args).status.success());
-    let manifest: serde_json::Value =
-        serde_json::from_str(&std::fs::read_to_string(vec.join("manifest.json")).unwrap()).unwrap();
     assert_eq!(manifest["tensors_version"], 1);
     let cases = manifest["cases"].as_array().unwrap();
     assert_eq!(cases.len(), 6);
     assert_eq!(cases[0]["shapes"]["w"], serde_json::json!([6, 3]));
-    oracle_results(&vec, &res, &manifest);
 
     // The JSON route on the same batches (same options, same generator).
     let json_vec = bin(GEN).stdout;
@@ -124,15 +131,8 @@ fn tensor_route_reports_like_the_json_route() {
 
 #[test]
 fn bad_results_are_problems_and_the_rest_is_judged() {
-    let d = tmp("bad");
-    let (vec, res) = (d.join("vec"), d.join("res"));
-    let mut args = GEN.to_vec();
+    let (d, vec, res, manifest) = generated("bad");
     let v = vec.to_str().unwrap();
-    args.extend(["--out", v]);
-    assert!(bin(&args).status.success());
-    let manifest: serde_json::Value =
-        serde_json::from_str(&std::fs::read_to_string(vec.join("manifest.json")).unwrap()).unwrap();
-    oracle_results(&vec, &res, &manifest);
     let dirs: Vec<&str> = manifest["cases"]
         .as_array()
         .unwrap()
@@ -159,7 +159,7 @@ fn bad_results_are_problems_and_the_rest_is_judged() {
     let out = bin(&["check", v, res.to_str().unwrap()]);
     let t = text(&out);
     assert_eq!(out.status.code(), Some(1), "{t}");
-    assert!(t.contains(&format!("grad_w.npy: the data is")), "{t}");
+    assert!(t.contains("grad_w.npy: the data is"), "{t}");
     assert!(
         t.contains(&format!("{}: no result: ", "loss/f32/m=2/00001")) || t.contains("no result"),
         "{t}"
