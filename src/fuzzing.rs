@@ -371,6 +371,15 @@ pub fn loss_batch<T: FloatFormat>(case: &LossCase) -> Batch<T> {
 fn check_loss_batch<T: FloatFormat>(b: &Batch<T>) {
     let exp = match expected(b) {
         Ok(e) => e,
+        // In cargo-fuzz's runs (`--cfg fuzzing`) a value the oracle cannot decide below its
+        // working-precision cap is its typed answer, not a crash: the input is printed to
+        // be kept in fuzz/open/. The corpus replay in `cargo test` (no `--cfg fuzzing`)
+        // stays strict: every kept input must be decided.
+        #[cfg(fuzzing)]
+        Err(e @ crate::Error::PrecisionCap { .. }) => {
+            eprintln!("open finding: the oracle could not decide {b:?}: {e}");
+            return;
+        }
         Err(e) => panic!("the oracle rejected an in-domain batch {b:?}: {e}"),
     };
     let got = fast::loss::loss(b, true);

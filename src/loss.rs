@@ -591,6 +591,8 @@ struct Target {
     /// For an irrational `c` (integer m): `c` as an exact surd `±√(c²)`, and
     /// `ψ = a + b·c`, `ψ′ = a′ + b′·c` with rational coefficients ([`linear_psi`]).
     c_surd: Surd,
+    /// `c²`, exact.
+    c2: Rational,
     lin: Option<[Rational; 4]>,
 }
 
@@ -895,8 +897,9 @@ fn prepare(spec: &LossSpec, grad: bool) -> Result<Prepared<'_>, Error> {
                     (Margin::Int(mi), None, None) => linear_psi(*mi, &c2, *v > 0)?,
                     _ => None,
                 };
-                let root = Surd::sqrt(c2);
+                let root = Surd::sqrt(c2.clone());
                 TargetLogit::Margin(Box::new(Target {
+                    c2,
                     c_surd: if *v > 0 {
                         root
                     } else {
@@ -1679,6 +1682,7 @@ fn logit_exact(p: &Prepared<'_>, n: usize, j: usize) -> Option<(std::cmp::Orderi
     match &p.targets[n] {
         TargetLogit::Plain => plain(),
         TargetLogit::Zero => from_rational(Rational::new()),
+        TargetLogit::Margin(t) if t.psi_exact.is_none() => odd_linear_logit(p, n, t),
         TargetLogit::Margin(t) => {
             let ps = t.psi_exact.as_ref()?;
             let lc = if spec.lambda == 0 {
@@ -1697,6 +1701,40 @@ fn logit_exact(p: &Prepared<'_>, n: usize, j: usize) -> Option<(std::cmp::Orderi
             Some((sphi.cmp0(), Rational::from(sphi.square_ref()) * k2))
         }
     }
+}
+
+/// The target logit exactly when ψ is `b·c` at an irrational `c` (`ψ = a + b·c` with
+/// `a = 0`, [`linear_psi`]: every odd `m` on its branches with `T_m` odd, `m = 1` above
+/// all): `f = s·K·(λ + b)·c/(1 + λ)` is one surd, with `(K·c)² = K²·c²` and the sign of
+/// `s·(λ + b)·c`. Without it such a target logit (L-Softmax with `m = 1` is the plain
+/// logit) could not be proven equal to a tied non-target logit (found by fuzzing).
+fn odd_linear_logit(
+    p: &Prepared<'_>,
+    n: usize,
+    t: &Target,
+) -> Option<(std::cmp::Ordering, Rational)> {
+    let [a, b, ..] = t.lin.as_ref()?;
+    if *a != 0 {
+        return None;
+    }
+    let spec = p.spec;
+    let g = (&spec.scale * Rational::from(&spec.lambda + b)) * &p.inv1l;
+    let k2 = if spec.variant == Variant::ASoftmax {
+        p.x[n].sq.clone()
+    } else {
+        t.prod.q.clone()
+    };
+    let c_sign = if t.wx_pos {
+        std::cmp::Ordering::Greater
+    } else {
+        std::cmp::Ordering::Less
+    };
+    let sign = match g.cmp0() {
+        std::cmp::Ordering::Less => c_sign.reverse(),
+        std::cmp::Ordering::Equal => std::cmp::Ordering::Equal,
+        std::cmp::Ordering::Greater => c_sign,
+    };
+    Some((sign, Rational::from(g.square_ref()) * k2 * &t.c2))
 }
 
 /// Everything one evaluation yields: the loss and the gradient components as [`Out`]s.
