@@ -177,7 +177,10 @@ mod loss {
     #[test]
     fn flawed_losses_are_caught() {
         for flaw in [LossFlaw::MissingProjection, LossFlaw::WrongLambdaBlend] {
-            let k = TextbookLoss { flaw: Some(flaw) };
+            let k = TextbookLoss {
+                flaw: Some(flaw),
+                ..Default::default()
+            };
             let r = check_loss::<f32, _>(&k, SEED, 0, &LossPolicy::default());
             assert!(!r.passed(), "{flaw:?} was not caught:\n{r}");
             let r = check_loss::<f64, _>(&k, SEED, 0, &LossPolicy::default());
@@ -312,9 +315,16 @@ mod fd_gradcheck {
                 fd_check_loss(&TextbookLoss::default(), &case.batch, tol, &opts).unwrap();
             assert!(ok, "[{}]\n{}", case.origin, report.report(tol));
             for flaw in [LossFlaw::MissingProjection, LossFlaw::WrongLambdaBlend] {
-                let (_, ok) =
-                    fd_check_loss(&TextbookLoss { flaw: Some(flaw) }, &case.batch, tol, &opts)
-                        .unwrap();
+                let (_, ok) = fd_check_loss(
+                    &TextbookLoss {
+                        flaw: Some(flaw),
+                        ..Default::default()
+                    },
+                    &case.batch,
+                    tol,
+                    &opts,
+                )
+                .unwrap();
                 assert!(!ok, "{flaw:?} not caught on [{}]", case.origin);
             }
         }

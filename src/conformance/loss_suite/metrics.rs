@@ -2,7 +2,7 @@
 //! errors are measured against ([`scales`], [`logit_scale`]), the normwise error, and the
 //! softmax balance that grows the gradient allowance.
 
-use super::textbook::{textbook_logits, textbook_row_norms};
+use super::textbook::TextbookLoss;
 use crate::Error;
 use crate::arith::{Format, rational_from_f64};
 use crate::conformance::kernel::{Batch, FloatFormat, Variant};
@@ -172,10 +172,11 @@ pub fn softmax_balance<T: FloatFormat>(b: &Batch<T>) -> f64 {
     if b.y.len() != b.n || b.x.len() != b.n * b.dim || b.w.len() != b.classes * b.dim {
         return 1.0;
     }
-    let nu = textbook_row_norms(&b);
+    let textbook = TextbookLoss::default();
+    let nu = textbook.row_norms(&b);
     (0..b.n)
         .map(|i| {
-            let f = textbook_logits(&b, &nu, i, None).f;
+            let f = textbook.logits(&b, &nu, i).f;
             let fmax = f.iter().copied().fold(f64::NEG_INFINITY, f64::max);
             let e: Vec<f64> = f.iter().map(|v| (v - fmax).exp()).collect();
             let sum: f64 = e.iter().sum();
