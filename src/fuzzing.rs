@@ -15,7 +15,7 @@
 //! | [`jsonl_parsers`] (feature `cli`) | `eval_line`, `check::check`, `number_value`, `parse_exact` return a value or an error, never panic | any bytes; `eval` only on lines whose work is bounded (see the function) |
 
 use crate::arith::{Format, parse_exact, rational_from_f64};
-use crate::conformance::loss_suite::{LossPolicy, Scheme, expected, score_loss};
+use crate::conformance::loss_suite::{LossPolicy, expected, score_loss};
 use crate::conformance::scalar_suite::{describe_exact, describe_float, exact_scalar};
 use crate::conformance::{Batch, FloatFormat, Policy, ScalarKernel, ScalarOp};
 use crate::fast::{self, Plan};
@@ -379,8 +379,7 @@ fn check_loss_batch<T: FloatFormat>(b: &Batch<T>) {
         got.loss,
         value_only.loss
     );
-    let judged = (T::FORMAT, Scheme::Native);
-    let score = score_loss(b, &exp, &got, judged, &LossPolicy::default(), "fuzz".into());
+    let score = score_loss(b, &exp, &got, &LossPolicy::default(), String::from("fuzz"));
     let widen = |v: &[T]| v.iter().map(|t| t.to_f64()).collect::<Vec<f64>>();
     let (gx, gw) = (widen(&got.grad_x), widen(&got.grad_w));
     assert!(

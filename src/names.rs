@@ -175,9 +175,10 @@ pub(crate) mod tests {
             Backward::parse_arg("detached-margin"),
             Ok(Backward::DetachedMargin)
         );
+        assert_eq!(Format::parse("bf16"), Ok(Format::Bf16));
         assert_eq!(
-            Format::parse("f16").unwrap_err(),
-            "unknown dtype \"f16\" (expected \"f32\" or \"f64\")"
+            Format::parse("f8").unwrap_err(),
+            "unknown dtype \"f8\" (expected one of: f32, f64, f16, bf16)"
         );
     }
 }

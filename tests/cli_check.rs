@@ -186,14 +186,14 @@ fn an_unknown_dtype_or_version_is_a_failing_line_numbered_problem() {
     rejected(
         2,
         "dtype",
-        json!("f16"),
-        "field \"dtype\": unknown dtype \"f16\" (expected \"f32\" or \"f64\")",
+        json!("f8"),
+        "field \"dtype\": unknown dtype \"f8\" (expected one of: f32, f64, f16, bf16)",
     );
     rejected(
         3,
         "vectors_version",
-        json!(2),
-        "incompatible vectors file: vectors_version is 2",
+        json!(3),
+        "incompatible vectors file: vectors_version is 3",
     );
     rejected(1, "vectors_version", json!("1"), "vectors_version is \"1\"");
 }

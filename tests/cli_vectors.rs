@@ -83,7 +83,7 @@ fn vectors_are_deterministic_and_seeded() {
     // Edge cases come first: c = 1 then its lower neighbour.
     let first: Value = serde_json::from_str(a.lines().next().unwrap()).unwrap();
     assert_eq!(first["cos"], "0x1p+0");
-    assert_eq!(first["vectors_version"], 1);
+    assert_eq!(first["vectors_version"], 2);
     // Every id is unique.
     let ids: std::collections::HashSet<String> = a
         .lines()
@@ -176,7 +176,7 @@ fn malformed_missing_duplicate_and_extra_lines_are_reported_with_line_numbers() 
 #[test]
 fn incompatible_vectors_version_is_refused() {
     let v = vectors(&["--op", "psi", "--m", "2", "--count", "1", "--dtype", "f64"])
-        .replace("\"vectors_version\":1", "\"vectors_version\":99");
+        .replace("\"vectors_version\":2", "\"vectors_version\":99");
     let vp = tmp("v-old.jsonl", &v);
     let rp = tmp("r-old.jsonl", "");
     let (code, out) = check(&vp, &rp, &[]);

@@ -35,6 +35,16 @@ fn textbook_passes_the_default_policy_f64() {
     calibrate::<f64>();
 }
 
+#[test]
+fn textbook_passes_the_default_policy_f16() {
+    calibrate::<asoftmax_spec::arith::F16>();
+}
+
+#[test]
+fn textbook_passes_the_default_policy_bf16() {
+    calibrate::<asoftmax_spec::arith::Bf16>();
+}
+
 /// ψ with the branch sign dropped: +T_m − 2k on odd branches.
 struct WrongBranchSign;
 impl ScalarKernel<f64> for WrongBranchSign {
@@ -196,7 +206,7 @@ mod loss {
 mod balanced_softmax {
     use asoftmax_spec::conformance::kernel::{Backward, Batch, Variant};
     use asoftmax_spec::conformance::loss_suite::{
-        expected, logit_scale, score_batch, softmax_balance,
+        Scheme, expected, logit_scale, score_batch, softmax_balance,
     };
     use asoftmax_spec::conformance::{FloatFormat, LossKernel, LossPolicy, TextbookLoss};
     use asoftmax_spec::fast::Fast;
@@ -227,7 +237,7 @@ mod balanced_softmax {
             &b,
             &exp,
             (got.loss.to_f64(), &wide(&got.grad_x), &wide(&got.grad_w)),
-            T::FORMAT,
+            (T::FORMAT, Scheme::Native),
             policy,
             "fuzz finding".into(),
         );

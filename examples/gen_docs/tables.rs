@@ -344,10 +344,7 @@ where
 {
     let inputs = scalar_inputs::<T>(m, &GenConfig::default());
     let coeffs = chebyshev_t_coefficients(m);
-    let eps = match T::FORMAT {
-        Format::F32 => f64::from(f32::EPSILON),
-        Format::F64 => f64::EPSILON,
-    };
+    let eps = 2f64.powi(1 - T::FORMAT.precision() as i32);
     let mut acc = [(0.0f64, 0.0f64); 4];
     for case in &inputs {
         let c = case.c;

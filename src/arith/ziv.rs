@@ -48,8 +48,8 @@ pub struct Approx {
     prec: u32,
     /// The correctly rounded value in each format of [`Format::EVERY`], in that order.
     rounded: [f64; 4],
-    /// The round-to-odd in binary64.
-    f64_odd: f64,
+    /// The round-to-odd in binary64, when the enclosure decided it.
+    f64_odd: Option<f64>,
 }
 
 impl Approx {
@@ -91,7 +91,21 @@ impl Approx {
     /// The round-to-odd of the value in binary64 ([`round_odd_f64`](super::round::round_odd_f64)):
     /// rounding it to nearest even in any format of at most 51 significant bits (f32, f16,
     /// bf16, …) gives the correctly rounded value in that format.
-    pub fn f64_odd(&self) -> f64 {
+    ///
+    /// `Some` whenever the value was computed inside [`requiring_round_to_odd`] (the
+    /// Ziv loop then refines until it is decided) or exactly; otherwise only when the
+    /// enclosure that decided the other outputs happened to decide it too. It is never
+    /// guessed: a value exactly on the binary64 grid is its own round-to-odd and every
+    /// value next to it is not, so it is decided like a rounding midpoint.
+    ///
+    /// ```
+    /// use asoftmax_spec::arith::ziv::{approx_rational, requiring_round_to_odd};
+    /// use rug::Rational;
+    /// let third = requiring_round_to_odd(|| approx_rational("t", &Rational::from((1, 3)), 64));
+    /// let odd = third.unwrap().f64_odd().unwrap();
+    /// assert_eq!(odd.to_bits(), (1.0f64 / 3.0).to_bits() | 1); // truncated, last bit set
+    /// ```
+    pub fn f64_odd(&self) -> Option<f64> {
         self.f64_odd
     }
 
@@ -197,6 +211,34 @@ fn roundings(parts: Option<Parts>) -> ([f64; 4], f64) {
     }
 }
 
+thread_local! {
+    /// Whether the Ziv loops of this thread must decide the binary64 round-to-odd.
+    static ROUND_TO_ODD: std::cell::Cell<bool> = const { std::cell::Cell::new(false) };
+}
+
+/// Runs `f` with every Ziv loop of this thread required to decide the binary64
+/// round-to-odd ([`Approx::f64_odd`]) of the values it computes, as it decides the
+/// roundings: refining past the precision the roundings need when the value is close to
+/// a double, and failing with [`Error::PrecisionCap`] rather than guessing. (Outside,
+/// the oracles stop as soon as the roundings are decided: a value that is exactly a
+/// double but enclosed, such as `1 − 10⁻⁶⁰⁰`'s neighbour `1` at its low precisions, would
+/// otherwise cost precision nobody asked for.)
+pub fn requiring_round_to_odd<R>(f: impl FnOnce() -> R) -> R {
+    struct Restore(bool);
+    impl Drop for Restore {
+        fn drop(&mut self) {
+            ROUND_TO_ODD.with(|c| c.set(self.0));
+        }
+    }
+    let _restore = Restore(ROUND_TO_ODD.with(|c| c.replace(true)));
+    f()
+}
+
+/// `true` inside [`requiring_round_to_odd`].
+fn round_to_odd_required() -> bool {
+    ROUND_TO_ODD.with(std::cell::Cell::get)
+}
+
 /// Decides whether `sp` determines all outputs at `prec` bits (see the module docs):
 /// both roundings, the sign, and `prec` relative bits. An enclosure that contains 0 or
 /// a rounding midpoint without being a point decides nothing.
@@ -205,7 +247,11 @@ fn settle(sp: &Split, prec: u32) -> Option<Approx> {
     let lo = roundings(sum_parts(&sp.base, sp.rest.lo()));
     let hi = roundings(sum_parts(&sp.base, sp.rest.hi()));
     let same = |a: f64, b: f64| a.to_bits() == b.to_bits();
-    if !lo.0.iter().zip(&hi.0).all(|(a, b)| same(*a, *b)) || !same(lo.1, hi.1) {
+    if !lo.0.iter().zip(&hi.0).all(|(a, b)| same(*a, *b)) {
+        return None;
+    }
+    let f64_odd = same(lo.1, hi.1).then_some(lo.1);
+    if f64_odd.is_none() && round_to_odd_required() {
         return None;
     }
     if !hull.is_point() {
@@ -221,7 +267,7 @@ fn settle(sp: &Split, prec: u32) -> Option<Approx> {
         enclosure: hull,
         prec,
         rounded: lo.0,
-        f64_odd: lo.1,
+        f64_odd,
     })
 }
 
@@ -293,9 +339,9 @@ where
 /// The rationals that keep the enclosure `iv` from deciding its outputs: 0 when `iv`
 /// contains 0; for each format of [`Format::EVERY`], the rounding midpoint between two
 /// *neighbouring* values that the endpoints round to (none when `iv` is wider than
-/// that); and, for the binary64 round-to-odd, the doubles nearest to the endpoints that
-/// lie in `iv` (a value on the binary64 grid is its own round-to-odd, every value
-/// next to it is not).
+/// that); and, when the round-to-odd is required ([`requiring_round_to_odd`]), the
+/// doubles nearest to the endpoints that lie in `iv` (a value on the binary64 grid is its
+/// own round-to-odd, every value next to it is not).
 pub fn blocking_points(iv: &Ival) -> Vec<Rational> {
     let mut out = Vec::new();
     let mut push = |t: Rational| {
@@ -314,7 +360,12 @@ pub fn blocking_points(iv: &Ival) -> Vec<Rational> {
             push((exact(a) + exact(b)) / 2u32);
         }
     }
-    for end in [iv.lo(), iv.hi()] {
+    let grid_ends = if round_to_odd_required() {
+        vec![iv.lo(), iv.hi()]
+    } else {
+        Vec::new()
+    };
+    for end in grid_ends {
         let d = round_to(end, Format::F64);
         if usable(d) && iv.contains_rational(&exact(d)) {
             push(exact(d));

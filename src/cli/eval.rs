@@ -41,13 +41,21 @@ pub fn eval_request(obj: &Map<String, Value>) -> Result<Map<String, Value>, Stri
     let op = f.string("op")?;
     let prec = f.u32_or("prec", DEFAULT_PREC)?;
     let odd = f.bool_or("round_to_odd", false)?;
+    if odd {
+        return crate::arith::ziv::requiring_round_to_odd(|| evaluate(&mut f, op, prec, odd));
+    }
+    evaluate(&mut f, op, prec, odd)
+}
+
+/// Evaluates the request `op` whose other fields `f` holds (see [`eval_request`]).
+fn evaluate(f: &mut Fields, op: &str, prec: u32, odd: bool) -> Result<Map<String, Value>, String> {
     let result = match Op::parse(op)? {
         // Arguments are read left to right: `m`, then the angle and the field check.
-        Op::CosM => multiangle::cos_m(integer_m(&mut f, 0)?, &last_angle(&mut f)?, prec),
-        Op::Psi => psi::psi(&f.number("m")?, &last_angle(&mut f)?, prec),
-        Op::DpsiDcos => psi::dpsi_dcos(integer_m(&mut f, 1)?, &last_angle(&mut f)?, prec),
-        Op::DpsiDtheta => psi::dpsi_dtheta(&f.number("m")?, &last_angle(&mut f)?, prec),
-        Op::Loss => return eval_loss(&mut f, prec, odd),
+        Op::CosM => multiangle::cos_m(integer_m(f, 0)?, &last_angle(f)?, prec),
+        Op::Psi => psi::psi(&f.number("m")?, &last_angle(f)?, prec),
+        Op::DpsiDcos => psi::dpsi_dcos(integer_m(f, 1)?, &last_angle(f)?, prec),
+        Op::DpsiDtheta => psi::dpsi_dtheta(&f.number("m")?, &last_angle(f)?, prec),
+        Op::Loss => return eval_loss(f, prec, odd),
         Op::Lambda => {
             let sched = LambdaSchedule {
                 base: f.number_or("base", Rational::from(1000))?,

@@ -270,8 +270,10 @@ pub fn approx_fields(a: &Approx, round_to_odd: bool) -> Map<String, Value> {
     for fmt in Format::EVERY {
         m.insert(fmt.name().into(), json!(hex(a.rounded(fmt), fmt)));
     }
-    if round_to_odd {
-        m.insert("f64_odd".into(), json!(hex(a.f64_odd(), Format::F64)));
+    // Decided whenever it was asked for (the value was computed inside
+    // `ziv::requiring_round_to_odd`).
+    if let Some(odd) = a.f64_odd().filter(|_| round_to_odd) {
+        m.insert("f64_odd".into(), json!(hex(odd, Format::F64)));
     }
     m
 }

@@ -213,6 +213,20 @@ pub fn generate(
         .iter()
         .flat_map(|&op| o.ms.clone().map(move |m| (op, m)))
         .collect();
+    if o.round_to_odd {
+        let write = || write_groups(o, &groups, out, progress);
+        return crate::arith::ziv::requiring_round_to_odd(write);
+    }
+    write_groups(o, &groups, out, progress)
+}
+
+/// Writes the vectors of every (op, m) group (see [`generate`]).
+fn write_groups(
+    o: &VectorsOptions,
+    groups: &[(Op, u32)],
+    out: &mut dyn Write,
+    progress: &mut dyn FnMut(usize, usize),
+) -> Result<usize, Box<dyn std::error::Error>> {
     let mut written = 0;
     for (done, &(op, m)) in groups.iter().enumerate() {
         if m == 0 && op != Op::CosM {

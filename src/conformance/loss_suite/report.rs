@@ -123,9 +123,20 @@ pub fn score_batch<T: FloatFormat>(
 }
 
 /// A kernel's output `got` on `b` scored against the oracle's `exp` under `policy`:
-/// [`score_batch`] with the outputs widened to `f64`, judged in `judged` (the inputs'
-/// format and the scheme).
+/// [`score_batch`] with the outputs widened to `f64`, judged in `T`'s format
+/// ([`Scheme::Native`]).
 pub fn score_loss<T: FloatFormat>(
+    b: &Batch<T>,
+    exp: &Expected,
+    got: &LossGrad<T>,
+    policy: &LossPolicy,
+    origin: String,
+) -> BatchScore {
+    score_loss_in(b, exp, got, (T::FORMAT, Scheme::Native), policy, origin)
+}
+
+/// [`score_loss`] judged in `judged` (the inputs' format and the scheme).
+fn score_loss_in<T: FloatFormat>(
     b: &Batch<T>,
     exp: &Expected,
     got: &LossGrad<T>,
@@ -171,7 +182,7 @@ pub fn check_loss_in<I: FloatFormat, T: FloatFormat, K: LossKernel<T> + ?Sized>(
         }
         let Ok(exp) = expected(&b) else { continue };
         let got = kernel.loss(&b, true);
-        scores.push(score_loss(
+        scores.push(score_loss_in(
             &b,
             &exp,
             &got,
