@@ -721,7 +721,12 @@ fn loss_scheme_table() -> String {
         );
     }
     for scheme in [Scheme::Native, Scheme::Autocast] {
-        let _ = write!(s, "\nWhy (`{}`): {}.\n", scheme.name(), policy.reason_for(scheme));
+        let _ = write!(
+            s,
+            "\nWhy (`{}`): {}.\n",
+            scheme.name(),
+            policy.reason_for(scheme)
+        );
     }
     s
 }

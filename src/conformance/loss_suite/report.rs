@@ -2,7 +2,7 @@
 //! assertion and the [`loss_suite!`](crate::loss_suite) macro.
 
 use super::generators::loss_batches_in;
-use super::metrics::{Expected, expected, normwise_error, scales};
+use super::metrics::{Expected, expected, normwise_error, scales, widen_batch};
 use super::policy::{LossOp, LossPolicy};
 use super::scheme::Scheme;
 use crate::arith::Format;
@@ -196,24 +196,6 @@ pub fn check_loss_in<I: FloatFormat, T: FloatFormat, K: LossKernel<T> + ?Sized>(
         format: fmt,
         scores,
         seed,
-    }
-}
-
-/// The batch `b` of `I` values as `T` values (exact: every `I` value is a `T` value).
-fn widen_batch<I: FloatFormat, T: FloatFormat>(b: &Batch<I>) -> Batch<T> {
-    let widen = |v: &[I]| v.iter().map(|t| T::from_f64(t.to_f64())).collect();
-    Batch {
-        x: widen(&b.x),
-        w: widen(&b.w),
-        y: b.y.clone(),
-        n: b.n,
-        classes: b.classes,
-        dim: b.dim,
-        m: b.m,
-        lambda: T::from_f64(b.lambda.to_f64()),
-        scale: T::from_f64(b.scale.to_f64()),
-        variant: b.variant,
-        backward: b.backward,
     }
 }
 
