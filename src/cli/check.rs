@@ -651,7 +651,13 @@ impl CheckReport {
                     grad_w: grad_w.clone(),
                 };
                 let got = (actual, got_gx.as_slice(), got_gw.as_slice());
-                self.judge_loss((id, &v.input, fmt, v.scheme), &exp, batch, got, loss_policy);
+                self.judge_loss(
+                    (id, &v.input, v.dtype, v.scheme),
+                    &exp,
+                    batch,
+                    got,
+                    loss_policy,
+                );
             }
         }
         Ok(())
