@@ -8,7 +8,7 @@
 //! ([`crate::conformance`]) and the kernels it judges ([`crate::fast`], [`crate::zoo`]),
 //! which themselves implement the suite's kernel traits.
 
-use crate::arith::Format;
+use crate::arith::{Bf16, F16, Format};
 use crate::conformance::generators::GenConfig;
 use crate::conformance::kernel::LossKernel;
 use crate::conformance::kernel::{FloatFormat, ScalarKernel};
@@ -16,6 +16,7 @@ use crate::conformance::loss_suite::{LossOp, LossPolicy, LossReport, TextbookLos
 use crate::conformance::policy::{Policy, ScalarOp};
 use crate::conformance::scalar_suite::{OpReport, check_scalar, exact_scalar, fmt_err};
 use crate::conformance::textbook::Textbook;
+use crate::zoo::ZooFloat;
 use std::fmt::Write as _;
 use std::ops::RangeInclusive;
 
@@ -34,6 +35,24 @@ pub fn kernels_f64() -> Vec<Box<dyn ScalarKernel<f64>>> {
         vec![Box::new(crate::fast::Fast), Box::new(Textbook)];
     v.extend(crate::zoo::all_f64());
     v
+}
+
+/// The kernels audited in a 16-bit format ([`F16`], [`Bf16`]): the textbook recurrence,
+/// then the zoo (the crate's fast kernels are `f32`/`f64` only). Every operation is
+/// rounded to the format, so these rows show what evaluating each published formula
+/// in half precision costs.
+pub fn kernels_narrow<T: ZooFloat>() -> Vec<Box<dyn ScalarKernel<T>>> {
+    let mut v: Vec<Box<dyn ScalarKernel<T>>> = vec![Box::new(Textbook)];
+    v.extend(crate::zoo::all::<T>());
+    v
+}
+
+/// How many kernels [`run`] audits in `fmt`.
+fn kernel_count(fmt: Format) -> usize {
+    match fmt {
+        Format::F32 | Format::F64 => kernels_f64().len(),
+        Format::F16 | Format::Bf16 => kernels_narrow::<F16>().len(),
+    }
 }
 
 /// What to audit.
@@ -61,29 +80,19 @@ impl Default for AuditConfig {
 /// is called before each (kernel, format) pair.
 pub fn run(cfg: &AuditConfig, progress: &mut dyn FnMut(usize, usize, &str)) -> Vec<OpReport> {
     let mut reports = Vec::new();
-    let k32 = kernels_f32();
-    let k64 = kernels_f64();
-    let total = cfg
-        .formats
-        .iter()
-        .map(|f| {
-            if *f == Format::F32 {
-                k32.len()
-            } else {
-                k64.len()
-            }
-        })
-        .sum();
+    let total = cfg.formats.iter().map(|&f| kernel_count(f)).sum();
     let mut done = 0;
     let mut started = |what: &str| {
         progress(done, total, what);
         done += 1;
     };
     for fmt in &cfg.formats {
-        match fmt {
-            Format::F32 => reports.extend(check_kernels(&k32, cfg, &mut started)),
-            Format::F64 => reports.extend(check_kernels(&k64, cfg, &mut started)),
-        }
+        reports.extend(match fmt {
+            Format::F32 => check_kernels(&kernels_f32(), cfg, &mut started),
+            Format::F64 => check_kernels(&kernels_f64(), cfg, &mut started),
+            Format::F16 => check_kernels(&kernels_narrow::<F16>(), cfg, &mut started),
+            Format::Bf16 => check_kernels(&kernels_narrow::<Bf16>(), cfg, &mut started),
+        });
     }
     progress(total, total, "done");
     reports
@@ -124,10 +133,7 @@ pub fn table(reports: &[OpReport]) -> String {
             continue;
         }
         let worst = r.worst.as_ref().map_or(String::new(), |w| {
-            let hex = match r.format {
-                Format::F64 => crate::arith::hex_f64(w.input),
-                Format::F32 => crate::arith::hex_f32(w.input as f32),
-            };
+            let hex = crate::arith::hex(w.input, r.format);
             format!("m={} c={hex} ({})", w.m, w.origin)
         });
         let _ = writeln!(
@@ -260,6 +266,7 @@ pub fn write_plots(
                     .filter(|k| k.supports(m))
                     .map(|k| (k.name(), error_curve::<f64>(k.as_ref(), op, m, n)))
                     .collect(),
+                Format::F16 | Format::Bf16 => unreachable!("plots are drawn for f32 and f64"),
             };
             let title = format!("{} error against θ, m = {m}, {}", op.name(), fmt.name());
             let path = dir.join(format!("{}-{}-m{m}.svg", op.name(), fmt.name()));
@@ -287,6 +294,15 @@ pub fn loss_kernels_f64() -> Vec<Box<dyn LossKernel<f64>>> {
     ]
 }
 
+/// The loss kernels audited in a 16-bit format, every operation in it: the textbook
+/// loss and the original Caffe layer's backward (see [`kernels_narrow`]).
+pub fn loss_kernels_narrow<T: ZooFloat>() -> Vec<Box<dyn LossKernel<T>>> {
+    vec![
+        Box::new(TextbookLoss::default()),
+        Box::new(crate::zoo::CaffeLayer),
+    ]
+}
+
 /// Runs the loss suite (generated batches, seed `seed`) over the loss kernels.
 pub fn run_loss(formats: &[Format], seed: u64) -> Vec<LossReport> {
     let policy = LossPolicy::default();
@@ -302,6 +318,16 @@ pub fn run_loss(formats: &[Format], seed: u64) -> Vec<LossReport> {
                 loss_kernels_f64()
                     .iter()
                     .map(|k| check_loss::<f64, _>(k.as_ref(), seed, 0, &policy)),
+            ),
+            Format::F16 => out.extend(
+                loss_kernels_narrow::<F16>()
+                    .iter()
+                    .map(|k| check_loss::<F16, _>(k.as_ref(), seed, 0, &policy)),
+            ),
+            Format::Bf16 => out.extend(
+                loss_kernels_narrow::<Bf16>()
+                    .iter()
+                    .map(|k| check_loss::<Bf16, _>(k.as_ref(), seed, 0, &policy)),
             ),
         }
     }

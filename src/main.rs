@@ -4,6 +4,7 @@ use asoftmax_spec::arith::Format;
 use asoftmax_spec::cli::args::{name_parser, name_parser_of};
 use asoftmax_spec::cli::op::Op;
 use asoftmax_spec::cli::{check, eval, exhaustive, tensors, vectors};
+use asoftmax_spec::conformance::loss_suite::Scheme;
 use asoftmax_spec::loss::{Backward, Variant};
 use clap::{Args, Parser, Subcommand, ValueEnum};
 use std::io::{self, BufReader, BufWriter, IsTerminal, Write};
@@ -182,6 +183,13 @@ struct VectorsArgs {
     /// manifest.json) instead of JSON Lines; needs --op loss.
     #[arg(long)]
     out: Option<PathBuf>,
+    /// Loss: precision scheme of the implementation under test ("autocast": f16 or bf16
+    /// inputs, float32 accumulation, softmax, loss and results).
+    #[arg(long, value_parser = name_parser::<Scheme>(), default_value = "native")]
+    scheme: Scheme,
+    /// Also write "f64_odd", the binary64 round-to-odd of every value.
+    #[arg(long)]
+    round_to_odd: bool,
 }
 
 /// The arguments of `check`.
@@ -263,6 +271,8 @@ impl VectorsArgs {
             scale,
             variant: self.variant,
             backward: self.backward,
+            scheme: self.scheme,
+            round_to_odd: self.round_to_odd,
         })
     }
 }

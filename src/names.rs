@@ -109,8 +109,7 @@ macro_rules! names {
         }
     };
 }
-// Used by `cli::op` (only built with the `cli` feature).
-#[cfg_attr(not(feature = "cli"), allow(unused_imports))]
+// Used by `conformance::loss_suite` (the scheme table) and `cli::op`.
 pub(crate) use names;
 
 names!(Variant, "variant", {
@@ -138,15 +137,15 @@ names!(Semantics, "semantics", {
 
 // `Format` and `Setting` spell their names themselves, next to the type (their inherent
 // `name` is public API of `arith` and `margin`, below this module): one spelling each.
-names!(Format, "dtype", [Format::F32, Format::F64] => Format::name);
+names!(Format, "dtype", [Format::F32, Format::F64, Format::F16, Format::Bf16] => Format::name);
 
 names!(Setting, "setting", [Setting::Binary, Setting::Multiclass] => Setting::name);
 
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
     use super::*;
 
-    fn round_trip<T: Name + std::fmt::Debug>() {
+    pub(crate) fn round_trip<T: Name + std::fmt::Debug>() {
         for &v in T::ALL {
             assert_eq!(T::parse(v.name()), Ok(v));
             assert_eq!(T::parse_arg(v.name()), Ok(v));
@@ -176,9 +175,10 @@ mod tests {
             Backward::parse_arg("detached-margin"),
             Ok(Backward::DetachedMargin)
         );
+        assert_eq!(Format::parse("bf16"), Ok(Format::Bf16));
         assert_eq!(
-            Format::parse("f16").unwrap_err(),
-            "unknown dtype \"f16\" (expected \"f32\" or \"f64\")"
+            Format::parse("f8").unwrap_err(),
+            "unknown dtype \"f8\" (expected one of: f32, f64, f16, bf16)"
         );
     }
 }

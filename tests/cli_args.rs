@@ -80,8 +80,8 @@ fn unknown_names_list_the_accepted_ones() {
             "unknown backward \"detached\" (expected \"full\" or \"detached_margin\")",
         ),
         (
-            &["vectors", "--dtype", "f16"],
-            "unknown dtype \"f16\" (expected \"f32\" or \"f64\")",
+            &["vectors", "--dtype", "f8"],
+            "unknown dtype \"f8\" (expected one of: f32, f64, f16, bf16)",
         ),
         (
             &["vectors", "--op", "psi,psy"],

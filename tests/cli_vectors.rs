@@ -83,7 +83,7 @@ fn vectors_are_deterministic_and_seeded() {
     // Edge cases come first: c = 1 then its lower neighbour.
     let first: Value = serde_json::from_str(a.lines().next().unwrap()).unwrap();
     assert_eq!(first["cos"], "0x1p+0");
-    assert_eq!(first["vectors_version"], 1);
+    assert_eq!(first["vectors_version"], 2);
     // Every id is unique.
     let ids: std::collections::HashSet<String> = a
         .lines()
@@ -94,7 +94,7 @@ fn vectors_are_deterministic_and_seeded() {
 
 #[test]
 fn correctly_rounded_results_pass_and_a_perturbed_one_fails() {
-    for dtype in ["f32", "f64"] {
+    for dtype in ["f32", "f64", "f16", "bf16"] {
         let v = vectors(&[
             "--op",
             "cos_m,psi,dpsi_dcos,loss",
@@ -176,7 +176,7 @@ fn malformed_missing_duplicate_and_extra_lines_are_reported_with_line_numbers() 
 #[test]
 fn incompatible_vectors_version_is_refused() {
     let v = vectors(&["--op", "psi", "--m", "2", "--count", "1", "--dtype", "f64"])
-        .replace("\"vectors_version\":1", "\"vectors_version\":99");
+        .replace("\"vectors_version\":2", "\"vectors_version\":99");
     let vp = tmp("v-old.jsonl", &v);
     let rp = tmp("r-old.jsonl", "");
     let (code, out) = check(&vp, &rp, &[]);
@@ -201,4 +201,89 @@ fn bad_flags_and_unreadable_files_are_clear_errors() {
         .unwrap();
     assert_eq!(out.status.code(), Some(2));
     assert!(String::from_utf8_lossy(&out.stderr).contains("cannot read /no/such/v"));
+}
+
+#[test]
+fn autocast_loss_vectors_take_float32_results_judged_in_16_bit_ulps() {
+    for dtype in ["f16", "bf16"] {
+        let args = [
+            "--op", "loss", "--m", "1..=4", "--count", "3", "--dtype", dtype, "--scheme",
+            "autocast", "--scale", "64",
+        ];
+        let v = vectors(&args);
+        let first: Value = serde_json::from_str(v.lines().next().unwrap()).unwrap();
+        assert_eq!(first["scheme"], "autocast");
+        let vp = tmp(&format!("va-{dtype}.jsonl"), &v);
+        // The correctly rounded float32 values: far inside the 16-bit allowance.
+        let mut res = perfect_results(&v, "f32");
+        let (code, text) = check(&vp, &tmp(&format!("ra-{dtype}.jsonl"), &lines(&res)), &[]);
+        assert_eq!(code, 0, "{text}");
+        assert!(
+            text.contains(&format!("loss {dtype} autocast: 12 cases, 0 failures")),
+            "{text}"
+        );
+        // A NaN gradient (an fp16 overflow somewhere) fails.
+        res[0]["grad_x"][0][0] = json!("nan");
+        let (code, text) = check(&vp, &tmp(&format!("rb-{dtype}.jsonl"), &lines(&res)), &[]);
+        assert_eq!(code, 1, "{text}");
+        assert!(
+            text.contains(&format!("grad_x {dtype} autocast: 12 cases, 1 failures")),
+            "{text}"
+        );
+    }
+    // Autocast takes 16-bit inputs only.
+    let out = bin()
+        .args([
+            "vectors", "--op", "loss", "--dtype", "f32", "--scheme", "autocast",
+        ])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2));
+}
+
+#[test]
+fn round_to_odd_rounds_to_every_listed_format() {
+    let v = vectors(&[
+        "--op",
+        "cos_m,psi,dpsi_dcos,loss",
+        "--m",
+        "1..=4",
+        "--count",
+        "30",
+        "--dtype",
+        "f64",
+        "--round-to-odd",
+    ]);
+    let hex = |t: &Value| {
+        let r = asoftmax_spec::arith::parse_exact(t.as_str().unwrap()).unwrap();
+        r.to_f64()
+    };
+    let mut checked = 0;
+    let mut judge = |o: &Value| {
+        let odd = hex(&o["f64_odd"]);
+        // The hardware's f64 → f32 conversion (round to nearest even) of the round-to-odd
+        // is the correctly rounded f32; the crate's own rounding gives f16 and bf16.
+        assert_eq!(f64::from(odd as f32), hex(&o["f32"]), "{o}");
+        for (name, fmt) in [
+            ("f16", asoftmax_spec::arith::Format::F16),
+            ("bf16", asoftmax_spec::arith::Format::Bf16),
+        ] {
+            assert_eq!(
+                asoftmax_spec::arith::round_f64_to(odd, fmt),
+                hex(&o[name]),
+                "{o}"
+            );
+        }
+        checked += 1;
+    };
+    for l in v.lines() {
+        let o: Value = serde_json::from_str(l).unwrap();
+        judge(&o);
+        for k in ["grad_x", "grad_w"] {
+            for row in o[k].as_array().into_iter().flatten() {
+                row.as_array().unwrap().iter().for_each(&mut judge);
+            }
+        }
+    }
+    assert!(checked > 300, "{checked}");
 }

@@ -35,6 +35,16 @@ fn textbook_passes_the_default_policy_f64() {
     calibrate::<f64>();
 }
 
+#[test]
+fn textbook_passes_the_default_policy_f16() {
+    calibrate::<asoftmax_spec::arith::F16>();
+}
+
+#[test]
+fn textbook_passes_the_default_policy_bf16() {
+    calibrate::<asoftmax_spec::arith::Bf16>();
+}
+
 /// ψ with the branch sign dropped: +T_m − 2k on odd branches.
 struct WrongBranchSign;
 impl ScalarKernel<f64> for WrongBranchSign {
@@ -177,7 +187,10 @@ mod loss {
     #[test]
     fn flawed_losses_are_caught() {
         for flaw in [LossFlaw::MissingProjection, LossFlaw::WrongLambdaBlend] {
-            let k = TextbookLoss { flaw: Some(flaw) };
+            let k = TextbookLoss {
+                flaw: Some(flaw),
+                ..Default::default()
+            };
             let r = check_loss::<f32, _>(&k, SEED, 0, &LossPolicy::default());
             assert!(!r.passed(), "{flaw:?} was not caught:\n{r}");
             let r = check_loss::<f64, _>(&k, SEED, 0, &LossPolicy::default());
@@ -193,7 +206,7 @@ mod loss {
 mod balanced_softmax {
     use asoftmax_spec::conformance::kernel::{Backward, Batch, Variant};
     use asoftmax_spec::conformance::loss_suite::{
-        expected, logit_scale, score_batch, softmax_balance,
+        Scheme, expected, logit_scale, score_batch, softmax_balance,
     };
     use asoftmax_spec::conformance::{FloatFormat, LossKernel, LossPolicy, TextbookLoss};
     use asoftmax_spec::fast::Fast;
@@ -224,7 +237,7 @@ mod balanced_softmax {
             &b,
             &exp,
             (got.loss.to_f64(), &wide(&got.grad_x), &wide(&got.grad_w)),
-            T::FORMAT,
+            (T::FORMAT, Scheme::Native),
             policy,
             "fuzz finding".into(),
         );
@@ -312,9 +325,16 @@ mod fd_gradcheck {
                 fd_check_loss(&TextbookLoss::default(), &case.batch, tol, &opts).unwrap();
             assert!(ok, "[{}]\n{}", case.origin, report.report(tol));
             for flaw in [LossFlaw::MissingProjection, LossFlaw::WrongLambdaBlend] {
-                let (_, ok) =
-                    fd_check_loss(&TextbookLoss { flaw: Some(flaw) }, &case.batch, tol, &opts)
-                        .unwrap();
+                let (_, ok) = fd_check_loss(
+                    &TextbookLoss {
+                        flaw: Some(flaw),
+                        ..Default::default()
+                    },
+                    &case.batch,
+                    tol,
+                    &opts,
+                )
+                .unwrap();
                 assert!(!ok, "{flaw:?} not caught on [{}]", case.origin);
             }
         }

@@ -204,6 +204,7 @@ fn tables_match_mpfr() {
 /// `ulp(x)` of the exact value `x` in `fmt`, as a rational.
 fn ulp_of(x: &Rational, fmt: Format) -> Rational {
     let emin = match fmt {
+        Format::F16 | Format::Bf16 => unreachable!("the fast kernels are f32 and f64"),
         Format::F32 => -126,
         Format::F64 => -1022,
     };
@@ -273,6 +274,7 @@ fn next_up32(x: f32) -> f32 {
 /// `x` stepped by `n` representable values of `fmt` (staying a value of `fmt`).
 fn step(x: f64, n: i64, fmt: Format) -> f64 {
     match fmt {
+        Format::F16 | Format::Bf16 => unreachable!("the fast kernels are f32 and f64"),
         Format::F64 => {
             let mut v = x;
             for _ in 0..n.unsigned_abs() {
@@ -292,6 +294,7 @@ fn step(x: f64, n: i64, fmt: Format) -> f64 {
 
 fn nearest(x: &Float, fmt: Format) -> f64 {
     match fmt {
+        Format::F16 | Format::Bf16 => unreachable!("the fast kernels are f32 and f64"),
         Format::F64 => x.to_f64(),
         Format::F32 => f64::from(round_f32(x)),
     }
@@ -319,6 +322,7 @@ impl Rng {
 fn inputs(m: u32, fmt: Format, n_random: usize) -> Vec<f64> {
     let mut v = Vec::new();
     let (tiny, min_normal) = match fmt {
+        Format::F16 | Format::Bf16 => unreachable!("the fast kernels are f32 and f64"),
         Format::F32 => (f64::from(f32::from_bits(1)), f64::from(f32::MIN_POSITIVE)),
         Format::F64 => (f64::from_bits(1), f64::MIN_POSITIVE),
     };
@@ -368,6 +372,7 @@ fn inputs(m: u32, fmt: Format, n_random: usize) -> Vec<f64> {
             }
         };
         let x = match fmt {
+            Format::F16 | Format::Bf16 => unreachable!("the fast kernels are f32 and f64"),
             Format::F64 => x,
             Format::F32 => f64::from(x as f32),
         };
@@ -382,6 +387,7 @@ fn inputs(m: u32, fmt: Format, n_random: usize) -> Vec<f64> {
 
 fn eval(op: Op, m: u32, c: f64, fmt: Format) -> f64 {
     match fmt {
+        Format::F16 | Format::Bf16 => unreachable!("the fast kernels are f32 and f64"),
         Format::F64 => match op {
             Op::CosM => ScalarKernel::<f64>::cos_m(&Fast, m, c),
             Op::Psi => ScalarKernel::<f64>::psi(&Fast, m, c),
@@ -400,6 +406,7 @@ fn eval(op: Op, m: u32, c: f64, fmt: Format) -> f64 {
 
 fn hex(c: f64, fmt: Format) -> String {
     match fmt {
+        Format::F16 | Format::Bf16 => unreachable!("the fast kernels are f32 and f64"),
         Format::F64 => hex_f64(c),
         Format::F32 => hex_f32(c as f32),
     }
@@ -543,6 +550,9 @@ fn branch_choice_is_harmless_near_thresholds() {
                     let exact = psi::psi_cos_exact(m, &rational_from_f64(c).unwrap()).unwrap();
                     for k in [j - 1, j] {
                         let v = match fmt {
+                            Format::F16 | Format::Bf16 => {
+                                unreachable!("the fast kernels are f32 and f64")
+                            }
                             Format::F64 => p.psi_on_branch_f64(k, c),
                             Format::F32 => f64::from(p.psi_on_branch_f32(k, c as f32)),
                         };

@@ -102,7 +102,11 @@ pub fn generate() -> Result<Vec<GenFile>, Error> {
         },
         GenFile {
             name: "policy.md".into(),
-            content: policy_table(),
+            content: format!("{}{}", policy_table(), loss_scheme_table()),
+        },
+        GenFile {
+            name: "audit_f16.md".into(),
+            content: audit_f16_table(),
         },
         GenFile {
             name: "psi.svg".into(),
@@ -344,10 +348,7 @@ where
 {
     let inputs = scalar_inputs::<T>(m, &GenConfig::default());
     let coeffs = chebyshev_t_coefficients(m);
-    let eps = match T::FORMAT {
-        Format::F32 => f64::from(f32::EPSILON),
-        Format::F64 => f64::EPSILON,
-    };
+    let eps = 2f64.powi(1 - T::FORMAT.precision() as i32);
     let mut acc = [(0.0f64, 0.0f64); 4];
     for case in &inputs {
         let c = case.c;
@@ -668,7 +669,7 @@ fn policy_table() -> String {
     );
     let mut reasons: Vec<&str> = Vec::new();
     for op in ScalarOp::ALL {
-        for fmt in [Format::F32, Format::F64] {
+        for fmt in Format::EVERY {
             let b = policy.bound(op, fmt);
             let scale = match op {
                 ScalarOp::CosM => "$1$",
@@ -692,6 +693,59 @@ fn policy_table() -> String {
         let _ = write!(s, "\nWhy: {r}.\n");
     }
     s
+}
+
+/// The loss policy's entries per scheme (`LossPolicy::default()`): the allowances per
+/// `m²·d` of the value and the gradients, in ulps of the inputs' format, and the reasons.
+fn loss_scheme_table() -> String {
+    use asoftmax_spec::conformance::loss_suite::{LossOp, LossPolicy, Scheme};
+    let policy = LossPolicy::default();
+    let mut s = String::from(
+        "\n#### Loss tolerances by precision scheme\n\n\
+         | scheme | inputs (ulps of) | results | loss per $m^2 d$ | gradients per $m^2 d$ (× $1 + \\beta S/8$) |\n\
+         | --- | --- | --- | ---: | ---: |\n",
+    );
+    let rows = Format::EVERY
+        .map(|f| (Scheme::Native, f))
+        .into_iter()
+        .chain([Format::F16, Format::Bf16].map(|f| (Scheme::Autocast, f)));
+    for (scheme, fmt) in rows {
+        let _ = writeln!(
+            s,
+            "| `{}` | {} | {} | {} | {} |",
+            scheme.name(),
+            fmt.name(),
+            scheme.result_format(fmt).name(),
+            policy.per_m2d_in(LossOp::Value, fmt, scheme),
+            policy.per_m2d_in(LossOp::GradX, fmt, scheme)
+        );
+    }
+    for scheme in [Scheme::Native, Scheme::Autocast] {
+        let _ = write!(
+            s,
+            "\nWhy (`{}`): {}.\n",
+            scheme.name(),
+            policy.reason_for(scheme)
+        );
+    }
+    s
+}
+
+/// The audit in binary16 at `m = 4` (`asoftmax-spec audit --dtype f16 --m 4`): the
+/// textbook and every zoo formula with each operation rounded to binary16.
+fn audit_f16_table() -> String {
+    use asoftmax_spec::audit;
+    let cfg = audit::AuditConfig {
+        ms: 4..=4,
+        formats: vec![Format::F16],
+        ..audit::AuditConfig::default()
+    };
+    let reports = audit::run(&cfg, &mut |_, _, _| {});
+    format!(
+        "{}{}",
+        md_header("binary16 audit (asoftmax-spec audit --dtype f16 --m 4)"),
+        audit::table(&reports)
+    )
 }
 
 // ---------------------------------------------------------------------------

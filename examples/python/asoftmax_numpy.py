@@ -1,61 +1,83 @@
 """A small NumPy implementation of A-Softmax: cos(m*theta), psi, dpsi/dc, and the
-batch loss with gradients, in float64.
+batch loss with gradients.
 
 It is written the way a user's implementation would be (the textbook formulas, a
 stable log-sum-exp), and validated by `asoftmax-spec check` against the oracle's
 vectors. `FLAWS` holds deliberately flawed variants to show that the check bites.
+
+The scalar ops compute in the dtype of `c` (float64, or NumPy's float16); `rnd`
+rounds every intermediate result to a format NumPy lacks (`bf16`: bfloat16 emulated
+in float32). The loss computes in `dt` (float64, or float32 for the autocast scheme,
+whose cosine `cos_rnd` rounds to the 16-bit format before the clamp).
 """
 
 import numpy as np
 
 
+def bf16(v):
+    """float32 values rounded to bfloat16 (nearest, ties to even), kept as float32:
+    the top 16 bits of the float32 encoding, rounded on the bits below."""
+    b = np.atleast_1d(np.asarray(v, dtype=np.float32)).view(np.uint32).astype(np.uint64)
+    lsb = (b >> 16) & 1
+    r = ((b + 0x7FFF + lsb) >> 16 << 16).astype(np.uint32)
+    out = r.view(np.float32)
+    out = np.where(np.isnan(np.atleast_1d(v)), np.float32("nan"), out)
+    return out.reshape(np.shape(v)) if np.ndim(v) else np.float32(out[0])
+
+
+def same(v):
+    return v
+
+
 def branch(m, c):
     """k = #{ j in 1..m-1 : c < cos(j*pi/m) } (no acos)."""
-    c = np.asarray(c, dtype=np.float64)
+    c = np.asarray(c)
     k = np.zeros(c.shape, dtype=np.int64)
     for j in range(1, m):
         k += c < np.cos(j * np.pi / m)
     return k
 
 
-def cheb_t(m, c):
-    """T_m(c) by T_{n+1} = 2c T_n - T_{n-1}."""
-    prev, cur = np.ones_like(c), np.array(c, dtype=np.float64)
+def cheb_t(m, c, rnd=same):
+    """T_m(c) by T_{n+1} = 2c T_n - T_{n-1} (every operation rounded by `rnd`)."""
+    prev, cur = np.ones_like(c), np.array(c)
     if m == 0:
         return prev
     for _ in range(1, m):
-        prev, cur = cur, 2.0 * c * cur - prev
+        prev, cur = cur, rnd(rnd(2 * c * cur) - prev)
     return cur
 
 
-def cheb_u(n, c):
+def cheb_u(n, c, rnd=same):
     """U_n(c) by the same recurrence with U_1 = 2c."""
-    prev, cur = np.ones_like(c), 2.0 * np.asarray(c, dtype=np.float64)
+    prev, cur = np.ones_like(c), 2 * np.asarray(c)
     if n == 0:
         return prev
     for _ in range(1, n):
-        prev, cur = cur, 2.0 * c * cur - prev
+        prev, cur = cur, rnd(rnd(2 * c * cur) - prev)
     return cur
 
 
-def sign_k(k):
-    return np.where(k % 2 == 0, 1.0, -1.0)
+def sign_k(k, like):
+    return np.where(k % 2 == 0, 1, -1).astype(np.asarray(like).dtype)
 
 
-def cos_m(m, c):
-    return cheb_t(m, c)
+def cos_m(m, c, rnd=same):
+    return cheb_t(m, c, rnd)
 
 
-def psi(m, c):
+def psi(m, c, rnd=same):
     """psi(c) = (-1)^k T_m(c) - 2k."""
     k = branch(m, c)
-    return sign_k(k) * cheb_t(m, c) - 2.0 * k
+    t = cheb_t(m, c, rnd)
+    return rnd(sign_k(k, t) * t - (2 * k).astype(t.dtype))
 
 
-def dpsi_dcos(m, c):
+def dpsi_dcos(m, c, rnd=same):
     """dpsi/dc = (-1)^k m U_{m-1}(c)."""
     k = branch(m, c)
-    return sign_k(k) * m * cheb_u(m - 1, c)
+    u = cheb_u(m - 1, c, rnd)
+    return rnd(sign_k(k, u) * rnd(np.asarray(m, dtype=u.dtype) * u))
 
 
 # --- a flawed variant: acos -> cos with a clamp (as several published layers do) ---
@@ -71,12 +93,12 @@ def acos_clamp(eps):
     def psi_(m, c):
         theta = _acos_clamped(c, eps)
         k = np.floor(m * theta / np.pi)
-        return sign_k(k) * np.cos(m * theta) - 2.0 * k
+        return sign_k(k, theta) * np.cos(m * theta) - 2.0 * k
 
     def dpsi_(m, c):
         theta = _acos_clamped(c, eps)
         k = np.floor(m * theta / np.pi)
-        return sign_k(k) * m * np.sin(m * theta) / np.sin(theta)
+        return sign_k(k, theta) * m * np.sin(m * theta) / np.sin(theta)
 
     return {"cos_m": cos_m_, "psi": psi_, "dpsi_dcos": dpsi_}
 
@@ -85,16 +107,19 @@ FAITHFUL = {"cos_m": cos_m, "psi": psi, "dpsi_dcos": dpsi_dcos}
 FLAWS = {"acos-clamp-1e-5": acos_clamp(1e-5), "acos-clamp-1e-7": acos_clamp(1e-7)}
 
 
-def loss_and_grads(x, w, y, m, lam=0.0, s=1.0, variant="a_softmax", backward="full", psi_fn=psi, dpsi_fn=dpsi_dcos):
+def loss_and_grads(x, w, y, m, lam=0.0, s=1.0, variant="a_softmax", backward="full", psi_fn=psi,
+                   dpsi_fn=dpsi_dcos, dt=np.float64, cos_rnd=same):
     """Mean A-Softmax (or L-Softmax) loss over the batch and its gradients with
-    respect to X (N x d) and the raw W (C x d)."""
-    x = np.asarray(x, dtype=np.float64)
-    w = np.asarray(w, dtype=np.float64)
+    respect to X (N x d) and the raw W (C x d), computed in `dt`; the cosine is
+    rounded by `cos_rnd` before it is clamped (autocast: to the 16-bit format)."""
+    x = np.asarray(x, dtype=dt)
+    w = np.asarray(w, dtype=dt)
+    lam, s = dt(lam), dt(s)
     n = x.shape[0]
     r = np.sqrt((x * x).sum(axis=1))            # |x_n|
     nu = np.sqrt((w * w).sum(axis=1))           # |W_j|
     what = w / nu[:, None]
-    c = np.clip((x @ what.T) / r[:, None], -1.0, 1.0)   # N x C cosines
+    c = np.clip(cos_rnd((x @ what.T) / r[:, None]), -1, 1).astype(dt)   # N x C cosines
     kappa = nu[None, :] if variant == "l_softmax" else np.ones((1, w.shape[0]))
     rows = np.arange(n)
     cy = c[rows, y]
@@ -109,7 +134,7 @@ def loss_and_grads(x, w, y, m, lam=0.0, s=1.0, variant="a_softmax", backward="fu
     p = e / total[:, None]
     coef = p.copy()
     coef[rows, y] -= 1.0
-    coef *= s / n
+    coef *= s / dt(n)
     # h and h' of each logit as seen by the backward
     hp = np.ones_like(c)
     hb = c.copy()

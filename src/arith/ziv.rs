@@ -29,7 +29,7 @@
 //! [`MAX_WORKING_PREC`] would be exceeded, so it never spins forever.
 
 use super::interval::Ival;
-use super::round::{Format, round_to};
+use super::round::{Format, Parts, round_to};
 use crate::Error;
 use rug::float::Round;
 use rug::{Float, Rational};
@@ -46,8 +46,10 @@ pub const MAX_WORKING_PREC: u32 = 1 << 22;
 pub struct Approx {
     enclosure: Ival,
     prec: u32,
-    f64: f64,
-    f32: f32,
+    /// The correctly rounded value in each format of [`Format::EVERY`], in that order.
+    rounded: [f64; 4],
+    /// The round-to-odd in binary64, when the enclosure decided it.
+    f64_odd: Option<f64>,
 }
 
 impl Approx {
@@ -58,12 +60,53 @@ impl Approx {
 
     /// The correctly rounded binary64 value (nearest, ties to even).
     pub fn f64(&self) -> f64 {
-        self.f64
+        self.rounded(Format::F64)
     }
 
     /// The correctly rounded binary32 value (nearest, ties to even).
     pub fn f32(&self) -> f32 {
-        self.f32
+        // Exact: the value is a binary32 value.
+        self.rounded(Format::F32) as f32
+    }
+
+    /// The value correctly rounded to `fmt` (nearest, ties to even, IEEE subnormals and
+    /// overflow), held exactly by the returned `f64` (`fmt.encode` gives its bits).
+    ///
+    /// ```
+    /// use asoftmax_spec::arith::{Format, ziv::approx_rational};
+    /// use rug::Rational;
+    /// let third = approx_rational("t", &Rational::from((1, 3)), 64).unwrap();
+    /// assert_eq!(third.rounded(Format::F16), 0.333251953125); // 0x1.554p-2
+    /// assert_eq!(Format::F16.encode(third.rounded(Format::F16)), 0x3555);
+    /// assert_eq!(Format::Bf16.encode(third.rounded(Format::Bf16)), 0x3eab);
+    /// ```
+    pub fn rounded(&self, fmt: Format) -> f64 {
+        let i = Format::EVERY
+            .iter()
+            .position(|&f| f == fmt)
+            .expect("listed");
+        self.rounded[i]
+    }
+
+    /// The round-to-odd of the value in binary64 ([`round_odd_f64`](super::round::round_odd_f64)):
+    /// rounding it to nearest even in any format of at most 51 significant bits (f32, f16,
+    /// bf16, …) gives the correctly rounded value in that format.
+    ///
+    /// `Some` whenever the value was computed inside [`requiring_round_to_odd`] (the
+    /// Ziv loop then refines until it is decided) or exactly; otherwise only when the
+    /// enclosure that decided the other outputs happened to decide it too. It is never
+    /// guessed: a value exactly on the binary64 grid is its own round-to-odd and every
+    /// value next to it is not, so it is decided like a rounding midpoint.
+    ///
+    /// ```
+    /// use asoftmax_spec::arith::ziv::{approx_rational, requiring_round_to_odd};
+    /// use rug::Rational;
+    /// let third = requiring_round_to_odd(|| approx_rational("t", &Rational::from((1, 3)), 64));
+    /// let odd = third.unwrap().f64_odd().unwrap();
+    /// assert_eq!(odd.to_bits(), (1.0f64 / 3.0).to_bits() | 1); // truncated, last bit set
+    /// ```
+    pub fn f64_odd(&self) -> Option<f64> {
+        self.f64_odd
     }
 
     /// The requested precision in bits.
@@ -146,31 +189,58 @@ impl Split {
 }
 
 /// `base + x` correctly rounded to `fmt`, for exact floats of any precisions and
-/// exponent gap (see `sticky_to_fmt`).
+/// exponent gap (see [`sum_parts`]).
 pub fn round_sum(base: &Float, x: &Float, fmt: Format) -> f64 {
-    if base.is_zero() {
-        return round_to(x, fmt);
-    }
-    sticky_to_fmt(Float::with_val_round(64, base + x, Round::Zero), fmt)
+    sum_parts(base, x).map_or(0.0, |p| p.round(fmt))
 }
 
-/// Rounds to `fmt` the exact value `v` of which `(s, ord)` is the rounding toward zero
-/// at 64 bits with its ternary value: when inexact, `s` is nudged by half an ulp away
-/// from zero, to a 66-bit value strictly between the two 64-bit neighbours of `v` and
-/// so on the same side as `v` of every `fmt` rounding boundary (those lie on the 64-bit
-/// grid: the round-to-odd argument). Correct for any exponent gap, subnormals included.
-fn sticky_to_fmt((s, ord): (Float, std::cmp::Ordering), fmt: Format) -> f64 {
-    if ord == std::cmp::Ordering::Equal || s.is_zero() {
-        return round_to(&s, fmt);
+/// The exact sum `base + x` reduced for rounding ([`Parts`]: its rounding toward zero
+/// at 64 bits and whether that was exact, which decides every rounding to a format of
+/// at most 63 bits, round-to-odd included), in one MPFR addition whatever the exponent
+/// gap; `None` when the sum is 0.
+fn sum_parts(base: &Float, x: &Float) -> Option<Parts> {
+    if base.is_zero() {
+        return Parts::of_float(x);
     }
-    let e = s.get_exp().expect("finite nonzero");
-    let half = Float::with_val(2, Float::i_exp(1, e - 65));
-    let nudged = if s.is_sign_positive() {
-        Float::with_val(66, &s + &half)
-    } else {
-        Float::with_val(66, &s - &half)
-    };
-    round_to(&nudged, fmt)
+    let (t, ord) = Float::with_val_round(64, base + x, Round::Zero);
+    Parts::of_truncated(&t, ord)
+}
+
+/// Every output that rounding decides for the exact value `parts` describes (0 for
+/// `None`): the roundings in [`Format::EVERY`] order, and the binary64 round-to-odd.
+fn roundings(parts: Option<Parts>) -> ([f64; 4], f64) {
+    match parts {
+        None => ([0.0; 4], 0.0),
+        Some(p) => (Format::EVERY.map(|f| p.round(f)), p.round_odd_f64()),
+    }
+}
+
+thread_local! {
+    /// Whether the Ziv loops of this thread must decide the binary64 round-to-odd.
+    static ROUND_TO_ODD: std::cell::Cell<bool> = const { std::cell::Cell::new(false) };
+}
+
+/// Runs `f` with every Ziv loop of this thread required to decide the binary64
+/// round-to-odd ([`Approx::f64_odd`]) of the values it computes, as it decides the
+/// roundings: refining past the precision the roundings need when the value is close to
+/// a double, and failing with [`Error::PrecisionCap`] rather than guessing. (Outside,
+/// the oracles stop as soon as the roundings are decided: a value that is exactly a
+/// double but enclosed, such as `1 − 10⁻⁶⁰⁰`'s neighbour `1` at its low precisions, would
+/// otherwise cost precision nobody asked for.)
+pub fn requiring_round_to_odd<R>(f: impl FnOnce() -> R) -> R {
+    struct Restore(bool);
+    impl Drop for Restore {
+        fn drop(&mut self) {
+            ROUND_TO_ODD.with(|c| c.set(self.0));
+        }
+    }
+    let _restore = Restore(ROUND_TO_ODD.with(|c| c.replace(true)));
+    f()
+}
+
+/// `true` inside [`requiring_round_to_odd`].
+fn round_to_odd_required() -> bool {
+    ROUND_TO_ODD.with(std::cell::Cell::get)
 }
 
 /// Decides whether `sp` determines all outputs at `prec` bits (see the module docs):
@@ -178,13 +248,16 @@ fn sticky_to_fmt((s, ord): (Float, std::cmp::Ordering), fmt: Format) -> f64 {
 /// a rounding midpoint without being a point decides nothing.
 fn settle(sp: &Split, prec: u32) -> Option<Approx> {
     let hull = sp.hull();
-    let rounded = |fmt| -> Option<f64> {
-        let a = round_sum(&sp.base, sp.rest.lo(), fmt);
-        let b = round_sum(&sp.base, sp.rest.hi(), fmt);
-        (a.to_bits() == b.to_bits()).then_some(a)
-    };
-    let f64v = rounded(Format::F64)?;
-    let f32v = rounded(Format::F32)?;
+    let lo = roundings(sum_parts(&sp.base, sp.rest.lo()));
+    let hi = roundings(sum_parts(&sp.base, sp.rest.hi()));
+    let same = |a: f64, b: f64| a.to_bits() == b.to_bits();
+    if !lo.0.iter().zip(&hi.0).all(|(a, b)| same(*a, *b)) {
+        return None;
+    }
+    let f64_odd = same(lo.1, hi.1).then_some(lo.1);
+    if f64_odd.is_none() && round_to_odd_required() {
+        return None;
+    }
     if !hull.is_point() {
         if hull.contains_zero() {
             return None;
@@ -197,8 +270,8 @@ fn settle(sp: &Split, prec: u32) -> Option<Approx> {
     Some(Approx {
         enclosure: hull,
         prec,
-        f64: f64v,
-        f32: f32v as f32,
+        rounded: lo.0,
+        f64_odd,
     })
 }
 
@@ -268,26 +341,38 @@ where
 }
 
 /// The rationals that keep the enclosure `iv` from deciding its outputs: 0 when `iv`
-/// contains 0, and the `f32`/`f64` rounding midpoint between two *neighbouring* floats
-/// that the endpoints round to (none when `iv` is wider than that).
+/// contains 0; for each format of [`Format::EVERY`], the rounding midpoint between two
+/// *neighbouring* values that the endpoints round to (none when `iv` is wider than
+/// that); and, when the round-to-odd is required ([`requiring_round_to_odd`]), the
+/// doubles nearest to the endpoints that lie in `iv` (a value on the binary64 grid is its
+/// own round-to-odd, every value next to it is not).
 pub fn blocking_points(iv: &Ival) -> Vec<Rational> {
     let mut out = Vec::new();
+    let mut push = |t: Rational| {
+        if !out.contains(&t) {
+            out.push(t);
+        }
+    };
     if iv.contains_zero() {
-        out.push(Rational::new());
+        push(Rational::new());
     }
-    for fmt in [Format::F64, Format::F32] {
+    let usable = |v: f64| v.is_finite() && v != 0.0;
+    let exact = |v: f64| Rational::from_f64(v).expect("finite");
+    for fmt in Format::EVERY {
         let (a, b) = (round_to(iv.lo(), fmt), round_to(iv.hi(), fmt));
-        let neighbours = match fmt {
-            Format::F64 => a.next_up() == b,
-            Format::F32 => (a as f32).next_up() == b as f32,
-        };
-        if a.is_finite() && b.is_finite() && a != 0.0 && b != 0.0 && neighbours {
-            let t = (Rational::from_f64(a).expect("finite")
-                + Rational::from_f64(b).expect("finite"))
-                / 2u32;
-            if !out.contains(&t) {
-                out.push(t);
-            }
+        if usable(a) && usable(b) && fmt.next_up(a) == b {
+            push((exact(a) + exact(b)) / 2u32);
+        }
+    }
+    let grid_ends = if round_to_odd_required() {
+        vec![iv.lo(), iv.hi()]
+    } else {
+        Vec::new()
+    };
+    for end in grid_ends {
+        let d = round_to(end, Format::F64);
+        if usable(d) && iv.contains_rational(&exact(d)) {
+            push(exact(d));
         }
     }
     out
@@ -361,9 +446,10 @@ pub fn approx_rational(op: &'static str, r: &Rational, prec: u32) -> Result<Appr
 
 /// The exact rational `r` correctly rounded to `fmt` (as an `f64` holding the value),
 /// in one step: MPFR rounds `r` toward zero at 64 bits and reports whether it was exact
-/// (see `sticky_to_fmt`).
+/// ([`Parts`]).
 pub fn round_rational(r: &Rational, fmt: Format) -> f64 {
-    sticky_to_fmt(Float::with_val_round(64, r, Round::Zero), fmt)
+    let (t, ord) = Float::with_val_round(64, r, Round::Zero);
+    Parts::of_truncated(&t, ord).map_or(0.0, |p| p.round(fmt))
 }
 
 #[cfg(test)]

@@ -4,7 +4,9 @@
 //! RESULTS is JSON Lines written by the implementation under test:
 //! `{"id":…, "value":…}` and, for loss vectors, `"grad_x"`/`"grad_w"` nested arrays.
 //! Numbers may be JSON numbers or strings (decimal, hex float, `"nan"`, `"inf"`,
-//! `"-inf"`); they are rounded to the vector's `dtype`. Missing ids, duplicate ids,
+//! `"-inf"`); they are rounded to the vector's `dtype` (to float32 for a loss vector of
+//! the `autocast` scheme, whose results are float32, judged in ulps of the 16-bit
+//! `dtype`: see [`Scheme`]). Missing ids, duplicate ids,
 //! unparsable lines and ids that are not in VECTORS are failures, reported with
 //! their line numbers. VECTORS is read with `eval`'s field reader: a line with an
 //! unknown field, op, dtype, variant or backward, or another `vectors_version`, is a
@@ -15,8 +17,8 @@ use super::eval::{DEFAULT_PREC, integer_m};
 use super::json::{Fields, kind};
 use super::op::Op;
 use super::vectors::VECTORS_VERSION;
-use crate::arith::{Format, exact, hex_f32, hex_f64, par, ziv::round_rational};
-use crate::conformance::loss_suite::{Expected, LossOp, LossPolicy, score_batch};
+use crate::arith::{Format, exact, hex, par, ziv::round_rational};
+use crate::conformance::loss_suite::{Expected, LossOp, LossPolicy, Scheme, score_batch};
 use crate::conformance::scalar_suite::{describe_exact, fmt_err};
 use crate::conformance::{Batch, Policy, ScalarOp};
 use crate::loss::{Backward, Variant};
@@ -183,6 +185,8 @@ impl CheckReport {
 struct Vector {
     line: usize,
     dtype: Format,
+    /// The precision scheme (loss vectors; native for the scalar ops).
+    scheme: Scheme,
     m: u32,
     /// The input, described for reports.
     input: String,
@@ -252,15 +256,19 @@ fn objects(text: &str) -> Vec<ObjectLine> {
 fn parse_vector(obj: &Map<String, Value>, line: usize) -> Result<Vector, String> {
     let mut f = Fields::new(obj);
     let version = f.raw("vectors_version");
-    if version.and_then(Value::as_u64) != Some(u64::from(VECTORS_VERSION)) {
+    if !version
+        .and_then(Value::as_u64)
+        .is_some_and(|v| (1..=u64::from(VECTORS_VERSION)).contains(&v))
+    {
         return Err(format!(
-            "incompatible vectors file: vectors_version is {}, this asoftmax-spec reads version {VECTORS_VERSION} \
+            "incompatible vectors file: vectors_version is {}, this asoftmax-spec reads versions 1 to {VECTORS_VERSION} \
              (regenerate the vectors with this version's `asoftmax-spec vectors`)",
             version.map_or("missing".to_string(), Value::to_string)
         ));
     }
     let op = Op::parse_vectors_op(f.string("op")?)?;
     let dtype: Format = f.name("dtype")?;
+    f.bool_or("round_to_odd", false)?;
     let m = integer_m(&mut f, u32::from(op != Op::CosM))?;
     let value = match f.raw("value") {
         Some(v) => exact_text(v).map_err(|e| format!("field \"value\": {e}"))?,
@@ -268,18 +276,25 @@ fn parse_vector(obj: &Map<String, Value>, line: usize) -> Result<Vector, String>
     };
     f.u32_or("prec", DEFAULT_PREC)?;
     let origin = f.string_or("origin", "")?;
-    let (input, judged) = match op.scalar() {
+    let (input, judged, scheme) = match op.scalar() {
         Some(op) => {
             let c = f.string("cos")?;
             exact::parse_exact(c).map_err(|e| format!("field \"cos\": {e}"))?;
-            (format!("m = {m}, cos = {c} [{origin}]"), Judged::Scalar(op))
+            let input = format!("m = {m}, cos = {c} [{origin}]");
+            (input, Judged::Scalar(op), Scheme::Native)
         }
-        None => loss_vector(&mut f, m, origin)?,
+        None => {
+            let scheme = f.name_or("scheme", Scheme::Native)?;
+            scheme.check_dtype(dtype)?;
+            let (input, judged) = loss_vector(&mut f, m, origin)?;
+            (input, judged, scheme)
+        }
     };
     f.finish()?;
     Ok(Vector {
         line,
         dtype,
+        scheme,
         m,
         input,
         value,
@@ -415,8 +430,10 @@ pub(crate) fn policies(ov: &Overrides) -> (Policy, LossPolicy) {
     let mut loss_policy = LossPolicy::default();
     if let Some(t) = ov.loss_tol {
         for op in LossOp::ALL {
-            for fmt in [Format::F32, Format::F64] {
-                loss_policy = loss_policy.with(op, fmt, t);
+            for fmt in Format::EVERY {
+                for scheme in [Scheme::Native, Scheme::Autocast] {
+                    loss_policy = loss_policy.with_in(op, fmt, scheme, t);
+                }
             }
         }
     }
@@ -475,18 +492,14 @@ fn result_matrix(
     Ok(out)
 }
 
-fn fmt_hex(v: f64, fmt: Format) -> String {
-    match fmt {
-        Format::F64 => hex_f64(v),
-        Format::F32 => hex_f32(v as f32),
-    }
-}
-
 impl CheckReport {
-    fn group(&mut self, name: &str, fmt: Format) -> &mut Group {
-        self.groups
-            .entry(format!("{name} {}", fmt.name()))
-            .or_default()
+    /// The group `"<op> <dtype>"` (`"<op> <dtype> <scheme>"` for a scheme other than native).
+    fn group(&mut self, name: &str, fmt: Format, scheme: Scheme) -> &mut Group {
+        let key = match scheme {
+            Scheme::Native => format!("{name} {}", fmt.name()),
+            _ => format!("{name} {} {}", fmt.name(), scheme.name()),
+        };
+        self.groups.entry(key).or_default()
     }
 
     /// Scores one result (`value` already read) of a scalar vector.
@@ -494,34 +507,34 @@ impl CheckReport {
         let fmt = v.dtype;
         let (u, s) = Policy::errors(op, fmt, v.m, actual, &v.value);
         let badness = policy.bound(op, fmt).badness(v.m, u, s);
-        let g = self.group(Op::from(op).name(), fmt);
+        let g = self.group(Op::from(op).name(), fmt, Scheme::Native);
         g.max_ulps = g.max_ulps.max(u);
         g.record(badness > 1.0, s, badness, || {
             format!(
                 "id {id}: {} — expected {}, actual {} — {} ulps, {} scaled ulps",
                 v.input,
                 describe_exact(&v.value, fmt),
-                fmt_hex(actual, fmt),
+                hex(actual, fmt),
                 fmt_err(u),
                 fmt_err(s)
             )
         });
     }
 
-    /// Scores one result of a loss vector (format `fmt`, `input` its description): the
-    /// value and the two gradients.
+    /// Scores one result of a loss vector (format `fmt` and precision `scheme`, `input`
+    /// its description): the value and the two gradients.
     pub(crate) fn judge_loss(
         &mut self,
-        (id, input, fmt): (&str, &str, Format),
+        (id, input, fmt, scheme): (&str, &str, Format, Scheme),
         exp: &Expected,
         batch: &Batch<f64>,
         got: (f64, &[f64], &[f64]),
         policy: &LossPolicy,
     ) {
-        let score = score_batch(batch, exp, got, fmt, policy, input.to_string());
+        let score = score_batch(batch, exp, got, (fmt, scheme), policy, input.to_string());
         for (k, op) in LossOp::ALL.iter().enumerate() {
             let (err, allowed) = (score.errors[k], score.allowed[k]);
-            self.group(op.name(), fmt)
+            self.group(op.name(), fmt, scheme)
                 .record(err > allowed, err, err / allowed, || {
                     format!(
                         "id {id}: {input} — {} scaled ulps (allowed {allowed:.1})",
@@ -615,7 +628,8 @@ impl CheckReport {
         obj: &Map<String, Value>,
         (policy, loss_policy): &(Policy, LossPolicy),
     ) -> Result<(), String> {
-        let fmt = v.dtype;
+        // Results are read in the format they are computed in: the dtype, or float32 under autocast.
+        let fmt = v.scheme.result_format(v.dtype);
         let actual = match obj.get("value").map(|x| result_number(x, fmt)) {
             Some(Ok(a)) => a,
             Some(Err(e)) => return Err(format!("\"value\": {e}")),
@@ -637,7 +651,13 @@ impl CheckReport {
                     grad_w: grad_w.clone(),
                 };
                 let got = (actual, got_gx.as_slice(), got_gw.as_slice());
-                self.judge_loss((id, &v.input, fmt), &exp, batch, got, loss_policy);
+                self.judge_loss(
+                    (id, &v.input, v.dtype, v.scheme),
+                    &exp,
+                    batch,
+                    got,
+                    loss_policy,
+                );
             }
         }
         Ok(())

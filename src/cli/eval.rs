@@ -3,7 +3,8 @@
 //! Input fields: `op` (required); `id` (optional, any JSON value, echoed back);
 //! `m`; exactly one of `theta` or `cos` for angle ops; `prec` (bits of `value`,
 //! default 256, from [`MIN_PREC`](crate::arith::MIN_PREC) to
-//! [`MAX_PREC`](crate::arith::MAX_PREC)).
+//! [`MAX_PREC`](crate::arith::MAX_PREC)); `round_to_odd` (default false: also write
+//! `f64_odd`).
 //!
 //! | op | fields |
 //! | --- | --- |
@@ -16,10 +17,11 @@
 //! | `m_min` | `setting` (`"binary"` or `"multiclass"`) |
 //!
 //! With `"grad":true` a loss line also has `grad_x` (N×d) and `grad_w` (C×d):
-//! nested arrays of objects `{"value":…, "f64":…, "f32":…}`.
+//! nested arrays of objects `{"value":…, "f64":…, "f32":…, "f16":…, "bf16":…}`.
 //!
 //! Output: `id` and `op` echoed, then `value` (decimal, error below one unit in
-//! its last digit), `f64` and `f32` (correctly rounded, C99 hex float). A line that
+//! its last digit), `f64`, `f32`, `f16` and `bf16` (correctly rounded, C99 hex float),
+//! and with `"round_to_odd":true` `f64_odd` (the binary64 round-to-odd). A line that
 //! cannot be evaluated gives `{"id":…, "line":N, "error":"<what and why>"}`.
 
 use super::json::{Fields, approx_fields, approx_json, kind};
@@ -38,13 +40,22 @@ pub fn eval_request(obj: &Map<String, Value>) -> Result<Map<String, Value>, Stri
     let mut f = Fields::new(obj);
     let op = f.string("op")?;
     let prec = f.u32_or("prec", DEFAULT_PREC)?;
+    let odd = f.bool_or("round_to_odd", false)?;
+    if odd {
+        return crate::arith::ziv::requiring_round_to_odd(|| evaluate(&mut f, op, prec, odd));
+    }
+    evaluate(&mut f, op, prec, odd)
+}
+
+/// Evaluates the request `op` whose other fields `f` holds (see [`eval_request`]).
+fn evaluate(f: &mut Fields, op: &str, prec: u32, odd: bool) -> Result<Map<String, Value>, String> {
     let result = match Op::parse(op)? {
         // Arguments are read left to right: `m`, then the angle and the field check.
-        Op::CosM => multiangle::cos_m(integer_m(&mut f, 0)?, &last_angle(&mut f)?, prec),
-        Op::Psi => psi::psi(&f.number("m")?, &last_angle(&mut f)?, prec),
-        Op::DpsiDcos => psi::dpsi_dcos(integer_m(&mut f, 1)?, &last_angle(&mut f)?, prec),
-        Op::DpsiDtheta => psi::dpsi_dtheta(&f.number("m")?, &last_angle(&mut f)?, prec),
-        Op::Loss => return eval_loss(&mut f, prec),
+        Op::CosM => multiangle::cos_m(integer_m(f, 0)?, &last_angle(f)?, prec),
+        Op::Psi => psi::psi(&f.number("m")?, &last_angle(f)?, prec),
+        Op::DpsiDcos => psi::dpsi_dcos(integer_m(f, 1)?, &last_angle(f)?, prec),
+        Op::DpsiDtheta => psi::dpsi_dtheta(&f.number("m")?, &last_angle(f)?, prec),
+        Op::Loss => return eval_loss(f, prec, odd),
         Op::Lambda => {
             let sched = LambdaSchedule {
                 base: f.number_or("base", Rational::from(1000))?,
@@ -68,11 +79,13 @@ pub fn eval_request(obj: &Map<String, Value>) -> Result<Map<String, Value>, Stri
             margin::m_min(setting, prec)
         }
     };
-    result.map(|a| approx_fields(&a)).map_err(|e| e.to_string())
+    result
+        .map(|a| approx_fields(&a, odd))
+        .map_err(|e| e.to_string())
 }
 
 /// `{"op":"loss", "variant", "m", "lambda", "scale", "x", "w", "y", "grad", "backward"}`.
-fn eval_loss(f: &mut Fields, prec: u32) -> Result<Map<String, Value>, String> {
+fn eval_loss(f: &mut Fields, prec: u32, odd: bool) -> Result<Map<String, Value>, String> {
     let variant = f.name_or("variant", Variant::ASoftmax)?;
     let backward = f.name_or("backward", Backward::Full)?;
     let mut spec = LossSpec::new(
@@ -88,11 +101,11 @@ fn eval_loss(f: &mut Fields, prec: u32) -> Result<Map<String, Value>, String> {
     let grad = f.bool_or("grad", false)?;
     f.finish()?;
     let out = loss::loss(&spec, grad, prec).map_err(|e| e.to_string())?;
-    let mut fields = approx_fields(&out.loss);
+    let mut fields = approx_fields(&out.loss, odd);
     let matrix = |g: Vec<Vec<crate::arith::Approx>>| {
         Value::Array(
             g.iter()
-                .map(|row| Value::Array(row.iter().map(approx_json).collect()))
+                .map(|row| Value::Array(row.iter().map(|a| approx_json(a, odd)).collect()))
                 .collect(),
         )
     };

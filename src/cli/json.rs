@@ -9,7 +9,7 @@
 
 use crate::arith::exact::integer_u32;
 use crate::arith::ziv::Approx;
-use crate::arith::{exact, hex_f32, hex_f64, rational_from_f64};
+use crate::arith::{Format, exact, hex, rational_from_f64};
 use crate::names::Name;
 use rug::Rational;
 use serde_json::{Map, Value, json};
@@ -25,6 +25,10 @@ pub const IGNORED: &[&str] = &[
     "value",
     "f64",
     "f32",
+    "f16",
+    "bf16",
+    "f64_odd",
+    "scheme",
     "zero_bound",
     "tie_format",
     "tie_bound",
@@ -258,19 +262,28 @@ pub fn kind(v: &Value) -> &'static str {
     }
 }
 
-/// The output fields of one result: `value`, `f64`, `f32`, all decided by proof.
+/// The output fields of one result, all decided by proof: `value`, then the correct
+/// roundings `f64`, `f32`, `f16`, `bf16` (hex floats of each format), and with
+/// `round_to_odd` also `f64_odd`, the binary64 round-to-odd (from which any format of at
+/// most 51 bits rounds correctly: [`round_odd_f64`](crate::arith::round_odd_f64)).
 /// (Earlier versions could add `zero_bound`, `tie_format` and `tie_bound` for values
 /// they assumed to be 0 or a rounding midpoint; nothing is assumed any more, so those
 /// fields are never written, and readers still accept them.)
-pub fn approx_fields(a: &Approx) -> Map<String, Value> {
+pub fn approx_fields(a: &Approx, round_to_odd: bool) -> Map<String, Value> {
     let mut m = Map::new();
     m.insert("value".into(), json!(a.decimal()));
-    m.insert("f64".into(), json!(hex_f64(a.f64())));
-    m.insert("f32".into(), json!(hex_f32(a.f32())));
+    for fmt in Format::EVERY {
+        m.insert(fmt.name().into(), json!(hex(a.rounded(fmt), fmt)));
+    }
+    // Decided whenever it was asked for (the value was computed inside
+    // `ziv::requiring_round_to_odd`).
+    if let Some(odd) = a.f64_odd().filter(|_| round_to_odd) {
+        m.insert("f64_odd".into(), json!(hex(odd, Format::F64)));
+    }
     m
 }
 
 /// `approx_fields` as a JSON object value.
-pub fn approx_json(a: &Approx) -> Value {
-    Value::Object(approx_fields(a))
+pub fn approx_json(a: &Approx, round_to_odd: bool) -> Value {
+    Value::Object(approx_fields(a, round_to_odd))
 }

@@ -41,7 +41,7 @@ use super::npy::{self, Array, Data};
 use super::op::Op;
 use super::vectors::{self, VECTOR_PREC, VectorsOptions, hex};
 use crate::arith::{Approx, Format, par, rational_from_f64};
-use crate::conformance::loss_suite::{Expected, spec_of};
+use crate::conformance::loss_suite::{Expected, Scheme, spec_of};
 use crate::conformance::{Batch, FloatFormat};
 use crate::loss::{Backward, Variant};
 use crate::names::Name;
@@ -68,6 +68,15 @@ pub fn generate(
     if o.ops != [Op::Loss] {
         return Err("--out writes loss vectors only (tensor files): give --op loss".into());
     }
+    if !matches!(o.dtype, Format::F32 | Format::F64) || o.scheme != Scheme::Native {
+        return Err(format!(
+            "--out writes f32 and f64 tensor files of the native scheme (dtype {}, scheme {}: \
+             use the JSON Lines route)",
+            o.dtype.name(),
+            o.scheme.name()
+        )
+        .into());
+    }
     let mkdir = |d: &Path| {
         std::fs::create_dir_all(d).map_err(|e| format!("cannot create {}: {e}", d.display()))
     };
@@ -77,7 +86,7 @@ pub fn generate(
     for (done, &m) in margins.iter().enumerate() {
         let entries = match o.dtype {
             Format::F32 => margin_cases::<f32>(o, m, dir, &mkdir),
-            Format::F64 => margin_cases::<f64>(o, m, dir, &mkdir),
+            Format::F64 | Format::F16 | Format::Bf16 => margin_cases::<f64>(o, m, dir, &mkdir),
         };
         for e in entries {
             cases.push(e?);
@@ -168,7 +177,7 @@ fn margin_cases<T: FloatFormat>(
             "shapes".into(),
             json!({"x": nd, "w": cd, "y": [b.n], "loss": [], "grad_x": nd, "grad_w": cd}),
         );
-        entry.extend(approx_fields(&res.loss));
+        entry.extend(approx_fields(&res.loss, false));
         Ok(Value::Object(entry))
     })
 }
@@ -181,8 +190,11 @@ fn flat(g: Option<&Vec<Vec<Approx>>>) -> Vec<&Approx> {
 /// An input matrix in its format.
 fn input_array<T: FloatFormat>(v: &[T], shape: Vec<usize>) -> Array {
     let data = match T::FORMAT {
-        Format::F64 => Data::F64(v.iter().map(|t| t.to_f64()).collect()),
         Format::F32 => Data::F32(v.iter().map(|t| t.to_f64() as f32).collect()),
+        // Only f32 and f64 cases are written (`generate`).
+        Format::F64 | Format::F16 | Format::Bf16 => {
+            Data::F64(v.iter().map(|t| t.to_f64()).collect())
+        }
     };
     Array { shape, data }
 }
@@ -251,7 +263,7 @@ pub fn check_dirs(vectors: &Path, results: &Path, ov: &Overrides) -> Result<Chec
         };
         match read_results(&case, &results.join(&case.dir)) {
             Ok((loss, gx, gw)) => one.judge_loss(
-                (&case.id, &case.input, case.dtype),
+                (&case.id, &case.input, case.dtype, Scheme::Native),
                 &case.exp,
                 &case.batch,
                 (loss, &gx, &gw),
@@ -281,6 +293,12 @@ fn read_case(entry: &Value, root: &Path) -> Result<Case, String> {
             .ok_or("a tensor directory holds loss cases only".into())
     })?;
     let dtype: Format = f.name("dtype")?;
+    if !matches!(dtype, Format::F32 | Format::F64) {
+        return Err(format!(
+            "dtype {}: tensor files are f32 or f64 (use the JSON Lines route)",
+            dtype.name()
+        ));
+    }
     let variant = f.name_or("variant", Variant::ASoftmax)?;
     let backward = f.name_or("backward", Backward::Full)?;
     let m = super::eval::integer_m(&mut f, 1)?;
@@ -372,10 +390,9 @@ fn read_results(case: &Case, dir: &Path) -> Result<(f64, Vec<f64>, Vec<f64>), St
     }
     let b = &case.batch;
     let round = |v: Vec<f64>| -> Vec<f64> {
-        match case.dtype {
-            Format::F64 => v,
-            Format::F32 => v.into_iter().map(|x| f64::from(x as f32)).collect(),
-        }
+        v.into_iter()
+            .map(|x| crate::arith::round_f64_to(x, case.dtype))
+            .collect()
     };
     let read = |stem: &str, shape: &[usize]| -> Result<Vec<f64>, String> {
         let path = dir.join(format!("{stem}.npy"));

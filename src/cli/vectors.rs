@@ -2,16 +2,22 @@
 //!
 //! Each line is an `eval` input whose numbers are exactly representable in the
 //! chosen format and written as hex-float strings, together with the oracle's
-//! output fields (`value`, `f64`, `f32`, and `grad_x`/`grad_w` for loss vectors),
-//! a unique `id`, the format version [`VECTORS_VERSION`] and the `dtype`. The
+//! output fields (`value`, `f64`, `f32`, `f16`, `bf16`, optionally `f64_odd`, and
+//! `grad_x`/`grad_w` for loss vectors), a unique `id`, the format version
+//! [`VECTORS_VERSION`], the `dtype` and, for loss vectors, the precision `scheme`. The
 //! inputs come from the same generators as the Rust suite: edge cases first,
 //! then sweeps, then seeded random points. Same options, same bytes.
+//!
+//! Version 2 added the `f16`, `bf16`, `f64_odd` and `scheme` fields and the dtypes
+//! `f16` and `bf16`; a version 1 file is still read by `check` (native scheme).
 
 use super::json::{approx_fields, approx_json};
 use super::op::Op;
-use crate::arith::{Approx, Format, hex_f32, hex_f64, par};
+use crate::arith::{Approx, Bf16, F16, Format, par};
 use crate::conformance::generators::{Rng, scalar_inputs};
-use crate::conformance::loss_suite::{BatchCase, BatchParams, FeatureKind, random_batch, spec_of};
+use crate::conformance::loss_suite::{
+    BatchCase, BatchParams, FeatureKind, Scheme, random_batch, spec_of,
+};
 use crate::conformance::{FloatFormat, GenConfig, ScalarOp};
 use crate::loss::{Backward, Variant};
 use crate::names::Name;
@@ -21,8 +27,8 @@ use serde_json::{Map, Value, json};
 use std::io::Write;
 use std::ops::RangeInclusive;
 
-/// The version of the vectors format; `check` refuses other versions.
-pub const VECTORS_VERSION: u32 = 1;
+/// The version of the vectors format written; `check` reads it and every earlier one.
+pub const VECTORS_VERSION: u32 = 2;
 
 /// Bits of `value` in generated vectors (40 significant digits).
 pub const VECTOR_PREC: u32 = 128;
@@ -54,13 +60,14 @@ pub struct VectorsOptions {
     pub variant: Variant,
     /// Loss: backward semantics.
     pub backward: Backward,
+    /// Loss: the precision scheme of the implementation under test.
+    pub scheme: Scheme,
+    /// Also write `f64_odd` (the binary64 round-to-odd) with every value.
+    pub round_to_odd: bool,
 }
 
 pub(crate) fn hex<T: FloatFormat>(v: T) -> String {
-    match T::FORMAT {
-        Format::F64 => hex_f64(v.to_f64()),
-        Format::F32 => hex_f32(v.to_f64() as f32),
-    }
+    crate::arith::hex(v.to_f64(), T::FORMAT)
 }
 
 fn header(id: String, op: Op, dtype: Format) -> Map<String, Value> {
@@ -107,7 +114,7 @@ fn scalar_lines<T: FloatFormat>(
             line.insert("cos".into(), json!(hex(case.c)));
             line.insert("prec".into(), json!(VECTOR_PREC));
             line.insert("origin".into(), json!(case.origin));
-            line.extend(approx_fields(&r?));
+            line.extend(approx_fields(&r?, o.round_to_odd));
             Ok(Value::Object(line).to_string())
         }),
     )
@@ -191,18 +198,22 @@ fn loss_lines<T: FloatFormat>(
             line.insert("lambda".into(), json!(hex(b.lambda)));
             line.insert("scale".into(), json!(hex(b.scale)));
             line.insert("backward".into(), json!(b.backward.name()));
+            line.insert("scheme".into(), json!(o.scheme.name()));
             line.insert("grad".into(), json!(true));
             line.insert("x".into(), rows(&b.x, b.n));
             line.insert("w".into(), rows(&b.w, b.classes));
             line.insert("y".into(), json!(b.y));
             line.insert("prec".into(), json!(VECTOR_PREC));
             line.insert("origin".into(), json!(case.origin));
-            line.extend(approx_fields(&res.loss));
+            line.extend(approx_fields(&res.loss, o.round_to_odd));
             let matrix = |g: Option<Vec<Vec<Approx>>>| {
                 Value::Array(
                     g.unwrap_or_default()
                         .iter()
-                        .map(|r| Value::Array(r.iter().map(approx_json).collect()))
+                        .map(|r| {
+                            let cells = r.iter().map(|a| approx_json(a, o.round_to_odd));
+                            Value::Array(cells.collect())
+                        })
                         .collect(),
                 )
             };
@@ -223,11 +234,28 @@ pub fn generate(
     for op in &o.ops {
         op.vectors_op()?;
     }
+    if o.ops.contains(&Op::Loss) {
+        o.scheme.check_dtype(o.dtype)?;
+    }
     let groups: Vec<(Op, u32)> = o
         .ops
         .iter()
         .flat_map(|&op| o.ms.clone().map(move |m| (op, m)))
         .collect();
+    if o.round_to_odd {
+        let write = || write_groups(o, &groups, out, progress);
+        return crate::arith::ziv::requiring_round_to_odd(write);
+    }
+    write_groups(o, &groups, out, progress)
+}
+
+/// Writes the vectors of every (op, m) group (see [`generate`]).
+fn write_groups(
+    o: &VectorsOptions,
+    groups: &[(Op, u32)],
+    out: &mut dyn Write,
+    progress: &mut dyn FnMut(usize, usize),
+) -> Result<usize, Box<dyn std::error::Error>> {
     let mut written = 0;
     for (done, &(op, m)) in groups.iter().enumerate() {
         if m == 0 && op != Op::CosM {
@@ -236,8 +264,12 @@ pub fn generate(
         written += match (op.scalar(), o.dtype) {
             (Some(s), Format::F32) => scalar_lines::<f32>(o, s, m, out)?,
             (Some(s), Format::F64) => scalar_lines::<f64>(o, s, m, out)?,
+            (Some(s), Format::F16) => scalar_lines::<F16>(o, s, m, out)?,
+            (Some(s), Format::Bf16) => scalar_lines::<Bf16>(o, s, m, out)?,
             (None, Format::F32) => loss_lines::<f32>(o, m, out)?,
             (None, Format::F64) => loss_lines::<f64>(o, m, out)?,
+            (None, Format::F16) => loss_lines::<F16>(o, m, out)?,
+            (None, Format::Bf16) => loss_lines::<Bf16>(o, m, out)?,
         };
         progress(done + 1, groups.len());
     }

@@ -7,7 +7,7 @@
 //! each rounded to `T` together with its float neighbours (± `neighbours` ulps).
 
 use super::kernel::FloatFormat;
-use crate::arith::{Format, Ival, round::round_to};
+use crate::arith::{Ival, round::round_to};
 
 /// A small, fast, seedable generator (SplitMix64): reproducible across platforms.
 #[derive(Clone, Debug)]
@@ -89,14 +89,8 @@ pub fn cos_pi_fraction<T: FloatFormat>(num: u32, den: u32) -> T {
 }
 
 fn step<T: FloatFormat>(x: T, up: bool) -> T {
-    let v = x.to_f64();
-    match T::FORMAT {
-        Format::F64 => T::from_f64(if up { v.next_up() } else { v.next_down() }),
-        Format::F32 => {
-            let f = v as f32;
-            T::from_f64(f64::from(if up { f.next_up() } else { f.next_down() }))
-        }
-    }
+    let (v, fmt) = (x.to_f64(), T::FORMAT);
+    T::from_f64(if up { fmt.next_up(v) } else { -fmt.next_up(-v) })
 }
 
 fn in_domain<T: FloatFormat>(x: T) -> bool {

@@ -1,9 +1,11 @@
 //! The implementation-under-test interface: what a fast A-Softmax kernel must
 //! provide to be judged against the oracle, in `f32` or `f64`.
 
-use crate::arith::Format;
+use crate::arith::{Bf16, F16, Format};
 
-/// A binary floating-point type a kernel computes in (`f32` or `f64`).
+/// A binary floating-point type a kernel computes in: `f32`, `f64`, or the 16-bit
+/// [`F16`] and [`Bf16`] (convert from `half::f16`/`half::bf16` through their bits:
+/// `F16::from_bits(h.to_bits())`).
 pub trait FloatFormat:
     Copy + PartialEq + PartialOrd + std::fmt::Debug + std::fmt::Display + Send + Sync + 'static
 {
@@ -43,13 +45,61 @@ impl FloatFormat for f64 {
     }
 }
 
-/// `f32` or `f64` with the libm functions the crate's own reference kernels call: the
+macro_rules! narrow_float_format {
+    ($t:ident) => {
+        impl FloatFormat for $t {
+            const FORMAT: Format = $t::FORMAT;
+            fn to_f64(self) -> f64 {
+                $t::to_f64(self)
+            }
+            fn from_f64(v: f64) -> Self {
+                $t::from_f64(v)
+            }
+            fn bits(self) -> u64 {
+                u64::from(self.to_bits())
+            }
+        }
+
+        impl KernelFloat for $t {
+            const PI: $t = $t::PI;
+            fn div(self, o: Self) -> Self {
+                self / o
+            }
+            narrow_float_format!(@f32 $t: acos cos sin sqrt exp ln floor abs);
+            fn powf(self, e: Self) -> Self {
+                self.zip(e, f32::powf)
+            }
+            fn clamp_unit(self) -> Self {
+                self.map(|v| v.clamp(-1.0, 1.0))
+            }
+            fn is_nan(self) -> bool {
+                self.to_f32().is_nan()
+            }
+            fn is_non_finite(self) -> bool {
+                !self.to_f32().is_finite()
+            }
+        }
+    };
+    // The one-argument functions: `f32`'s, rounded to the format.
+    (@f32 $t:ident: $($f:ident)*) => {
+        $(
+            fn $f(self) -> Self {
+                self.map(f32::$f)
+            }
+        )*
+    };
+}
+narrow_float_format!(F16);
+narrow_float_format!(Bf16);
+
+/// A [`FloatFormat`] with the libm functions the crate's own reference kernels call: the
 /// textbook implementations ([`Textbook`](super::Textbook),
 /// [`TextbookLoss`](super::TextbookLoss)) and the zoo's ports of published formulas
 /// ([`crate::zoo`], which adds the arithmetic operators as `ZooFloat`).
 ///
 /// Arithmetic goes through [`Scalar`](crate::arith::Scalar) (`a.add(&b)`, …) or the
-/// operators; the transcendental functions are the platform libm's (`acosf`/`acos`, …),
+/// operators; the transcendental functions are the platform libm's (`acosf`/`acos`, …;
+/// for [`F16`] and [`Bf16`] `acosf` rounded to the format, as PyTorch's CPU half kernels do),
 /// so a port may differ from a framework that uses its own vector math (PyTorch's CPU
 /// kernels use SLEEF for `acos`/`cos`/`pow`) by an ulp in those primitives.
 pub trait KernelFloat: FloatFormat + crate::arith::Scalar {

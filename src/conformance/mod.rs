@@ -26,7 +26,7 @@ pub mod textbook;
 
 pub use generators::GenConfig;
 pub use kernel::{Batch, FloatFormat, LossGrad, LossKernel, ScalarFns, ScalarKernel};
-pub use loss_suite::{LossPolicy, LossReport, TextbookLoss, check_loss};
+pub use loss_suite::{LossFlaw, LossPolicy, LossReport, Scheme, TextbookLoss, check_loss};
 pub use policy::{Bound, Policy, ScalarOp};
 pub use scalar_suite::{OpReport, assert_scalar, check_scalar};
 pub use textbook::Textbook;

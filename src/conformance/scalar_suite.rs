@@ -6,7 +6,7 @@ use super::generators::{Case, GenConfig, scalar_inputs};
 use super::kernel::{FloatFormat, ScalarKernel};
 use super::policy::{Policy, ScalarOp};
 use crate::Error;
-use crate::arith::{Format, hex_f32, hex_f64, rational_from_f64, ziv::round_rational};
+use crate::arith::{Format, hex, rational_from_f64, ziv::round_rational};
 use crate::multiangle::cos_m_recurrence;
 use crate::psi::{dpsi_dcos_exact, psi_cos_exact};
 use rug::{Float, Rational};
@@ -26,24 +26,25 @@ pub fn exact_scalar(op: ScalarOp, m: u32, c: f64) -> Result<Rational, Error> {
 
 /// A float in a report: decimal, C99 hex and raw bits of its format.
 pub fn describe_float(v: f64, fmt: Format) -> String {
-    match fmt {
-        Format::F64 => format!("{v:e} ({}, bits {:#018x})", hex_f64(v), v.to_bits()),
-        Format::F32 => {
-            let f = v as f32;
-            format!("{f:e} ({}, bits {:#010x})", hex_f32(f), f.to_bits())
-        }
-    }
+    // Decimal: the shortest text that reads back as the value in its own format.
+    let decimal = match fmt {
+        Format::F32 => format!("{:e}", v as f32),
+        _ => format!("{v:e}"),
+    };
+    let width = (fmt.precision() + fmt.exponent_bits()) as usize;
+    format!(
+        "{decimal} ({}, bits {:#0w$x})",
+        hex(v, fmt),
+        fmt.encode(v),
+        w = 2 + width / 4
+    )
 }
 
 /// An exact value in a report: 40 significant digits and its correct rounding.
 pub fn describe_exact(r: &Rational, fmt: Format) -> String {
     let d = Float::with_val(160, r).to_string_radix(10, Some(40));
     let rounded = round_rational(r, fmt);
-    let hex = match fmt {
-        Format::F64 => hex_f64(rounded),
-        Format::F32 => hex_f32(rounded as f32),
-    };
-    format!("{d} (correctly rounded: {hex})")
+    format!("{d} (correctly rounded: {})", hex(rounded, fmt))
 }
 
 /// An error in ulps for a report: 3 decimals, or scientific notation when huge.

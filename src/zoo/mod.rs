@@ -61,7 +61,7 @@ use crate::conformance::ScalarKernel;
 
 /// Every scalar variant of the zoo, boxed, in a fixed order (one body per variant,
 /// instantiated at `T`).
-fn all<T: ZooFloat>() -> Vec<Box<dyn ScalarKernel<T>>> {
+pub fn all<T: ZooFloat>() -> Vec<Box<dyn ScalarKernel<T>>> {
     vec![
         Box::new(Binomial),
         Box::new(AcosClamp::OPENSPHERE),

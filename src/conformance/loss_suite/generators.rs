@@ -1,6 +1,7 @@
 //! Seeded loss batches: random, nearly (anti)parallel, saturated and balanced softmax,
 //! every variant and backward, and one batch with many classes.
 
+use super::scheme::Scheme;
 use crate::arith::Format;
 use crate::conformance::generators::Rng;
 use crate::conformance::kernel::{Backward, Batch, FloatFormat, Variant};
@@ -99,11 +100,26 @@ pub fn random_batch<T: FloatFormat>(rng: &mut Rng, p: &BatchParams) -> BatchCase
 /// parallel to their class row (so a float cosine can exceed 1); tiny and huge ‖x‖;
 /// and one batch with many classes (`many_classes`, e.g. 2000; 0 for none).
 pub fn loss_batches<T: FloatFormat>(seed: u64, many_classes: usize) -> Vec<BatchCase<T>> {
+    loss_batches_in(seed, many_classes, Scheme::Native)
+}
+
+/// [`loss_batches`] for a kernel of `scheme` with inputs in `T`: the same batches, with
+/// the tiny and huge feature norms that the scheme's arithmetic still represents with
+/// room to spare — native binary16: squares above its smallest normal 2⁻¹⁴ and logits
+/// `s·‖x‖·(2m − 1)` below 65504 (`‖x‖ ~ 4`); autocast computes in float32, so its
+/// binary16 inputs go up to SphereFace's feature norms of a few hundred (`‖x‖ ~ 300`).
+pub fn loss_batches_in<T: FloatFormat>(
+    seed: u64,
+    many_classes: usize,
+    scheme: Scheme,
+) -> Vec<BatchCase<T>> {
     let mut rng = Rng::new(seed);
     let mut out = Vec::new();
-    let tiny = match T::FORMAT {
-        Format::F32 => 1e-6,
-        Format::F64 => 1e-20,
+    let (tiny, huge) = match (T::FORMAT, scheme) {
+        (Format::F32 | Format::Bf16, _) => (1e-6, 1e4),
+        (Format::F64, _) => (1e-20, 1e4),
+        (Format::F16, Scheme::Native) => (1e-2, 4.0),
+        (Format::F16, Scheme::Autocast) => (1e-2, 300.0),
     };
     let base = BatchParams {
         n: 2,
@@ -163,7 +179,7 @@ pub fn loss_batches<T: FloatFormat>(seed: u64, many_classes: usize) -> Vec<Batch
         let huge = BatchParams {
             lambda: 5.0,
             scale: 64.0,
-            xnorm: 1e4,
+            xnorm: huge,
             ..small
         };
         out.push(random_batch(&mut rng, &huge));

@@ -2,7 +2,7 @@
 //! errors are measured against ([`scales`], [`logit_scale`]), the normwise error, and the
 //! softmax balance that grows the gradient allowance.
 
-use super::textbook::{textbook_logits, textbook_row_norms};
+use super::textbook::TextbookLoss;
 use crate::Error;
 use crate::arith::{Format, rational_from_f64};
 use crate::conformance::kernel::{Batch, FloatFormat, Variant};
@@ -155,27 +155,16 @@ pub fn normwise_error(got: &[f64], exact: &[Rational], scale: &Rational, fmt: Fo
 /// `2·β·max|Δ|` in total (the softmax Jacobian is `p_j(δ_jk − p_k)`), so `β` says how
 /// much of the `O(u·S)` logit error of a float evaluation reaches the gradients.
 pub fn softmax_balance<T: FloatFormat>(b: &Batch<T>) -> f64 {
-    let wide = |v: &[T]| v.iter().map(|t| t.to_f64()).collect::<Vec<f64>>();
-    let b = Batch {
-        x: wide(&b.x),
-        w: wide(&b.w),
-        y: b.y.clone(),
-        n: b.n,
-        classes: b.classes,
-        dim: b.dim,
-        m: b.m.max(1),
-        lambda: b.lambda.to_f64(),
-        scale: b.scale.to_f64(),
-        variant: b.variant,
-        backward: b.backward,
-    };
+    let mut b = widen_batch::<T, f64>(b);
+    b.m = b.m.max(1);
     if b.y.len() != b.n || b.x.len() != b.n * b.dim || b.w.len() != b.classes * b.dim {
         return 1.0;
     }
-    let nu = textbook_row_norms(&b);
+    let textbook = TextbookLoss::default();
+    let nu = textbook.row_norms(&b);
     (0..b.n)
         .map(|i| {
-            let f = textbook_logits(&b, &nu, i, None).f;
+            let f = textbook.logits(&b, &nu, i).f;
             let fmax = f.iter().copied().fold(f64::NEG_INFINITY, f64::max);
             let e: Vec<f64> = f.iter().map(|v| (v - fmax).exp()).collect();
             let sum: f64 = e.iter().sum();
@@ -184,4 +173,22 @@ pub fn softmax_balance<T: FloatFormat>(b: &Batch<T>) -> f64 {
             if beta.is_nan() { 1.0 } else { beta }
         })
         .fold(0.0, f64::max)
+}
+
+/// The batch `b` of `I` values as `T` values (exact: every `I` value is a `T` value).
+pub(super) fn widen_batch<I: FloatFormat, T: FloatFormat>(b: &Batch<I>) -> Batch<T> {
+    let widen = |v: &[I]| v.iter().map(|t| T::from_f64(t.to_f64())).collect();
+    Batch {
+        x: widen(&b.x),
+        w: widen(&b.w),
+        y: b.y.clone(),
+        n: b.n,
+        classes: b.classes,
+        dim: b.dim,
+        m: b.m,
+        lambda: T::from_f64(b.lambda.to_f64()),
+        scale: T::from_f64(b.scale.to_f64()),
+        variant: b.variant,
+        backward: b.backward,
+    }
 }

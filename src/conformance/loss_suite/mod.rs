@@ -18,14 +18,19 @@ mod generators;
 mod metrics;
 mod policy;
 mod report;
+mod scheme;
 mod textbook;
 
-pub use generators::{BatchCase, BatchParams, FeatureKind, loss_batches, random_batch};
+pub use generators::{
+    BatchCase, BatchParams, FeatureKind, loss_batches, loss_batches_in, random_batch,
+};
 pub use metrics::{
     Expected, expected, logit_scale, normwise_error, scales, softmax_balance, spec_of,
 };
 pub use policy::{LossOp, LossPolicy};
 pub use report::{
-    BatchScore, DEFAULT_SEED, LossReport, assert_loss, check_loss, score_batch, score_loss,
+    BatchScore, DEFAULT_SEED, LossReport, assert_loss, check_loss, check_loss_in, score_batch,
+    score_loss,
 };
+pub use scheme::Scheme;
 pub use textbook::{LossFlaw, TextbookLoss};

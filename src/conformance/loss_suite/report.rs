@@ -1,9 +1,10 @@
 //! Scoring a loss kernel on the generated batches: per-batch scores, the report, the
 //! assertion and the [`loss_suite!`](crate::loss_suite) macro.
 
-use super::generators::loss_batches;
-use super::metrics::{Expected, expected, normwise_error, scales};
+use super::generators::loss_batches_in;
+use super::metrics::{Expected, expected, normwise_error, scales, widen_batch};
 use super::policy::{LossOp, LossPolicy};
+use super::scheme::Scheme;
 use crate::arith::Format;
 use crate::conformance::kernel::{Batch, FloatFormat, LossGrad, LossKernel};
 use crate::conformance::metrics::error_in_ulps_of;
@@ -100,12 +101,12 @@ impl fmt::Display for LossReport {
 }
 
 /// Scores one batch: the errors of `(loss, grad_x, grad_w)` (row-major, widened to
-/// `f64`) against the oracle's values, judged in format `fmt`.
+/// `f64`) against the oracle's values, judged in format `fmt` under `scheme`'s entries.
 pub fn score_batch<T: FloatFormat>(
     b: &Batch<T>,
     exp: &Expected,
     got: (f64, &[f64], &[f64]),
-    fmt: Format,
+    (fmt, scheme): (Format, Scheme),
     policy: &LossPolicy,
     origin: String,
 ) -> BatchScore {
@@ -117,12 +118,13 @@ pub fn score_batch<T: FloatFormat>(
             normwise_error(got.1, &exp.grad_x, &sx, fmt),
             normwise_error(got.2, &exp.grad_w, &sw, fmt),
         ],
-        allowed: policy.allowances(fmt, b),
+        allowed: policy.allowances(fmt, scheme, b),
     }
 }
 
 /// A kernel's output `got` on `b` scored against the oracle's `exp` under `policy`:
-/// [`score_batch`] with the outputs widened to `f64`.
+/// [`score_batch`] with the outputs widened to `f64`, judged in `T`'s format
+/// ([`Scheme::Native`]).
 pub fn score_loss<T: FloatFormat>(
     b: &Batch<T>,
     exp: &Expected,
@@ -130,34 +132,64 @@ pub fn score_loss<T: FloatFormat>(
     policy: &LossPolicy,
     origin: String,
 ) -> BatchScore {
-    let widen = |v: &[T]| v.iter().map(|t| t.to_f64()).collect::<Vec<f64>>();
-    score_batch(
-        b,
-        exp,
-        (got.loss.to_f64(), &widen(&got.grad_x), &widen(&got.grad_w)),
-        T::FORMAT,
-        policy,
-        origin,
-    )
+    score_loss_in(b, exp, got, (T::FORMAT, Scheme::Native), policy, origin)
 }
 
-/// Runs a loss kernel over the generated batches.
+/// [`score_loss`] judged in `judged` (the inputs' format and the scheme).
+fn score_loss_in<T: FloatFormat>(
+    b: &Batch<T>,
+    exp: &Expected,
+    got: &LossGrad<T>,
+    judged: (Format, Scheme),
+    policy: &LossPolicy,
+    origin: String,
+) -> BatchScore {
+    let widen = |v: &[T]| v.iter().map(|t| t.to_f64()).collect::<Vec<f64>>();
+    let got = (
+        got.loss.to_f64(),
+        &widen(&got.grad_x)[..],
+        &widen(&got.grad_w)[..],
+    );
+    score_batch(b, exp, got, judged, policy, origin)
+}
+
+/// Runs a loss kernel over the generated batches, every operation in `T` ([`Scheme::Native`]).
 pub fn check_loss<T: FloatFormat, K: LossKernel<T> + ?Sized>(
     kernel: &K,
     seed: u64,
     many_classes: usize,
     policy: &LossPolicy,
 ) -> LossReport {
-    let fmt = T::FORMAT;
+    check_loss_in::<T, T, K>(kernel, Scheme::Native, seed, many_classes, policy)
+}
+
+/// Runs a loss kernel that computes in `T` over batches generated in the input format
+/// `I` (whose values are `T` values: `F16` inputs to an `f32` kernel under
+/// [`Scheme::Autocast`]), judged in ulps of `I` with `scheme`'s entries.
+pub fn check_loss_in<I: FloatFormat, T: FloatFormat, K: LossKernel<T> + ?Sized>(
+    kernel: &K,
+    scheme: Scheme,
+    seed: u64,
+    many_classes: usize,
+    policy: &LossPolicy,
+) -> LossReport {
+    let fmt = I::FORMAT;
     let mut scores = Vec::new();
-    for case in loss_batches::<T>(seed, many_classes) {
-        let b = &case.batch;
+    for case in loss_batches_in::<I>(seed, many_classes, scheme) {
+        let b = widen_batch::<I, T>(&case.batch);
         if !kernel.supports(b.m, b.variant, b.backward) {
             continue;
         }
-        let Ok(exp) = expected(b) else { continue };
-        let got = kernel.loss(b, true);
-        scores.push(score_loss(b, &exp, &got, policy, case.origin));
+        let Ok(exp) = expected(&b) else { continue };
+        let got = kernel.loss(&b, true);
+        scores.push(score_loss_in(
+            &b,
+            &exp,
+            &got,
+            (fmt, scheme),
+            policy,
+            case.origin,
+        ));
     }
     LossReport {
         kernel: kernel.name(),
