@@ -888,12 +888,13 @@ impl Frame {
     }
 }
 
-/// ψ(θ) for m = 1 … 4 on [0, π] (the paper's figure), with cos 4θ dashed.
-fn psi_plot() -> Result<String, Error> {
-    let n = 240;
-    let thetas: Vec<f64> = (0..=n)
-        .map(|i| std::f64::consts::PI * f64::from(i) / f64::from(n))
-        .collect();
+/// A plot frame with its x and y ticks.
+type FrameTicks = (Frame, [(f64, &'static str); 5], Vec<(f64, String)>);
+
+/// The frame of a plot against θ ∈ [0, π] with `y` from `lo` to `hi`: its ticks at the
+/// quarters of π and at every integer.
+fn theta_frame(lo: i32, hi: i32) -> FrameTicks {
+    let pi = std::f64::consts::PI;
     let frame = Frame {
         w: 720.0,
         h: 440.0,
@@ -901,10 +902,9 @@ fn psi_plot() -> Result<String, Error> {
         right: 20.0,
         top: 36.0,
         bottom: 48.0,
-        x: (0.0, std::f64::consts::PI),
-        y: (-7.0, 1.0),
+        x: (0.0, pi),
+        y: (f64::from(lo), f64::from(hi)),
     };
-    let pi = std::f64::consts::PI;
     let xticks = [
         (0.0, "0"),
         (pi / 4.0, "π/4"),
@@ -912,9 +912,18 @@ fn psi_plot() -> Result<String, Error> {
         (3.0 * pi / 4.0, "3π/4"),
         (pi, "π"),
     ];
-    let yticks: Vec<(f64, String)> = (-7..=1)
+    let yticks = (lo..=hi)
         .map(|v| (f64::from(v), format!("{v}").replace('-', "−")))
         .collect();
+    (frame, xticks, yticks)
+}
+/// ψ(θ) for m = 1 … 4 on [0, π] (the paper's figure), with cos 4θ dashed.
+fn psi_plot() -> Result<String, Error> {
+    let n = 240;
+    let thetas: Vec<f64> = (0..=n)
+        .map(|i| std::f64::consts::PI * f64::from(i) / f64::from(n))
+        .collect();
+    let (frame, xticks, yticks) = theta_frame(-7, 1);
     let mut s = frame.open(
         "ψ(θ) = (−1)^k cos(mθ) − 2k, m = 1 … 4",
         &format!("ψ(θ) = (−1){}", sup("k", " cos(mθ) − 2k, m = 1 … 4")),
@@ -955,26 +964,7 @@ fn heads_plot() -> Result<String, Error> {
     let n = 360;
     let pi = std::f64::consts::PI;
     let thetas: Vec<f64> = (0..=n).map(|i| pi * f64::from(i) / f64::from(n)).collect();
-    let frame = Frame {
-        w: 720.0,
-        h: 440.0,
-        left: 56.0,
-        right: 20.0,
-        top: 36.0,
-        bottom: 48.0,
-        x: (0.0, pi),
-        y: (-3.0, 1.0),
-    };
-    let xticks = [
-        (0.0, "0"),
-        (pi / 4.0, "π/4"),
-        (pi / 2.0, "π/2"),
-        (3.0 * pi / 4.0, "3π/4"),
-        (pi, "π"),
-    ];
-    let yticks: Vec<(f64, String)> = (-3..=1)
-        .map(|v| (f64::from(v), format!("{v}").replace('-', "−")))
-        .collect();
+    let (frame, xticks, yticks) = theta_frame(-3, 1);
     let mut s = frame.open(
         "The margin family's target logits against θ",
         "target logit t(θ): ArcFace (m = 0.5) with each fallback, CosFace (m = 0.35), combined, ψ",
