@@ -14,7 +14,7 @@
 //! real-`m` margin ([`crate::psi::psi`]) and is rejected here.
 
 use crate::arith::{Approx, Ival, ziv};
-use crate::multiangle::{chebyshev_exact, check_cos};
+use crate::multiangle::{chebyshev_exact, check_cos, check_theta};
 use crate::{Error, describe_rational};
 use rug::Rational;
 use std::cmp::Ordering;
@@ -116,7 +116,8 @@ impl Combined {
         if self.m1 < 1 {
             return bad("m1", &self.m1, "a multiplicative margin m1 >= 1");
         }
-        if self.m2 < 0 || !below_pi(&self.m2)? {
+        // An angle in [0, π] (π itself is not rational): multiangle's rigorous check.
+        if check_theta(&self.m2).is_err() {
             return bad("m2", &self.m2, "an additive angular margin 0 <= m2 < pi");
         }
         if self.m2 == 0 && *self.m1.denom() != 1 {
@@ -139,15 +140,6 @@ impl Combined {
         }
         self.m1.numer().to_u32()
     }
-}
-
-/// `q < π`, decided by refinement (a rational is never π).
-fn below_pi(q: &Rational) -> Result<bool, Error> {
-    ziv::refine("head_margin", 64, |wp| {
-        Ok(Ival::from_rational(q, wp)
-            .cmp_certain(&Ival::pi(wp))
-            .map(|o| o == Ordering::Less))
-    })
 }
 
 /// `m1·acos(c) + m2`, enclosed at `wp` bits.

@@ -1709,14 +1709,11 @@ fn logit_exact(p: &Prepared<'_>, n: usize, j: usize) -> Option<(std::cmp::Orderi
                 Rational::from(&spec.lambda * t.c_exact.as_ref()?)
             };
             let phi = (lc + ps) * &p.inv1l;
-            // f = s·K·φ with K² = x·x (A) or (W·W)(x·x) (L).
-            let k2 = if spec.variant == Variant::ASoftmax {
-                p.x[n].sq.clone()
-            } else {
-                t.prod.q.clone()
-            };
             let sphi = Rational::from(&spec.scale * &phi);
-            Some((sphi.cmp0(), Rational::from(sphi.square_ref()) * k2))
+            Some((
+                sphi.cmp0(),
+                Rational::from(sphi.square_ref()) * k_squared(p, n, t),
+            ))
         }
     }
 }
@@ -1737,11 +1734,6 @@ fn odd_linear_logit(
     }
     let spec = p.spec;
     let g = (&spec.scale * Rational::from(&spec.lambda + b)) * &p.inv1l;
-    let k2 = if spec.variant == Variant::ASoftmax {
-        p.x[n].sq.clone()
-    } else {
-        t.prod.q.clone()
-    };
     let c_sign = if t.wx_pos {
         std::cmp::Ordering::Greater
     } else {
@@ -1752,7 +1744,20 @@ fn odd_linear_logit(
         std::cmp::Ordering::Equal => std::cmp::Ordering::Equal,
         std::cmp::Ordering::Greater => c_sign,
     };
-    Some((sign, Rational::from(g.square_ref()) * k2 * &t.c2))
+    Some((
+        sign,
+        Rational::from(g.square_ref()) * k_squared(p, n, t) * &t.c2,
+    ))
+}
+
+/// `K²` of a target logit `f = s·K·φ`: `x·x` (A-Softmax, `K = ‖x‖`) or `(W·W)(x·x)`
+/// (L-Softmax, `K = ‖W‖‖x‖`).
+fn k_squared(p: &Prepared<'_>, n: usize, t: &Target) -> Rational {
+    if p.spec.variant == Variant::ASoftmax {
+        p.x[n].sq.clone()
+    } else {
+        t.prod.q.clone()
+    }
 }
 
 /// Everything one evaluation yields: the loss and the gradient components as [`Out`]s.
