@@ -66,6 +66,7 @@ pub mod head;
 
 pub mod fd;
 pub mod loss;
+pub mod loss_filter;
 pub mod margin;
 
 pub mod names;
@@ -98,6 +99,8 @@ pub mod derivations {
     pub mod heads {}
     #[doc = include_str!("../docs/src/oracle.md")]
     pub mod guarantees {}
+    #[doc = include_str!("../docs/src/filter.md")]
+    pub mod filter {}
     #[doc = include_str!("../docs/src/audit.md")]
     pub mod accuracy {}
 }

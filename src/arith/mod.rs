@@ -1,6 +1,7 @@
 //! Rigorous arithmetic: intervals over MPFR, exact number parsing, correct
 //! rounding to binary32/binary64, and the Ziv loop that ties them together.
 
+pub mod dw;
 pub mod exact;
 pub mod interval;
 pub mod narrow;

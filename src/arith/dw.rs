@@ -1,0 +1,463 @@
+//! Double-word arithmetic with a running error bound: the fast tier in front of MPFR.
+//!
+//! A [`Dw`] is a value `hi + lo` (a normalized pair of `f64`s: `hi = RN(hi + lo)`) with
+//! an absolute bound `err` on its distance to the exact quantity it stands for. Every
+//! operation returns a new pair and a new bound; [`Dw::round`] rounds to a format only
+//! when the whole interval `[hi + lo − err, hi + lo + err]` lies strictly inside one
+//! rounding cell, and says `None` otherwise (the caller then asks MPFR). [`dot_rows`]
+//! is the one accumulation loop (products exact by [`two_prod`], sums by [`two_sum`])
+//! behind every matrix product of the loss filter, with the a-priori bound
+//! [`dot_bound`]. The derivations are in the book's guarantees chapter
+//! ([`crate::derivations::filter`]).
+//!
+//! Why the bounds hold:
+//!
+//! - [`two_sum`] and [`two_prod`] (with a fused multiply-add) are error-free:
+//!   `a + b = s + e` and `a·b = p + e` exactly, subnormals included, for finite results.
+//! - The double-word operations are Joldes, Muller and Popescu's ("Tight and rigorous
+//!   error bounds for basic building blocks of double-word arithmetic", ACM TOMS 44(2),
+//!   2017): `AccurateDWPlusDW` (relative error ≤ 3u²/(1−4u)), `DWTimesFP3` (≤ 2u²) and
+//!   `DWTimesDW3` (≤ 4u²), `u = 2⁻⁵³`, without underflow. [`Dw`] charges each
+//!   [`REL`]` = 2⁻¹⁰¹ ≥ 16u²·(1 + 2⁻⁵⁰)` times `|hi|` of the result, and [`TINY`] when the
+//!   result is below `2⁻⁹⁶⁰` (where underflow can cost a few subnormal ulps).
+//! - The bounds themselves are computed in `f64` with rounding to nearest, by chains of
+//!   fewer than 2²⁰ additions and multiplications of non-negative numbers, each of which
+//!   can lose at most a factor `1 − u`: [`Dw::round`] multiplies the bound by
+//!   `1 + 2⁻³⁰ > (1 − u)^{−2²⁰}` before using it.
+
+use super::interval::Ival;
+use super::round::{Format, round_f64_to};
+use super::ziv::round_rational;
+use rug::float::Round;
+use rug::{Float, Rational};
+
+/// The unit roundoff of binary64, `u = 2⁻⁵³`.
+pub const U: f64 = f64::EPSILON / 2.0;
+
+/// The relative error charged per double-word operation, `2⁻¹⁰¹` (module docs).
+pub const REL: f64 = 1.0 / (1u128 << 101) as f64;
+
+/// The absolute error charged per operation whose result is below `2⁻⁹⁶⁰`.
+pub const TINY: f64 = 1.0e-289; // about 2^-960
+
+/// The inflation of every bound before it is used (module docs), `1 + 2⁻³⁰`.
+const INFLATE: f64 = 1.0 + 1.0 / (1u64 << 30) as f64;
+
+/// `a + b = s + e` exactly (Knuth's TwoSum), `s = RN(a + b)`.
+#[inline(always)]
+pub fn two_sum(a: f64, b: f64) -> (f64, f64) {
+    let s = a + b;
+    let bb = s - a;
+    let e = (a - (s - bb)) + (b - bb);
+    (s, e)
+}
+
+/// `a + b = s + e` exactly when `|a| ≥ |b|` or `a = 0` (Dekker's Fast2Sum).
+#[inline(always)]
+pub fn fast_two_sum(a: f64, b: f64) -> (f64, f64) {
+    let s = a + b;
+    (s, b - (s - a))
+}
+
+/// `a·b = p + e` exactly (with a fused multiply-add), `p = RN(a·b)`, when `a·b` does
+/// not underflow below `2⁻⁹⁶⁹` or overflow.
+#[inline(always)]
+pub fn two_prod(a: f64, b: f64) -> (f64, f64) {
+    let p = a * b;
+    (p, a.mul_add(b, -p))
+}
+
+/// `γ_n = n·u/(1 − n·u)` (Higham), the relative error of `n` rounded operations, rounded
+/// up generously (`n·u < 1/2` is required: `n < 2⁵²`).
+pub fn gamma(n: usize) -> f64 {
+    let nu = n as f64 * U;
+    nu / (1.0 - nu) * (1.0 + 4.0 * U)
+}
+
+/// The error of [`dot_rows`] over `n` terms, per unit of `Σ|coefficient·row|`:
+/// `u·(γ_{3n}·(n·(1 + γ_n) + 2) + 2u)` (book: the guarantees chapter).
+pub fn dot_bound(n: usize) -> f64 {
+    let nf = n as f64;
+    U * (gamma(3 * n) * (nf * (1.0 + gamma(n)) + 2.0) + 2.0 * U)
+}
+
+/// A value `hi + lo` with an absolute error bound `err` (module docs).
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct Dw {
+    /// The leading part, `RN(hi + lo)`.
+    pub hi: f64,
+    /// The trailing part, `|lo| ≤ ulp(hi)/2`.
+    pub lo: f64,
+    /// `|exact − (hi + lo)| ≤ err`.
+    pub err: f64,
+}
+
+impl Dw {
+    /// Exact zero.
+    pub const ZERO: Dw = Dw {
+        hi: 0.0,
+        lo: 0.0,
+        err: 0.0,
+    };
+
+    /// The exact value `v`.
+    pub fn exact(v: f64) -> Dw {
+        Dw {
+            hi: v,
+            lo: 0.0,
+            err: 0.0,
+        }
+    }
+
+    /// An upper bound of `|hi + lo|`.
+    #[inline(always)]
+    pub fn mag(self) -> f64 {
+        self.hi.abs() + self.lo.abs()
+    }
+
+    /// The error charged to a result with leading part `hi` (module docs).
+    #[inline(always)]
+    fn charge(hi: f64, inexact: bool) -> f64 {
+        let tiny = if inexact && hi.abs() < 1.0e-289 {
+            TINY
+        } else {
+            0.0
+        };
+        REL * hi.abs() + tiny
+    }
+
+    /// `self + o` (`AccurateDWPlusDW`).
+    #[inline(always)]
+    fn plus(self, o: Dw) -> Dw {
+        let (sh, sl) = two_sum(self.hi, o.hi);
+        let (th, tl) = two_sum(self.lo, o.lo);
+        let (vh, vl) = fast_two_sum(sh, sl + th);
+        let (hi, lo) = fast_two_sum(vh, tl + vl);
+        let inexact = self.hi != 0.0 || o.hi != 0.0;
+        Dw {
+            hi,
+            lo,
+            err: self.err + o.err + Dw::charge(hi, inexact),
+        }
+    }
+
+    /// `self·o` (`DWTimesDW3`); the bound adds `|a|·err_b + |b|·err_a + err_a·err_b`.
+    #[inline(always)]
+    fn times(self, o: Dw) -> Dw {
+        let (ch, cl1) = two_prod(self.hi, o.hi);
+        let tl0 = self.lo * o.lo;
+        let tl1 = self.hi.mul_add(o.lo, tl0);
+        let cl2 = self.lo.mul_add(o.hi, tl1);
+        let (hi, lo) = fast_two_sum(ch, cl1 + cl2);
+        let inexact = self.hi != 0.0 && o.hi != 0.0;
+        let prop = self.mag() * o.err + o.mag() * self.err + self.err * o.err;
+        Dw {
+            hi,
+            lo,
+            err: prop + Dw::charge(hi, inexact),
+        }
+    }
+
+    /// `self·b` for an exact `b` (`DWTimesFP3`).
+    #[inline(always)]
+    fn times_f64(self, b: f64) -> Dw {
+        let (ch, cl1) = two_prod(self.hi, b);
+        let cl3 = self.lo.mul_add(b, cl1);
+        let (hi, lo) = fast_two_sum(ch, cl3);
+        let inexact = self.hi != 0.0 && b != 0.0;
+        Dw {
+            hi,
+            lo,
+            err: self.err * b.abs() + Dw::charge(hi, inexact),
+        }
+    }
+
+    /// The enclosure `[hi + lo − err, hi + lo + err]` at `prec` bits, rounded outward.
+    pub fn to_ival(self, prec: u32) -> Ival {
+        let e = self.err * INFLATE;
+        let end = |sign: f64, round: Round| {
+            let parts = [self.hi, self.lo, sign * e].map(|v| Float::with_val(53, v));
+            Float::with_val_round(prec, Float::sum(parts.iter()), round).0
+        };
+        Ival::new(end(-1.0, Round::Down), end(1.0, Round::Up)).expect("ordered finite endpoints")
+    }
+
+    /// A double word enclosing the interval `iv` (its midpoint and radius, the bound
+    /// rounded up); `None` when an endpoint is not finite in `f64`.
+    pub fn from_ival(iv: &Ival) -> Option<Dw> {
+        let p = iv.prec() + 2;
+        let mid = iv.mid_at(p);
+        let hi = mid.to_f64();
+        let rest = Float::with_val(p, &mid - hi);
+        let lo = rest.to_f64();
+        let lost = Float::with_val(p, &rest - lo).abs();
+        let rad = Float::with_val_round(p, iv.hi() - &mid, Round::Up).0;
+        let rad2 = Float::with_val_round(p, &mid - iv.lo(), Round::Up).0;
+        let err = Float::with_val_round(p, rad.max(&rad2) + lost, Round::Up).0;
+        let err = err.to_f64_round(Round::Up);
+        (hi.is_finite() && lo.is_finite() && err.is_finite()).then(|| {
+            let (hi, lo) = fast_two_sum(hi, lo);
+            Dw { hi, lo, err }
+        })
+    }
+
+    /// The value correctly rounded to `fmt` (nearest, ties to even), when the whole
+    /// enclosure rounds to one value; `None` otherwise, and for results below `2⁻⁹⁰⁰`
+    /// or at the edge of the format's range.
+    pub fn round(self, fmt: Format) -> Option<f64> {
+        if !(self.hi.is_finite() && self.lo.is_finite() && self.err.is_finite()) {
+            return None;
+        }
+        if self.err == 0.0 {
+            let exact = |v: f64| Rational::from_f64(v).expect("finite");
+            return Some(round_rational(&(exact(self.hi) + exact(self.lo)), fmt));
+        }
+        // The value is within an ulp of `hi`: its rounding is `RN(hi)` or a neighbour
+        // (when `hi` is itself a midpoint of `fmt`).
+        let r = round_f64_to(self.hi, fmt);
+        if r == 0.0 {
+            return self.rounds_to_zero(fmt);
+        }
+        [r, fmt.next_up(r), -fmt.next_up(-r)]
+            .into_iter()
+            .find(|&c| self.inside_cell(c, fmt))
+    }
+
+    /// `±0` when the whole enclosure lies strictly between `∓2^tiny_exp/2` and its sign is
+    /// known (`|hi| > err`: a negative value rounds to `−0`).
+    fn rounds_to_zero(self, fmt: Format) -> Option<f64> {
+        let half_tiny = 2f64.powi(fmt.tiny_exp() - 1);
+        let e = self.err * INFLATE;
+        let margin = 1.0 + 1.0 / (1u64 << 50) as f64;
+        let inside = (self.hi.abs() + self.lo.abs() + e) * margin < half_tiny;
+        let signed = self.hi.abs() > e * margin;
+        (inside && signed).then(|| 0.0f64.copysign(self.hi))
+    }
+
+    /// `true` when the whole enclosure lies strictly inside the rounding cell of `r` in
+    /// `fmt` (the values that round to `r`), for `2⁻⁹⁰⁰ < |r| <` the format's largest.
+    fn inside_cell(self, r: f64, fmt: Format) -> bool {
+        if !(r.abs() > 1.0e-271 && r.is_finite()) {
+            return false; // below 2^-900, or overflowed
+        }
+        let up = fmt.next_up(r.abs());
+        if !up.is_finite() {
+            return false;
+        }
+        let down = -fmt.next_up(-r.abs());
+        // The smaller half-gap around |r| (a power of two).
+        let half = (up - r.abs()).min(r.abs() - down) / 2.0;
+        // The distance to r is ds + de exactly: hi − r is exact (Sterbenz: r is within
+        // two ulps of hi in fmt, same sign), the sum an error-free transformation.
+        let (ds, de) = two_sum(self.hi - r, self.lo);
+        // Exact when |ds| ≥ half/2 (Sterbenz again), at least half/2·(1 − u) otherwise.
+        let slack = half - ds.abs();
+        let margin = 1.0 / (1u64 << 50) as f64;
+        // |ds + de| = |ds| + de·sign(ds), as |de| ≤ u·|ds|; each side is off by at
+        // most a few u of its magnitude.
+        let beyond = de * ds.signum() + self.err * INFLATE;
+        beyond + (beyond.abs() + slack.abs()) * margin < slack
+    }
+}
+
+impl std::ops::Add for Dw {
+    type Output = Dw;
+    /// `AccurateDWPlusDW`; the bound adds both bounds and the rounding.
+    #[inline(always)]
+    fn add(self, o: Dw) -> Dw {
+        self.plus(o)
+    }
+}
+
+impl std::ops::Neg for Dw {
+    type Output = Dw;
+    /// Exact.
+    #[inline(always)]
+    fn neg(self) -> Dw {
+        Dw {
+            hi: -self.hi,
+            lo: -self.lo,
+            err: self.err,
+        }
+    }
+}
+
+impl std::ops::Sub for Dw {
+    type Output = Dw;
+    /// `self + (−o)`.
+    #[inline(always)]
+    fn sub(self, o: Dw) -> Dw {
+        self.plus(-o)
+    }
+}
+
+impl std::ops::Mul for Dw {
+    type Output = Dw;
+    /// `DWTimesDW3`; the bound adds `|a|·err_b + |b|·err_a + err_a·err_b` and the rounding.
+    #[inline(always)]
+    fn mul(self, o: Dw) -> Dw {
+        self.times(o)
+    }
+}
+
+impl std::ops::Mul<f64> for Dw {
+    type Output = Dw;
+    /// `DWTimesFP3`, for an exact `f64`.
+    #[inline(always)]
+    fn mul(self, b: f64) -> Dw {
+        self.times_f64(b)
+    }
+}
+
+/// One row of coefficients times a matrix: `out[k] = Σ_i q_i·rows[i][k]` for double-word
+/// coefficients `q_i = qh_i + ql_i` and exact rows, with `abs[k] = Σ_i |qh_i·rows[i][k]|`
+/// (computed in `f64`) for the bound: the exact sum of the rounded coefficients differs
+/// from `hi[k] + lo[k]` by at most [`dot_bound`]`(n)·abs[k]` (inflated as in the module
+/// docs). Rows are `width` long; `out` holds `hi`, `lo`, `abs`, each `width` long.
+pub fn dot_rows(qh: &[f64], ql: &[f64], rows: &[f64], width: usize, out: &mut [Vec<f64>; 3]) {
+    #[cfg(target_arch = "x86_64")]
+    if std::arch::is_x86_feature_detected!("avx2") && std::arch::is_x86_feature_detected!("fma") {
+        // SAFETY: the features the function is compiled for were detected at run time.
+        unsafe { dot_rows_fma(qh, ql, rows, width, out) };
+        return;
+    }
+    dot_rows_any(qh, ql, rows, width, out);
+}
+
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx2,fma")]
+unsafe fn dot_rows_fma(
+    qh: &[f64],
+    ql: &[f64],
+    rows: &[f64],
+    width: usize,
+    out: &mut [Vec<f64>; 3],
+) {
+    dot_rows_any(qh, ql, rows, width, out);
+}
+
+/// The loop of [`dot_rows`], compiled once for any CPU and once with AVX2 and FMA.
+#[inline(always)]
+fn dot_rows_any(qh: &[f64], ql: &[f64], rows: &[f64], width: usize, out: &mut [Vec<f64>; 3]) {
+    let [hi, lo, abs] = out;
+    for v in [&mut *hi, &mut *lo, &mut *abs] {
+        v.clear();
+        v.resize(width, 0.0);
+    }
+    for (i, (&h, &l)) in qh.iter().zip(ql).enumerate() {
+        if h == 0.0 {
+            continue;
+        }
+        let row = &rows[i * width..(i + 1) * width];
+        for k in 0..width {
+            let (p, pe) = two_prod(h, row[k]);
+            let t = l * row[k];
+            let (s, e) = two_sum(hi[k], p);
+            hi[k] = s;
+            lo[k] += e + (pe + t);
+            abs[k] += p.abs();
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn exact(d: Dw) -> Rational {
+        Rational::from_f64(d.hi).unwrap() + Rational::from_f64(d.lo).unwrap()
+    }
+
+    #[test]
+    fn error_free_transformations_are_exact() {
+        let q = |v: f64| Rational::from_f64(v).unwrap();
+        let cases = [
+            (1.0, 1e-30),
+            (0.1, 0.2),
+            (1e300, -1e284),
+            (3.0f64.sqrt(), 5.0f64.ln()),
+        ];
+        for (a, b) in cases {
+            let (s, e) = two_sum(a, b);
+            assert_eq!(q(s) + q(e), q(a) + q(b));
+            let b = b / 1e290; // keep the product finite
+            let (p, e) = two_prod(a, b);
+            assert_eq!(q(p) + q(e), q(a) * q(b));
+        }
+    }
+
+    /// The bound of each operation holds against exact rational arithmetic on pairs
+    /// chosen to make the trailing parts matter; a bound without the charge fails.
+    #[test]
+    fn operations_stay_within_their_bounds() {
+        let third = Dw::from_ival(&Ival::from_rational(&Rational::from((1, 3)), 200)).unwrap();
+        let seventh = Dw::from_ival(&Ival::from_rational(&Rational::from((-1, 7)), 200)).unwrap();
+        let exact_third = Rational::from((1, 3));
+        let exact_seventh = Rational::from((-1, 7));
+        let checks = [
+            (third + seventh, exact_third.clone() + &exact_seventh),
+            (third * seventh, exact_third.clone() * &exact_seventh),
+            (
+                third * 0.1,
+                exact_third.clone() * Rational::from_f64(0.1).unwrap(),
+            ),
+        ];
+        for (got, want) in checks {
+            let dist = (exact(got) - &want).abs();
+            assert!(dist <= Rational::from_f64(got.err).unwrap(), "{got:?}");
+            assert!(got.err < 1e-30, "{got:?}");
+        }
+    }
+
+    #[test]
+    fn round_decides_only_inside_a_cell() {
+        // 1 + 2^-24 is an f32 midpoint: an enclosure around it must not decide f32.
+        let mid = Dw {
+            hi: 1.0 + 2f64.powi(-24),
+            lo: 0.0,
+            err: 1e-30,
+        };
+        assert_eq!(mid.round(Format::F32), None);
+        assert_eq!(mid.round(Format::F64), Some(1.0 + 2f64.powi(-24)));
+        // Exactly on the midpoint: ties to even.
+        let tie = Dw { err: 0.0, ..mid };
+        assert_eq!(tie.round(Format::F32), Some(1.0));
+        // Just above the f32 midpoint by more than the error: rounds up.
+        let above = Dw { lo: 1e-25, ..mid };
+        assert_eq!(above.round(Format::F32), Some(1.0 + 2f64.powi(-23)));
+        // An f64 value whose trailing part plus error reaches half an ulp.
+        let near = Dw {
+            hi: 1.0,
+            lo: 2f64.powi(-54) * 0.75,
+            err: 2f64.powi(-54) * 0.3,
+        };
+        assert_eq!(near.round(Format::F64), None);
+    }
+
+    #[test]
+    fn dot_rows_is_within_its_bound() {
+        let n = 300;
+        let width = 3;
+        let qh: Vec<f64> = (0..n)
+            .map(|i| ((i * 7919 % 1000) as f64 - 500.0) / 333.0)
+            .collect();
+        let ql: Vec<f64> = qh.iter().map(|&h| h * 1e-17).collect();
+        let rows: Vec<f64> = (0..n * width)
+            .map(|i| ((i * 104729 % 997) as f64 - 498.0) * 1.0e-3)
+            .collect();
+        let mut out = [Vec::new(), Vec::new(), Vec::new()];
+        dot_rows(&qh, &ql, &rows, width, &mut out);
+        for k in 0..width {
+            let mut want = Rational::new();
+            for i in 0..n {
+                let q = Rational::from_f64(qh[i]).unwrap() + Rational::from_f64(ql[i]).unwrap();
+                want += q * Rational::from_f64(rows[i * width + k]).unwrap();
+            }
+            let got =
+                Rational::from_f64(out[0][k]).unwrap() + Rational::from_f64(out[1][k]).unwrap();
+            let dist = (got - want).abs();
+            let bound = dot_bound(n) * out[2][k] * INFLATE;
+            assert!(dist <= Rational::from_f64(bound).unwrap(), "k = {k}");
+        }
+    }
+}
