@@ -273,3 +273,29 @@ fn every_enclosure_contains_the_exact_value() {
         }
     }
 }
+
+#[test]
+fn the_second_tier_agrees_with_the_exact_oracle_on_every_output_it_decides() {
+    let mut rng = Rng(0x5eed_0008);
+    let (mut total, mut decided) = (0, 0);
+    for case in 0..20 {
+        let o = random(&mut rng, if case % 2 == 0 { 3.0 } else { 50.0 });
+        let b = o.batch();
+        let outputs = 1 + (o.n + o.classes) * o.dim;
+        let all: Vec<usize> = (0..outputs).collect();
+        let second = asoftmax_spec::loss_filter::second_tier(&b, &all).expect("filterable");
+        let exact = certify(&b, Tier::Mpfr).unwrap();
+        let exact: Vec<Rounded> = std::iter::once(exact.loss)
+            .chain(exact.grad_x)
+            .chain(exact.grad_w)
+            .collect();
+        for (i, (s, e)) in second.iter().zip(&exact).enumerate() {
+            total += 1;
+            if let Some(s) = s {
+                decided += 1;
+                assert_eq!(bits(s), bits(e), "case {case} output {i}");
+            }
+        }
+    }
+    assert!(decided * 100 >= total * 99, "{decided}/{total}");
+}

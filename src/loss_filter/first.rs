@@ -1,0 +1,155 @@
+//! The first tier: every output of the batch in double words. The per-sample work is
+//! [`super::softmax::sample`]; the two backward products, `Σ_j q_nj·W_j` per sample and
+//! `Σ_n g_nj·x_n` per class, go through [`dot_rows`] with the bound of the loop plus the
+//! coefficients' own bounds.
+
+use super::FloatBatch;
+use super::softmax::{Norms, Softmax, norms, sample};
+use crate::arith::dw::{Dw, U, dot_bound, dot_rows, two_sum};
+use crate::arith::{Ival, par, rational_from_f64};
+
+/// Coefficients of a product with their bounds: `err ≤ ρ·|hi|` where `hi ≠ 0`,
+/// `err ≤ η` where `hi = 0`.
+struct Coefs {
+    hi: Vec<f64>,
+    lo: Vec<f64>,
+    rho: f64,
+    eta: f64,
+}
+
+impl Coefs {
+    fn of(v: &[Dw]) -> Coefs {
+        let (mut rho, mut eta) = (0.0f64, 0.0f64);
+        for c in v {
+            if c.hi == 0.0 {
+                eta = eta.max(c.err);
+            } else {
+                rho = rho.max(c.err / c.hi.abs());
+            }
+        }
+        Coefs {
+            hi: v.iter().map(|c| c.hi).collect(),
+            lo: v.iter().map(|c| c.lo).collect(),
+            rho: rho * (1.0 + 4.0 * U),
+            eta,
+        }
+    }
+
+    /// `Σ_i c_i·rows[i][k]` for every `k`, enclosed: [`dot_rows`]'s bound plus the
+    /// coefficients' own, `ρ·Σ|hi·row| + η·Σ|row|` (`col_abs[k] = Σ_i |rows[i][k]|`).
+    fn times(&self, rows: &[f64], width: usize, col_abs: &[f64]) -> Vec<Dw> {
+        let mut out = [Vec::new(), Vec::new(), Vec::new()];
+        dot_rows(&self.hi, &self.lo, rows, width, &mut out);
+        let kb = dot_bound(self.hi.len()) + self.rho * (1.0 + 2.0 * U);
+        (0..width)
+            .map(|k| {
+                let (hi, lo) = two_sum(out[0][k], out[1][k]);
+                Dw {
+                    hi,
+                    lo,
+                    err: kb * out[2][k] + self.eta * col_abs[k],
+                }
+            })
+            .collect()
+    }
+}
+
+/// `Σ_i |rows[i][k]|` for every column `k` of a matrix `width` wide.
+fn col_abs(rows: &[f64], width: usize) -> Vec<f64> {
+    let mut s = vec![0.0; width];
+    for row in rows.chunks(width) {
+        for (a, &t) in s.iter_mut().zip(row) {
+            *a += t.abs();
+        }
+    }
+    s
+}
+
+/// `W` transposed, `d × C`: the rows of the logits' product.
+pub(super) fn transpose(w: &[f64], classes: usize, dim: usize) -> Vec<f64> {
+    let mut wt = vec![0.0; classes * dim];
+    for j in 0..classes {
+        for k in 0..dim {
+            wt[k * classes + j] = w[j * dim + k];
+        }
+    }
+    wt
+}
+
+/// What the per-class pass keeps of a sample: the loss term, `D_n•`, `g_n•`.
+struct Kept {
+    loss: Ival,
+    dots: Vec<Dw>,
+    g: Vec<Dw>,
+}
+
+/// Every output (the loss, `∂L/∂X`, `∂L/∂W`) as a double word; `None` when a sample
+/// cannot be enclosed in this tier.
+pub(super) fn outputs(b: &FloatBatch) -> Option<Vec<Dw>> {
+    let (c, d) = (b.classes, b.dim);
+    let norms: Norms<Dw> = norms(b.w, d)?;
+    let wt = transpose(b.w, c, d);
+    let s_over_n = Ival::from_rational(&(rational_from_f64(b.scale).ok()? / b.n as u32), 192);
+    let s_over_n = Dw::from_ival(&s_over_n)?;
+    let w_col_abs = col_abs(b.w, d);
+    let per_sample = par::map((0..b.n).collect(), |n| {
+        let sm: Softmax<Dw> = sample(b, &wt, &norms, n)?;
+        let x = &b.x[n * d..(n + 1) * d];
+        let q: Vec<Dw> = (0..c).map(|j| sm.q(j, &norms)).collect();
+        let grad_x: Vec<Dw> = Coefs::of(&q)
+            .times(b.w, d, &w_col_abs)
+            .into_iter()
+            .zip(x)
+            .map(|(ek, &xk)| (ek + sm.x_coef * xk) * s_over_n)
+            .collect();
+        let g = (0..c).map(|j| sm.g(j)).collect();
+        let kept = Kept {
+            loss: sm.loss,
+            g,
+            dots: sm.dots,
+        };
+        Some((kept, grad_x))
+    });
+    let (kept, grad_x): (Vec<Kept>, Vec<Vec<Dw>>) = per_sample
+        .into_iter()
+        .collect::<Option<Vec<_>>>()?
+        .into_iter()
+        .unzip();
+    let x_col_abs = col_abs(b.x, d);
+    let grad_w = par::map((0..c).collect(), |j| {
+        class_grad(b, &kept, &norms, s_over_n, j, &x_col_abs)
+    });
+    let total = kept
+        .iter()
+        .fold(Ival::from_integer(&0.into(), 192), |a, k| a.add(&k.loss));
+    let n_iv = Ival::from_integer(&(b.n as u32).into(), 192);
+    let mut out = vec![Dw::from_ival(&total.div(&n_iv)?)?];
+    out.extend(grad_x.into_iter().flatten());
+    out.extend(grad_w.into_iter().flatten());
+    Some(out)
+}
+
+/// `∂L/∂W_j = (s/N)·(1/ν_j)·(Σ_n g_nj·x_n − (Σ_n g_nj·D_nj)·W_j/ν_j²)`.
+fn class_grad(
+    b: &FloatBatch,
+    kept: &[Kept],
+    norms: &Norms<Dw>,
+    s_over_n: Dw,
+    j: usize,
+    x_col_abs: &[f64],
+) -> Vec<Dw> {
+    let d = b.dim;
+    let g: Vec<Dw> = kept.iter().map(|k| k.g[j]).collect();
+    let f = Coefs::of(&g).times(b.x, d, x_col_abs);
+    let h = kept
+        .iter()
+        .zip(&g)
+        .fold(Dw::ZERO, |a, (k, gj)| a + *gj * k.dots[j]);
+    let inv_nu = norms.inv_nu[j];
+    let h_over = h * inv_nu * inv_nu;
+    let scale = inv_nu * s_over_n;
+    f.into_iter()
+        .zip(&b.w[j * d..(j + 1) * d])
+        .map(|(fk, &wk)| (fk - h_over * wk) * scale)
+        .collect()
+}
