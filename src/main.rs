@@ -6,6 +6,7 @@ use asoftmax_spec::cli::op::Op;
 use asoftmax_spec::cli::{check, eval, exhaustive, tensors, vectors};
 use asoftmax_spec::conformance::loss_suite::Scheme;
 use asoftmax_spec::loss::{Backward, Variant};
+use asoftmax_spec::loss_filter::Tier;
 use clap::{Args, Parser, Subcommand, ValueEnum};
 use std::io::{self, BufReader, BufWriter, IsTerminal, Write};
 use std::path::{Path, PathBuf};
@@ -190,6 +191,11 @@ struct VectorsArgs {
     /// Also write "f64_odd", the binary64 round-to-odd of every value.
     #[arg(long)]
     round_to_odd: bool,
+    /// Loss tensor files (--out): "filter" decides each output in double words with a
+    /// proven bound (MPFR for the few it cannot), "mpfr" runs the exact oracle on every
+    /// output; the f32 and f64 arrays are the same bits.
+    #[arg(long, value_parser = name_parser::<Tier>(), default_value = "filter")]
+    tier: Tier,
 }
 
 /// The arguments of `check`.
@@ -273,6 +279,7 @@ impl VectorsArgs {
             backward: self.backward,
             scheme: self.scheme,
             round_to_odd: self.round_to_odd,
+            tier: self.tier,
         })
     }
 }

@@ -25,6 +25,7 @@
 use crate::arith::Format;
 use crate::head::{Fallback, Semantics};
 use crate::loss::{Backward, Variant};
+use crate::loss_filter::Tier;
 use crate::margin::Setting;
 
 /// A closed set of values with one canonical name each.
@@ -137,6 +138,11 @@ names!(Semantics, "semantics", {
 
 // `Format` and `Setting` spell their names themselves, next to the type (their inherent
 // `name` is public API of `arith` and `margin`, below this module): one spelling each.
+names!(Tier, "tier", {
+    Tier::Filter => "filter",
+    Tier::Mpfr => "mpfr",
+});
+
 names!(Format, "dtype", [Format::F32, Format::F64, Format::F16, Format::Bf16] => Format::name);
 
 names!(Setting, "setting", [Setting::Binary, Setting::Multiclass] => Setting::name);

@@ -103,8 +103,12 @@ fn tensor_route_reports_like_the_json_route() {
         json_res.push_str(&format!("{r}\n"));
         // The tensor files hold the same inputs and outputs as the JSON line.
         let case = cases.iter().find(|c| c["id"] == l["id"]).unwrap();
-        assert_eq!(case["value"], l["value"]);
+        assert_eq!(case["f64"], l["f64"]);
         assert_eq!(case["f32"], l["f32"]);
+        // The filter's value is within 2^-80 of the oracle's 128-bit one.
+        let num = |v: &serde_json::Value| -> f64 { v.as_str().unwrap().parse().unwrap() };
+        let (a, b) = (num(&case["value"]), num(&l["value"]));
+        assert!((a - b).abs() <= b.abs() * 1e-15, "{a} vs {b}");
     }
     let (jv, jr) = (d.join("v.jsonl"), d.join("r.jsonl"));
     std::fs::write(&jv, json_vec).unwrap();
@@ -126,6 +130,42 @@ fn tensor_route_reports_like_the_json_route() {
             "the two routes report differently"
         );
     }
+    std::fs::remove_dir_all(&d).ok();
+}
+
+/// `--tier mpfr` writes what the exact oracle gives: the manifest's values to 128 bits,
+/// and the same f32 and f64 arrays as the filter, byte for byte.
+#[test]
+fn the_filter_and_the_exact_oracle_write_the_same_arrays() {
+    let d = tmp("tiers");
+    let dirs = [d.join("filter"), d.join("mpfr")];
+    for (dir, tier) in dirs.iter().zip(["filter", "mpfr"]) {
+        let mut args = GEN.to_vec();
+        args.extend(["--out", dir.to_str().unwrap(), "--tier", tier]);
+        assert!(bin(&args).status.success());
+    }
+    let mut compared = 0;
+    for entry in std::fs::read_dir(&dirs[1]).unwrap() {
+        let case = entry.unwrap().path();
+        if !case.is_dir() {
+            continue;
+        }
+        for stem in ["loss", "grad_x", "grad_w"] {
+            for fmt in ["f64", "f32"] {
+                let file = format!("{stem}_{fmt}.npy");
+                let name = case.file_name().unwrap();
+                let a = std::fs::read(dirs[0].join(name).join(&file)).unwrap();
+                let b = std::fs::read(case.join(&file)).unwrap();
+                assert!(
+                    a == b,
+                    "{}/{file} differs between the tiers",
+                    name.to_string_lossy()
+                );
+                compared += 1;
+            }
+        }
+    }
+    assert_eq!(compared, 6 * 6);
     std::fs::remove_dir_all(&d).ok();
 }
 

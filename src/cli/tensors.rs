@@ -44,6 +44,7 @@ use crate::arith::{Approx, Format, par, rational_from_f64};
 use crate::conformance::loss_suite::{Expected, Scheme, spec_of};
 use crate::conformance::{Batch, FloatFormat};
 use crate::loss::{Backward, Variant};
+use crate::loss_filter::{FloatBatch, Rounded, Tier, certify};
 use crate::names::Name;
 use rug::{Float, Rational};
 use serde_json::{Map, Value, json};
@@ -118,8 +119,7 @@ fn margin_cases<T: FloatFormat>(
 ) -> Vec<Result<Value, String>> {
     par::map(vectors::loss_cases::<T>(o, m), |(i, case)| {
         let b = &case.batch;
-        let res = crate::loss::loss(&spec_of(b).map_err(|e| e.to_string())?, true, VECTOR_PREC)
-            .map_err(|e| e.to_string())?;
+        let (loss_fields, outputs) = oracle(b, o.tier).map_err(|e| e.to_string())?;
         let name = format!("loss-{}-m{m}-{i:05}", o.dtype.name());
         let sub = dir.join(&name);
         mkdir(&sub)?;
@@ -135,27 +135,25 @@ fn margin_cases<T: FloatFormat>(
                 data: Data::I64(labels),
             },
         )?;
-        let outputs = [
-            (vec![&res.loss], vec![]),
-            (flat(res.grad_x.as_ref()), nd.clone()),
-            (flat(res.grad_w.as_ref()), cd.clone()),
-        ];
-        for (stem, (vals, shape)) in OUTPUTS.iter().zip(outputs) {
+        let mut rest = outputs.as_slice();
+        for (stem, shape) in OUTPUTS.iter().zip([vec![], nd.clone(), cd.clone()]) {
+            let (vals, tail) = rest.split_at(shape.iter().product());
+            rest = tail;
             let arr = |data| Array {
                 shape: shape.clone(),
                 data,
             };
             put(
                 format!("{stem}_f64.npy"),
-                arr(Data::F64(vals.iter().map(|a| a.f64()).collect())),
+                arr(Data::F64(vals.iter().map(|r| r.f64).collect())),
             )?;
             put(
                 format!("{stem}_f32.npy"),
-                arr(Data::F32(vals.iter().map(|a| a.f32()).collect())),
+                arr(Data::F32(vals.iter().map(|r| r.f32).collect())),
             )?;
             put(
                 format!("{stem}_f64_lo.npy"),
-                arr(Data::F64(vals.iter().map(|a| low_part(a)).collect())),
+                arr(Data::F64(vals.iter().map(|r| r.lo).collect())),
             )?;
         }
         let mut entry = Map::new();
@@ -177,14 +175,62 @@ fn margin_cases<T: FloatFormat>(
             "shapes".into(),
             json!({"x": nd, "w": cd, "y": [b.n], "loss": [], "grad_x": nd, "grad_w": cd}),
         );
-        entry.extend(approx_fields(&res.loss, false));
+        entry.extend(loss_fields);
         Ok(Value::Object(entry))
     })
 }
 
-/// A gradient's components, row-major (none when absent).
-fn flat(g: Option<&Vec<Vec<Approx>>>) -> Vec<&Approx> {
-    g.into_iter().flatten().flatten().collect()
+/// The oracle's outputs of batch `b` in order (the loss, `∂L/∂X`, `∂L/∂W` row-major) and
+/// the manifest's fields of the loss: by the exact oracle ([`Tier::Mpfr`]: `value` to
+/// [`VECTOR_PREC`] bits and every format), or by the filter ([`Tier::Filter`]: the same
+/// `f64` and `f32` bits, `value` from `f64 + lo`, within `2⁻⁸⁰` of the loss).
+fn oracle<T: FloatFormat>(
+    b: &Batch<T>,
+    tier: Tier,
+) -> Result<(Map<String, Value>, Vec<Rounded>), crate::Error> {
+    if tier == Tier::Mpfr {
+        let res = crate::loss::loss(&spec_of(b)?, true, VECTOR_PREC)?;
+        let flat = |g: Option<Vec<Vec<Approx>>>| g.into_iter().flatten().flatten();
+        let fields = approx_fields(&res.loss, false);
+        let all = std::iter::once(res.loss)
+            .chain(flat(res.grad_x))
+            .chain(flat(res.grad_w))
+            .map(|a| Rounded::of_approx(&a))
+            .collect();
+        return Ok((fields, all));
+    }
+    let (x, w): (Vec<f64>, Vec<f64>) = (
+        b.x.iter().map(|t| t.to_f64()).collect(),
+        b.w.iter().map(|t| t.to_f64()).collect(),
+    );
+    let fb = FloatBatch {
+        x: &x,
+        w: &w,
+        y: &b.y,
+        n: b.n,
+        classes: b.classes,
+        dim: b.dim,
+        m: b.m,
+        lambda: b.lambda.to_f64(),
+        scale: b.scale.to_f64(),
+        variant: b.variant,
+        backward: b.backward,
+    };
+    let c = certify(&fb, Tier::Filter)?;
+    let value = Float::with_val(128, c.loss.f64) + c.loss.lo;
+    let mut fields = Map::new();
+    fields.insert("value".into(), json!(value.to_string_radix(10, Some(24))));
+    fields.insert(
+        "f64".into(),
+        json!(crate::arith::hex(c.loss.f64, Format::F64)),
+    );
+    let f32 = f64::from(c.loss.f32);
+    fields.insert("f32".into(), json!(crate::arith::hex(f32, Format::F32)));
+    let all = std::iter::once(c.loss)
+        .chain(c.grad_x)
+        .chain(c.grad_w)
+        .collect();
+    Ok((fields, all))
 }
 
 /// An input matrix in its format.
@@ -197,17 +243,6 @@ fn input_array<T: FloatFormat>(v: &[T], shape: Vec<usize>) -> Array {
         }
     };
     Array { shape, data }
-}
-
-/// The oracle's value minus its correctly rounded `f64`, rounded to `f64` (0 when the
-/// `f64` overflowed).
-fn low_part(a: &Approx) -> f64 {
-    let hi = a.f64();
-    if !hi.is_finite() {
-        return 0.0;
-    }
-    let mid = a.mid();
-    Float::with_val(mid.prec() + 64, &mid - hi).to_f64()
 }
 
 /// A loss case read from a tensor directory.

@@ -20,6 +20,7 @@ use crate::conformance::loss_suite::{
 };
 use crate::conformance::{FloatFormat, GenConfig, ScalarOp};
 use crate::loss::{Backward, Variant};
+use crate::loss_filter::Tier;
 use crate::names::Name;
 use crate::{Angle, Error, multiangle, psi};
 use rug::Rational;
@@ -64,6 +65,8 @@ pub struct VectorsOptions {
     pub scheme: Scheme,
     /// Also write `f64_odd` (the binary64 round-to-odd) with every value.
     pub round_to_odd: bool,
+    /// Loss tensor files: the filter or the exact oracle on every output.
+    pub tier: Tier,
 }
 
 pub(crate) fn hex<T: FloatFormat>(v: T) -> String {

@@ -124,13 +124,18 @@ pub struct Rounded {
     pub f64: f64,
     /// The value rounded to `f32`.
     pub f32: f32,
-    /// The value minus `f64`, to within `2⁻⁹⁰·|value|` (a reference for measuring
-    /// errors below an ulp; not correctly rounded).
+    /// The value minus `f64`: `f64 + lo` is within `2⁻⁸⁰·|value|` of the value (a
+    /// reference for measuring errors below an ulp; not itself correctly rounded).
     pub lo: f64,
 }
 
+/// The relative accuracy of [`Rounded::lo`]'s reference, `2⁻⁸⁰`: a tier takes an output
+/// only when its enclosure is at least this narrow.
+pub const REFERENCE_REL: f64 = 1.0 / (1u128 << 80) as f64;
+
 impl Rounded {
-    fn of_approx(a: &Approx) -> Rounded {
+    /// From the exact oracle's value (its enclosure's midpoint for `lo`).
+    pub fn of_approx(a: &Approx) -> Rounded {
         let hi = a.f64();
         let lo = if hi.is_finite() {
             let mid = a.mid();
@@ -146,6 +151,9 @@ impl Rounded {
     }
 
     fn of_dw(v: Dw) -> Option<Rounded> {
+        if v.err > REFERENCE_REL * v.hi.abs() * 0.5 {
+            return None;
+        }
         let f64 = v.round(Format::F64)?;
         let f32 = v.round(Format::F32)? as f32;
         let lo = (v.hi - f64) + v.lo;
@@ -237,7 +245,7 @@ fn assemble(b: &FloatBatch, mut all: Vec<Rounded>, undecided: usize, exact: bool
 
 /// The exact oracle on the whole batch.
 fn exact(b: &FloatBatch) -> Result<Certified, Error> {
-    let out = loss(&b.spec()?, true, 64)?;
+    let out = loss(&b.spec()?, true, 96)?;
     let flat = |g: Option<Vec<Vec<Approx>>>| -> Vec<Rounded> {
         g.into_iter()
             .flatten()

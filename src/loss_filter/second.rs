@@ -7,7 +7,7 @@
 use super::encl::Encl;
 use super::first::transpose;
 use super::softmax::{Norms, norms, sample};
-use super::{FloatBatch, Rounded};
+use super::{FloatBatch, REFERENCE_REL, Rounded};
 use crate::arith::round::round_to;
 use crate::arith::{Format, Ival, par, rational_from_f64};
 use rug::Float;
@@ -33,6 +33,10 @@ fn output(b: &FloatBatch, i: usize) -> Output {
 /// The rounding of an enclosure to `f64` and `f32` when both ends round alike (every
 /// value between them then rounds the same way: rounding is monotone).
 fn decided(iv: &Ival) -> Option<Rounded> {
+    let narrow = Float::with_val(64, iv.width()) <= iv.mag() * REFERENCE_REL * 0.5;
+    if !narrow {
+        return None;
+    }
     let same = |fmt| {
         let (a, b) = (round_to(iv.lo(), fmt), round_to(iv.hi(), fmt));
         (a.to_bits() == b.to_bits()).then_some(a)
