@@ -119,8 +119,19 @@ fn margin_cases<T: FloatFormat>(
 ) -> Vec<Result<Value, String>> {
     par::map(vectors::loss_cases::<T>(o, m), |(i, case)| {
         let b = &case.batch;
-        let (loss_fields, outputs) = oracle(b, o.tier).map_err(|e| e.to_string())?;
+        let (loss_fields, outputs, refined) = oracle(b, o.tier).map_err(|e| e.to_string())?;
         let name = format!("loss-{}-m{m}-{i:05}", o.dtype.name());
+        if let Some(k) = refined {
+            eprintln!(
+                "{name}: {} outputs, {k} left undecided by the filter's first tier{}",
+                outputs.len(),
+                if k > 0 {
+                    " (decided by the second tier or the exact oracle)"
+                } else {
+                    ""
+                }
+            );
+        }
         let sub = dir.join(&name);
         mkdir(&sub)?;
         let put = |file: String, a: Array| npy::write(&sub.join(file), &a);
@@ -180,14 +191,15 @@ fn margin_cases<T: FloatFormat>(
     })
 }
 
-/// The oracle's outputs of batch `b` in order (the loss, `∂L/∂X`, `∂L/∂W` row-major) and
+/// The oracle's outputs of batch `b` in order (the loss, `∂L/∂X`, `∂L/∂W` row-major),
+/// the number the filter's first tier left undecided (`None` without the filter), and
 /// the manifest's fields of the loss: by the exact oracle ([`Tier::Mpfr`]: `value` to
 /// [`VECTOR_PREC`] bits and every format), or by the filter ([`Tier::Filter`]: the same
-/// `f64` and `f32` bits, `value` from `f64 + lo`, within `2⁻⁸⁰` of the loss).
+/// `f64` and `f32` bits, `value` from `f64 + lo`, within `2⁻⁷⁰` of the loss).
 fn oracle<T: FloatFormat>(
     b: &Batch<T>,
     tier: Tier,
-) -> Result<(Map<String, Value>, Vec<Rounded>), crate::Error> {
+) -> Result<(Map<String, Value>, Vec<Rounded>, Option<usize>), crate::Error> {
     if tier == Tier::Mpfr {
         let res = crate::loss::loss(&spec_of(b)?, true, VECTOR_PREC)?;
         let flat = |g: Option<Vec<Vec<Approx>>>| g.into_iter().flatten().flatten();
@@ -197,7 +209,7 @@ fn oracle<T: FloatFormat>(
             .chain(flat(res.grad_w))
             .map(|a| Rounded::of_approx(&a))
             .collect();
-        return Ok((fields, all));
+        return Ok((fields, all, None));
     }
     let (x, w): (Vec<f64>, Vec<f64>) = (
         b.x.iter().map(|t| t.to_f64()).collect(),
@@ -219,7 +231,7 @@ fn oracle<T: FloatFormat>(
     let c = certify(&fb, Tier::Filter)?;
     let value = Float::with_val(128, c.loss.f64) + c.loss.lo;
     let mut fields = Map::new();
-    fields.insert("value".into(), json!(value.to_string_radix(10, Some(24))));
+    fields.insert("value".into(), json!(value.to_string_radix(10, Some(22))));
     fields.insert(
         "f64".into(),
         json!(crate::arith::hex(c.loss.f64, Format::F64)),
@@ -230,7 +242,8 @@ fn oracle<T: FloatFormat>(
         .chain(c.grad_x)
         .chain(c.grad_w)
         .collect();
-    Ok((fields, all))
+    let refined = (!c.exact_tier || c.undecided > 0).then_some(c.undecided);
+    Ok((fields, all, refined))
 }
 
 /// An input matrix in its format.

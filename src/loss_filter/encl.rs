@@ -4,7 +4,7 @@
 //! `4n³u³`, the second).
 
 use crate::arith::Ival;
-use crate::arith::dw::{Dw, dot_bound, dot_bound_fine, dot_rows, dot_rows_fine, enclose, two_sum};
+use crate::arith::dw::{Dw, dot_bound, dot_bound_fine, dot_rows, dot_rows_fine, enclose};
 use rug::Float;
 use rug::float::Round;
 
@@ -75,13 +75,10 @@ impl Encl for Dw {
         dot_rows(q, &zeros, rows, width, &mut out);
         let bound = dot_bound(q.len());
         (0..width)
-            .map(|k| {
-                let (hi, lo) = two_sum(out[0][k], out[1][k]);
-                Dw {
-                    hi,
-                    lo,
-                    err: bound * out[2][k],
-                }
+            .map(|k| Dw {
+                hi: out[0][k],
+                lo: out[1][k],
+                err: bound * out[2][k],
             })
             .collect()
     }

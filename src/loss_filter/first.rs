@@ -5,7 +5,7 @@
 
 use super::FloatBatch;
 use super::softmax::{Norms, Softmax, norms, sample};
-use crate::arith::dw::{Dw, U, dot_bound, dot_rows, two_sum};
+use crate::arith::dw::{Dw, U, dot_bound, dot_rows};
 use crate::arith::{Ival, par, rational_from_f64};
 
 /// Coefficients of a product with their bounds: `err ≤ ρ·|hi|` where `hi ≠ 0`,
@@ -42,13 +42,10 @@ impl Coefs {
         dot_rows(&self.hi, &self.lo, rows, width, &mut out);
         let kb = dot_bound(self.hi.len()) + self.rho * (1.0 + 2.0 * U);
         (0..width)
-            .map(|k| {
-                let (hi, lo) = two_sum(out[0][k], out[1][k]);
-                Dw {
-                    hi,
-                    lo,
-                    err: kb * out[2][k] + self.eta * col_abs[k],
-                }
+            .map(|k| Dw {
+                hi: out[0][k],
+                lo: out[1][k],
+                err: kb * out[2][k] + self.eta * col_abs[k],
             })
             .collect()
     }

@@ -124,14 +124,14 @@ pub struct Rounded {
     pub f64: f64,
     /// The value rounded to `f32`.
     pub f32: f32,
-    /// The value minus `f64`: `f64 + lo` is within `2⁻⁸⁰·|value|` of the value (a
+    /// The value minus `f64`: `f64 + lo` is within `2⁻⁷⁰·|value|` of the value (a
     /// reference for measuring errors below an ulp; not itself correctly rounded).
     pub lo: f64,
 }
 
-/// The relative accuracy of [`Rounded::lo`]'s reference, `2⁻⁸⁰`: a tier takes an output
+/// The relative accuracy of [`Rounded::lo`]'s reference, `2⁻⁷⁰`: a tier takes an output
 /// only when its enclosure is at least this narrow.
-pub const REFERENCE_REL: f64 = 1.0 / (1u128 << 80) as f64;
+pub const REFERENCE_REL: f64 = 1.0 / (1u128 << 70) as f64;
 
 impl Rounded {
     /// From the exact oracle's value (its enclosure's midpoint for `lo`).
