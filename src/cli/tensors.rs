@@ -119,7 +119,11 @@ fn margin_cases<T: FloatFormat>(
 ) -> Vec<Result<Value, String>> {
     par::map(vectors::loss_cases::<T>(o, m), |(i, case)| {
         let b = &case.batch;
-        let (loss_fields, outputs, refined) = oracle(b, o.tier).map_err(|e| e.to_string())?;
+        let Oracle {
+            loss_fields,
+            outputs,
+            refined,
+        } = oracle(b, o.tier).map_err(|e| e.to_string())?;
         let name = format!("loss-{}-m{m}-{i:05}", o.dtype.name());
         if let Some(k) = refined {
             eprintln!(
@@ -191,15 +195,20 @@ fn margin_cases<T: FloatFormat>(
     })
 }
 
-/// The oracle's outputs of batch `b` in order (the loss, `∂L/∂X`, `∂L/∂W` row-major),
-/// the number the filter's first tier left undecided (`None` without the filter), and
-/// the manifest's fields of the loss: by the exact oracle ([`Tier::Mpfr`]: `value` to
+/// What [`oracle`] gives for one case.
+struct Oracle {
+    /// The manifest's fields of the loss.
+    loss_fields: Map<String, Value>,
+    /// Every output in order: the loss, `∂L/∂X`, `∂L/∂W` row-major.
+    outputs: Vec<Rounded>,
+    /// How many the filter's first tier left undecided (`None` without the filter).
+    refined: Option<usize>,
+}
+
+/// The oracle's outputs of batch `b` and the manifest's fields of the loss: by the exact oracle ([`Tier::Mpfr`]: `value` to
 /// [`VECTOR_PREC`] bits and every format), or by the filter ([`Tier::Filter`]: the same
 /// `f64` and `f32` bits, `value` from `f64 + lo`, within `2⁻⁷⁰` of the loss).
-fn oracle<T: FloatFormat>(
-    b: &Batch<T>,
-    tier: Tier,
-) -> Result<(Map<String, Value>, Vec<Rounded>, Option<usize>), crate::Error> {
+fn oracle<T: FloatFormat>(b: &Batch<T>, tier: Tier) -> Result<Oracle, crate::Error> {
     if tier == Tier::Mpfr {
         let res = crate::loss::loss(&spec_of(b)?, true, VECTOR_PREC)?;
         let flat = |g: Option<Vec<Vec<Approx>>>| g.into_iter().flatten().flatten();
@@ -209,7 +218,11 @@ fn oracle<T: FloatFormat>(
             .chain(flat(res.grad_w))
             .map(|a| Rounded::of_approx(&a))
             .collect();
-        return Ok((fields, all, None));
+        return Ok(Oracle {
+            loss_fields: fields,
+            outputs: all,
+            refined: None,
+        });
     }
     let (x, w): (Vec<f64>, Vec<f64>) = (
         b.x.iter().map(|t| t.to_f64()).collect(),
@@ -243,7 +256,11 @@ fn oracle<T: FloatFormat>(
         .chain(c.grad_w)
         .collect();
     let refined = (!c.exact_tier || c.undecided > 0).then_some(c.undecided);
-    Ok((fields, all, refined))
+    Ok(Oracle {
+        loss_fields: fields,
+        outputs: all,
+        refined,
+    })
 }
 
 /// An input matrix in its format.
