@@ -23,6 +23,7 @@
 //! ```
 
 use crate::arith::Format;
+use crate::head::family::{HeadKind, RVersion};
 use crate::head::{Fallback, Semantics};
 use crate::loss::{Backward, Variant};
 use crate::margin::Setting;
@@ -135,6 +136,21 @@ names!(Semantics, "semantics", {
     Semantics::DifferentiableAcos => "differentiable_acos",
 });
 
+names!(HeadKind, "head", {
+    HeadKind::Combined => "combined",
+    HeadKind::SphereFace => "sphereface",
+    HeadKind::SphereFaceR => "sphereface_r",
+    HeadKind::SphereFace2 => "sphereface2",
+    HeadKind::CurricularFace => "curricularface",
+    HeadKind::AdaFace => "adaface",
+    HeadKind::MagFace => "magface",
+});
+
+names!(RVersion, "version", {
+    RVersion::V1 => "v1",
+    RVersion::V2 => "v2",
+});
+
 // `Format` and `Setting` spell their names themselves, next to the type (their inherent
 // `name` is public API of `arith` and `margin`, below this module): one spelling each.
 names!(Format, "dtype", [Format::F32, Format::F64, Format::F16, Format::Bf16] => Format::name);
@@ -166,6 +182,8 @@ pub(crate) mod tests {
         round_trip::<Setting>();
         round_trip::<Fallback>();
         round_trip::<Semantics>();
+        round_trip::<HeadKind>();
+        round_trip::<RVersion>();
     }
 
     #[test]
