@@ -11,6 +11,7 @@ use asoftmax_spec::head::family::{
 };
 use asoftmax_spec::head::sphereface2::{self, Params};
 use asoftmax_spec::head::{Combined, Fallback, Semantics, Slope};
+use asoftmax_spec::zoo::heads::OPENSPHERE_PI;
 use rug::Rational;
 use std::cmp::Ordering;
 
@@ -141,9 +142,7 @@ fn v2_moves_the_margin_to_the_non_targets() {
     let one = Rational::from(1);
     for c in cosines() {
         assert!(t(&h, &c).enclosure().contains_rational(&c));
-        let half = ival(&Rational::from((&c + Rational::from(1)) / 2u32))
-            .sqrt()
-            .unwrap();
+        let half = ival(&((&c + Rational::from(1)) / 2u32)).sqrt().unwrap();
         agrees(&n(&h, &c, &one), &half, &format!("v2 m = 2, c = {c}"));
     }
     assert_eq!(n(&h, &q("0.125"), &one).f64(), 0.75);
@@ -171,11 +170,11 @@ fn sphereface2_similarity_is_its_binomial_expansion() {
             let mut sum = Rational::new();
             let mut binom = rug::Integer::from(1);
             for i in 0..=tt {
-                sum += Rational::from(&binom) * Rational::from(c.pow_ref(i as i32));
+                sum += Rational::from(&binom) * c.pow_ref(i as i32);
                 binom = binom * (tt - i) / (i + 1);
             }
             let g = sum * 2u32 / Rational::from(1u64 << tt) - 1u32;
-            let want_t = Rational::from(&g - q("0.4"));
+            let want_t = &g - q("0.4");
             let want_n = g + q("0.4");
             assert!(
                 t(&h, &c).enclosure().contains_rational(&want_t),
@@ -295,7 +294,7 @@ fn curricularface_modulates_the_hard_non_targets() {
         for c in cosines() {
             let hard = ival(&c).cmp_certain(&cm) == Some(Ordering::Greater);
             let want = if hard {
-                Rational::from(&c * (q("0.3") + &c))
+                &c * (q("0.3") + &c)
             } else {
                 c.clone()
             };
@@ -447,10 +446,10 @@ fn continuity_at_each_boundary() {
 #[test]
 fn the_float_clamp_at_3_14159_is_a_kink() {
     let h = Head::Combined(Combined::arcface(q("0.5"), Fallback::None));
-    let theta = 3.14159f64 - 0.5;
+    let theta = OPENSPHERE_PI - 0.5;
     let c = Rational::from_f64(theta.cos()).unwrap();
     let s = finite(target_slope(&h, &c, Semantics::Analytic, 64).unwrap());
-    let want = 3.14159f64.sin() / theta.sin();
+    let want = OPENSPHERE_PI.sin() / theta.sin();
     assert!((s - want).abs() < 1e-9 * want, "{s} vs {want}");
     assert!(s > 5e-6 && s < 6e-6, "{s}");
 }

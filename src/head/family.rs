@@ -171,7 +171,7 @@ impl AdaFace {
         }
         let s = self.scaler()?;
         let a = -Rational::from(&self.m * &s);
-        let b = Rational::from(&self.m * (s + 1u32));
+        let b = &self.m * (s + 1u32);
         Ok((a, b))
     }
 }
@@ -351,7 +351,7 @@ pub fn nontarget_logit(
         }
         Head::CurricularFace { m, t } => {
             let v = if is_hard(m, c, c_y)? {
-                Rational::from(c * Rational::from(t + c))
+                c * Rational::from(t + c)
             } else {
                 c.clone()
             };

@@ -228,7 +228,7 @@ pub fn bias_init(p: &Params, classes: u32, prec: u32) -> Result<Approx, Error> {
             expected: "at least 2 classes",
         });
     }
-    let z = Rational::from(&p.alpha / Rational::from(1 - &p.alpha)) / (classes - 1);
+    let z = &p.alpha / Rational::from(1 - &p.alpha) / (classes - 1);
     let base = pow(&Rational::from((1, 2)), p.t) * 2u32 - 1u32;
     let a_y = Rational::from(&base - &p.m) * &p.r;
     let a_i = Rational::from(&base + &p.m) * &p.r;

@@ -174,7 +174,7 @@ pub fn nontarget_slope(
         } => cos_over_m_slope(m, c, sem, prec),
         Head::SphereFace2 { t, .. } => exact(&crate::head::sphereface2::slope(*t, c)?, prec),
         Head::CurricularFace { m, t } => {
-            let modulated = Rational::from(c * Rational::from(t + c));
+            let modulated = c * Rational::from(t + c);
             if *m == 0 && c == c_y && modulated != *c {
                 return Ok(Slope::Undefined); // the modulation switches on at c = c_y
             }
