@@ -394,6 +394,29 @@ pub fn is_hard(m: &Rational, c: &Rational, c_y: &Rational) -> Result<bool, Error
     })
 }
 
+/// CurricularFace's state update after a batch, `t ← 0.01·mean(c_y) + 0.99·t`, over the
+/// batch's target cosines `c_y` (exact).
+///
+/// ```
+/// use asoftmax_spec::head::family::curricular_next_t;
+/// use rug::Rational;
+/// let t = curricular_next_t(&Rational::new(), &[Rational::from((1, 2))]).unwrap();
+/// assert_eq!(t, Rational::from((1, 200)));
+/// ```
+pub fn curricular_next_t(t: &Rational, target_cosines: &[Rational]) -> Result<Rational, Error> {
+    if target_cosines.is_empty() {
+        return Err(Error::Shape {
+            what: "CurricularFace's update needs at least one target cosine".into(),
+        });
+    }
+    for c in target_cosines {
+        check_cos(c)?;
+    }
+    let sum: Rational = target_cosines.iter().sum();
+    let mean = sum / target_cosines.len() as u64;
+    Ok(mean / 100u32 + t * Rational::from((99, 100)))
+}
+
 /// `cos(clamp(acos c + a, 0, π)) − b` (AdaFace's target logit; `|a| < π`).
 fn shifted(a: &Rational, b: &Rational, c: &Rational, prec: u32) -> Result<Approx, Error> {
     let exact = |v: Rational| ziv::approx_rational("head", &v, prec);
