@@ -166,8 +166,14 @@ impl AdaFace {
 
     /// `(a, b)`: the angle shift `a = −m·ŝ` and the cosine shift `b = m·(1 + ŝ)`.
     pub fn shifts(&self) -> Result<(Rational, Rational), Error> {
-        if self.m < 0 || self.m >= 3 || self.h < 0 || self.norm < 0 {
-            return Err(bad("m", &self.m, "0 <= m < 3, h >= 0, norm >= 0"));
+        if self.m < 0 || self.m >= 3 {
+            return Err(bad("m", &self.m, "an AdaFace margin 0 <= m < 3"));
+        }
+        if self.h < 0 {
+            return Err(bad("h", &self.h, "h >= 0"));
+        }
+        if self.norm < 0 {
+            return Err(bad("norm", &self.norm, "a feature norm >= 0"));
         }
         let s = self.scaler()?;
         let a = -Rational::from(&self.m * &s);
