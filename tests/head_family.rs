@@ -7,7 +7,8 @@
 
 use asoftmax_spec::arith::{Approx, Ival, parse_exact};
 use asoftmax_spec::head::family::{
-    AdaFace, Head, MagFace, RVersion, nontarget_logit, nontarget_slope, target_logit, target_slope,
+    AdaFace, Head, MagFace, RVersion, magface_slope_a, nontarget_logit, nontarget_slope,
+    target_logit, target_slope,
 };
 use asoftmax_spec::head::sphereface2::{self, Params};
 use asoftmax_spec::head::{Combined, Fallback, Semantics, Slope};
@@ -654,4 +655,45 @@ fn bad_parameters_are_rejected() {
     };
     let e = sphereface2::loss(&p, &rows, &[2], Semantics::Analytic, 64).unwrap_err();
     assert!(e.to_string().contains("label"));
+}
+
+/// MagFace's magnitude gradient through the margin, `∂t/∂a`, against central differences
+/// of the value oracle in `a` (both fallbacks, both pieces), 0 outside `[l_a, u_a]` and
+/// undefined at its ends.
+#[test]
+fn magface_magnitude_gradient_is_the_derivative_in_a() {
+    let step = q("1e-20");
+    for fallback in [Fallback::Linear, Fallback::Easy] {
+        for a in ["20", "60", "105"] {
+            for c in ["0.9", "0.3", "-0.2", "-0.95", "-0.999"].map(q) {
+                let at = |x: Rational| {
+                    let Head::MagFace(mut mf) = mag(a, fallback) else {
+                        unreachable!()
+                    };
+                    mf.a = x;
+                    target_logit(&Head::MagFace(mf), &c, 256).unwrap().mid()
+                };
+                let fd = (at(q(a) + &step) - at(q(a) - &step)).to_f64() / 2e-20;
+                let Head::MagFace(mf) = mag(a, fallback) else {
+                    unreachable!()
+                };
+                let d = finite(magface_slope_a(&mf, &c, 64).unwrap());
+                assert!(
+                    (fd - d).abs() <= 1e-12 * (1.0 + d.abs()),
+                    "a = {a}, c = {c}: {fd} vs {d}"
+                );
+            }
+        }
+    }
+    let Head::MagFace(mf) = mag("200", Fallback::Linear) else {
+        unreachable!()
+    };
+    assert_eq!(finite(magface_slope_a(&mf, &q("0.5"), 64).unwrap()), 0.0);
+    let Head::MagFace(mf) = mag("10", Fallback::Linear) else {
+        unreachable!()
+    };
+    assert!(matches!(
+        magface_slope_a(&mf, &q("0.5"), 64).unwrap(),
+        Slope::Undefined
+    ));
 }

@@ -494,4 +494,4 @@ fn cos_over_m(m: &Rational, c: &Rational, prec: u32) -> Result<Approx, Error> {
 }
 
 mod slope;
-pub use slope::{nontarget_slope, target_slope};
+pub use slope::{magface_slope_a, nontarget_slope, target_slope};

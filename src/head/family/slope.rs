@@ -1,8 +1,9 @@
 //! The slopes `dt/dc` and `dn/dc` of the family's logits under each gradient semantics
 //! ([`Semantics`]): a correctly rounded number, `±∞`, or undefined where there is none.
 
-use super::{Head, RVersion, niven_turns, shifted_piece, within_first_branch};
+use super::{Head, MagFace, RVersion, niven_turns, shifted_piece, within_first_branch};
 use crate::arith::{Ival, ziv};
+use crate::head::Fallback;
 use crate::head::{Semantics, Slope};
 use crate::multiangle::{acos_ival, check_cos};
 use crate::{Angle, Error};
@@ -186,4 +187,77 @@ pub fn nontarget_slope(
         }
         _ => exact(&one, prec),
     }
+}
+
+/// `m′(a)` of MagFace's margin: `(u_m − l_m)/(u_a − l_a)` inside `(l_a, u_a)`, 0 outside,
+/// `None` at a kink `a ∈ {l_a, u_a}` where the one-sided slopes differ.
+fn magface_dm_da(mf: &MagFace) -> Result<Option<Rational>, Error> {
+    mf.margin()?;
+    let slope = Rational::from(&mf.u_m - &mf.l_m) / Rational::from(&mf.u_a - &mf.l_a);
+    Ok(if mf.a > mf.l_a && mf.a < mf.u_a {
+        Some(slope)
+    } else if (mf.a == mf.l_a || mf.a == mf.u_a) && slope != 0 {
+        None
+    } else {
+        Some(Rational::new())
+    })
+}
+
+/// `∂t/∂a` of MagFace's target logit at `c`: the gradient the magnitude receives through
+/// the margin, `−sin(θ + m)·m′(a)` on the margin piece, `−(sin m + m cos m)·m′(a)` on the
+/// linear one, 0 on the easy margin's plain piece; undefined at the kinks of the clamp
+/// of `a` (AdaFace and CurricularFace detach their state: no such gradient).
+///
+/// ```
+/// use asoftmax_spec::head::family::{MagFace, magface_slope_a};
+/// use asoftmax_spec::head::{Fallback, Slope};
+/// use rug::Rational;
+/// let q = |n: i64, d: i64| Rational::from((n, d));
+/// let mf = MagFace { l_a: q(10, 1), u_a: q(110, 1), l_m: q(45, 100), u_m: q(8, 10),
+///                    a: q(200, 1), fallback: Fallback::Linear };
+/// // Above u_a the margin is held at u_m: no gradient.
+/// let Slope::Finite(d) = magface_slope_a(&mf, &q(1, 2), 64).unwrap() else { panic!() };
+/// assert_eq!(d.f64(), 0.0);
+/// ```
+pub fn magface_slope_a(mf: &MagFace, c: &Rational, prec: u32) -> Result<Slope, Error> {
+    check_cos(c)?;
+    let m = mf.margin()?;
+    let Some(dm) = magface_dm_da(mf)? else {
+        return Ok(Slope::Undefined);
+    };
+    let plain = mf.fallback == Fallback::Easy && *c <= 0;
+    if dm == 0 || plain {
+        return exact(&Rational::new(), prec);
+    }
+    if m == 0 {
+        // −sin θ·m′(a) = −√(1 − c²)·m′(a): exact when 1 − c² is a rational square.
+        let s2 = Rational::from(1) - Rational::from(c.square_ref());
+        if s2.numer().is_perfect_square() && s2.denom().is_perfect_square() {
+            let root = Rational::from((s2.numer().clone().sqrt(), s2.denom().clone().sqrt()));
+            return exact(&-(root * &dm), prec);
+        }
+    }
+    // The easy fallback has no π test: cos(θ + m) for every c > 0.
+    let margin_piece = mf.fallback == Fallback::Easy || is_margin_piece(&m, c)?;
+    ziv::ziv("head_slope", prec, |wp| {
+        let mi = Ival::from_rational(&m, wp);
+        let d = if margin_piece {
+            acos_ival(c, wp).add(&mi).sin()
+        } else {
+            mi.sin().add(&mi.mul(&mi.cos()))
+        };
+        Ok(Some(d.mul(&Ival::from_rational(&dm, wp)).neg()))
+    })
+    .map(Slope::Finite)
+}
+
+/// `θ + m ≤ π` for MagFace's linear fallback (`c ≥ −cos m`, never equal for `m ≠ 0`).
+fn is_margin_piece(m: &Rational, c: &Rational) -> Result<bool, Error> {
+    if *m == 0 {
+        return Ok(true);
+    }
+    ziv::refine("head_piece", 64, |wp| {
+        let x = acos_ival(c, wp).add(&Ival::from_rational(m, wp));
+        Ok(x.cmp_certain(&Ival::pi(wp)).map(|o| o == Ordering::Less))
+    })
 }
