@@ -117,3 +117,88 @@ fn head_audit_findings() {
         "pml f32",
     );
 }
+
+/// Away from the clamp bands, the linear threshold and the clamp at 3.14159 every formula
+/// except the fp16 one is at rounding level: the deviations above are the clamps and
+/// branches, nothing else.
+#[test]
+fn away_from_clamps_and_branches_every_formula_is_at_rounding_level() {
+    use asoftmax_spec::audit::heads::{audit_formula, head_inputs};
+    use asoftmax_spec::zoo::heads::all_heads;
+    fn check<T: asoftmax_spec::zoo::ZooFloat>(unit: f64) {
+        let th = -(0.5f64.cos());
+        let inputs: Vec<T> = head_inputs::<T>()
+            .into_iter()
+            .filter(|c| c.to_f64().abs() <= 0.999 && (c.to_f64() - th).abs() > 1e-6)
+            .collect();
+        for f in all_heads::<T>() {
+            if f.name().ends_with("fp16") {
+                continue;
+            }
+            // ArcFace's θ + m and v1's mθ reach 3.14159 below c = −0.87 and −0.5.
+            let clamps_at_pi = ["opensphere-arcface", "opensphere-sphereface-r-v1"];
+            let inputs: Vec<T> = if clamps_at_pi.contains(&f.name()) {
+                inputs
+                    .iter()
+                    .copied()
+                    .filter(|c| c.to_f64() >= -0.45)
+                    .collect()
+            } else {
+                inputs.clone()
+            };
+            for logit in [Logit::Target, Logit::NonTarget] {
+                let r = audit_formula(f.as_ref(), logit, &inputs);
+                println!(
+                    "{} {:?} {:?}: {:.2} units",
+                    r.formula,
+                    r.format,
+                    logit,
+                    r.max_abs / unit
+                );
+                assert!(
+                    r.max_abs <= 16.0 * unit,
+                    "{} {logit:?}: {:e}",
+                    r.formula,
+                    r.max_abs
+                );
+            }
+        }
+    }
+    check::<f32>(2f64.powi(-24));
+    check::<f64>(2f64.powi(-53));
+}
+
+/// opensphere's 3.14159 for π: past the clamp its target logit is `cos(3.14159)` where the
+/// definition gives −1, `1 − cos(π − 3.14159) = 3.5·10⁻¹²` off — in `f64` on the whole range
+/// where the clamp holds (ArcFace below `c = cos(3.14159 − 0.5)`, SphereFace-R v1 below
+/// `c = −1/2`); in `f32` it rounds away (`fl32(cos 3.14159) = −1`).
+#[test]
+fn the_truncated_pi_clamp_costs_3_5e_minus_12_in_f64() {
+    use asoftmax_spec::audit::heads::audit_formula;
+    use asoftmax_spec::zoo::heads::{OPENSPHERE_PI, all_heads};
+    let want = 1.0 - (PI - OPENSPHERE_PI).cos();
+    let band: Vec<f64> = (0..=50).map(|i| -0.999 + 0.001 * f64::from(i)).collect();
+    let band32: Vec<f32> = band.iter().map(|&c| c as f32).collect();
+    for name in ["opensphere-arcface", "opensphere-sphereface-r-v1"] {
+        let f = all_heads::<f64>()
+            .into_iter()
+            .find(|f| f.name() == name)
+            .unwrap();
+        let r = audit_formula(f.as_ref(), Logit::Target, &band);
+        assert!(
+            (r.max_abs - want).abs() <= 1e-3 * want + 1e-16,
+            "{name}: {:e}",
+            r.max_abs
+        );
+        assert!(
+            r.misrounded == band.len(),
+            "{name}: every input in the band"
+        );
+        let f = all_heads::<f32>()
+            .into_iter()
+            .find(|f| f.name() == name)
+            .unwrap();
+        let r = audit_formula(f.as_ref(), Logit::Target, &band32);
+        assert!(r.max_abs <= 2f64.powi(-24), "{name} f32: {:e}", r.max_abs);
+    }
+}
