@@ -697,3 +697,28 @@ fn magface_magnitude_gradient_is_the_derivative_in_a() {
         Slope::Undefined
     ));
 }
+
+/// Inside (−1, 1) autograd through a differentiable acos computes the analytic slope, and
+/// the straight-through semantics gives 1, for every head, target and non-target.
+#[test]
+fn semantics_agree_inside_and_straight_through_is_one() {
+    let cy = q("0.3");
+    for h in all_heads() {
+        for i in -9..=9 {
+            let c = Rational::from((i, 10)) + q("0.0123");
+            let get = |sem| finite(target_slope(&h, &c, sem, 64).unwrap());
+            assert_eq!(
+                get(Semantics::Analytic),
+                get(Semantics::DifferentiableAcos),
+                "{h:?}"
+            );
+            assert_eq!(get(Semantics::StraightThrough), 1.0);
+            let getn = |sem| finite(nontarget_slope(&h, &c, &cy, sem, 64).unwrap());
+            assert_eq!(
+                getn(Semantics::Analytic),
+                getn(Semantics::DifferentiableAcos)
+            );
+            assert_eq!(getn(Semantics::StraightThrough), 1.0);
+        }
+    }
+}
