@@ -722,3 +722,33 @@ fn semantics_agree_inside_and_straight_through_is_one() {
         }
     }
 }
+
+/// Exact cases at rational cosines, derived by hand: `cos(θ/m)` rational for an integer m
+/// (`T_3(3/4) = −9/16`, so `cos(acos(−9/16)/3) = 3/4`; a binary32 midpoint proven and rounded to
+/// even), zero at Niven's cosines (`m = 4/3`, `c = −1/2`: `cos(π/2)`), ψ's slope zero at a
+/// branch point (`m = 3/2`, `c = −1/2`: `mθ = π`), and ψ rational off Niven's cosines
+/// (`m = 3/2`, `c = 1/8`: `cos(3θ/2) = T_3(cos(θ/2)) = T_3(3/4) = −9/16`).
+#[test]
+fn exact_cases_are_decided() {
+    let one = q("1");
+    let v2 = |m| sfr(m, RVersion::V2);
+    assert_eq!(n(&v2("3"), &q("-0.5625"), &one).f64(), 0.75);
+    let x = Rational::from(1) - Rational::from((1, 1u64 << 25));
+    let t3 = |x: &Rational| {
+        let x3 = Rational::from(x * x) * x;
+        x3 * 4u32 - Rational::from(x * 3u32)
+    };
+    let v = n(&v2("3"), &t3(&x), &one);
+    assert!(v.is_exact(), "proven by T_3(x) = c");
+    assert_eq!(v.f32(), 1.0);
+    let v2_43 = Head::SphereFaceR {
+        m: Rational::from((4, 3)),
+        version: RVersion::V2,
+    };
+    let z = n(&v2_43, &q("-0.5"), &one);
+    assert!(z.is_exact() && z.f64() == 0.0);
+    let s = target_slope(&sphereface("1.5"), &q("-0.5"), Semantics::Analytic, 64).unwrap();
+    assert_eq!(finite(s), 0.0);
+    assert_eq!(t(&sphereface("1.5"), &q("0.125")).f64(), -0.5625);
+    assert_eq!(t(&sfr("1.5", RVersion::V1), &q("0.125")).f64(), -0.5625);
+}
