@@ -24,6 +24,7 @@
 
 use crate::arith::Format;
 use crate::head::family::{HeadKind, RVersion};
+use crate::head::sphereface2::Margin as S2Margin;
 use crate::head::{Fallback, Semantics};
 use crate::loss::{Backward, Variant};
 use crate::margin::Setting;
@@ -146,6 +147,12 @@ names!(HeadKind, "head", {
     HeadKind::MagFace => "magface",
 });
 
+names!(S2Margin, "margin type", {
+    S2Margin::C => "c",
+    S2Margin::A => "a",
+    S2Margin::M => "m",
+});
+
 names!(RVersion, "version", {
     RVersion::V1 => "v1",
     RVersion::V2 => "v2",
@@ -184,6 +191,7 @@ pub(crate) mod tests {
         round_trip::<Semantics>();
         round_trip::<HeadKind>();
         round_trip::<RVersion>();
+        round_trip::<S2Margin>();
     }
 
     #[test]

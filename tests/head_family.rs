@@ -10,6 +10,7 @@ use asoftmax_spec::head::family::{
     AdaFace, Head, MagFace, RVersion, magface_slope_a, nontarget_logit, nontarget_slope,
     target_logit, target_slope,
 };
+use asoftmax_spec::head::sphereface2::Margin;
 use asoftmax_spec::head::sphereface2::{self, Params};
 use asoftmax_spec::head::{Combined, Fallback, Semantics, Slope};
 use asoftmax_spec::zoo::heads::OPENSPHERE_PI;
@@ -166,7 +167,11 @@ fn v2_moves_the_margin_to_the_non_targets() {
 #[test]
 fn sphereface2_similarity_is_its_binomial_expansion() {
     for tt in 1..=5u32 {
-        let h = Head::SphereFace2 { t: tt, m: q("0.4") };
+        let h = Head::SphereFace2 {
+            t: tt,
+            m: q("0.4"),
+            margin: Margin::C,
+        };
         for c in cosines() {
             let mut sum = Rational::new();
             let mut binom = rug::Integer::from(1);
@@ -319,7 +324,11 @@ fn all_heads() -> Vec<Head> {
         sfr("1.5", RVersion::V1),
         sfr("1.5", RVersion::V2),
         sfr("3", RVersion::V2),
-        Head::SphereFace2 { t: 3, m: q("0.4") },
+        Head::SphereFace2 {
+            t: 3,
+            m: q("0.4"),
+            margin: Margin::C,
+        },
         Head::CurricularFace {
             m: q("0.5"),
             t: q("0.2"),
@@ -481,7 +490,11 @@ fn slopes_at_the_ends() {
         Slope::PosInf
     ));
     // SphereFace2, t = 3: g′(−1) = 0, g′(1) = 3.
-    let h = Head::SphereFace2 { t: 3, m: q("0.4") };
+    let h = Head::SphereFace2 {
+        t: 3,
+        m: q("0.4"),
+        margin: Margin::C,
+    };
     assert_eq!(finite(s(&h, &minus, Semantics::Analytic)), 0.0);
     assert_eq!(finite(s(&h, &one, Semantics::Analytic)), 3.0);
 }
@@ -604,7 +617,11 @@ fn angular_decision_margins_on_the_binary_case() {
         (sfr("1.5", RVersion::V2), mult(1.5)),
         (sfr("3", RVersion::V2), mult(3.0)),
         (
-            Head::SphereFace2 { t: 1, m: q("0.1") },
+            Head::SphereFace2 {
+                t: 1,
+                m: q("0.1"),
+                margin: Margin::C,
+            },
             2.0 * (0.1 / (big / 2.0).sin()).asin(),
         ),
         (mag("10", Fallback::Linear), 0.45),
@@ -627,7 +644,14 @@ fn bad_parameters_are_rejected() {
     let c = q("0.5");
     let err = |h: Head| target_logit(&h, &c, 64).unwrap_err().to_string();
     assert!(err(sphereface("0.5")).contains("m = "));
-    assert!(err(Head::SphereFace2 { t: 0, m: q("0.4") }).contains("t = 0"));
+    assert!(
+        err(Head::SphereFace2 {
+            t: 0,
+            m: q("0.4"),
+            margin: Margin::C,
+        })
+        .contains("t = 0")
+    );
     let Head::AdaFace(mut a) = ada("20") else {
         unreachable!()
     };
@@ -751,4 +775,89 @@ fn exact_cases_are_decided() {
     assert_eq!(finite(s), 0.0);
     assert_eq!(t(&sphereface("1.5"), &q("0.125")).f64(), -0.5625);
     assert_eq!(t(&sfr("1.5", RVersion::V1), &q("0.125")).f64(), -0.5625);
+}
+
+/// SphereFace2's angular margins: `A` is `g(cos(min(θ + m, π)))` and `M` is
+/// `g(cos(min(mθ, π)))` on the target, `g(c)` on the others; against `g` of the angle
+/// computed here at 300 bits (for the integer m = 2 of `M`, `g(2c² − 1)` for `c ≥ 0`, exact),
+/// their slopes against central differences, both monotone.
+#[test]
+fn sphereface2_angular_margins() {
+    let g = |x: &Ival| {
+        let half = x.add(&Ival::from_integer(&1.into(), WP)).mul_pow2(-1);
+        half.mul(&half)
+            .mul(&half)
+            .mul_pow2(1)
+            .sub(&Ival::from_integer(&1.into(), WP))
+    };
+    let minus_one = Ival::from_integer(&(-1).into(), WP);
+    let a = Head::SphereFace2 {
+        t: 3,
+        m: q("0.5"),
+        margin: Margin::A,
+    };
+    let mm = Head::SphereFace2 {
+        t: 3,
+        m: q("1.5"),
+        margin: Margin::M,
+    };
+    for c in cosines() {
+        let x = acos(&c).add(&ival(&q("0.5")));
+        let inner = if x.cmp_certain(&Ival::pi(WP)) == Some(Ordering::Less) {
+            x.cos()
+        } else {
+            minus_one.clone()
+        };
+        agrees(&t(&a, &c), &g(&inner), &format!("A at {c}"));
+        let x = acos(&c).mul(&ival(&q("1.5")));
+        let inner = if x.cmp_certain(&Ival::pi(WP)) == Some(Ordering::Less) {
+            x.cos()
+        } else {
+            minus_one.clone()
+        };
+        agrees(&t(&mm, &c), &g(&inner), &format!("M at {c}"));
+        let plain = g(&ival(&c));
+        agrees(&n(&a, &c, &c), &plain, "A non-target");
+    }
+    let m2 = Head::SphereFace2 {
+        t: 3,
+        m: q("2"),
+        margin: Margin::M,
+    };
+    for c in cosines() {
+        let x = if c >= 0 {
+            Rational::from(c.square_ref()) * 2u32 - 1u32
+        } else {
+            Rational::from(-1)
+        };
+        let want = (x + 1u32).pow(3i32) / 4u32 - 1u32;
+        assert!(
+            t(&m2, &c).enclosure().contains_rational(&want),
+            "M, m = 2, c = {c}"
+        );
+    }
+    let step = q("1e-20");
+    for h in [&a, &mm, &m2] {
+        assert!(monotone(h), "{h:?}");
+        for i in -9..=9 {
+            let c = Rational::from((i, 10)) + q("0.0123");
+            let up = target_logit(h, &Rational::from(&c + &step), 256)
+                .unwrap()
+                .mid();
+            let down = target_logit(h, &Rational::from(&c - &step), 256)
+                .unwrap()
+                .mid();
+            let fd = (up - down).to_f64() / 2e-20;
+            let s = finite(target_slope(h, &c, Semantics::Analytic, 64).unwrap());
+            assert!(
+                (fd - s).abs() <= 1e-12 * (1.0 + s.abs()),
+                "{h:?} at {c}: {fd} vs {s}"
+            );
+        }
+    }
+    // A at c = 1: g′(cos m)·(+∞).
+    assert!(matches!(
+        target_slope(&a, &q("1"), Semantics::Analytic, 64).unwrap(),
+        Slope::PosInf
+    ));
 }

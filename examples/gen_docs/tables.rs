@@ -1019,7 +1019,11 @@ fn heads_plot() -> Result<String, Error> {
         ),
         (
             "SphereFace2-C, t = 3, m = 0.4",
-            Head::SphereFace2 { t: 3, m: q("0.4") },
+            Head::SphereFace2 {
+                t: 3,
+                m: q("0.4"),
+                margin: asoftmax_spec::head::sphereface2::Margin::C,
+            },
         ),
         (
             "AdaFace 0.4, ‖x‖ = 30 (μ 20, σ 5)",

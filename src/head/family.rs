@@ -10,7 +10,7 @@
 //! | [`Head::SphereFace`] | `ψ(θ) = (−1)^k cos(mθ) − 2k`, `k = ⌊mθ/π⌋`, real `m ≥ 1` | `c` |
 //! | [`Head::SphereFaceR`] `v1` | `cos(min(mθ, π))` | `c` |
 //! | [`Head::SphereFaceR`] `v2` | `c` | `cos(θ/m)` |
-//! | [`Head::SphereFace2`] | `g(c) − m`, `g(c) = 2((c + 1)/2)^t − 1` | `g(c) + m` |
+//! | [`Head::SphereFace2`] | `C`: `g(c) − m`, `g(c) = 2((c + 1)/2)^t − 1`; `A`: `g(cos(min(θ + m, π)))`; `M`: `g(cos(min(mθ, π)))` | `C`: `g(c) + m`; `A`, `M`: `g(c)` |
 //! | [`Head::CurricularFace`] | ArcFace with the linear fallback | `c`, or `c(t + c)` when `c > cos(θ_y + m)` |
 //! | [`Head::AdaFace`] | `cos(clamp(θ − m·ŝ, 0, π)) − m(1 + ŝ)` | `c` |
 //! | [`Head::MagFace`] | ArcFace with margin `m(a)`, linear or easy fallback | `c` |
@@ -20,6 +20,7 @@
 //! values this cannot prove (a real `m` whose `cos(θ/m)` or slope happens to be a
 //! rational rounding midpoint) end in [`Error::PrecisionCap`], never in a guess.
 
+use super::sphereface2::Margin as S2Margin;
 use super::{Combined, Fallback};
 use crate::arith::{Approx, Ival, ziv};
 use crate::multiangle::{acos_ival, chebyshev_t_exact, check_cos};
@@ -110,12 +111,14 @@ pub enum Head {
         /// `v1` or `v2`.
         version: RVersion,
     },
-    /// SphereFace2-C's similarity (opensphere defaults `t` = 3, `m` = 0.4).
+    /// SphereFace2's similarity (opensphere defaults `t` = 3, `m` = 0.4, margin `C`).
     SphereFace2 {
         /// The exponent `t ≥ 1` of `g`.
         t: u32,
         /// The margin `m`.
         m: Rational,
+        /// Where the margin goes: `C`, `A` or `M`.
+        margin: S2Margin,
     },
     /// CurricularFace (default `m` = 0.5) with its running `t` (initially 0).
     CurricularFace {
@@ -310,10 +313,13 @@ pub fn target_logit(head: &Head, c: &Rational, prec: u32) -> Result<Approx, Erro
                 RVersion::V1 => ziv::approx_rational("head", &Rational::from(-1), prec),
             }
         }
-        Head::SphereFace2 { t, m } => {
-            let g = super::sphereface2::similarity(*t, c)?;
-            ziv::approx_rational("head", &(g - m), prec)
-        }
+        Head::SphereFace2 { t, m, margin } => match margin {
+            S2Margin::C => {
+                let g = super::sphereface2::similarity(*t, c)?;
+                ziv::approx_rational("head", &(g - m), prec)
+            }
+            _ => s2_angular(*t, &s2_inner(m, *margin), c, prec),
+        },
         Head::AdaFace(ada) => {
             let (a, b) = ada.shifts()?;
             shifted(&a, &b, c, prec)
@@ -322,6 +328,34 @@ pub fn target_logit(head: &Head, c: &Rational, prec: u32) -> Result<Approx, Erro
             unreachable!("handled as a combined margin")
         }
     }
+}
+
+/// SphereFace2's angular margin as a head of its own: `A` is ArcFace clamped at π, `M`
+/// SphereFace-R `v1`.
+pub(super) fn s2_inner(m: &Rational, margin: S2Margin) -> Head {
+    match margin {
+        S2Margin::A => Head::Combined(Combined::arcface(m.clone(), Fallback::ClampPi)),
+        _ => Head::SphereFaceR {
+            m: m.clone(),
+            version: RVersion::V1,
+        },
+    }
+}
+
+/// `g(T(c))` for SphereFace2's `A`/`M` margins, `T` the inner head's target logit: exact
+/// when `T` is; otherwise over `T`'s enclosures (irrational for `A`, algebraic for `M`).
+fn s2_angular(t: u32, inner: &Head, c: &Rational, prec: u32) -> Result<Approx, Error> {
+    super::sphereface2::similarity(t, c)?; // checks t
+    let first = target_logit(inner, c, prec)?;
+    if first.is_exact() {
+        let x = first.mid().to_rational().expect("finite");
+        let g = super::sphereface2::similarity(t, &x)?;
+        return ziv::approx_rational("head", &g, prec);
+    }
+    ziv::ziv("head", prec, |wp| {
+        let x = target_logit(inner, c, wp.min(ziv::MAX_PREC))?;
+        Ok(Some(super::sphereface2::similarity_ival(t, x.enclosure())))
+    })
 }
 
 /// The non-target logit `n(c)` of `head` at `c`; `c_y` is the sample's target cosine
@@ -351,9 +385,10 @@ pub fn nontarget_logit(
             check_real_m(m)?;
             cos_over_m(m, c, prec)
         }
-        Head::SphereFace2 { t, m } => {
+        Head::SphereFace2 { t, m, margin } => {
             let g = super::sphereface2::similarity(*t, c)?;
-            ziv::approx_rational("head", &(g + m), prec)
+            let g = if *margin == S2Margin::C { g + m } else { g };
+            ziv::approx_rational("head", &g, prec)
         }
         Head::CurricularFace { m, t } => {
             let v = if is_hard(m, c, c_y)? {
@@ -378,6 +413,9 @@ pub fn validate(head: &Head) -> Result<(), Error> {
             Head::SphereFace { m } | Head::SphereFaceR { m, .. } => check_real_m(m),
             Head::SphereFace2 { t, .. } if *t == 0 => {
                 Err(bad("t", &Rational::new(), "an exponent t >= 1"))
+            }
+            Head::SphereFace2 { m, margin, .. } if *margin != S2Margin::C => {
+                validate(&s2_inner(m, *margin))
             }
             Head::AdaFace(a) => a.shifts().map(|_| ()),
             _ => Ok(()),

@@ -23,7 +23,34 @@ use crate::multiangle::check_cos;
 use crate::{Error, describe_rational};
 use rug::Rational;
 
-/// SphereFace2-C's parameters.
+/// Where SphereFace2 puts its margin (opensphere's `magn_type`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Margin {
+    /// `C`: on the similarity, target `g(c) − m`, non-target `g(c) + m` (default `m` 0.4).
+    C,
+    /// `A`: additive angular, target `g(cos(min(θ + m, π)))`, non-target `g(c)`.
+    A,
+    /// `M`: multiplicative angular, target `g(cos(min(mθ, π)))`, non-target `g(c)`.
+    M,
+}
+
+/// `g(x) = 2((x + 1)/2)^t − 1` over an enclosure of `x` (`x ≥ −1`).
+pub fn similarity_ival(t: u32, x: &Ival) -> Ival {
+    let wp = x.prec();
+    let half = x.add(&Ival::from_integer(&1.into(), wp)).mul_pow2(-1);
+    let p = (1..t).fold(half.clone(), |acc, _| acc.mul(&half));
+    p.mul_pow2(1).sub(&Ival::from_integer(&1.into(), wp))
+}
+
+/// `g′(x) = t·((x + 1)/2)^(t−1)` over an enclosure of `x`.
+pub fn slope_ival(t: u32, x: &Ival) -> Ival {
+    let wp = x.prec();
+    let half = x.add(&Ival::from_integer(&1.into(), wp)).mul_pow2(-1);
+    let p = (1..t).fold(Ival::from_integer(&1.into(), wp), |acc, _| acc.mul(&half));
+    p.mul(&Ival::from_integer(&t.into(), wp))
+}
+
+/// SphereFace2-C's parameters (the loss is written for the `C` margin).
 #[derive(Clone, Debug, PartialEq)]
 pub struct Params {
     /// The exponent `t ≥ 1` of `g` (default 3).

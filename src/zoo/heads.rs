@@ -28,6 +28,7 @@
 use super::float::{ZooFloat, torch_clamp};
 use crate::arith::F16;
 use crate::head::family::{Head, RVersion};
+use crate::head::sphereface2::Margin;
 use crate::head::{Combined, Fallback};
 use rug::Rational;
 
@@ -148,7 +149,11 @@ impl<T: ZooFloat> HeadFormula<T> for OpenSphere {
             OpenSphere::CosFace => Head::Combined(Combined::cosface(dec(7, 20))),
             OpenSphere::SphereFaceRV1 => r(RVersion::V1),
             OpenSphere::SphereFaceRV2 => r(RVersion::V2),
-            OpenSphere::SphereFace2 => Head::SphereFace2 { t: 3, m: dec(2, 5) },
+            OpenSphere::SphereFace2 => Head::SphereFace2 {
+                t: 3,
+                m: dec(2, 5),
+                margin: Margin::C,
+            },
         }
     }
     fn target(&self, c: T) -> T {

@@ -4,6 +4,7 @@
 use super::{Head, MagFace, RVersion, niven_turns, shifted_piece, within_first_branch};
 use crate::arith::{Ival, ziv};
 use crate::head::Fallback;
+use crate::head::sphereface2::Margin as S2Margin;
 use crate::head::{Semantics, Slope};
 use crate::multiangle::{acos_ival, check_cos};
 use crate::{Angle, Error};
@@ -72,7 +73,8 @@ fn sphere_slope(m: &Rational, c: &Rational, sem: Semantics, prec: u32) -> Result
 /// use asoftmax_spec::head::{Semantics, Slope};
 /// use rug::Rational;
 /// // SphereFace2, t = 3: g′(c) = 3((c + 1)/2)², 3/4 at c = 0.
-/// let h = Head::SphereFace2 { t: 3, m: Rational::from((2, 5)) };
+/// use asoftmax_spec::head::sphereface2::Margin;
+/// let h = Head::SphereFace2 { t: 3, m: Rational::from((2, 5)), margin: Margin::C };
 /// let Slope::Finite(d) = target_slope(&h, &Rational::new(), Semantics::Analytic, 64).unwrap()
 /// else { panic!() };
 /// assert_eq!(d.f64(), 0.75);
@@ -93,7 +95,10 @@ pub fn target_slope(head: &Head, c: &Rational, sem: Semantics, prec: u32) -> Res
             RVersion::V1 if within_first_branch(m, c)? => sphere_slope(m, c, sem, prec),
             RVersion::V1 => exact(&Rational::new(), prec),
         },
-        Head::SphereFace2 { t, .. } => exact(&crate::head::sphereface2::slope(*t, c)?, prec),
+        Head::SphereFace2 { t, m, margin } => match margin {
+            S2Margin::C => exact(&crate::head::sphereface2::slope(*t, c)?, prec),
+            _ => s2_angular_slope(*t, &super::s2_inner(m, *margin), c, sem, prec),
+        },
         Head::AdaFace(ada) => {
             let (a, _) = ada.shifts()?;
             shifted_slope(&a, c, sem, prec)
@@ -102,6 +107,37 @@ pub fn target_slope(head: &Head, c: &Rational, sem: Semantics, prec: u32) -> Res
             unreachable!("handled as a combined margin")
         }
     }
+}
+
+/// `d/dc g(T(c)) = g′(T)·T′(c)` for SphereFace2's `A`/`M` margins (`g′(T) > 0` unless
+/// `T = −1`, where `T′ = 0`): infinities and undefined slopes of `T` carry over.
+fn s2_angular_slope(
+    t: u32,
+    inner: &Head,
+    c: &Rational,
+    sem: Semantics,
+    prec: u32,
+) -> Result<Slope, Error> {
+    let d = match target_slope(inner, c, sem, prec)? {
+        Slope::Finite(d) => d,
+        other => return Ok(other),
+    };
+    let x = super::target_logit(inner, c, prec)?;
+    if d.is_exact() && x.is_exact() {
+        let (dr, xr) = (d.mid().to_rational(), x.mid().to_rational());
+        let g1 = crate::head::sphereface2::slope(t, &xr.expect("finite"))?;
+        return exact(&(g1 * dr.expect("finite")), prec);
+    }
+    ziv::ziv("head_slope", prec, |wp| {
+        let wp = wp.min(ziv::MAX_PREC);
+        let Slope::Finite(d) = target_slope(inner, c, sem, wp)? else {
+            return Ok(None);
+        };
+        let x = super::target_logit(inner, c, wp)?;
+        let g1 = crate::head::sphereface2::slope_ival(t, x.enclosure());
+        Ok(Some(g1.mul(d.enclosure())))
+    })
+    .map(Slope::Finite)
 }
 
 /// `d/dc cos(clamp(θ + a, 0, π)) = sin(θ + a)/sin θ` inside, 0 on the clamped pieces.
