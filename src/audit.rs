@@ -8,6 +8,8 @@
 //! ([`crate::conformance`]) and the kernels it judges ([`crate::fast`], [`crate::zoo`]),
 //! which themselves implement the suite's kernel traits.
 
+pub mod heads;
+
 use crate::arith::{Bf16, F16, Format};
 use crate::conformance::generators::GenConfig;
 use crate::conformance::kernel::LossKernel;

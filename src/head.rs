@@ -12,6 +12,14 @@
 //! [`crate::derivations::heads`]. With `m2 = 0` and an integer `m1` the values are exact
 //! rationals (`T_m1(c)`, `m1·U_{m1−1}(c)`); a real `m1` with `m2 = 0` is SphereFace's
 //! real-`m` margin ([`crate::psi::psi`]) and is rejected here.
+//!
+//! [`family`] holds every other head of the family (opensphere's SphereFace with a real
+//! `m`, SphereFace-R `v1`/`v2`, SphereFace2, CurricularFace, AdaFace, MagFace) behind one
+//! [`family::Head`], with non-target logits and slopes; [`sphereface2`] has SphereFace2's
+//! similarity and its binary cross-entropy loss.
+
+pub mod family;
+pub mod sphereface2;
 
 use crate::arith::{Approx, Ival, ziv};
 use crate::multiangle::{chebyshev_exact, check_cos, check_theta};

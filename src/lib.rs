@@ -24,12 +24,12 @@
 //! | 1 | [`arith`] | intervals over `rug::Float`, exact number parsing, correct rounding, the Ziv loop |
 //! | 2 | [`multiangle`] | `cos(mθ) = T_m(cos θ)`: recurrence, binomial, De Moivre, exact coefficients, `U_{m−1}`, `cos(m·acos c)`; [`Angle`] |
 //! | 3 | [`psi`] | ψ, its branch index, `dψ/dθ`, `dψ/dc`, θ-form and c-form |
-//! | 4 | [`head`] | the margin family: combined-margin target logits `cos(m1θ + m2) − m3`, fallbacks, gradient semantics |
+//! | 4 | [`head`] | the margin family: combined-margin target logits `cos(m1θ + m2) − m3`, fallbacks, gradient semantics; every other head (`head::family`: SphereFace with real m, SphereFace-R, SphereFace2 and its loss, CurricularFace, AdaFace, MagFace) |
 //! | 5 | [`loss`], [`margin`], [`fd`] | the loss and its gradients; the angular margin, `m_min` and Table 1; finite differences |
 //! | 6 | [`names`] | one name table per enum the JSON Lines interfaces and the command line share |
 //! | 7 | [`conformance`] | kernel traits, metrics, tolerance policies, generators, strategies, suites, gradient checks |
-//! | 8 | [`fast`], [`zoo`] | the crate's own `f32`/`f64` kernels; the published formulas, written from their definitions |
-//! | 9 | [`audit`] | the suite over the fast kernels, the textbook and the zoo, as one accuracy table |
+//! | 8 | [`fast`], [`zoo`] | the crate's own `f32`/`f64` kernels; the published formulas, written from their definitions (the margin family's in `zoo::heads`) |
+//! | 9 | [`audit`] | the suite over the fast kernels, the textbook and the zoo, as one accuracy table; the published head formulas against the family's oracle (`audit::heads`) |
 //! | 10 | `cli` (feature `cli`), `fuzzing` (feature `fuzzing`) | the command-line tool's readers and writers; the fuzz targets' checks |
 //!
 //! [`derivations`] holds the book's chapters that derive the modules' formulas (cos(mθ), ψ,

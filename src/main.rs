@@ -444,6 +444,15 @@ fn print_audit(
         "## Loss and gradients (scaled ulps relative to the allowance)\n"
     )?;
     writeln!(out, "{}", audit::loss_table(&loss_reports))?;
+    writeln!(
+        out,
+        "## The margin family's published heads (target and non-target logits against the oracle)\n"
+    )?;
+    writeln!(
+        out,
+        "{}",
+        audit::heads::head_table(&audit::heads::run_heads())
+    )?;
     let mut failing: Vec<String> = reports
         .iter()
         .filter(|r| !r.passed())

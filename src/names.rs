@@ -23,6 +23,8 @@
 //! ```
 
 use crate::arith::Format;
+use crate::head::family::{HeadKind, RVersion};
+use crate::head::sphereface2::Margin as S2Margin;
 use crate::head::{Fallback, Semantics};
 use crate::loss::{Backward, Variant};
 use crate::loss_filter::Tier;
@@ -136,6 +138,27 @@ names!(Semantics, "semantics", {
     Semantics::DifferentiableAcos => "differentiable_acos",
 });
 
+names!(HeadKind, "head", {
+    HeadKind::Combined => "combined",
+    HeadKind::SphereFace => "sphereface",
+    HeadKind::SphereFaceR => "sphereface_r",
+    HeadKind::SphereFace2 => "sphereface2",
+    HeadKind::CurricularFace => "curricularface",
+    HeadKind::AdaFace => "adaface",
+    HeadKind::MagFace => "magface",
+});
+
+names!(S2Margin, "margin type", {
+    S2Margin::C => "c",
+    S2Margin::A => "a",
+    S2Margin::M => "m",
+});
+
+names!(RVersion, "version", {
+    RVersion::V1 => "v1",
+    RVersion::V2 => "v2",
+});
+
 // `Format` and `Setting` spell their names themselves, next to the type (their inherent
 // `name` is public API of `arith` and `margin`, below this module): one spelling each.
 names!(Tier, "tier", {
@@ -172,6 +195,9 @@ pub(crate) mod tests {
         round_trip::<Setting>();
         round_trip::<Fallback>();
         round_trip::<Semantics>();
+        round_trip::<HeadKind>();
+        round_trip::<RVersion>();
+        round_trip::<S2Margin>();
     }
 
     #[test]

@@ -109,6 +109,14 @@ pub fn generate() -> Result<Vec<GenFile>, Error> {
             content: audit_f16_table(),
         },
         GenFile {
+            name: "audit_heads.md".into(),
+            content: format!(
+                "{}{}",
+                md_header("margin-family audit"),
+                asoftmax_spec::audit::heads::head_table(&asoftmax_spec::audit::heads::run_heads())
+            ),
+        },
+        GenFile {
             name: "psi.svg".into(),
             content: psi_plot()?,
         },
@@ -957,72 +965,123 @@ fn psi_plot() -> Result<String, Error> {
     Ok(s)
 }
 
-/// The target logits of the margin family against θ (`head::target_logit` at
-/// `c = fl(cos θ)`), with ψ for m = 2 and the plain `cos θ` for comparison.
+/// The target logits of the margin family against θ (`head::family::target_logit` at
+/// `c = fl(cos θ)`): every head with its defaults, ψ for m = 2, the plain `cos θ` (which
+/// is also SphereFace-R v2's target logit) and v2's non-target logit `cos(θ/m)`.
 fn heads_plot() -> Result<String, Error> {
-    use asoftmax_spec::head::{Combined, Fallback, target_logit};
+    use asoftmax_spec::head::family::{
+        AdaFace, Head, MagFace, RVersion, nontarget_logit, target_logit,
+    };
+    use asoftmax_spec::head::{Combined, Fallback};
     let n = 360;
     let pi = std::f64::consts::PI;
     let thetas: Vec<f64> = (0..=n).map(|i| pi * f64::from(i) / f64::from(n)).collect();
-    let (frame, xticks, yticks) = theta_frame(-3, 1);
+    let (mut frame, xticks, yticks) = theta_frame(-3, 1);
+    frame.h = 600.0;
     let mut s = frame.open(
         "The margin family's target logits against θ",
-        "target logit t(θ): ArcFace (m = 0.5) with each fallback, CosFace (m = 0.35), combined, ψ",
+        "target logit t(θ) of every head of the family (defaults), ψ for m = 2, cos θ",
         "Target logits on [0, pi]: ArcFace m = 0.5 without fallback rises again past pi − 0.5; \
-         with the clamp at pi it stays at −1; with the linear fallback it drops below −1; \
-         CosFace is cos theta − 0.35; psi for m = 2 falls to −3.",
+         with the clamp at pi it stays at −1; with the linear fallback (also CurricularFace's and \
+         MagFace's) it drops below −1; CosFace is cos theta − 0.35; psi for m = 2 falls to −3 and \
+         for m = 1.5 to −2; SphereFace-R v1 stops at −1; SphereFace2's g(c) − 0.4 and AdaFace's \
+         shifted curves; SphereFace-R v2 leaves the target at cos theta and raises the others to \
+         cos(theta/1.5).",
         &xticks,
         &yticks,
         "θ",
         "t(θ)",
     );
     let q = |s: &str| asoftmax_spec::arith::parse_exact(s).expect("a decimal");
-    let heads: [(&str, Combined); 5] = [
-        (
-            "ArcFace 0.5, none",
-            Combined::arcface(q("0.5"), Fallback::None),
-        ),
-        (
-            "ArcFace 0.5, clamp_pi",
-            Combined::arcface(q("0.5"), Fallback::ClampPi),
-        ),
-        (
-            "ArcFace 0.5, linear",
-            Combined::arcface(q("0.5"), Fallback::Linear),
-        ),
-        ("CosFace 0.35", Combined::cosface(q("0.35"))),
+    let arc = |f| Head::Combined(Combined::arcface(q("0.5"), f));
+    let heads: Vec<(&str, Head)> = vec![
+        ("ArcFace 0.5, none", arc(Fallback::None)),
+        ("ArcFace 0.5, clamp_pi", arc(Fallback::ClampPi)),
+        ("ArcFace 0.5, linear; CurricularFace", arc(Fallback::Linear)),
+        ("CosFace 0.35", Head::Combined(Combined::cosface(q("0.35")))),
         (
             "combined 1, 0.3, 0.2",
-            Combined {
+            Head::Combined(Combined {
                 m1: Rational::from(1),
                 m2: q("0.3"),
                 m3: q("0.2"),
                 fallback: Fallback::None,
+            }),
+        ),
+        ("ψ, m = 2", Head::SphereFace { m: q("2") }),
+        ("SphereFace ψ, m = 1.5", Head::SphereFace { m: q("1.5") }),
+        (
+            "SphereFace-R v1, m = 1.5",
+            Head::SphereFaceR {
+                m: q("1.5"),
+                version: RVersion::V1,
             },
         ),
+        (
+            "SphereFace2-C, t = 3, m = 0.4",
+            Head::SphereFace2 {
+                t: 3,
+                m: q("0.4"),
+                margin: asoftmax_spec::head::sphereface2::Margin::C,
+            },
+        ),
+        (
+            "AdaFace 0.4, ‖x‖ = 30 (μ 20, σ 5)",
+            Head::AdaFace(AdaFace {
+                m: q("0.4"),
+                h: q("0.333"),
+                eps: q("0.001"),
+                norm: q("30"),
+                mean: q("20"),
+                std: q("5"),
+            }),
+        ),
+        (
+            "MagFace, a = 60 (m = 0.625)",
+            Head::MagFace(MagFace {
+                l_a: q("10"),
+                u_a: q("110"),
+                l_m: q("0.45"),
+                u_m: q("0.8"),
+                a: q("60"),
+                fallback: Fallback::Linear,
+            }),
+        ),
+    ];
+    let palette = [
+        COLORS[0], COLORS[1], COLORS[2], COLORS[3], COLORS[4], COLORS[5], "#e377c2", "#17becf",
+        "#bcbd22", "#000000", "#ff9896",
     ];
     let mut legend = Vec::new();
-    for (i, (label, h)) in heads.iter().enumerate() {
+    for ((label, h), color) in heads.iter().zip(palette) {
         let mut pts = Vec::with_capacity(thetas.len());
         for t in &thetas {
             let c = Rational::from_f64(t.cos()).expect("finite");
             pts.push((*t, target_logit(h, &c, 53)?.f64()));
         }
-        s.push_str(&frame.polyline(&pts, COLORS[i], None));
-        legend.push(((*label).to_string(), COLORS[i], None));
+        s.push_str(&frame.polyline(&pts, color, None));
+        legend.push(((*label).to_string(), color, None));
     }
-    let mut psi2 = Vec::with_capacity(thetas.len());
+    let v2 = Head::SphereFaceR {
+        m: q("1.5"),
+        version: RVersion::V2,
+    };
     let mut plain = Vec::with_capacity(thetas.len());
+    let mut other = Vec::with_capacity(thetas.len());
     for t in &thetas {
-        let at = Angle::Theta(Rational::from_f64(*t).expect("finite"));
-        psi2.push((*t, psi::psi(&Rational::from(2), &at, 53)?.f64()));
+        let c = Rational::from_f64(t.cos()).expect("finite");
         plain.push((*t, t.cos()));
+        other.push((*t, nontarget_logit(&v2, &c, &c, 53)?.f64()));
     }
-    s.push_str(&frame.polyline(&psi2, COLORS[5], None));
-    legend.push(("ψ, m = 2".into(), COLORS[5], None));
     s.push_str(&frame.polyline(&plain, "#7f7f7f", Some("6 4")));
-    legend.push(("cos θ".into(), "#7f7f7f", Some("6 4")));
-    s.push_str(&frame.legend(&legend, 70.0, frame.py(-1.55), 190.0));
+    legend.push((
+        "cos θ (SphereFace-R v2 target)".into(),
+        "#7f7f7f",
+        Some("6 4"),
+    ));
+    s.push_str(&frame.polyline(&other, "#7f7f7f", Some("2 3")));
+    legend.push(("v2 non-target cos(θ/1.5)".into(), "#7f7f7f", Some("2 3")));
+    s.push_str(&frame.legend(&legend, 70.0, frame.py(-1.15), 270.0));
     s.push_str("</svg>\n");
     Ok(s)
 }

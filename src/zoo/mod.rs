@@ -16,6 +16,10 @@
 //! | [`HardCodedT`] | `hardcoded-T-truncated-pi` | clcarwin/sphereface_pytorch `AngleLinear` | `T_0..T_5` table, `k = ⌊mθ/3.14159265⌋` |
 //! | [`TaylorCos`] | `taylor-cos-x9` | clcarwin/sphereface_pytorch `myphi` | `clamp(1 − x²/2! + … + x⁸/8! − x⁹/9!, −m, 1)`, `x = m·acos c` |
 //!
+//! [`heads`] holds the margin family's published formulas (opensphere, insightface,
+//! pytorch-metric-learning: target and non-target logits with their clamps), judged
+//! against [`crate::head::family`] by the audit's head table.
+//!
 //! [`caffe_backward`] is the original layer's batch-level backward (normalized
 //! x-gradient coefficients, margin-blind W gradient).
 //!
@@ -49,6 +53,7 @@ mod acos_clamp;
 mod binomial;
 mod caffe;
 pub mod float;
+pub mod heads;
 mod sphereface_pytorch;
 
 pub use acos_clamp::AcosClamp;
