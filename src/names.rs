@@ -1,6 +1,6 @@
 //! One name table per enum: the spelling of every choice the JSON Lines interfaces
 //! and the command line share (loss variant, backward, float format, `m_min` setting,
-//! a head's fallback and gradient semantics).
+//! a head, its fallback and gradient semantics).
 //!
 //! Each enum implements [`Name`]: [`Name::name`] is its canonical spelling — the one
 //! written in JSON and shown in help texts — and [`Name::parse`] reads it back, with an
@@ -23,7 +23,7 @@
 //! ```
 
 use crate::arith::Format;
-use crate::head::{Fallback, Semantics};
+use crate::head::{Fallback, Kind, Semantics};
 use crate::loss::{Backward, Variant};
 use crate::margin::Setting;
 
@@ -129,6 +129,12 @@ names!(Fallback, "fallback", {
     Fallback::Easy => "easy",
 });
 
+names!(Kind, "head", {
+    Kind::Combined => "combined",
+    Kind::ArcFace => "arcface",
+    Kind::CosFace => "cosface",
+});
+
 names!(Semantics, "semantics", {
     Semantics::Analytic => "analytic",
     Semantics::StraightThrough => "straight_through",
@@ -166,6 +172,7 @@ pub(crate) mod tests {
         round_trip::<Setting>();
         round_trip::<Fallback>();
         round_trip::<Semantics>();
+        round_trip::<Kind>();
     }
 
     #[test]
