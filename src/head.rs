@@ -228,8 +228,10 @@ fn within_pi(h: &Combined, c: &ExactCos<'_>) -> Result<bool, Error> {
             ExactCos::Surd { square, positive } => (*square, *positive),
         };
         // An irrational cos(π/m) with a rational square: m = 4 (½) or m = 6 (¾).
-        if m == 1 || (positive && ((m == 4 && *square == Rational::from((1, 2)))
-                || (m == 6 && *square == Rational::from((3, 4)))))
+        if m == 1
+            || (positive
+                && ((m == 4 && *square == Rational::from((1, 2)))
+                    || (m == 6 && *square == Rational::from((3, 4)))))
         {
             return Ok(true);
         }
@@ -402,11 +404,7 @@ pub(crate) fn slope_at(
 
 /// `d/dc cos(m1θ + m2) = m1·sin(m1θ + m2)/sin θ` where it is exact or not finite: its
 /// values at `c = ±1`, and `m1·U_{m1−1}(c)` for `m2 = 0` at a rational `c`.
-fn margin_slope(
-    h: &Combined,
-    c: &ExactCos<'_>,
-    semantics: Semantics,
-) -> Result<SlopeAt, Error> {
+fn margin_slope(h: &Combined, c: &ExactCos<'_>, semantics: Semantics) -> Result<SlopeAt, Error> {
     let ExactCos::Rational(c) = *c else {
         return Ok(SlopeAt::Interior);
     };

@@ -184,7 +184,10 @@ fn no_gradient_where_the_slope_is_not_finite() {
     for (s, what) in [
         (spec(arc.clone(), Semantics::Analytic), "+inf"),
         (spec(arc.clone(), Semantics::DifferentiableAcos), "+inf"),
-        (spec(double.clone(), Semantics::DifferentiableAcos), "undefined"),
+        (
+            spec(double.clone(), Semantics::DifferentiableAcos),
+            "undefined",
+        ),
     ] {
         match loss(&s, true, 64) {
             Err(Error::Degenerate { what: msg }) => assert!(msg.contains(what), "{msg}"),
@@ -227,10 +230,20 @@ fn head_inputs_are_validated() {
     assert!(matches!(loss(&s, false, 64), Err(Error::Degenerate { .. })));
     let mut s = batch(Combined::cosface(q(2, 5)), Semantics::Analytic, 0);
     s.m = Rational::from(4);
-    assert!(matches!(loss(&s, false, 64), Err(Error::Domain { arg: "m", .. })));
-    let mut s = batch(Combined::arcface(q(4, 1), Fallback::None), Semantics::Analytic, 0);
+    assert!(matches!(
+        loss(&s, false, 64),
+        Err(Error::Domain { arg: "m", .. })
+    ));
+    let mut s = batch(
+        Combined::arcface(q(4, 1), Fallback::None),
+        Semantics::Analytic,
+        0,
+    );
     s.m = Rational::from(1);
-    assert!(matches!(loss(&s, false, 64), Err(Error::Domain { arg: "m2", .. })));
+    assert!(matches!(
+        loss(&s, false, 64),
+        Err(Error::Domain { arg: "m2", .. })
+    ));
 }
 
 /// The identity head (`m1 = 1`, `m2 = m3 = 0`) is the plain cosine-logit softmax: with

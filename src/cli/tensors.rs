@@ -68,6 +68,9 @@ pub fn generate(
     if o.ops != [Op::Loss] {
         return Err("--out writes loss vectors only (tensor files): give --op loss".into());
     }
+    if o.head.is_some() {
+        return Err("--out writes A-Softmax/L-Softmax tensor files: a --head's vectors use the JSON Lines route".into());
+    }
     if !matches!(o.dtype, Format::F32 | Format::F64) || o.scheme != Scheme::Native {
         return Err(format!(
             "--out writes f32 and f64 tensor files of the native scheme (dtype {}, scheme {}: \
@@ -159,7 +162,7 @@ fn margin_cases<T: FloatFormat>(
             )?;
         }
         let mut entry = Map::new();
-        entry.insert("id".into(), json!(vectors::loss_id(o.dtype, m, i)));
+        entry.insert("id".into(), json!(vectors::loss_id(o, m, i)));
         entry.insert("dir".into(), json!(name));
         entry.insert("op".into(), json!(Op::Loss.name()));
         entry.insert("dtype".into(), json!(o.dtype.name()));
@@ -372,6 +375,7 @@ fn read_case(entry: &Value, root: &Path) -> Result<Case, String> {
         scale,
         variant,
         backward,
+        head: None,
     };
     Ok(Case {
         id,
