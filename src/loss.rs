@@ -990,6 +990,97 @@ fn projection(a: &Row, b: &Row, ab: &Rational) -> Option<Proj> {
     })
 }
 
+/// The exact geometry of a target pair `(x, W)` (both nonzero, `v = W·x`): `c` when
+/// rational and as `±√c²`, `sin θ`, `(W·W)(x·x)`; no margin values yet ([`exact_margin`]).
+fn target_geometry(xr: &Row, wr: &Row, v: &Rational) -> Target {
+    let prod = Rational::from(&wr.sq * &xr.sq);
+    let v2 = Rational::from(v.square_ref());
+    let sin2 = Rational::from(&prod - &v2) / &prod;
+    let c2_le_half = Rational::from(&v2 / &prod) <= Rational::from((1, 2));
+    let prod = SqrtQ::new(prod);
+    // c = (W·x)/√prod: rational when prod is a square, or when W·x = 0.
+    let c_exact = match &prod.root {
+        _ if *v == 0 => Some(Rational::new()),
+        Some(r) => Some(Rational::from(v / r)),
+        None => None,
+    };
+    let c2 = Rational::from(&v2 / &prod.q);
+    let root = Surd::sqrt(c2.clone());
+    Target {
+        c_surd: if *v > 0 {
+            root
+        } else {
+            root.scale(&Rational::from(-1))
+        },
+        c2,
+        lin: None,
+        prod,
+        c_exact,
+        sin: SqrtQ::new(sin2),
+        c2_le_half,
+        wx_pos: *v > 0,
+        psi_exact: None,
+        dpsi_exact: None,
+        piece: None,
+    }
+}
+
+/// The margin's exact values at target `t` (sample `i`, class `yi`): ψ and ψ′ (rational
+/// `c`, a threshold, `c = 1`), the linear form of ψ at an irrational `c`, or a head's
+/// piece, value and slope ([`head_exact`]); with `slope` (the margin backward), the
+/// errors where there is no gradient.
+fn exact_margin(
+    mg: &Margin,
+    t: &mut Target,
+    slope: bool,
+    i: usize,
+    yi: usize,
+) -> Result<(), Error> {
+    let (psi_exact, dpsi_exact) = match (mg, &t.c_exact) {
+        (Margin::Head(h, sem), c) => {
+            let at = match c {
+                Some(c) => ExactCos::Rational(c),
+                None => ExactCos::Surd {
+                    square: &t.c2,
+                    positive: t.wx_pos,
+                },
+            };
+            let (value, dvalue, piece) = head_exact(h, *sem, &at, slope, i, yi)?;
+            t.piece = Some(piece);
+            (value, dvalue)
+        }
+        (Margin::Int(mi), Some(c)) => (
+            Some(psi::psi_cos_exact(*mi, c)?),
+            Some(psi::dpsi_dcos_exact(*mi, c)?),
+        ),
+        // c = cos(jπ/m) irrational (c² = 1/2 or 3/4): ψ = 1 − 2j, ψ′ = 0.
+        (Margin::Int(mi), None) => match threshold_of(*mi, &t.c2, t.wx_pos) {
+            Some(j) => (
+                Some(Rational::from(1 - 2 * i64::from(j))),
+                Some(Rational::new()),
+            ),
+            None => (None, None),
+        },
+        (Margin::Real(mr), Some(c)) if *c == 1 => (
+            Some(Rational::from(1)),
+            Some(Rational::from(mr.square_ref())),
+        ),
+        (Margin::Real(mr), Some(c)) if *c == -1 && slope => {
+            return Err(degenerate(format!(
+                "x[{i}] is antiparallel to w[{yi}] (θ = π): for the non-integer margin m = {}, ψ has an infinite slope in cos θ there and the loss has no gradient",
+                describe_rational(mr)
+            )));
+        }
+        _ => (None, None),
+    };
+    if let (Margin::Int(mi), None, None) = (mg, &t.c_exact, &psi_exact) {
+        t.lin = linear_psi(*mi, &t.c2, t.wx_pos)?;
+    }
+    t.psi_exact = psi_exact;
+    t.dpsi_exact = dpsi_exact;
+    Ok(())
+}
+
 fn prepare(spec: &LossSpec, grad: bool) -> Result<Prepared<'_>, Error> {
     let (n, classes, d) = validate(spec)?;
     let logits = logits_of(spec);
@@ -1047,99 +1138,9 @@ fn prepare(spec: &LossSpec, grad: bool) -> Result<Prepared<'_>, Error> {
                 TargetLogit::Zero
             }
             Some(mg) => {
-                let v = &wx[i * classes + yi];
-                let prod = Rational::from(&w[yi].sq * &x[i].sq);
-                let v2 = Rational::from(v.square_ref());
-                let sin2 = Rational::from(&prod - &v2) / &prod;
-                let c2_le_half = Rational::from(&v2 / &prod) <= Rational::from((1, 2));
-                let prod = SqrtQ::new(prod);
-                // c = (W·x)/√prod: rational when prod is a square, or when W·x = 0.
-                let c_exact = match &prod.root {
-                    _ if *v == 0 => Some(Rational::new()),
-                    Some(r) => Some(Rational::from(v / r)),
-                    None => None,
-                };
-                let positive = *v > 0;
-                let c2 = Rational::from(&v2 / &prod.q);
-                if let Margin::Head(h, sem) = mg {
-                    let at = match &c_exact {
-                        Some(c) => ExactCos::Rational(c),
-                        None => ExactCos::Surd {
-                            square: &c2,
-                            positive,
-                        },
-                    };
-                    let (psi_exact, dpsi_exact, piece) =
-                        head_exact(h, *sem, &at, margin_backward, i, yi)?;
-                    let root = Surd::sqrt(c2.clone());
-                    targets.push(TargetLogit::Margin(Box::new(Target {
-                        c_surd: if positive {
-                            root
-                        } else {
-                            root.scale(&Rational::from(-1))
-                        },
-                        c2,
-                        lin: None,
-                        prod,
-                        c_exact,
-                        sin: SqrtQ::new(sin2),
-                        c2_le_half,
-                        wx_pos: positive,
-                        psi_exact,
-                        dpsi_exact,
-                        piece: Some(piece),
-                    })));
-                    continue;
-                }
-                let (psi_exact, dpsi_exact) = match (mg, &c_exact) {
-                    (Margin::Int(mi), Some(c)) => (
-                        Some(psi::psi_cos_exact(*mi, c)?),
-                        Some(psi::dpsi_dcos_exact(*mi, c)?),
-                    ),
-                    // c = cos(jπ/m) irrational (c² = 1/2 or 3/4): ψ = 1 − 2j, ψ′ = 0.
-                    (Margin::Int(mi), None) => {
-                        match threshold_of(*mi, &(&v2 / prod.q.clone()), *v > 0) {
-                            Some(j) => (
-                                Some(Rational::from(1 - 2 * i64::from(j))),
-                                Some(Rational::new()),
-                            ),
-                            None => (None, None),
-                        }
-                    }
-                    (Margin::Real(mr), Some(c)) if *c == 1 => (
-                        Some(Rational::from(1)),
-                        Some(Rational::from(mr.square_ref())),
-                    ),
-                    (Margin::Real(mr), Some(c)) if *c == -1 && margin_backward => {
-                        return Err(degenerate(format!(
-                            "x[{i}] is antiparallel to w[{yi}] (θ = π): for the non-integer margin m = {}, ψ has an infinite slope in cos θ there and the loss has no gradient",
-                            describe_rational(mr)
-                        )));
-                    }
-                    _ => (None, None),
-                };
-                let lin = match (mg, &c_exact, &psi_exact) {
-                    (Margin::Int(mi), None, None) => linear_psi(*mi, &c2, *v > 0)?,
-                    _ => None,
-                };
-                let root = Surd::sqrt(c2.clone());
-                TargetLogit::Margin(Box::new(Target {
-                    c2,
-                    c_surd: if *v > 0 {
-                        root
-                    } else {
-                        root.scale(&Rational::from(-1))
-                    },
-                    lin,
-                    prod,
-                    c_exact,
-                    sin: SqrtQ::new(sin2),
-                    c2_le_half,
-                    wx_pos: *v > 0,
-                    psi_exact,
-                    dpsi_exact,
-                    piece: None,
-                }))
+                let mut t = target_geometry(&x[i], &w[yi], &wx[i * classes + yi]);
+                exact_margin(mg, &mut t, margin_backward, i, yi)?;
+                TargetLogit::Margin(Box::new(t))
             }
         };
         targets.push(t);
