@@ -201,7 +201,7 @@ enum Judged {
     Scalar(ScalarOp),
     /// A loss batch with its exact gradients (row-major).
     Loss {
-        batch: Batch<f64>,
+        batch: Box<Batch<f64>>,
         grad_x: Vec<Rational>,
         grad_w: Vec<Rational>,
     },
@@ -382,7 +382,7 @@ fn loss_vector(
         batch.n, batch.classes, batch.dim
     );
     let judged = Judged::Loss {
-        batch,
+        batch: Box::new(batch),
         grad_x: flat(grad_x),
         grad_w: flat(grad_w),
     };
