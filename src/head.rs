@@ -55,6 +55,18 @@ pub enum Kind {
     CosFace,
 }
 
+impl Semantics {
+    /// The wire name (`analytic`, `straight_through`, `differentiable_acos`): the one
+    /// spelling, used by [`crate::names`] and by the loss oracle's messages.
+    pub const fn name(self) -> &'static str {
+        match self {
+            Semantics::Analytic => "analytic",
+            Semantics::StraightThrough => "straight_through",
+            Semantics::DifferentiableAcos => "differentiable_acos",
+        }
+    }
+}
+
 /// The combined margin `cos(m1·θ + m2) − m3` with a fallback.
 #[derive(Clone, Debug, PartialEq)]
 pub struct Combined {

@@ -1,4 +1,5 @@
-//! The A-Softmax (SphereFace) and L-Softmax losses of a batch, with analytic gradients.
+//! The A-Softmax (SphereFace) and L-Softmax losses of a batch, and those of the margin
+//! family's heads ([`Head`]: ArcFace, CosFace, the combined margin), with analytic gradients.
 //!
 //! [`loss`] takes a [`LossSpec`]: features `X` (`N × d`), class weights `W` (`C × d`),
 //! labels, a rational margin `m ≥ 1`, the annealing weight `λ ≥ 0` of
@@ -738,7 +739,8 @@ fn head_exact(
                     ExactCos::Surd { .. } => "an irrational c".into(),
                 };
                 return Err(degenerate(format!(
-                    "sample {i}: the head's target logit (class {yi}) has slope {what} in cos θ at c = {at} under the {semantics:?} semantics: the loss has no gradient there (autograd gives inf or NaN); request the value only, or use straight_through"
+                    "sample {i}: the head's target logit (class {yi}) has slope {what} in cos θ at c = {at} under the {} semantics: the loss has no gradient there (a float backward gives inf or NaN); request the value only, or use straight_through",
+                    semantics.name()
                 )));
             }
         }

@@ -135,13 +135,13 @@ names!(Kind, "head", {
     Kind::CosFace => "cosface",
 });
 
-names!(Semantics, "semantics", {
-    Semantics::Analytic => "analytic",
-    Semantics::StraightThrough => "straight_through",
-    Semantics::DifferentiableAcos => "differentiable_acos",
-});
+names!(Semantics, "semantics", [
+    Semantics::Analytic,
+    Semantics::StraightThrough,
+    Semantics::DifferentiableAcos,
+] => Semantics::name);
 
-// `Format` and `Setting` spell their names themselves, next to the type (their inherent
+// `Format`, `Setting` and `Semantics` spell their names themselves, next to the type (their inherent
 // `name` is public API of `arith` and `margin`, below this module): one spelling each.
 names!(Format, "dtype", [Format::F32, Format::F64, Format::F16, Format::Bf16] => Format::name);
 

@@ -377,10 +377,16 @@ fn loss_vector(
         backward,
         head,
     };
-    let desc = format!(
-        "loss N={} C={} d={} m={m} ({origin})",
-        batch.n, batch.classes, batch.dim
-    );
+    let desc = match batch.head {
+        Some(_) => format!(
+            "loss N={} C={} d={} ({origin})",
+            batch.n, batch.classes, batch.dim
+        ),
+        None => format!(
+            "loss N={} C={} d={} m={m} ({origin})",
+            batch.n, batch.classes, batch.dim
+        ),
+    };
     let judged = Judged::Loss {
         batch: Box::new(batch),
         grad_x: flat(grad_x),

@@ -97,13 +97,9 @@ impl HeadOption {
         let head = head_of(&mut f)?.ok_or("missing field \"head\"")?;
         f.finish()?;
         head.margin.validate().map_err(|e| e.to_string())?;
-        let kind = f_kind(&fields)?;
+        let kind = Kind::parse(fields.get("head").and_then(Value::as_str).unwrap_or(""))?;
         Ok(HeadOption { fields, kind, head })
     }
-}
-
-fn f_kind(fields: &Map<String, Value>) -> Result<Kind, String> {
-    Kind::parse(fields.get("head").and_then(Value::as_str).unwrap_or(""))
 }
 
 pub(crate) fn hex<T: FloatFormat>(v: T) -> String {
@@ -204,7 +200,16 @@ pub(crate) fn loss_cases<T: FloatFormat>(o: &VectorsOptions, m: u32) -> Vec<(usi
             if let Some(h) = &o.head {
                 case.batch.m = 1;
                 case.batch.head = Some(h.head.clone());
-                case.origin = format!("{} head={}", case.origin, Value::Object(h.fields.clone()));
+                case.origin = format!(
+                    "{:?} N={} C={} d={} λ={} s={} head={}",
+                    kind,
+                    o.batch,
+                    o.classes,
+                    o.dim,
+                    o.lambda,
+                    o.scale,
+                    Value::Object(h.fields.clone())
+                );
             }
             (i, case)
         })
