@@ -193,7 +193,8 @@ struct VectorsArgs {
     #[arg(long)]
     round_to_odd: bool,
     /// Loss: a head of the margin family (combined, arcface, cosface) with cosine
-    /// logits, in place of --variant, --m and --backward; its parameters below.
+    /// logits, in place of --variant and --backward (which are then unused, as is --m
+    /// for the loss: one group of --count batches); its parameters below.
     #[arg(long, value_parser = name_parser::<Kind>())]
     head: Option<Kind>,
     /// Head: the margin m of arcface (radians) or cosface, an exact decimal or hex float.
