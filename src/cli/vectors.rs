@@ -13,7 +13,9 @@
 //! Version 3 added loss lines with a head (`"head"`, its parameters and `"semantics"`,
 //! as `eval` reads them, in place of `variant`, `m` and `backward`): those lines are
 //! written as version 3, every other line still as version 2 ([`BASE_VECTORS_VERSION`]),
-//! byte for byte as before.
+//! byte for byte as before. A head batch where the head's slope is not finite at a target
+//! (a feature exactly parallel to its class row after rounding to the dtype, for a head
+//! with `m2 ≠ 0`) has no gradient: it is left out, and its id skipped.
 
 use super::eval::head_of;
 use super::json::{Fields, approx_fields, approx_json};
