@@ -1342,23 +1342,23 @@ fn head_ival(
     wp: u32,
     want_slope: bool,
 ) -> Option<(Ival, Option<Ival>)> {
-    let need_theta = t.psi_exact.is_none() || (want_slope && t.dpsi_exact.is_none());
-    let theta = if need_theta {
-        Some(theta_ival(t, c, wp)?)
-    } else {
-        None
+    // θ = acos c, computed once when a value or slope is not exact.
+    let mut th: Option<Ival> = None;
+    let mut theta = || -> Option<Ival> {
+        if th.is_none() {
+            th = theta_ival(t, c, wp);
+        }
+        th.clone()
     };
     let piece = t.piece.expect("a head's target has its piece");
-    let value = match (&t.psi_exact, &theta) {
-        (Some(v), _) => Ival::from_rational(v, wp),
-        (None, Some(th)) => head::value_ival(h, piece, c, th, wp),
-        (None, None) => unreachable!("θ is computed when the value is not exact"),
+    let value = match &t.psi_exact {
+        Some(v) => Ival::from_rational(v, wp),
+        None => head::value_ival(h, piece, c, &theta()?, wp),
     };
-    let slope = match (want_slope, &t.dpsi_exact, &theta) {
-        (false, _, _) => None,
-        (true, Some(v), _) => Some(Ival::from_rational(v, wp)),
-        (true, None, Some(th)) => Some(head::slope_ival(h, th, &t.sin.ival(wp), wp)?),
-        (true, None, None) => unreachable!("θ is computed when the slope is not exact"),
+    let slope = match (want_slope, &t.dpsi_exact) {
+        (false, _) => None,
+        (true, Some(v)) => Some(Ival::from_rational(v, wp)),
+        (true, None) => Some(head::slope_ival(h, &theta()?, &t.sin.ival(wp), wp)?),
     };
     Some((value, slope))
 }
