@@ -363,6 +363,7 @@ pub fn loss_batch<T: FloatFormat>(case: &LossCase) -> Batch<T> {
         } else {
             Backward::Full
         },
+        head: None,
     }
 }
 

@@ -51,6 +51,49 @@ pub enum Semantics {
     DifferentiableAcos,
 }
 
+/// The heads by name, one table for the whole family (the `"head"` of `eval`/`vectors`
+/// lines and `--head` on the command line). The loss oracle and the tool take the
+/// combined margin and its published special cases ([`Kind::LOSS`]); the others have
+/// their target and non-target logits in [`family`].
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Kind {
+    /// `cos(m1·θ + m2) − m3` with `m1`, `m2`, `m3` and a fallback ([`Combined`]).
+    Combined,
+    /// ArcFace: `cos(θ + m) − 0` with a fallback ([`Combined::arcface`]).
+    ArcFace,
+    /// CosFace: `cos θ − m` ([`Combined::cosface`]).
+    CosFace,
+    /// [`family::Head::SphereFace`].
+    SphereFace,
+    /// [`family::Head::SphereFaceR`].
+    SphereFaceR,
+    /// [`family::Head::SphereFace2`].
+    SphereFace2,
+    /// [`family::Head::CurricularFace`].
+    CurricularFace,
+    /// [`family::Head::AdaFace`].
+    AdaFace,
+    /// [`family::Head::MagFace`].
+    MagFace,
+}
+
+impl Kind {
+    /// The heads the loss oracle ([`crate::loss::Head`]) and `eval`/`vectors` take.
+    pub const LOSS: [Kind; 3] = [Kind::Combined, Kind::ArcFace, Kind::CosFace];
+}
+
+impl Semantics {
+    /// The wire name (`analytic`, `straight_through`, `differentiable_acos`): the one
+    /// spelling, used by [`crate::names`] and by the loss oracle's messages.
+    pub const fn name(self) -> &'static str {
+        match self {
+            Semantics::Analytic => "analytic",
+            Semantics::StraightThrough => "straight_through",
+            Semantics::DifferentiableAcos => "differentiable_acos",
+        }
+    }
+}
+
 /// The combined margin `cos(m1·θ + m2) − m3` with a fallback.
 #[derive(Clone, Debug, PartialEq)]
 pub struct Combined {
@@ -79,7 +122,7 @@ pub enum Slope {
 
 /// The piece of a head's definition that applies at `c`.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-enum Piece {
+pub(crate) enum Piece {
     /// `cos(m1θ + m2) − m3`.
     Margin,
     /// `−1 − m3` (the clamp at π).
@@ -88,6 +131,53 @@ enum Piece {
     Linear,
     /// `c − m3` (the easy margin's other side).
     Plain,
+}
+
+/// A cosine given exactly: a rational, or `±√q` for a rational `q ∈ (0, 1)` that is not a
+/// rational square (the loss's `c = (W·x)/(‖W‖‖x‖)`).
+#[derive(Clone, Copy, Debug)]
+pub(crate) enum ExactCos<'a> {
+    /// A rational `c ∈ [−1, 1]`.
+    Rational(&'a Rational),
+    /// `c = +√square` (`positive`) or `−√square`, irrational.
+    Surd {
+        /// `c²`.
+        square: &'a Rational,
+        /// The sign of `c`.
+        positive: bool,
+    },
+}
+
+impl ExactCos<'_> {
+    /// An enclosure of `c`.
+    fn ival(&self, wp: u32) -> Ival {
+        match self {
+            ExactCos::Rational(c) => Ival::from_rational(c, wp),
+            ExactCos::Surd { square, positive } => {
+                let r = Ival::from_rational(square, wp).sqrt().expect("c² ≥ 0");
+                if *positive { r } else { r.neg() }
+            }
+        }
+    }
+
+    /// `c > 0`.
+    fn positive(&self) -> bool {
+        match self {
+            ExactCos::Rational(c) => **c > 0,
+            ExactCos::Surd { positive, .. } => *positive,
+        }
+    }
+}
+
+/// What [`slope_at`] knows of `dt/dc` at an exactly given cosine.
+#[derive(Clone, Debug)]
+pub(crate) enum SlopeAt {
+    /// An exact rational.
+    Exact(Rational),
+    /// Inside `(−1, 1)` on the margin piece: `m1·sin(m1θ + m2)/sin θ` ([`slope_ival`]).
+    Interior,
+    /// `±∞` or undefined.
+    NonFinite(Slope),
 }
 
 impl Combined {
@@ -150,41 +240,107 @@ impl Combined {
     }
 }
 
-/// `m1·acos(c) + m2`, enclosed at `wp` bits.
-fn angle(h: &Combined, c: &Rational, wp: u32) -> Ival {
-    crate::multiangle::acos_ival(c, wp)
+/// `m1·θ + m2` for an enclosure `θ` of `acos c`.
+fn angle_of(h: &Combined, theta: &Ival, wp: u32) -> Ival {
+    theta
         .mul(&Ival::from_rational(&h.m1, wp))
         .add(&Ival::from_rational(&h.m2, wp))
 }
 
+/// `m1·acos(c) + m2`, enclosed at `wp` bits.
+fn angle(h: &Combined, c: &ExactCos<'_>, wp: u32) -> Option<Ival> {
+    let theta = match c {
+        ExactCos::Rational(c) => crate::multiangle::acos_ival(c, wp),
+        ExactCos::Surd { .. } => c.ival(wp).clamp_unit()?.acos()?,
+    };
+    Some(angle_of(h, &theta, wp))
+}
+
 /// Whether `m1·acos(c) + m2 ≤ π`, decided exactly (Chebyshev branch for `m2 = 0`) or by
-/// refinement (never an equality for `m2 ≠ 0`: module docs).
-fn within_pi(h: &Combined, c: &Rational) -> Result<bool, Error> {
+/// refinement (never an equality for `m2 ≠ 0`, nor for an irrational `c` off the two
+/// thresholds `cos(π/4)`, `cos(π/6)`: module docs).
+fn within_pi(h: &Combined, c: &ExactCos<'_>) -> Result<bool, Error> {
     if let Some(m) = h.chebyshev_m() {
         // m·θ ≤ π ⟺ c ≥ cos(π/m) ⟺ branch k = 0 (k counts the thresholds above c).
-        return Ok(crate::psi::branch_from_cos(m, c)? == 0);
+        let (square, positive) = match c {
+            ExactCos::Rational(c) => return Ok(crate::psi::branch_from_cos(m, c)? == 0),
+            ExactCos::Surd { square, positive } => (*square, *positive),
+        };
+        // An irrational cos(π/m) with a rational square: m = 4 (½) or m = 6 (¾).
+        if m == 1
+            || (positive
+                && ((m == 4 && *square == Rational::from((1, 2)))
+                    || (m == 6 && *square == Rational::from((3, 4)))))
+        {
+            return Ok(true);
+        }
+        return ziv::refine("head_piece", 64, |wp| {
+            let t = Ival::pi(wp)
+                .div(&Ival::from_integer(&m.into(), wp))
+                .expect("m > 0")
+                .cos();
+            Ok(c.ival(wp).cmp_certain(&t).map(|o| o == Ordering::Greater))
+        });
     }
     ziv::refine("head_piece", 64, |wp| {
         let pi = Ival::pi(wp);
-        Ok(match angle(h, c, wp).cmp_certain(&pi) {
+        Ok(angle(h, c, wp).and_then(|a| match a.cmp_certain(&pi) {
             Some(Ordering::Less) => Some(true),
             Some(Ordering::Greater) => Some(false),
             _ => None,
-        })
+        }))
     })
 }
 
 /// The piece of `h` that applies at `c`.
-fn piece(h: &Combined, c: &Rational) -> Result<Piece, Error> {
+pub(crate) fn piece(h: &Combined, c: &ExactCos<'_>) -> Result<Piece, Error> {
     Ok(match h.fallback {
         Fallback::None => Piece::Margin,
-        Fallback::Easy if *c > 0 => Piece::Margin,
+        Fallback::Easy if c.positive() => Piece::Margin,
         Fallback::Easy => Piece::Plain,
         Fallback::ClampPi if within_pi(h, c)? => Piece::Margin,
         Fallback::ClampPi => Piece::Clamped,
         Fallback::Linear if within_pi(h, c)? => Piece::Margin,
         Fallback::Linear => Piece::Linear,
     })
+}
+
+/// `t(c)` on `piece` exactly, when it is rational: `T_m1(c) − m3` (`m2 = 0`, integer
+/// `m1`, rational `c`), `−1 − m3`, `c − m3` (rational `c`); `None` otherwise (then it is
+/// irrational: module docs).
+pub(crate) fn value_exact(h: &Combined, piece: Piece, c: &ExactCos<'_>) -> Option<Rational> {
+    let m3 = &h.m3;
+    match (piece, c) {
+        (Piece::Margin, ExactCos::Rational(c)) => h
+            .chebyshev_m()
+            .map(|m| Rational::from(&chebyshev_exact(m, c).0 - m3)),
+        (Piece::Clamped, _) => Some(Rational::from(-1 - m3)),
+        (Piece::Plain, ExactCos::Rational(c)) => Some(Rational::from(*c - m3)),
+        _ => None,
+    }
+}
+
+/// An enclosure of `t(c)` on `piece`, from enclosures of `c` and `θ = acos c`.
+pub(crate) fn value_ival(h: &Combined, piece: Piece, c: &Ival, theta: &Ival, wp: u32) -> Ival {
+    let m3 = Ival::from_rational(&h.m3, wp);
+    match piece {
+        Piece::Margin => angle_of(h, theta, wp).cos().sub(&m3),
+        Piece::Clamped => Ival::from_integer(&(-1).into(), wp).sub(&m3),
+        Piece::Plain => c.sub(&m3),
+        Piece::Linear => {
+            let m2 = Ival::from_rational(&h.m2, wp);
+            c.sub(&m2.mul(&m2.sin()).add(&m3))
+        }
+    }
+}
+
+/// An enclosure of `d/dc cos(m1θ + m2) = m1·sin(m1θ + m2)/sin θ` inside `(−1, 1)`, from
+/// enclosures of `θ` and `sin θ = √(1 − c²)`; `None` while `sin θ` is not yet seen `> 0`.
+pub(crate) fn slope_ival(h: &Combined, theta: &Ival, sin_theta: &Ival, wp: u32) -> Option<Ival> {
+    angle_of(h, theta, wp)
+        .sin()
+        .mul(&Ival::from_rational(&h.m1, wp))
+        .div(sin_theta)
 }
 
 /// The target logit `t(c)` of `h` at the cosine `c ∈ [−1, 1]`, correctly rounded
@@ -201,27 +357,21 @@ fn piece(h: &Combined, c: &Rational) -> Result<Piece, Error> {
 pub fn target_logit(h: &Combined, c: &Rational, prec: u32) -> Result<Approx, Error> {
     h.validate()?;
     check_cos(c)?;
-    let m3 = &h.m3;
-    match piece(h, c)? {
-        Piece::Margin => match h.chebyshev_m() {
-            Some(m) => {
-                let t = Rational::from(&chebyshev_exact(m, c).0 - m3);
-                ziv::approx_rational("head", &t, prec)
-            }
-            None => ziv::ziv("head", prec, |wp| {
-                Ok(Some(
-                    angle(h, c, wp).cos().sub(&Ival::from_rational(m3, wp)),
-                ))
-            }),
-        },
-        Piece::Clamped => ziv::approx_rational("head", &Rational::from(-1 - m3), prec),
-        Piece::Plain => ziv::approx_rational("head", &Rational::from(c - m3), prec),
-        Piece::Linear => ziv::ziv("head", prec, |wp| {
-            let m2 = Ival::from_rational(&h.m2, wp);
-            let shift = m2.mul(&m2.sin()).add(&Ival::from_rational(m3, wp));
-            Ok(Some(Ival::from_rational(c, wp).sub(&shift)))
-        }),
+    let at = ExactCos::Rational(c);
+    let piece = piece(h, &at)?;
+    if let Some(t) = value_exact(h, piece, &at) {
+        return ziv::approx_rational("head", &t, prec);
     }
+    ziv::ziv("head", prec, |wp| {
+        let theta = crate::multiangle::acos_ival(c, wp);
+        Ok(Some(value_ival(
+            h,
+            piece,
+            &Ival::from_rational(c, wp),
+            &theta,
+            wp,
+        )))
+    })
 }
 
 /// The slope `dt/dc` of `h`'s target logit at `c` under `semantics` (module docs).
@@ -249,63 +399,79 @@ pub fn target_slope(
 ) -> Result<Slope, Error> {
     h.validate()?;
     check_cos(c)?;
-    let exact = |r: Rational| ziv::approx_rational("head_slope", &r, prec).map(Slope::Finite);
-    if semantics == Semantics::StraightThrough {
-        return exact(Rational::from(1));
-    }
-    let piece = piece(h, c)?;
-    if h.fallback == Fallback::Easy && *c == 0 && !(h.m1 == 1 && h.m2 == 0) {
-        // t jumps at c = 0 (from c − m3 to cos(m1π/2 + m2) − m3).
-        return Ok(if semantics == Semantics::Analytic {
-            Slope::Undefined
-        } else {
-            exact(Rational::from(1))?
-        });
-    }
-    match piece {
-        Piece::Clamped => exact(Rational::new()),
-        Piece::Linear | Piece::Plain => exact(Rational::from(1)),
-        Piece::Margin => margin_slope(h, c, semantics, prec),
+    match slope_at(h, &ExactCos::Rational(c), semantics)? {
+        SlopeAt::Exact(r) => ziv::approx_rational("head_slope", &r, prec).map(Slope::Finite),
+        SlopeAt::NonFinite(s) => Ok(s),
+        SlopeAt::Interior => ziv::ziv("head_slope", prec, |wp| {
+            let one = Ival::from_integer(&1.into(), wp);
+            // √(1 − c²) > 0 for |c| < 1; a low precision may not show it yet.
+            let sin_theta = one.sub(&Ival::from_rational(c, wp).square()).sqrt();
+            let theta = crate::multiangle::acos_ival(c, wp);
+            Ok(sin_theta.and_then(|st| slope_ival(h, &theta, &st, wp)))
+        })
+        .map(Slope::Finite),
     }
 }
 
-/// `d/dc cos(m1θ + m2) = m1·sin(m1θ + m2)/sin θ`, with its values at `c = ±1`.
-fn margin_slope(
+/// `dt/dc` of `h` at an exactly given `c` under `semantics`, as far as it is known
+/// without an enclosure: exact, `±∞`/undefined, or an interior value of the margin piece.
+pub(crate) fn slope_at(
     h: &Combined,
-    c: &Rational,
+    c: &ExactCos<'_>,
     semantics: Semantics,
-    prec: u32,
-) -> Result<Slope, Error> {
+) -> Result<SlopeAt, Error> {
+    let exact = |v: i32| Ok(SlopeAt::Exact(Rational::from(v)));
+    if semantics == Semantics::StraightThrough {
+        return exact(1);
+    }
+    let piece = piece(h, c)?;
+    let zero = matches!(c, ExactCos::Rational(c) if **c == 0);
+    if h.fallback == Fallback::Easy && zero && !(h.m1 == 1 && h.m2 == 0) {
+        // t jumps at c = 0 (from c − m3 to cos(m1π/2 + m2) − m3).
+        return if semantics == Semantics::Analytic {
+            Ok(SlopeAt::NonFinite(Slope::Undefined))
+        } else {
+            exact(1)
+        };
+    }
+    match piece {
+        Piece::Clamped => exact(0),
+        Piece::Linear | Piece::Plain => exact(1),
+        Piece::Margin => margin_slope(h, c, semantics),
+    }
+}
+
+/// `d/dc cos(m1θ + m2) = m1·sin(m1θ + m2)/sin θ` where it is exact or not finite: its
+/// values at `c = ±1`, and `m1·U_{m1−1}(c)` for `m2 = 0` at a rational `c`.
+fn margin_slope(h: &Combined, c: &ExactCos<'_>, semantics: Semantics) -> Result<SlopeAt, Error> {
+    let ExactCos::Rational(c) = *c else {
+        return Ok(SlopeAt::Interior);
+    };
     let endpoint = *c == 1 || *c == -1;
     if let Some(m) = h.chebyshev_m() {
         // sin(m1θ) = 0 at θ = 0, π: analytic m·U_{m−1}(c); autograd 0·∞ there.
         if endpoint && semantics == Semantics::DifferentiableAcos {
-            return Ok(Slope::Undefined);
+            return Ok(SlopeAt::NonFinite(Slope::Undefined));
         }
-        let u = chebyshev_exact(m, c).1 * Rational::from(m);
-        return ziv::approx_rational("head_slope", &u, prec).map(Slope::Finite);
+        return Ok(SlopeAt::Exact(chebyshev_exact(m, c).1 * Rational::from(m)));
     }
-    if endpoint {
-        // sin(m1θ + m2) ≠ 0 at θ = 0, π (m2 ≠ 0: module docs) and sin θ → 0⁺.
-        let positive = ziv::refine("head_slope", 64, |wp| {
-            Ok(angle(h, c, wp).sin().sign_certain().and_then(|o| match o {
+    if !endpoint {
+        return Ok(SlopeAt::Interior);
+    }
+    // sin(m1θ + m2) ≠ 0 at θ = 0, π (m2 ≠ 0: module docs) and sin θ → 0⁺.
+    let at = ExactCos::Rational(c);
+    let positive = ziv::refine("head_slope", 64, |wp| {
+        Ok(angle(h, &at, wp)
+            .and_then(|a| a.sin().sign_certain())
+            .and_then(|o| match o {
                 Ordering::Greater => Some(true),
                 Ordering::Less => Some(false),
                 Ordering::Equal => None,
             }))
-        })?;
-        return Ok(if positive {
-            Slope::PosInf
-        } else {
-            Slope::NegInf
-        });
-    }
-    ziv::ziv("head_slope", prec, |wp| {
-        let s = angle(h, c, wp).sin().mul(&Ival::from_rational(&h.m1, wp));
-        let one = Ival::from_integer(&1.into(), wp);
-        // √(1 − c²) > 0 for |c| < 1; a low precision may not show it yet.
-        let sin_theta = one.sub(&Ival::from_rational(c, wp).square()).sqrt();
-        Ok(sin_theta.and_then(|st| s.div(&st)))
-    })
-    .map(Slope::Finite)
+    })?;
+    Ok(SlopeAt::NonFinite(if positive {
+        Slope::PosInf
+    } else {
+        Slope::NegInf
+    }))
 }

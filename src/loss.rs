@@ -1,4 +1,5 @@
-//! The A-Softmax (SphereFace) and L-Softmax losses of a batch, with analytic gradients.
+//! The A-Softmax (SphereFace) and L-Softmax losses of a batch, and those of the margin
+//! family's heads ([`Head`]: ArcFace, CosFace, the combined margin), with analytic gradients.
 //!
 //! [`loss`] takes a [`LossSpec`]: features `X` (`N × d`), class weights `W` (`C × d`),
 //! labels, a rational margin `m ≥ 1`, the annealing weight `λ ≥ 0` of
@@ -53,6 +54,7 @@
 
 use crate::arith::ziv::{self, Split};
 use crate::arith::{Approx, Ival, par};
+use crate::head::{self, Combined, ExactCos, Semantics, SlopeAt};
 use crate::multiangle::MAX_M;
 use crate::psi;
 use crate::{Error, describe_rational};
@@ -82,6 +84,29 @@ pub enum Backward {
     DetachedMargin,
 }
 
+/// A head of the margin family ([`crate::head`]) as the loss's target logit, with the
+/// gradient semantics of its backward.
+///
+/// Its logits are the **cosine logits** of insightface's `CombinedMarginLoss`, ArcFace,
+/// CosFace and pytorch-metric-learning's `ArcFaceLoss`/`CosFaceLoss`: features and class
+/// weights are both normalized, `f_j = s·cos θ_j` for `j ≠ y` and
+/// `f_y = s·(λ·c + t(c))/(1 + λ)` with `c = cos θ_y` and `t` the head's target logit
+/// (`λ = 0` in every published head). SphereFace keeps `‖x‖` instead: that is
+/// [`Variant::ASoftmax`] without a head.
+///
+/// The backward differentiates `t` as [`Semantics`] says: `analytic` (`dt/dc`),
+/// `straight_through` (the margin detached: the target's gradient is the plain cosine
+/// logit's, as [`Backward::DetachedMargin`]) or `differentiable_acos` (autograd through
+/// `acos`). Where the slope is `±∞` or undefined ([`head::Slope`]) a gradient request is
+/// an [`Error::Degenerate`] that names it; the value is still returned without gradients.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Head {
+    /// The combined margin `cos(m1θ + m2) − m3` and its fallback.
+    pub margin: Combined,
+    /// How the backward differentiates the target logit.
+    pub semantics: Semantics,
+}
+
 /// A batch and the loss parameters, all exact.
 #[derive(Clone, Debug, PartialEq)]
 pub struct LossSpec {
@@ -101,6 +126,10 @@ pub struct LossSpec {
     pub variant: Variant,
     /// Full gradient or detached margin.
     pub backward: Backward,
+    /// A head of the margin family ([`Head`]): cosine logits with the head's target logit,
+    /// in place of `m`, `variant` and `backward` (which must then stay `1`,
+    /// [`Variant::ASoftmax`] and [`Backward::Full`]).
+    pub head: Option<Head>,
 }
 
 impl LossSpec {
@@ -121,6 +150,7 @@ impl LossSpec {
             scale: Rational::from(1),
             variant: Variant::ASoftmax,
             backward: Backward::Full,
+            head: None,
         }
     }
 }
@@ -586,10 +616,28 @@ fn dot(a: &Row, b: &Row) -> Rational {
     Rational::from((acc, Integer::from(&a.den * &b.den)))
 }
 
-/// The margin of ψ, `m ≠ 1`.
+/// The target's margin: ψ with `m ≠ 1`, or a head (not the identity `t(c) = c`).
 enum Margin {
     Int(u32),
     Real(Rational),
+    Head(Combined, Semantics),
+}
+
+/// The logits' form: `s·‖x‖·cos θ_j` (A-Softmax), `s·W_j·x` (L-Softmax) or `s·cos θ_j`
+/// (a head's cosine logits: [`Head`]).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Logits {
+    ASoftmax,
+    LSoftmax,
+    Cosine,
+}
+
+fn logits_of(spec: &LossSpec) -> Logits {
+    match (&spec.head, spec.variant) {
+        (Some(_), _) => Logits::Cosine,
+        (None, Variant::ASoftmax) => Logits::ASoftmax,
+        (None, Variant::LSoftmax) => Logits::LSoftmax,
+    }
 }
 
 /// Exact data of a target pair `(x_n, W_{y_n})` with `x_n ≠ 0`, `W_{y_n} ≠ 0`.
@@ -612,6 +660,8 @@ struct Target {
     /// `c²`, exact.
     c2: Rational,
     lin: Option<[Rational; 4]>,
+    /// A head's piece at `c`.
+    piece: Option<head::Piece>,
 }
 
 /// `ψ(c) = a + b·c` and `ψ′(c) = a′ + b′·c` exactly, for an integer `m` and an irrational
@@ -659,6 +709,45 @@ fn linear_psi(m: u32, c2: &Rational, positive: bool) -> Result<Option<[Rational;
         u_rat * sign * &mm,
         u_c * sign * &mm,
     ]))
+}
+
+/// A head's target at `c` (sample `i`, class `yi`): its exact value and slope when
+/// rational, and its piece. With `slope` (the margin backward) a slope that is `±∞` or
+/// undefined is an [`Error::Degenerate`]: the loss has no gradient there.
+fn head_exact(
+    h: &Combined,
+    semantics: Semantics,
+    c: &ExactCos<'_>,
+    slope: bool,
+    i: usize,
+    yi: usize,
+) -> Result<(Option<Rational>, Option<Rational>, head::Piece), Error> {
+    let piece = head::piece(h, c)?;
+    let value = head::value_exact(h, piece, c);
+    let dvalue = if slope {
+        match head::slope_at(h, c, semantics)? {
+            SlopeAt::Exact(r) => Some(r),
+            SlopeAt::Interior => None,
+            SlopeAt::NonFinite(s) => {
+                let what = match s {
+                    head::Slope::PosInf => "+inf",
+                    head::Slope::NegInf => "-inf",
+                    _ => "undefined",
+                };
+                let at = match c {
+                    ExactCos::Rational(c) => describe_rational(c),
+                    ExactCos::Surd { .. } => "an irrational c".into(),
+                };
+                return Err(degenerate(format!(
+                    "sample {i}: the head's target logit (class {yi}) has slope {what} in cos θ at c = {at} under the {} semantics: the loss has no gradient there (a float backward gives inf or NaN); request the value only, or use straight_through",
+                    semantics.name()
+                )));
+            }
+        }
+    } else {
+        None
+    };
+    Ok((value, dvalue, piece))
 }
 
 /// `k = #{j ∈ 1..m−1 : c < cos(jπ/m)}` for `c = ±√c2` irrational and not a threshold.
@@ -725,6 +814,13 @@ struct Prepared<'a> {
     margin_backward: bool,
     /// `P` at `n·C + j` when needed for the gradient and nonzero.
     proj: Vec<Option<Proj>>,
+    /// The logits' form.
+    logits: Logits,
+    /// Cosine logits: `(W_j·W_j)(x_n·x_n)` at `n·C + j` (its root is `‖W_j‖‖x_n‖`).
+    pair: Vec<SqrtQ>,
+    /// Cosine logits with gradients: `Q = W_j − ((W_j·x_n)/(x_n·x_n))·x_n` at `n·C + j`
+    /// when nonzero (`∂c/∂x_n = Q/(‖W_j‖‖x_n‖)`).
+    projx: Vec<Option<Proj>>,
     /// `1/(1 + λ)`.
     inv1l: Rational,
 }
@@ -810,41 +906,214 @@ fn validate(spec: &LossSpec) -> Result<(usize, usize, usize), Error> {
             expected: "scale > 0",
         });
     }
+    if let Some(h) = &spec.head {
+        h.margin.validate()?;
+        let unused = |arg, value: String| Error::Domain {
+            arg,
+            value,
+            expected: "m = 1, variant a_softmax and backward full with a head (the head carries its margin, logits and semantics)",
+        };
+        if spec.m != 1 {
+            return Err(unused("m", describe_rational(&spec.m)));
+        }
+        if spec.variant != Variant::ASoftmax {
+            return Err(unused("variant", format!("{:?}", spec.variant)));
+        }
+        if spec.backward != Backward::Full {
+            return Err(unused("backward", format!("{:?}", spec.backward)));
+        }
+    }
     Ok((n, classes, d))
+}
+
+/// Rejects zero rows that normalized logits have no direction for: class weights for
+/// A-Softmax and cosine logits, features for cosine logits.
+fn check_zero_rows(logits: Logits, x: &[Row], w: &[Row]) -> Result<(), Error> {
+    if logits == Logits::LSoftmax {
+        return Ok(());
+    }
+    if let Some(j) = w.iter().position(|r| r.zero) {
+        return Err(degenerate(if logits == Logits::ASoftmax {
+            format!(
+                "w[{j}] is the zero vector: A-Softmax normalizes the class weights, and a zero row has no direction"
+            )
+        } else {
+            format!(
+                "w[{j}] is the zero vector: a head's cosine logits normalize the class weights, and a zero row has no direction"
+            )
+        }));
+    }
+    match x.iter().position(|r| r.zero) {
+        Some(i) if logits == Logits::Cosine => Err(degenerate(format!(
+            "x[{i}] is the zero vector: a head's cosine logits normalize the features, and a zero feature has no direction"
+        ))),
+        _ => Ok(()),
+    }
+}
+
+/// The target's margin, `None` when the target logit is the plain one (`m = 1`, or a
+/// head with `t(c) = c`).
+fn margin_of(spec: &LossSpec) -> Option<Margin> {
+    match &spec.head {
+        Some(h) => {
+            let c = &h.margin;
+            let identity = c.m1 == 1 && c.m2 == 0 && c.m3 == 0;
+            (!identity).then(|| Margin::Head(c.clone(), h.semantics))
+        }
+        None if spec.m == 1 => None,
+        None if *spec.m.denom() == 1 => {
+            Some(Margin::Int(spec.m.numer().to_u32().expect("m <= 65536")))
+        }
+        None => Some(Margin::Real(spec.m.clone())),
+    }
+}
+
+/// `a − ((a·b)/(b·b))·b` exactly (`ab = a·b`), when nonzero: `a` and `b` nonzero and
+/// not parallel.
+fn projection(a: &Row, b: &Row, ab: &Rational) -> Option<Proj> {
+    let parallel = Rational::from(ab.square_ref()) == Rational::from(&a.sq * &b.sq);
+    if a.zero || b.zero || parallel {
+        return None;
+    }
+    // t = (a·b)/(b·b) = tn/td: P[k] = (an[k]·td·Db − bn[k]·tn·Da) / (Da·td·Db).
+    let t = Rational::from(ab / &b.sq);
+    let ca = Integer::from(t.denom() * &b.den);
+    let cb = Integer::from(t.numer() * &a.den);
+    let inum: Vec<Integer> = a
+        .num
+        .iter()
+        .zip(&b.num)
+        .map(|(ak, bk)| Integer::from(ak * &ca) - Integer::from(bk * &cb))
+        .collect();
+    Some(Proj {
+        num: inum.iter().map(exact_float).collect(),
+        inum,
+        inv_den: Rational::from((1, Integer::from(&a.den * &ca))),
+    })
+}
+
+/// The exact geometry of a target pair `(x, W)` (both nonzero, `v = W·x`): `c` when
+/// rational and as `±√c²`, `sin θ`, `(W·W)(x·x)`; no margin values yet ([`exact_margin`]).
+fn target_geometry(xr: &Row, wr: &Row, v: &Rational) -> Target {
+    let prod = Rational::from(&wr.sq * &xr.sq);
+    let v2 = Rational::from(v.square_ref());
+    let sin2 = Rational::from(&prod - &v2) / &prod;
+    let c2_le_half = Rational::from(&v2 / &prod) <= Rational::from((1, 2));
+    let prod = SqrtQ::new(prod);
+    // c = (W·x)/√prod: rational when prod is a square, or when W·x = 0.
+    let c_exact = match &prod.root {
+        _ if *v == 0 => Some(Rational::new()),
+        Some(r) => Some(Rational::from(v / r)),
+        None => None,
+    };
+    let c2 = Rational::from(&v2 / &prod.q);
+    let root = Surd::sqrt(c2.clone());
+    Target {
+        c_surd: if *v > 0 {
+            root
+        } else {
+            root.scale(&Rational::from(-1))
+        },
+        c2,
+        lin: None,
+        prod,
+        c_exact,
+        sin: SqrtQ::new(sin2),
+        c2_le_half,
+        wx_pos: *v > 0,
+        psi_exact: None,
+        dpsi_exact: None,
+        piece: None,
+    }
+}
+
+/// The margin's exact values at target `t` (sample `i`, class `yi`): ψ and ψ′ (rational
+/// `c`, a threshold, `c = 1`), the linear form of ψ at an irrational `c`, or a head's
+/// piece, value and slope ([`head_exact`]); with `slope` (the margin backward), the
+/// errors where there is no gradient.
+fn exact_margin(
+    mg: &Margin,
+    t: &mut Target,
+    slope: bool,
+    i: usize,
+    yi: usize,
+) -> Result<(), Error> {
+    let (psi_exact, dpsi_exact) = match (mg, &t.c_exact) {
+        (Margin::Head(h, sem), c) => {
+            let at = match c {
+                Some(c) => ExactCos::Rational(c),
+                None => ExactCos::Surd {
+                    square: &t.c2,
+                    positive: t.wx_pos,
+                },
+            };
+            let (value, dvalue, piece) = head_exact(h, *sem, &at, slope, i, yi)?;
+            t.piece = Some(piece);
+            (value, dvalue)
+        }
+        (Margin::Int(mi), Some(c)) => (
+            Some(psi::psi_cos_exact(*mi, c)?),
+            Some(psi::dpsi_dcos_exact(*mi, c)?),
+        ),
+        // c = cos(jπ/m) irrational (c² = 1/2 or 3/4): ψ = 1 − 2j, ψ′ = 0.
+        (Margin::Int(mi), None) => match threshold_of(*mi, &t.c2, t.wx_pos) {
+            Some(j) => (
+                Some(Rational::from(1 - 2 * i64::from(j))),
+                Some(Rational::new()),
+            ),
+            None => (None, None),
+        },
+        (Margin::Real(mr), Some(c)) if *c == 1 => (
+            Some(Rational::from(1)),
+            Some(Rational::from(mr.square_ref())),
+        ),
+        (Margin::Real(mr), Some(c)) if *c == -1 && slope => {
+            return Err(degenerate(format!(
+                "x[{i}] is antiparallel to w[{yi}] (θ = π): for the non-integer margin m = {}, ψ has an infinite slope in cos θ there and the loss has no gradient",
+                describe_rational(mr)
+            )));
+        }
+        _ => (None, None),
+    };
+    if let (Margin::Int(mi), None, None) = (mg, &t.c_exact, &psi_exact) {
+        t.lin = linear_psi(*mi, &t.c2, t.wx_pos)?;
+    }
+    t.psi_exact = psi_exact;
+    t.dpsi_exact = dpsi_exact;
+    Ok(())
 }
 
 fn prepare(spec: &LossSpec, grad: bool) -> Result<Prepared<'_>, Error> {
     let (n, classes, d) = validate(spec)?;
-    let a_softmax = spec.variant == Variant::ASoftmax;
+    let logits = logits_of(spec);
+    let a_softmax = logits == Logits::ASoftmax;
+    let cosine = logits == Logits::Cosine;
     let x: Vec<Row> = spec.x.iter().map(|r| Row::new(r, grad)).collect();
     let w: Vec<Row> = spec.w.iter().map(|r| Row::new(r, grad)).collect();
-    if a_softmax {
-        if let Some(j) = w.iter().position(|r| r.zero) {
-            return Err(degenerate(format!(
-                "w[{j}] is the zero vector: A-Softmax normalizes the class weights, and a zero row has no direction"
-            )));
-        }
-    }
-    let margin = if spec.m == 1 {
-        None
-    } else if *spec.m.denom() == 1 {
-        Some(Margin::Int(spec.m.numer().to_u32().expect("m <= 65536")))
-    } else {
-        Some(Margin::Real(spec.m.clone()))
+    check_zero_rows(logits, &x, &w)?;
+    let margin = margin_of(spec);
+    let full = match &spec.head {
+        Some(h) => h.semantics != Semantics::StraightThrough,
+        None => spec.backward == Backward::Full,
     };
-    let margin_backward =
-        grad && spec.backward == Backward::Full && margin.is_some() && classes > 1;
+    let margin_backward = grad && full && margin.is_some() && classes > 1;
     let mut wx = Vec::with_capacity(n * classes);
     let mut swx = Vec::with_capacity(n * classes);
     let mut plain_exact = Vec::with_capacity(n * classes);
+    let mut pair = Vec::new();
     for xr in &x {
         for wr in &w {
             let v = dot(xr, wr);
             let sv = Rational::from(&spec.scale * &v);
-            plain_exact.push(if a_softmax {
-                wr.norm.root.as_ref().map(|nu| Rational::from(&sv / nu))
-            } else {
-                Some(sv.clone())
+            plain_exact.push(match logits {
+                Logits::ASoftmax => wr.norm.root.as_ref().map(|nu| Rational::from(&sv / nu)),
+                Logits::LSoftmax => Some(sv.clone()),
+                Logits::Cosine => {
+                    let pq = SqrtQ::new(Rational::from(&wr.sq * &xr.sq));
+                    let e = pq.root.as_ref().map(|nu| Rational::from(&sv / nu));
+                    pair.push(pq);
+                    e
+                }
             });
             wx.push(v);
             swx.push(sv);
@@ -871,102 +1140,30 @@ fn prepare(spec: &LossSpec, grad: bool) -> Result<Prepared<'_>, Error> {
                 TargetLogit::Zero
             }
             Some(mg) => {
-                let v = &wx[i * classes + yi];
-                let prod = Rational::from(&w[yi].sq * &x[i].sq);
-                let v2 = Rational::from(v.square_ref());
-                let sin2 = Rational::from(&prod - &v2) / &prod;
-                let c2_le_half = Rational::from(&v2 / &prod) <= Rational::from((1, 2));
-                let prod = SqrtQ::new(prod);
-                // c = (W·x)/√prod: rational when prod is a square, or when W·x = 0.
-                let c_exact = match &prod.root {
-                    _ if *v == 0 => Some(Rational::new()),
-                    Some(r) => Some(Rational::from(v / r)),
-                    None => None,
-                };
-                let (psi_exact, dpsi_exact) = match (mg, &c_exact) {
-                    (Margin::Int(mi), Some(c)) => (
-                        Some(psi::psi_cos_exact(*mi, c)?),
-                        Some(psi::dpsi_dcos_exact(*mi, c)?),
-                    ),
-                    // c = cos(jπ/m) irrational (c² = 1/2 or 3/4): ψ = 1 − 2j, ψ′ = 0.
-                    (Margin::Int(mi), None) => {
-                        match threshold_of(*mi, &(&v2 / prod.q.clone()), *v > 0) {
-                            Some(j) => (
-                                Some(Rational::from(1 - 2 * i64::from(j))),
-                                Some(Rational::new()),
-                            ),
-                            None => (None, None),
-                        }
-                    }
-                    (Margin::Real(mr), Some(c)) if *c == 1 => (
-                        Some(Rational::from(1)),
-                        Some(Rational::from(mr.square_ref())),
-                    ),
-                    (Margin::Real(mr), Some(c)) if *c == -1 && margin_backward => {
-                        return Err(degenerate(format!(
-                            "x[{i}] is antiparallel to w[{yi}] (θ = π): for the non-integer margin m = {}, ψ has an infinite slope in cos θ there and the loss has no gradient",
-                            describe_rational(mr)
-                        )));
-                    }
-                    _ => (None, None),
-                };
-                let c2 = Rational::from(&v2 / &prod.q);
-                let lin = match (mg, &c_exact, &psi_exact) {
-                    (Margin::Int(mi), None, None) => linear_psi(*mi, &c2, *v > 0)?,
-                    _ => None,
-                };
-                let root = Surd::sqrt(c2.clone());
-                TargetLogit::Margin(Box::new(Target {
-                    c2,
-                    c_surd: if *v > 0 {
-                        root
-                    } else {
-                        root.scale(&Rational::from(-1))
-                    },
-                    lin,
-                    prod,
-                    c_exact,
-                    sin: SqrtQ::new(sin2),
-                    c2_le_half,
-                    wx_pos: *v > 0,
-                    psi_exact,
-                    dpsi_exact,
-                }))
+                let mut t = target_geometry(&x[i], &w[yi], &wx[i * classes + yi]);
+                exact_margin(mg, &mut t, margin_backward, i, yi)?;
+                TargetLogit::Margin(Box::new(t))
             }
         };
         targets.push(t);
     }
     let mut proj = Vec::new();
+    let mut projx = Vec::new();
     if grad && classes > 1 {
         proj.reserve(n * classes);
         for (i, xr) in x.iter().enumerate() {
             for (j, wr) in w.iter().enumerate() {
                 let needed = a_softmax
+                    || cosine
                     || (j == spec.y[i]
                         && margin_backward
                         && matches!(targets[i], TargetLogit::Margin(_)));
                 let v = &wx[i * classes + j];
-                let parallel = Rational::from(v.square_ref()) == Rational::from(&wr.sq * &xr.sq);
-                proj.push(if needed && !xr.zero && !wr.zero && !parallel {
-                    // P = x − t·W, t = (W·x)/(W·W) = tn/td:
-                    // P[k] = (xn[k]·td·Dw − wn[k]·tn·Dx) / (Dx·td·Dw).
-                    let t = Rational::from(v / &wr.sq);
-                    let a = Integer::from(t.denom() * &wr.den);
-                    let b = Integer::from(t.numer() * &xr.den);
-                    let inum: Vec<Integer> = xr
-                        .num
-                        .iter()
-                        .zip(&wr.num)
-                        .map(|(xk, wk)| Integer::from(xk * &a) - Integer::from(wk * &b))
-                        .collect();
-                    Some(Proj {
-                        num: inum.iter().map(exact_float).collect(),
-                        inum,
-                        inv_den: Rational::from((1, Integer::from(&xr.den * &a))),
-                    })
-                } else {
-                    None
-                });
+                // P = x − ((W·x)/(W·W))·W; for cosine logits also Q = W − ((W·x)/(x·x))·x.
+                proj.push(needed.then(|| projection(xr, wr, v)).flatten());
+                if cosine {
+                    projx.push(projection(wr, xr, v));
+                }
             }
         }
     }
@@ -984,6 +1181,9 @@ fn prepare(spec: &LossSpec, grad: bool) -> Result<Prepared<'_>, Error> {
         margin,
         margin_backward,
         proj,
+        logits,
+        pair,
+        projx,
         inv1l: Rational::from(1) / Rational::from(&spec.lambda + 1u32),
     })
 }
@@ -1102,6 +1302,10 @@ fn eval_target(
             };
             (psi, dpsi)
         }
+        Margin::Head(h, _) => match head_ival(h, t, &c, wp, want_dpsi) {
+            Some(v) => v,
+            None => return Ok(None),
+        },
         Margin::Real(mr) => match (&t.psi_exact, &t.dpsi_exact) {
             (Some(v), Some(dv)) => (
                 Ival::from_rational(v, wp),
@@ -1127,6 +1331,36 @@ fn eval_target(
         },
     };
     Ok(Some(TargetEval { c, psi, dpsi }))
+}
+
+/// A head's `t(c)` and (`want_slope`) `dt/dc` at the target's `c`: exact when known
+/// ([`head_exact`]), else enclosed; `None` when `wp` is too low.
+fn head_ival(
+    h: &Combined,
+    t: &Target,
+    c: &Ival,
+    wp: u32,
+    want_slope: bool,
+) -> Option<(Ival, Option<Ival>)> {
+    // θ = acos c, computed once when a value or slope is not exact.
+    let mut th: Option<Ival> = None;
+    let mut theta = || -> Option<Ival> {
+        if th.is_none() {
+            th = theta_ival(t, c, wp);
+        }
+        th.clone()
+    };
+    let piece = t.piece.expect("a head's target has its piece");
+    let value = match &t.psi_exact {
+        Some(v) => Ival::from_rational(v, wp),
+        None => head::value_ival(h, piece, c, &theta()?, wp),
+    };
+    let slope = match (want_slope, &t.dpsi_exact) {
+        (false, _) => None,
+        (true, Some(v)) => Some(Ival::from_rational(v, wp)),
+        (true, None) => Some(head::slope_ival(h, &theta()?, &t.sin.ival(wp), wp)?),
+    };
+    Some((value, slope))
 }
 
 // ---------------------------------------------------------------------------
@@ -1427,9 +1661,14 @@ fn sample_logits<'a>(
     let s = Ival::from_rational(&spec.scale, wp);
     let mut f = Vec::with_capacity(cc);
     for j in 0..cc {
+        // A-Softmax: s·(W·x)/‖W‖; cosine logits: s·(W·x)/(‖W‖‖x‖).
+        let norm = match p.logits {
+            Logits::Cosine => p.pair[base + j].ival(wp),
+            _ => p.w[j].norm.ival(wp),
+        };
         f.push(match &p.plain_exact[base + j] {
             Some(v) => Ival::from_rational(v, wp),
-            None => match Ival::from_rational(&p.swx[base + j], wp).div(&p.w[j].norm.ival(wp)) {
+            None => match Ival::from_rational(&p.swx[base + j], wp).div(&norm) {
                 Some(v) => v,
                 None => return Ok(None),
             },
@@ -1444,11 +1683,11 @@ fn sample_logits<'a>(
             let Some(te) = eval_target(margin, t, &p.wx[base + y], wp, p.margin_backward)? else {
                 return Ok(None);
             };
-            // f_y = (λ·plain + s·K·ψ)/(1 + λ), K = ‖x‖ (A) or ‖W_y‖‖x‖ (L).
-            let k = if spec.variant == Variant::ASoftmax {
-                p.x[n].norm.ival(wp)
-            } else {
-                t.prod.ival(wp)
+            // f_y = (λ·plain + s·K·ψ)/(1 + λ), K = ‖x‖ (A), ‖W_y‖‖x‖ (L) or 1 (cosine).
+            let k = match p.logits {
+                Logits::ASoftmax => p.x[n].norm.ival(wp),
+                Logits::LSoftmax => t.prod.ival(wp),
+                Logits::Cosine => one(wp),
             };
             let lam = Ival::from_rational(&spec.lambda, wp);
             let inv1l = Ival::from_rational(&p.inv1l, wp);
@@ -1528,6 +1767,7 @@ fn phi_enclosed(p: &Prepared<'_>, te: &TargetEval, exact: Option<(Surd, Surd, Su
 }
 
 /// A term coefficient: enclosed, exact ([`Surd`]) and, when rational, that rational.
+#[derive(Clone)]
 struct Coef {
     iv: Ival,
     exact: Option<Surd>,
@@ -1597,7 +1837,7 @@ fn logit_grads<'a>(
     te: Option<&(&Target, TargetEval)>,
     wp: u32,
 ) -> Option<(Grad<'a>, Grad<'a>)> {
-    let a_softmax = p.spec.variant == Variant::ASoftmax;
+    let a_softmax = p.logits == Logits::ASoftmax;
     let (xr, wr) = (&p.x[n], &p.w[j]);
     let row = |r: &'a Row, c: Coef| Term {
         coef: c.iv,
@@ -1620,6 +1860,28 @@ fn logit_grads<'a>(
     };
     let margin = te.filter(|_| j == p.spec.y[n] && p.margin_backward);
     let (mut gx, mut gw) = (Vec::new(), Vec::new());
+    if p.logits == Logits::Cosine {
+        // f = s·φ(c) (φ(c) = c off the margin): ∂c/∂x = Q/(‖W‖‖x‖), ∂c/∂W = P/(‖W‖‖x‖).
+        let d = match margin {
+            None => Coef::rat(&Rational::from(1), wp),
+            Some((t, te)) => match &t.dpsi_exact {
+                Some(dp) => Coef::rat(&((&p.spec.lambda + dp.clone()) * &p.inv1l), wp),
+                None => Coef::surd(phi_enclosed(p, te, None).d, None),
+            },
+        };
+        let dc = d.mul(&Coef::inv_sqrt(&p.pair[n * p.classes + j], wp));
+        let projx = p.projx.get(n * p.classes + j).and_then(|q| q.as_ref());
+        gx.extend(projx.map(|q| Term {
+            coef: dc.iv.clone(),
+            exact: dc.exact.clone(),
+            rational: dc.rational.clone(),
+            num: &q.num,
+            inum: &q.inum,
+            scale: q.inv_den.clone(),
+        }));
+        gw.extend(proj_term(dc));
+        return Some((gx, gw));
+    }
     match (margin, a_softmax) {
         (None, true) => {
             gx.push(row(wr, Coef::inv_sqrt(&wr.norm, wp)));
@@ -1688,10 +1950,14 @@ fn logit_exact(p: &Prepared<'_>, n: usize, j: usize) -> Option<(std::cmp::Orderi
     let idx = n * p.classes + j;
     let plain = || match &p.plain_exact[idx] {
         Some(v) => from_rational(v.clone()),
-        // A-Softmax: s·(W·x)/ν.
+        // A-Softmax: s·(W·x)/ν; cosine logits: s·(W·x)/(ν·r).
         None => Some((
             p.swx[idx].cmp0(),
-            Rational::from(p.swx[idx].square_ref()) / &p.w[j].sq,
+            Rational::from(p.swx[idx].square_ref())
+                / match p.logits {
+                    Logits::Cosine => &p.pair[idx].q,
+                    _ => &p.w[j].sq,
+                },
         )),
     };
     if j != spec.y[n] {
@@ -1751,12 +2017,12 @@ fn odd_linear_logit(
 }
 
 /// `K²` of a target logit `f = s·K·φ`: `x·x` (A-Softmax, `K = ‖x‖`) or `(W·W)(x·x)`
-/// (L-Softmax, `K = ‖W‖‖x‖`).
+/// (L-Softmax, `K = ‖W‖‖x‖`) or `1` (cosine logits).
 fn k_squared(p: &Prepared<'_>, n: usize, t: &Target) -> Rational {
-    if p.spec.variant == Variant::ASoftmax {
-        p.x[n].sq.clone()
-    } else {
-        t.prod.q.clone()
+    match p.logits {
+        Logits::ASoftmax => p.x[n].sq.clone(),
+        Logits::LSoftmax => t.prod.q.clone(),
+        Logits::Cosine => Rational::from(1),
     }
 }
 

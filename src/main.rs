@@ -5,8 +5,10 @@ use asoftmax_spec::cli::args::{name_parser, name_parser_of};
 use asoftmax_spec::cli::op::Op;
 use asoftmax_spec::cli::{check, eval, exhaustive, tensors, vectors};
 use asoftmax_spec::conformance::loss_suite::Scheme;
+use asoftmax_spec::head::{Fallback, Kind, Semantics};
 use asoftmax_spec::loss::{Backward, Variant};
 use asoftmax_spec::loss_filter::Tier;
+use asoftmax_spec::names::Name;
 use clap::{Args, Parser, Subcommand, ValueEnum};
 use std::io::{self, BufReader, BufWriter, IsTerminal, Write};
 use std::path::{Path, PathBuf};
@@ -196,6 +198,29 @@ struct VectorsArgs {
     /// output; the f32 and f64 arrays are the same bits.
     #[arg(long, value_parser = name_parser::<Tier>(), default_value = "filter")]
     tier: Tier,
+    /// Loss: a head of the margin family (combined, arcface, cosface) with cosine
+    /// logits, in place of --variant and --backward (which are then unused, as is --m
+    /// for the loss: one group of --count batches); its parameters below.
+    #[arg(long, value_parser = name_parser::<Kind>())]
+    head: Option<Kind>,
+    /// Head: the margin m of arcface (radians) or cosface, an exact decimal or hex float.
+    #[arg(long)]
+    head_m: Option<String>,
+    /// Head (combined): the multiplicative margin m1 (default 1).
+    #[arg(long)]
+    m1: Option<String>,
+    /// Head (combined): the additive angular margin m2 in radians (default 0).
+    #[arg(long)]
+    m2: Option<String>,
+    /// Head (combined): the additive cosine margin m3 (default 0).
+    #[arg(long)]
+    m3: Option<String>,
+    /// Head (combined, arcface): the fallback past m1θ + m2 = π (default none).
+    #[arg(long, value_parser = name_parser::<Fallback>())]
+    fallback: Option<Fallback>,
+    /// Head: the gradient semantics (default analytic).
+    #[arg(long, value_parser = name_parser::<Semantics>())]
+    semantics: Option<Semantics>,
 }
 
 /// The arguments of `check`.
@@ -280,6 +305,48 @@ impl VectorsArgs {
             scheme: self.scheme,
             round_to_odd: self.round_to_odd,
             tier: self.tier,
+            head: self.head_option()?,
+        })
+    }
+
+    /// The head's fields as a loss line carries them (`eval`'s names), read back by
+    /// [`vectors::HeadOption::parse`], which rejects a parameter the head does not take.
+    fn head_option(&self) -> Result<Option<vectors::HeadOption>, String> {
+        let Some(kind) = self.head else {
+            let given = [&self.head_m, &self.m1, &self.m2, &self.m3]
+                .iter()
+                .any(|v| v.is_some())
+                || self.fallback.is_some()
+                || self.semantics.is_some();
+            return if given {
+                Err("--head-m, --m1, --m2, --m3, --fallback and --semantics need --head".into())
+            } else {
+                Ok(None)
+            };
+        };
+        let mut fields = serde_json::Map::new();
+        fields.insert("head".into(), kind.name().into());
+        for (name, v) in [
+            ("m", &self.head_m),
+            ("m1", &self.m1),
+            ("m2", &self.m2),
+            ("m3", &self.m3),
+        ] {
+            if let Some(v) = v {
+                fields.insert(name.into(), v.clone().into());
+            }
+        }
+        if let Some(fb) = self.fallback {
+            fields.insert("fallback".into(), fb.name().into());
+        }
+        let semantics = self.semantics.unwrap_or(Semantics::Analytic);
+        fields.insert("semantics".into(), semantics.name().into());
+        vectors::HeadOption::parse(fields).map(Some).map_err(|e| {
+            format!(
+                "--head {}: {}",
+                kind.name(),
+                e.replace("field \"m\"", "--head-m")
+            )
         })
     }
 }

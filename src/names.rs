@@ -1,6 +1,6 @@
 //! One name table per enum: the spelling of every choice the JSON Lines interfaces
 //! and the command line share (loss variant, backward, float format, `m_min` setting,
-//! a head's fallback and gradient semantics).
+//! a head, its fallback and gradient semantics).
 //!
 //! Each enum implements [`Name`]: [`Name::name`] is its canonical spelling — the one
 //! written in JSON and shown in help texts — and [`Name::parse`] reads it back, with an
@@ -23,9 +23,9 @@
 //! ```
 
 use crate::arith::Format;
-use crate::head::family::{HeadKind, RVersion};
+use crate::head::family::RVersion;
 use crate::head::sphereface2::Margin as S2Margin;
-use crate::head::{Fallback, Semantics};
+use crate::head::{Fallback, Kind, Semantics};
 use crate::loss::{Backward, Variant};
 use crate::loss_filter::Tier;
 use crate::margin::Setting;
@@ -132,20 +132,16 @@ names!(Fallback, "fallback", {
     Fallback::Easy => "easy",
 });
 
-names!(Semantics, "semantics", {
-    Semantics::Analytic => "analytic",
-    Semantics::StraightThrough => "straight_through",
-    Semantics::DifferentiableAcos => "differentiable_acos",
-});
-
-names!(HeadKind, "head", {
-    HeadKind::Combined => "combined",
-    HeadKind::SphereFace => "sphereface",
-    HeadKind::SphereFaceR => "sphereface_r",
-    HeadKind::SphereFace2 => "sphereface2",
-    HeadKind::CurricularFace => "curricularface",
-    HeadKind::AdaFace => "adaface",
-    HeadKind::MagFace => "magface",
+names!(Kind, "head", {
+    Kind::Combined => "combined",
+    Kind::ArcFace => "arcface",
+    Kind::CosFace => "cosface",
+    Kind::SphereFace => "sphereface",
+    Kind::SphereFaceR => "sphereface_r",
+    Kind::SphereFace2 => "sphereface2",
+    Kind::CurricularFace => "curricularface",
+    Kind::AdaFace => "adaface",
+    Kind::MagFace => "magface",
 });
 
 names!(S2Margin, "margin type", {
@@ -159,12 +155,19 @@ names!(RVersion, "version", {
     RVersion::V2 => "v2",
 });
 
-// `Format` and `Setting` spell their names themselves, next to the type (their inherent
-// `name` is public API of `arith` and `margin`, below this module): one spelling each.
 names!(Tier, "tier", {
     Tier::Filter => "filter",
     Tier::Mpfr => "mpfr",
 });
+
+// `Format`, `Setting` and `Semantics` spell their names themselves, next to the type (their
+// inherent `name` is public API of `arith`, `margin` and `head`, below this module): one
+// spelling each.
+names!(Semantics, "semantics", [
+    Semantics::Analytic,
+    Semantics::StraightThrough,
+    Semantics::DifferentiableAcos,
+] => Semantics::name);
 
 names!(Format, "dtype", [Format::F32, Format::F64, Format::F16, Format::Bf16] => Format::name);
 
@@ -195,9 +198,10 @@ pub(crate) mod tests {
         round_trip::<Setting>();
         round_trip::<Fallback>();
         round_trip::<Semantics>();
-        round_trip::<HeadKind>();
+        round_trip::<Kind>();
         round_trip::<RVersion>();
         round_trip::<S2Margin>();
+        round_trip::<Tier>();
     }
 
     #[test]

@@ -208,8 +208,8 @@ fn an_unknown_dtype_or_version_is_a_failing_line_numbered_problem() {
     rejected(
         3,
         "vectors_version",
-        json!(3),
-        "incompatible vectors file: vectors_version is 3",
+        json!(4),
+        "incompatible vectors file: vectors_version is 4",
     );
     rejected(1, "vectors_version", json!("1"), "vectors_version is \"1\"");
 }

@@ -225,6 +225,7 @@ mod balanced_softmax {
             scale: t(63.9990234375),
             variant: Variant::LSoftmax,
             backward: Backward::Full,
+            head: None,
         }
     }
 

@@ -733,6 +733,7 @@ fn batch(
         scale: 1.0,
         variant: Variant::ASoftmax,
         backward: Backward::Full,
+        head: None,
     }
 }
 

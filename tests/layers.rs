@@ -13,7 +13,7 @@ const LAYERS: &[&[&str]] = &[
     &["multiangle"],
     &["psi"],
     &["head"],
-    &["loss", "margin", "fd"],
+    &["loss", "loss_filter", "margin", "fd"],
     &["names"],
     &["conformance"],
     &["fast", "zoo"],

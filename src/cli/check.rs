@@ -13,7 +13,7 @@
 //! failure with its line number (the other lines are still judged). Neither file is
 //! ever written.
 
-use super::eval::{DEFAULT_PREC, integer_m};
+use super::eval::{DEFAULT_PREC, head_of, integer_m};
 use super::json::{Fields, kind};
 use super::op::Op;
 use super::vectors::VECTORS_VERSION;
@@ -21,7 +21,7 @@ use crate::arith::{Format, exact, hex, par, ziv::round_rational};
 use crate::conformance::loss_suite::{Expected, LossOp, LossPolicy, Scheme, score_batch};
 use crate::conformance::scalar_suite::{describe_exact, fmt_err};
 use crate::conformance::{Batch, Policy, ScalarOp};
-use crate::loss::{Backward, Variant};
+use crate::loss::{Backward, Head, Variant};
 use crate::names::Name;
 use rug::Rational;
 use serde_json::{Map, Value, json};
@@ -201,7 +201,7 @@ enum Judged {
     Scalar(ScalarOp),
     /// A loss batch with its exact gradients (row-major).
     Loss {
-        batch: Batch<f64>,
+        batch: Box<Batch<f64>>,
         grad_x: Vec<Rational>,
         grad_w: Vec<Rational>,
     },
@@ -269,7 +269,19 @@ fn parse_vector(obj: &Map<String, Value>, line: usize) -> Result<Vector, String>
     let op = Op::parse_vectors_op(f.string("op")?)?;
     let dtype: Format = f.name("dtype")?;
     f.bool_or("round_to_odd", false)?;
-    let m = integer_m(&mut f, u32::from(op != Op::CosM))?;
+    // A head (version 3) carries its own margins in place of the integer m.
+    let head = if op == Op::Loss {
+        head_of(&mut f)?
+    } else {
+        None
+    };
+    if head.is_some() && version.and_then(Value::as_u64) < Some(3) {
+        return Err("a loss line with a \"head\" needs vectors_version 3".into());
+    }
+    let m = match head {
+        Some(_) => 1,
+        None => integer_m(&mut f, u32::from(op != Op::CosM))?,
+    };
     let value = match f.raw("value") {
         Some(v) => exact_text(v).map_err(|e| format!("field \"value\": {e}"))?,
         None => return Err("missing field \"value\"".into()),
@@ -286,7 +298,7 @@ fn parse_vector(obj: &Map<String, Value>, line: usize) -> Result<Vector, String>
         None => {
             let scheme = f.name_or("scheme", Scheme::Native)?;
             scheme.check_dtype(dtype)?;
-            let (input, judged) = loss_vector(&mut f, m, origin)?;
+            let (input, judged) = loss_vector(&mut f, m, head, origin)?;
             (input, judged, scheme)
         }
     };
@@ -302,10 +314,21 @@ fn parse_vector(obj: &Map<String, Value>, line: usize) -> Result<Vector, String>
     })
 }
 
-/// The batch and exact gradients of a loss vector (`eval`'s defaults for absent fields).
-fn loss_vector(f: &mut Fields, m: u32, origin: &str) -> Result<(String, Judged), String> {
-    let variant = f.name_or("variant", Variant::ASoftmax)?;
-    let backward = f.name_or("backward", Backward::Full)?;
+/// The batch and exact gradients of a loss vector (`eval`'s defaults for absent fields;
+/// a head in place of `variant` and `backward`).
+fn loss_vector(
+    f: &mut Fields,
+    m: u32,
+    head: Option<Head>,
+    origin: &str,
+) -> Result<(String, Judged), String> {
+    let (variant, backward) = match head {
+        Some(_) => (Variant::ASoftmax, Backward::Full),
+        None => (
+            f.name_or("variant", Variant::ASoftmax)?,
+            f.name_or("backward", Backward::Full)?,
+        ),
+    };
     let lambda = f.number_or("lambda", Rational::new())?.to_f64();
     let scale = f.number_or("scale", Rational::from(1))?.to_f64();
     f.bool_or("grad", true)?;
@@ -352,13 +375,20 @@ fn loss_vector(f: &mut Fields, m: u32, origin: &str) -> Result<(String, Judged),
         scale,
         variant,
         backward,
+        head,
     };
-    let desc = format!(
-        "loss N={} C={} d={} m={m} ({origin})",
-        batch.n, batch.classes, batch.dim
-    );
+    let desc = match batch.head {
+        Some(_) => format!(
+            "loss N={} C={} d={} ({origin})",
+            batch.n, batch.classes, batch.dim
+        ),
+        None => format!(
+            "loss N={} C={} d={} m={m} ({origin})",
+            batch.n, batch.classes, batch.dim
+        ),
+    };
     let judged = Judged::Loss {
-        batch,
+        batch: Box::new(batch),
         grad_x: flat(grad_x),
         grad_w: flat(grad_w),
     };

@@ -12,6 +12,7 @@
 //! | `psi`, `dpsi_dtheta` | `m` (≥ 1, integer or real), `cos` or `theta` |
 //! | `dpsi_dcos` | `m` (integer ≥ 1), `cos` or `theta` |
 //! | `loss` | `x` (N×d), `w` (C×d), `y` (N labels), `m`; optional `variant` (`"a_softmax"`, `"l_softmax"`), `lambda` (0), `scale` (1), `grad` (false), `backward` (`"full"`, `"detached_margin"`) |
+//! | `loss` with a head | `head` (`"combined"`: `m1` (1), `m2` (0), `m3` (0), `fallback` (`"none"`); `"arcface"`: `m`, `fallback`; `"cosface"`: `m`), `semantics` (`"analytic"`, `"straight_through"`, `"differentiable_acos"`), `x`, `w`, `y`, `lambda`, `scale`, `grad`: cosine logits `s·cos θ_j`, `s·t(cos θ_y)` ([`crate::loss::Head`]) |
 //! | `lambda` | `iter`; optional `base` (1000), `gamma` (0.12), `power` (1), `lambda_min` (5) |
 //! | `angular_margin` | `m`, `angle` (Θ in radians) |
 //! | `m_min` | `setting` (`"binary"` or `"multiclass"`) |
@@ -26,7 +27,8 @@
 
 use super::json::{Fields, approx_fields, approx_json, kind};
 use super::op::Op;
-use crate::loss::{self, Backward, LambdaSchedule, LossSpec, Variant};
+use crate::head::{Combined, Fallback, Kind, Semantics};
+use crate::loss::{self, Backward, Head, LambdaSchedule, LossSpec, Variant};
 use crate::names::Name;
 use crate::{Angle, margin, multiangle, psi};
 use rug::Rational;
@@ -84,20 +86,65 @@ fn evaluate(f: &mut Fields, op: &str, prec: u32, odd: bool) -> Result<Map<String
         .map_err(|e| e.to_string())
 }
 
-/// `{"op":"loss", "variant", "m", "lambda", "scale", "x", "w", "y", "grad", "backward"}`.
+/// A loss line's head: `"head"` (`combined`, `arcface`, `cosface`) with its parameters —
+/// `m1` (1), `m2` (0), `m3` (0) and `fallback` (`none`) for `combined`, `m` and
+/// `fallback` for `arcface`, `m` for `cosface` — and `semantics` (`analytic`); `None`
+/// without a `"head"` field (an A-Softmax/L-Softmax line).
+pub(super) fn head_of(f: &mut Fields) -> Result<Option<Head>, String> {
+    if !f.has("head") {
+        return Ok(None);
+    }
+    let kind: Kind = f.name("head")?;
+    let margin = match kind {
+        Kind::Combined => Combined {
+            m1: f.number_or("m1", Rational::from(1))?,
+            m2: f.number_or("m2", Rational::new())?,
+            m3: f.number_or("m3", Rational::new())?,
+            fallback: f.name_or("fallback", Fallback::None)?,
+        },
+        Kind::ArcFace => {
+            let m = f.number("m")?;
+            Combined::arcface(m, f.name_or("fallback", Fallback::None)?)
+        }
+        Kind::CosFace => Combined::cosface(f.number("m")?),
+        other => {
+            let names: Vec<&str> = Kind::LOSS.iter().map(|k| k.name()).collect();
+            return Err(format!(
+                "head \"{}\" has no loss oracle yet (its logits are in head::family); \
+                 the loss takes {}",
+                other.name(),
+                names.join(", ")
+            ));
+        }
+    };
+    let semantics = f.name_or("semantics", Semantics::Analytic)?;
+    Ok(Some(Head { margin, semantics }))
+}
+
+/// `{"op":"loss", "variant", "m", "lambda", "scale", "x", "w", "y", "grad", "backward"}`,
+/// or with `"head"` ([`head_of`]) in place of `variant`, `m` and `backward`.
 fn eval_loss(f: &mut Fields, prec: u32, odd: bool) -> Result<Map<String, Value>, String> {
-    let variant = f.name_or("variant", Variant::ASoftmax)?;
-    let backward = f.name_or("backward", Backward::Full)?;
-    let mut spec = LossSpec::new(
-        f.matrix("x")?,
-        f.matrix("w")?,
-        f.indices("y")?,
-        f.number("m")?,
-    );
+    let head = head_of(f)?;
+    let (variant, backward) = if head.is_some() {
+        (Variant::ASoftmax, Backward::Full)
+    } else {
+        (
+            f.name_or("variant", Variant::ASoftmax)?,
+            f.name_or("backward", Backward::Full)?,
+        )
+    };
+    let (x, w, y) = (f.matrix("x")?, f.matrix("w")?, f.indices("y")?);
+    let m = if head.is_some() {
+        Rational::from(1)
+    } else {
+        f.number("m")?
+    };
+    let mut spec = LossSpec::new(x, w, y, m);
     spec.lambda = f.number_or("lambda", Rational::new())?;
     spec.scale = f.number_or("scale", Rational::from(1))?;
     spec.variant = variant;
     spec.backward = backward;
+    spec.head = head;
     let grad = f.bool_or("grad", false)?;
     f.finish()?;
     let out = loss::loss(&spec, grad, prec).map_err(|e| e.to_string())?;

@@ -69,6 +69,9 @@ pub fn generate(
     if o.ops != [Op::Loss] {
         return Err("--out writes loss vectors only (tensor files): give --op loss".into());
     }
+    if o.head.is_some() {
+        return Err("--out writes A-Softmax/L-Softmax tensor files: a --head's vectors use the JSON Lines route".into());
+    }
     if !matches!(o.dtype, Format::F32 | Format::F64) || o.scheme != Scheme::Native {
         return Err(format!(
             "--out writes f32 and f64 tensor files of the native scheme (dtype {}, scheme {}: \
@@ -172,7 +175,7 @@ fn margin_cases<T: FloatFormat>(
             )?;
         }
         let mut entry = Map::new();
-        entry.insert("id".into(), json!(vectors::loss_id(o.dtype, m, i)));
+        entry.insert("id".into(), json!(vectors::loss_id(o, m, i)));
         entry.insert("dir".into(), json!(name));
         entry.insert("op".into(), json!(Op::Loss.name()));
         entry.insert("dtype".into(), json!(o.dtype.name()));
@@ -209,7 +212,8 @@ struct Oracle {
 /// [`VECTOR_PREC`] bits and every format), or by the filter ([`Tier::Filter`]: the same
 /// `f64` and `f32` bits, `value` from `f64 + lo`, within `2⁻⁷⁰` of the loss).
 fn oracle<T: FloatFormat>(b: &Batch<T>, tier: Tier) -> Result<Oracle, crate::Error> {
-    if tier == Tier::Mpfr {
+    // The filter computes A-Softmax/L-Softmax logits; a head batch goes to the exact oracle.
+    if tier == Tier::Mpfr || b.head.is_some() {
         let res = crate::loss::loss(&spec_of(b)?, true, VECTOR_PREC)?;
         let flat = |g: Option<Vec<Vec<Approx>>>| g.into_iter().flatten().flatten();
         let fields = approx_fields(&res.loss, false);
@@ -437,6 +441,7 @@ fn read_case(entry: &Value, root: &Path) -> Result<Case, String> {
         scale,
         variant,
         backward,
+        head: None,
     };
     Ok(Case {
         id,

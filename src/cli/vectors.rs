@@ -10,8 +10,15 @@
 //!
 //! Version 2 added the `f16`, `bf16`, `f64_odd` and `scheme` fields and the dtypes
 //! `f16` and `bf16`; a version 1 file is still read by `check` (native scheme).
+//! Version 3 added loss lines with a head (`"head"`, its parameters and `"semantics"`,
+//! as `eval` reads them, in place of `variant`, `m` and `backward`): those lines are
+//! written as version 3, every other line still as version 2 ([`BASE_VECTORS_VERSION`]),
+//! byte for byte as before. A head batch where the head's slope is not finite at a target
+//! (a feature exactly parallel to its class row after rounding to the dtype, for a head
+//! with `m2 ≠ 0`) has no gradient: it is left out, and its id skipped.
 
-use super::json::{approx_fields, approx_json};
+use super::eval::head_of;
+use super::json::{Fields, approx_fields, approx_json};
 use super::op::Op;
 use crate::arith::{Approx, Bf16, F16, Format, par};
 use crate::conformance::generators::{Rng, scalar_inputs};
@@ -19,7 +26,8 @@ use crate::conformance::loss_suite::{
     BatchCase, BatchParams, FeatureKind, Scheme, random_batch, spec_of,
 };
 use crate::conformance::{FloatFormat, GenConfig, ScalarOp};
-use crate::loss::{Backward, Variant};
+use crate::head::Kind;
+use crate::loss::{Backward, Head, Variant};
 use crate::loss_filter::Tier;
 use crate::names::Name;
 use crate::{Angle, Error, multiangle, psi};
@@ -28,8 +36,12 @@ use serde_json::{Map, Value, json};
 use std::io::Write;
 use std::ops::RangeInclusive;
 
-/// The version of the vectors format written; `check` reads it and every earlier one.
-pub const VECTORS_VERSION: u32 = 2;
+/// The newest version of the vectors format, written on loss lines with a head; `check`
+/// reads it and every earlier one.
+pub const VECTORS_VERSION: u32 = 3;
+
+/// The version written on every line without a head (unchanged since version 2).
+pub const BASE_VECTORS_VERSION: u32 = 2;
 
 /// Bits of `value` in generated vectors (40 significant digits).
 pub const VECTOR_PREC: u32 = 128;
@@ -67,6 +79,32 @@ pub struct VectorsOptions {
     pub round_to_odd: bool,
     /// Loss tensor files: the filter or the exact oracle on every output.
     pub tier: Tier,
+    /// Loss: a head of the margin family in place of `variant`, `m` and `backward`.
+    pub head: Option<HeadOption>,
+}
+
+/// A head for the loss vectors: its fields as written on each line (`"head"`, its
+/// parameters as exact strings, `"semantics"`: what `eval` reads) and the head they give.
+#[derive(Clone, Debug)]
+pub struct HeadOption {
+    /// The head's JSON fields, in the order written.
+    pub fields: Map<String, Value>,
+    /// Its name.
+    pub kind: Kind,
+    /// The head.
+    pub head: Head,
+}
+
+impl HeadOption {
+    /// Reads `fields` as `eval` reads a loss line's head (every field must be one of it).
+    pub fn parse(fields: Map<String, Value>) -> Result<HeadOption, String> {
+        let mut f = Fields::new(&fields);
+        let head = head_of(&mut f)?.ok_or("missing field \"head\"")?;
+        f.finish()?;
+        head.margin.validate().map_err(|e| e.to_string())?;
+        let kind = Kind::parse(fields.get("head").and_then(Value::as_str).unwrap_or(""))?;
+        Ok(HeadOption { fields, kind, head })
+    }
 }
 
 pub(crate) fn hex<T: FloatFormat>(v: T) -> String {
@@ -74,9 +112,13 @@ pub(crate) fn hex<T: FloatFormat>(v: T) -> String {
 }
 
 fn header(id: String, op: Op, dtype: Format) -> Map<String, Value> {
+    header_v(id, op, dtype, BASE_VECTORS_VERSION)
+}
+
+fn header_v(id: String, op: Op, dtype: Format, version: u32) -> Map<String, Value> {
     let mut m = Map::new();
     m.insert("id".into(), json!(id));
-    m.insert("vectors_version".into(), json!(VECTORS_VERSION));
+    m.insert("vectors_version".into(), json!(version));
     m.insert("op".into(), json!(op.name()));
     m.insert("dtype".into(), json!(dtype.name()));
     m
@@ -159,14 +201,37 @@ pub(crate) fn loss_cases<T: FloatFormat>(o: &VectorsOptions, m: u32) -> Vec<(usi
                 kind,
                 xnorm: 1.0,
             };
-            (i, random_batch::<T>(&mut rng, &p))
+            let mut case = random_batch::<T>(&mut rng, &p);
+            if let Some(h) = &o.head {
+                case.batch.m = 1;
+                case.batch.head = Some(h.head.clone());
+                case.origin = format!(
+                    "{:?} N={} C={} d={} λ={} s={} head={}",
+                    kind,
+                    o.batch,
+                    o.classes,
+                    o.dim,
+                    o.lambda,
+                    o.scale,
+                    Value::Object(h.fields.clone())
+                );
+            }
+            (i, case)
         })
         .collect()
 }
 
-/// The id of loss case `i` of margin `m`.
-pub(crate) fn loss_id(dtype: Format, m: u32, i: usize) -> String {
-    format!("{}/{}/m={m}/{i:05}", Op::Loss.name(), dtype.name())
+/// The id of loss case `i` of margin `m` (of the head, with one).
+pub(crate) fn loss_id(o: &VectorsOptions, m: u32, i: usize) -> String {
+    match &o.head {
+        Some(h) => format!(
+            "{}/{}/{}/{i:05}",
+            Op::Loss.name(),
+            o.dtype.name(),
+            h.kind.name()
+        ),
+        None => format!("{}/{}/m={m}/{i:05}", Op::Loss.name(), o.dtype.name()),
+    }
 }
 
 fn loss_lines<T: FloatFormat>(
@@ -176,54 +241,73 @@ fn loss_lines<T: FloatFormat>(
 ) -> Result<usize, Box<dyn std::error::Error>> {
     let cases = loss_cases::<T>(o, m);
     // The oracle runs on the batches in parallel; the lines are written in order.
+    let lines = par::map(cases, |(i, case)| -> Result<Option<String>, Error> {
+        let b = &case.batch;
+        let res = match crate::loss::loss(&spec_of(b)?, true, VECTOR_PREC) {
+            // A head whose slope is not finite at a target (x exactly parallel to its
+            // class row after rounding to the dtype): no gradient, no vector.
+            Err(Error::Degenerate { .. }) if o.head.is_some() => return Ok(None),
+            r => r?,
+        };
+        let rows = |v: &[T], k: usize| -> Value {
+            Value::Array(
+                (0..k)
+                    .map(|r| {
+                        Value::Array(
+                            v[r * b.dim..(r + 1) * b.dim]
+                                .iter()
+                                .map(|&t| json!(hex(t)))
+                                .collect(),
+                        )
+                    })
+                    .collect(),
+            )
+        };
+        let id = loss_id(o, m, i);
+        let mut line = match &o.head {
+            Some(h) => {
+                let mut line = header_v(id, Op::Loss, o.dtype, VECTORS_VERSION);
+                line.extend(h.fields.clone());
+                line
+            }
+            None => {
+                let mut line = header(id, Op::Loss, o.dtype);
+                line.insert("variant".into(), json!(b.variant.name()));
+                line.insert("m".into(), json!(m));
+                line
+            }
+        };
+        line.insert("lambda".into(), json!(hex(b.lambda)));
+        line.insert("scale".into(), json!(hex(b.scale)));
+        if o.head.is_none() {
+            line.insert("backward".into(), json!(b.backward.name()));
+        }
+        line.insert("scheme".into(), json!(o.scheme.name()));
+        line.insert("grad".into(), json!(true));
+        line.insert("x".into(), rows(&b.x, b.n));
+        line.insert("w".into(), rows(&b.w, b.classes));
+        line.insert("y".into(), json!(b.y));
+        line.insert("prec".into(), json!(VECTOR_PREC));
+        line.insert("origin".into(), json!(case.origin));
+        line.extend(approx_fields(&res.loss, o.round_to_odd));
+        let matrix = |g: Option<Vec<Vec<Approx>>>| {
+            Value::Array(
+                g.unwrap_or_default()
+                    .iter()
+                    .map(|r| {
+                        let cells = r.iter().map(|a| approx_json(a, o.round_to_odd));
+                        Value::Array(cells.collect())
+                    })
+                    .collect(),
+            )
+        };
+        line.insert("grad_x".into(), matrix(res.grad_x));
+        line.insert("grad_w".into(), matrix(res.grad_w));
+        Ok(Some(Value::Object(line).to_string()))
+    });
     write_lines(
         out,
-        par::map(cases, |(i, case)| {
-            let b = &case.batch;
-            let res = crate::loss::loss(&spec_of(b)?, true, VECTOR_PREC)?;
-            let rows = |v: &[T], k: usize| -> Value {
-                Value::Array(
-                    (0..k)
-                        .map(|r| {
-                            Value::Array(
-                                v[r * b.dim..(r + 1) * b.dim]
-                                    .iter()
-                                    .map(|&t| json!(hex(t)))
-                                    .collect(),
-                            )
-                        })
-                        .collect(),
-                )
-            };
-            let mut line = header(loss_id(o.dtype, m, i), Op::Loss, o.dtype);
-            line.insert("variant".into(), json!(b.variant.name()));
-            line.insert("m".into(), json!(m));
-            line.insert("lambda".into(), json!(hex(b.lambda)));
-            line.insert("scale".into(), json!(hex(b.scale)));
-            line.insert("backward".into(), json!(b.backward.name()));
-            line.insert("scheme".into(), json!(o.scheme.name()));
-            line.insert("grad".into(), json!(true));
-            line.insert("x".into(), rows(&b.x, b.n));
-            line.insert("w".into(), rows(&b.w, b.classes));
-            line.insert("y".into(), json!(b.y));
-            line.insert("prec".into(), json!(VECTOR_PREC));
-            line.insert("origin".into(), json!(case.origin));
-            line.extend(approx_fields(&res.loss, o.round_to_odd));
-            let matrix = |g: Option<Vec<Vec<Approx>>>| {
-                Value::Array(
-                    g.unwrap_or_default()
-                        .iter()
-                        .map(|r| {
-                            let cells = r.iter().map(|a| approx_json(a, o.round_to_odd));
-                            Value::Array(cells.collect())
-                        })
-                        .collect(),
-                )
-            };
-            line.insert("grad_x".into(), matrix(res.grad_x));
-            line.insert("grad_w".into(), matrix(res.grad_w));
-            Ok(Value::Object(line).to_string())
-        }),
+        lines.into_iter().filter_map(Result::transpose).collect(),
     )
 }
 
@@ -262,6 +346,10 @@ fn write_groups(
     let mut written = 0;
     for (done, &(op, m)) in groups.iter().enumerate() {
         if m == 0 && op != Op::CosM {
+            continue;
+        }
+        // A head has its own margins: one group of loss batches.
+        if op == Op::Loss && o.head.is_some() && m != *o.ms.start() {
             continue;
         }
         written += match (op.scalar(), o.dtype) {

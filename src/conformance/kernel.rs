@@ -273,6 +273,9 @@ pub struct Batch<T> {
     pub variant: Variant,
     /// Which gradient the backward computes.
     pub backward: Backward,
+    /// A head of the margin family ([`crate::loss::Head`]): cosine logits with the
+    /// head's target logit in place of `m` (then 1), `variant` and `backward`.
+    pub head: Option<crate::loss::Head>,
 }
 
 impl<T> Batch<T> {

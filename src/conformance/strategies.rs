@@ -174,6 +174,7 @@ pub fn loss_batch<T: FloatFormat>(sizes: BatchSizes) -> BoxedStrategy<Batch<T>> 
                     scale: T::from_f64(s),
                     variant,
                     backward,
+                    head: None,
                 }
             },
         )

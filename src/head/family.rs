@@ -21,7 +21,7 @@
 //! rational rounding midpoint) end in [`Error::PrecisionCap`], never in a guess.
 
 use super::sphereface2::Margin as S2Margin;
-use super::{Combined, Fallback};
+use super::{Combined, Fallback, Kind};
 use crate::arith::{Approx, Ival, ziv};
 use crate::multiangle::{acos_ival, chebyshev_t_exact, check_cos};
 use crate::{Angle, Error, describe_rational};
@@ -35,25 +35,6 @@ pub enum RVersion {
     V1,
     /// `v2`: the margin moves to the non-target logits, `cos(θ/m)`.
     V2,
-}
-
-/// The kind of a [`Head`], for name tables (`crate::names`).
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum HeadKind {
-    /// [`Head::Combined`].
-    Combined,
-    /// [`Head::SphereFace`].
-    SphereFace,
-    /// [`Head::SphereFaceR`].
-    SphereFaceR,
-    /// [`Head::SphereFace2`].
-    SphereFace2,
-    /// [`Head::CurricularFace`].
-    CurricularFace,
-    /// [`Head::AdaFace`].
-    AdaFace,
-    /// [`Head::MagFace`].
-    MagFace,
 }
 
 /// AdaFace's parameters and state (mk-minchul/AdaFace `head.py`): margin `m`
@@ -233,15 +214,15 @@ impl MagFace {
 
 impl Head {
     /// The kind of the head.
-    pub fn kind(&self) -> HeadKind {
+    pub fn kind(&self) -> Kind {
         match self {
-            Head::Combined(_) => HeadKind::Combined,
-            Head::SphereFace { .. } => HeadKind::SphereFace,
-            Head::SphereFaceR { .. } => HeadKind::SphereFaceR,
-            Head::SphereFace2 { .. } => HeadKind::SphereFace2,
-            Head::CurricularFace { .. } => HeadKind::CurricularFace,
-            Head::AdaFace(_) => HeadKind::AdaFace,
-            Head::MagFace(_) => HeadKind::MagFace,
+            Head::Combined(_) => Kind::Combined,
+            Head::SphereFace { .. } => Kind::SphereFace,
+            Head::SphereFaceR { .. } => Kind::SphereFaceR,
+            Head::SphereFace2 { .. } => Kind::SphereFace2,
+            Head::CurricularFace { .. } => Kind::CurricularFace,
+            Head::AdaFace(_) => Kind::AdaFace,
+            Head::MagFace(_) => Kind::MagFace,
         }
     }
 

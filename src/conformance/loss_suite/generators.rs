@@ -87,6 +87,7 @@ pub fn random_batch<T: FloatFormat>(rng: &mut Rng, p: &BatchParams) -> BatchCase
             scale: T::from_f64(p.scale),
             variant: p.variant,
             backward: p.backward,
+            head: None,
         },
         origin: format!(
             "{:?} N={n} C={classes} d={dim} m={} λ={} s={} ‖x‖~{:e} {:?} {:?}",

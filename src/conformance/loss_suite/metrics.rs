@@ -28,16 +28,20 @@ pub fn spec_of<T: FloatFormat>(b: &Batch<T>) -> Result<LossSpec, Error> {
             })
             .collect()
     };
+    let m = if b.head.is_some() { 1 } else { b.m };
     let mut spec = LossSpec::new(
         rows(&b.x, b.n)?,
         rows(&b.w, b.classes)?,
         b.y.clone(),
-        Rational::from(b.m),
+        Rational::from(m),
     );
     spec.lambda = q(b.lambda)?;
     spec.scale = q(b.scale)?;
-    spec.variant = b.variant;
-    spec.backward = b.backward;
+    if b.head.is_none() {
+        spec.variant = b.variant;
+        spec.backward = b.backward;
+    }
+    spec.head = b.head.clone();
     Ok(spec)
 }
 
@@ -81,9 +85,14 @@ pub fn scales<T: FloatFormat>(b: &Batch<T>, exp: &Expected) -> [Rational; 3] {
     let s = b.scale.to_f64();
     let m = f64::from(b.m.max(1));
     let per_sample = s / b.n as f64 * m * m;
-    let (kappa, rho) = match b.variant {
-        Variant::ASoftmax => (1.0, 1.0 / g.wmin),
-        Variant::LSoftmax => (g.wmax, 2.0),
+    let (kappa, rho) = match (&b.head, b.variant) {
+        // Cosine logits: |∂f/∂x| ≤ s·m1/‖x‖ and |∂f/∂W| ≤ s·m1/‖W‖ (|dt/dc|·sin θ ≤ m1).
+        (Some(h), _) => {
+            let m1 = h.margin.m1.to_f64().max(1.0);
+            (m1 / g.xmin, m1 / (g.wmin * g.xmax))
+        }
+        (None, Variant::ASoftmax) => (1.0, 1.0 / g.wmin),
+        (None, Variant::LSoftmax) => (g.wmax, 2.0),
     };
     let q = |v: f64| Rational::from_f64(v).unwrap_or_else(|| Rational::from(1));
     let max_abs = |v: &[Rational]| {
@@ -103,6 +112,7 @@ pub fn scales<T: FloatFormat>(b: &Batch<T>, exp: &Expected) -> [Rational; 3] {
 /// Largest feature norm and extreme class-row norms of a batch (in `f64`).
 struct Geometry {
     xmax: f64,
+    xmin: f64,
     wmax: f64,
     wmin: f64,
 }
@@ -110,14 +120,17 @@ struct Geometry {
 impl Geometry {
     fn of<T: FloatFormat>(b: &Batch<T>) -> Geometry {
         let norm = |v: &[T]| v.iter().map(|t| t.to_f64().powi(2)).sum::<f64>().sqrt();
-        let xmax = (0..b.n)
+        let xn: Vec<f64> = (0..b.n)
             .map(|i| norm(&b.x[i * b.dim..(i + 1) * b.dim]))
-            .fold(0.0, f64::max);
+            .collect();
+        let xmax = xn.iter().copied().fold(0.0, f64::max);
+        let xmin = xn.iter().copied().fold(f64::INFINITY, f64::min);
         let wn: Vec<f64> = (0..b.classes)
             .map(|j| norm(&b.w[j * b.dim..(j + 1) * b.dim]))
             .collect();
         Geometry {
             xmax,
+            xmin,
             wmax: wn.iter().copied().fold(0.0, f64::max),
             wmin: wn.iter().copied().fold(f64::INFINITY, f64::min),
         }
@@ -127,6 +140,11 @@ impl Geometry {
 /// The logit scale `S = s · max_n ‖x_n‖ · (2m − 1)` (times `max_j ‖W_j‖` for
 /// L-Softmax): a bound on `|f_j|`, since `|ψ| ≤ 2m − 1`.
 pub fn logit_scale<T: FloatFormat>(b: &Batch<T>) -> f64 {
+    if let Some(h) = &b.head {
+        // Cosine logits: |t(c)| ≤ 1 + m2·sin m2 + |m3| ≤ 1 + m2 + |m3|.
+        let c = &h.margin;
+        return b.scale.to_f64() * (1.0 + c.m2.to_f64() + c.m3.to_f64().abs());
+    }
     let g = Geometry::of(b);
     let m = f64::from(b.m.max(1));
     let w = match b.variant {
@@ -155,6 +173,9 @@ pub fn normwise_error(got: &[f64], exact: &[Rational], scale: &Rational, fmt: Fo
 /// `2·β·max|Δ|` in total (the softmax Jacobian is `p_j(δ_jk − p_k)`), so `β` says how
 /// much of the `O(u·S)` logit error of a float evaluation reaches the gradients.
 pub fn softmax_balance<T: FloatFormat>(b: &Batch<T>) -> f64 {
+    if b.head.is_some() {
+        return head_estimates(b).0;
+    }
     let mut b = widen_batch::<T, f64>(b);
     b.m = b.m.max(1);
     if b.y.len() != b.n || b.x.len() != b.n * b.dim || b.w.len() != b.classes * b.dim {
@@ -175,6 +196,51 @@ pub fn softmax_balance<T: FloatFormat>(b: &Batch<T>) -> f64 {
         .fold(0.0, f64::max)
 }
 
+/// For a head batch: the softmax balance β (as [`softmax_balance`]) and the largest
+/// `|dt/dc|` at the targets' cosines (at least 1; `∞` where the slope is not finite), from
+/// `f64` cosines and the head oracle at 24 bits: estimates for the allowances. The
+/// target logit's slope is how much of the cosine's rounding error reaches the logit
+/// (for ArcFace `sin(θ + m)/sin θ`, unbounded as θ → 0: the acos is ill-conditioned there).
+pub fn head_estimates<T: FloatFormat>(b: &Batch<T>) -> (f64, f64) {
+    let Some(h) = &b.head else {
+        return (1.0, 1.0);
+    };
+    let (d, s) = (b.dim, b.scale.to_f64());
+    let row = |v: &[T], i: usize| -> Vec<f64> {
+        v[i * d..(i + 1) * d].iter().map(|t| t.to_f64()).collect()
+    };
+    let norm = |v: &[f64]| v.iter().map(|t| t * t).sum::<f64>().sqrt();
+    let (mut beta, mut amp) = (0.0f64, 1.0f64);
+    for (i, &y) in b.y.iter().enumerate().take(b.n) {
+        let x = row(&b.x, i);
+        let mut f = Vec::with_capacity(b.classes);
+        for j in 0..b.classes {
+            let w = row(&b.w, j);
+            let c = x.iter().zip(&w).map(|(a, c)| a * c).sum::<f64>() / (norm(&x) * norm(&w));
+            let c = if c.is_nan() { 0.0 } else { c.clamp(-1.0, 1.0) };
+            if j != y {
+                f.push(s * c);
+                continue;
+            }
+            let cq = Rational::from_f64(c).unwrap_or_default();
+            let t = crate::head::target_logit(&h.margin, &cq, 24).map_or(c, |a| a.f64());
+            f.push(s * t);
+            amp = amp.max(
+                match crate::head::target_slope(&h.margin, &cq, h.semantics, 24) {
+                    Ok(crate::head::Slope::Finite(v)) => v.f64().abs(),
+                    _ => f64::INFINITY,
+                },
+            );
+        }
+        let fmax = f.iter().copied().fold(f64::NEG_INFINITY, f64::max);
+        let e: Vec<f64> = f.iter().map(|v| (v - fmax).exp()).collect();
+        let sum: f64 = e.iter().sum();
+        let bn: f64 = e.iter().map(|v| (v / sum) * (1.0 - v / sum)).sum();
+        beta = beta.max(if bn.is_nan() { 1.0 } else { bn });
+    }
+    (beta, amp)
+}
+
 /// The batch `b` of `I` values as `T` values (exact: every `I` value is a `T` value).
 pub(super) fn widen_batch<I: FloatFormat, T: FloatFormat>(b: &Batch<I>) -> Batch<T> {
     let widen = |v: &[I]| v.iter().map(|t| T::from_f64(t.to_f64())).collect();
@@ -190,5 +256,6 @@ pub(super) fn widen_batch<I: FloatFormat, T: FloatFormat>(b: &Batch<I>) -> Batch
         scale: T::from_f64(b.scale.to_f64()),
         variant: b.variant,
         backward: b.backward,
+        head: b.head.clone(),
     }
 }

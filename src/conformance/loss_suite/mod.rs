@@ -25,7 +25,8 @@ pub use generators::{
     BatchCase, BatchParams, FeatureKind, loss_batches, loss_batches_in, random_batch,
 };
 pub use metrics::{
-    Expected, expected, logit_scale, normwise_error, scales, softmax_balance, spec_of,
+    Expected, expected, head_estimates, logit_scale, normwise_error, scales, softmax_balance,
+    spec_of,
 };
 pub use policy::{LossOp, LossPolicy};
 pub use report::{

@@ -1,7 +1,7 @@
 //! The loss tolerance table: per output and format, an allowance in scaled ulps per
 //! `m²·d`, grown for the gradients with the softmax balance times the logit scale.
 
-use super::metrics::{logit_scale, softmax_balance};
+use super::metrics::{head_estimates, logit_scale, softmax_balance};
 use super::scheme::Scheme;
 use crate::arith::Format;
 use crate::conformance::kernel::{Batch, FloatFormat};
@@ -136,13 +136,26 @@ impl LossPolicy {
         scheme: Scheme,
         b: &Batch<T>,
     ) -> [f64; 3] {
-        let m2d = f64::from(b.m.max(1)).powi(2) * b.dim as f64;
+        // ψ amplifies the cosine's error by |ψ′| ≤ m²; a head by |dt/dc| (its slope at the
+        // batch's targets, `head_estimates`), and the gradients by its square (dt/dc
+        // itself is computed from the rounded cosine).
+        let d = b.dim as f64;
+        let (value_amp, grad_amp) = match &b.head {
+            Some(_) => {
+                let a = head_estimates(b).1;
+                (a, a * a)
+            }
+            None => {
+                let m2 = f64::from(b.m.max(1)).powi(2);
+                (m2, m2)
+            }
+        };
         let grad_factor = 1.0 + softmax_balance(b) * logit_scale(b) / self.grad_logit_unit;
         LossOp::ALL.map(|op| {
-            let base = self.per_m2d_in(op, fmt, scheme) * m2d;
+            let per = self.per_m2d_in(op, fmt, scheme);
             match op {
-                LossOp::Value => base,
-                LossOp::GradX | LossOp::GradW => base * grad_factor,
+                LossOp::Value => per * value_amp * d,
+                LossOp::GradX | LossOp::GradW => per * grad_amp * d * grad_factor,
             }
         })
     }
