@@ -33,6 +33,16 @@ fn main() {
         backward: Backward::Full,
     };
     let t = std::time::Instant::now();
+    let first = asoftmax_spec::loss_filter::enclosures(&b).unwrap();
+    println!("first tier: {:.2} s", t.elapsed().as_secs_f64());
+    let t = std::time::Instant::now();
+    let one_w = [first.len() - 1];
+    asoftmax_spec::loss_filter::second_tier(&b, &one_w).unwrap();
+    println!(
+        "second tier, one output of dL/dW: {:.2} s",
+        t.elapsed().as_secs_f64()
+    );
+    let t = std::time::Instant::now();
     let out = certify(&b, Tier::Filter).unwrap();
     println!(
         "{:.2} s, undecided by the first tier {}, exact tier {}, loss {}",

@@ -274,6 +274,103 @@ impl Dw {
     }
 }
 
+/// The constants of [`Dw::exp_nonpos`], enclosed once with MPFR: `ln 2/64` split as
+/// `L1 + L2 + L3` (`L1` with 37 significant bits, so that `k·L1` is exact for `|k| < 2¹⁶`)
+/// with a bound on the rest, `2^{j/64}` for `j < 64` and `1/i!` for `i ≤ 12`, as double words.
+struct ExpTables {
+    l1: f64,
+    l2: f64,
+    l3: f64,
+    l_rest: f64,
+    two_j64: [Dw; 64],
+    inv_fact: [Dw; 13],
+}
+
+fn exp_tables() -> &'static ExpTables {
+    static T: std::sync::OnceLock<ExpTables> = std::sync::OnceLock::new();
+    T.get_or_init(|| {
+        let p = 256;
+        let l = Float::with_val(p, rug::float::Constant::Log2) / 64u32;
+        let l1 = Float::with_val(37, &l).to_f64();
+        let rest = Float::with_val(p, &l - l1);
+        let l2 = rest.to_f64();
+        let rest = Float::with_val(p, &rest - l2);
+        let l3 = rest.to_f64();
+        let l_rest = Float::with_val(p, &rest - l3).abs().to_f64_round(Round::Up);
+        let dw_of =
+            |v: Float| Dw::from_ival(&Ival::new(v.clone(), v).expect("finite")).expect("in range");
+        let two_j64 = std::array::from_fn(|j| {
+            dw_of(Float::with_val(p, Float::with_val(p, j) / 64u32).exp2())
+        });
+        let mut fact = Float::with_val(p, 1u32);
+        let inv_fact = std::array::from_fn(|i| {
+            if i > 1 {
+                fact *= i as u32;
+            }
+            dw_of(Float::with_val(p, 1u32) / &fact)
+        });
+        ExpTables {
+            l1,
+            l2,
+            l3,
+            l_rest,
+            two_j64,
+            inv_fact,
+        }
+    })
+}
+
+impl Dw {
+    /// `e^x` for `−625 ≤ x ≤ 0` (up to the input's error), in double-word arithmetic with
+    /// the bound carried by every operation: `x = k·ln2/64 + r` with `|r| ≤ ln2/128 + ε`
+    /// (`k·L1` exact, the rest of `ln 2/64` bounded), `e^r` by its Taylor polynomial of
+    /// degree 11 (remainder below `|r|¹²/12!·e^{|r|} < 2⁻¹¹⁸`), times `2^{j/64}` and `2^q`
+    /// (`k = 64q + j`). Below `e^{−625} < 2⁻⁹⁰¹`, zero with error `2⁻⁹⁰⁰`; `None` when the
+    /// input is positive beyond its error, or its error exceeds `2⁻²⁰`.
+    pub fn exp_nonpos(self) -> Option<Dw> {
+        if self.err > 1.0 / (1u64 << 20) as f64 || self.hi > self.err {
+            return None;
+        }
+        if self.hi < -625.0 {
+            return Some(Dw {
+                hi: 0.0,
+                lo: 0.0,
+                err: 2f64.powi(-900),
+            });
+        }
+        let t = exp_tables();
+        let k = (self.hi / t.l1).round();
+        // hi − k·L1 is exact (Sterbenz: hi is within half a step of k·L1); k·L2 and k·L3
+        // by TwoProd.
+        let prod = |l: f64| {
+            let (hi, lo) = two_prod(k, l);
+            Dw { hi, lo, err: 0.0 }
+        };
+        let r = Dw::exact(self.hi - k * t.l1) - prod(t.l2) - prod(t.l3)
+            + Dw {
+                hi: self.lo,
+                lo: 0.0,
+                err: self.err + k.abs() * t.l_rest,
+            };
+        if r.hi.abs() > 0.006 {
+            return None; // cannot happen for |k| < 2^16; the remainder bound needs it
+        }
+        let mut p = t.inv_fact[11];
+        for i in (0..11).rev() {
+            p = p * r + t.inv_fact[i];
+        }
+        p.err += 2f64.powi(-118);
+        let (q, j) = ((k / 64.0).floor(), (k as i64).rem_euclid(64) as usize);
+        let e = p * t.two_j64[j];
+        let scale = 2f64.powi(q as i32); // exact: 2^q ≥ 2^-902
+        Some(Dw {
+            hi: e.hi * scale,
+            lo: e.lo * scale,
+            err: e.err * scale,
+        })
+    }
+}
+
 impl std::ops::Add for Dw {
     type Output = Dw;
     /// `AccurateDWPlusDW`; the bound adds both bounds and the rounding.
@@ -527,6 +624,37 @@ mod tests {
             err: 2f64.powi(-54) * 0.3,
         };
         assert_eq!(near.round(Format::F64), None);
+    }
+
+    #[test]
+    fn exp_nonpos_contains_the_exponential_and_is_tight() {
+        let mut xs: Vec<Dw> = vec![
+            Dw::ZERO,
+            Dw::exact(-1e-300),
+            Dw::exact(-0.5),
+            Dw::exact(-624.9),
+        ];
+        for i in 0..400 {
+            let hi = -(i as f64) * 1.5617 - (i as f64 * 0.37).sin().abs();
+            xs.push(Dw {
+                hi,
+                lo: hi * 1e-17,
+                err: 1e-25 * (i % 3) as f64,
+            });
+        }
+        for x in xs {
+            let e = x.exp_nonpos().unwrap();
+            for end in [-1.0, 1.0] {
+                let xv = Float::with_val(300, x.hi) + x.lo + end * x.err;
+                let want = Float::with_val(300, xv.exp_ref());
+                let got = Float::with_val(300, e.hi) + e.lo;
+                let dist = Float::with_val(300, &want - &got).abs();
+                assert!(dist <= e.err * INFLATE, "{x:?}: {e:?} vs {want}");
+            }
+            let tight = (e.hi.abs() * 2f64.powi(-92)).max(e.hi.abs() * x.err * 1.01);
+            assert!(e.err <= tight + 1e-300, "{x:?}: {e:?}");
+        }
+        assert!(Dw::exact(0.5).exp_nonpos().is_none());
     }
 
     #[test]

@@ -64,7 +64,7 @@ impl Encl for Dw {
         self.to_ival(Self::WP)
     }
     fn exp_nonpos(&self) -> Option<Dw> {
-        exp_dw(*self)
+        Dw::exp_nonpos(*self)
     }
     fn key(&self) -> f64 {
         self.hi
@@ -82,36 +82,6 @@ impl Encl for Dw {
             })
             .collect()
     }
-}
-
-/// `e^t` for `t ≤ 0` (up to its error): MPFR's correctly rounded 106-bit value, whose
-/// trailing part is exact in `f64`, with relative error `2⁻¹⁰⁵ + (e^δ − 1)` for the
-/// input's error `δ ≤ 2⁻²⁰` (plus `2⁻¹¹⁸` for rounding the input to 128 bits); below
-/// `e^{−625} < 2⁻⁹⁰¹`, zero with error `2⁻⁹⁰⁰`.
-fn exp_dw(t: Dw) -> Option<Dw> {
-    if t.err > 1.0 / (1u64 << 20) as f64 {
-        return None;
-    }
-    if t.hi < -625.0 {
-        return Some(Dw {
-            hi: 0.0,
-            lo: 0.0,
-            err: 2f64.powi(-900),
-        });
-    }
-    // The input rounded to 128 bits (error below 2^-118 for |t| < 626), its exponential
-    // correctly rounded to 106 bits, so that `v − hi` is exact in f64.
-    let arg = Float::with_val(128, t.hi) + t.lo;
-    let v = Float::with_val(106, arg.exp_ref());
-    let hi = v.to_f64();
-    let lo = Float::with_val(106, &v - hi).to_f64();
-    let delta = t.err + 2f64.powi(-118);
-    let rel = 2f64.powi(-105) + delta * 1.000_001;
-    Some(Dw {
-        hi,
-        lo,
-        err: (hi.abs() + lo.abs()) * rel,
-    })
 }
 
 impl Encl for Ival {
