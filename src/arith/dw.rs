@@ -423,16 +423,18 @@ impl std::ops::Mul<f64> for Dw {
 /// The interval `[Σ parts − err, Σ parts + err]` (`err` inflated as in the module docs)
 /// at `prec` bits, each end one correctly rounded sum (exact parts, any exponent gaps).
 pub fn enclose(parts: &[f64], err: f64, prec: u32) -> Ival {
-    let e = err * INFLATE;
-    let end = |sign: f64, round: Round| {
-        let terms: Vec<Float> = parts
-            .iter()
-            .chain(std::iter::once(&(sign * e)))
-            .map(|&v| Float::with_val(53, v))
-            .collect();
-        Float::with_val_round(prec, Float::sum(terms.iter()), round).0
-    };
-    Ival::new(end(-1.0, Round::Down), end(1.0, Round::Up)).expect("ordered finite endpoints")
+    // One correctly rounded sum (any exponent gaps), widened by the bound and by its own
+    // rounding (at most 2^(1−prec) of it).
+    let terms: Vec<Float> = parts.iter().map(|&v| Float::with_val(53, v)).collect();
+    let sum = Float::with_val(prec, Float::sum(terms.iter()));
+    let rounding = Float::with_val_round(53, sum.abs_ref(), Round::Up)
+        .0
+        .to_f64_round(Round::Up)
+        * 2f64.powi(1 - prec as i32);
+    let e = (err * INFLATE + rounding) * INFLATE;
+    let lo = Float::with_val_round(prec, &sum - e, Round::Down).0;
+    let hi = Float::with_val_round(prec, &sum + e, Round::Up).0;
+    Ival::new(lo, hi).expect("ordered finite endpoints")
 }
 
 /// The error of [`dot_rows_fine`] over `n` terms, per unit of `Σ|coefficient·row|`:

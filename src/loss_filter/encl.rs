@@ -1,6 +1,6 @@
 //! The two tiers' arithmetic behind one trait, so that the softmax of a sample
 //! ([`super::softmax`]) is written once: [`Dw`] (double words with a running bound, the
-//! first tier) and [`Ival`] (MPFR intervals at 160 bits over dot products kept to about
+//! first tier) and [`Ival`] (MPFR intervals at 128 bits over dot products kept to about
 //! `4n³u³`, the second).
 
 use crate::arith::Ival;
@@ -85,7 +85,7 @@ impl Encl for Dw {
 }
 
 impl Encl for Ival {
-    const WP: u32 = 160;
+    const WP: u32 = 128;
 
     fn exact(v: f64) -> Ival {
         Ival::point(Float::with_val(53, v))

@@ -84,7 +84,7 @@ struct Kept {
 /// cannot be enclosed in this tier.
 pub(super) fn outputs(b: &FloatBatch) -> Option<Vec<Dw>> {
     let (c, d) = (b.classes, b.dim);
-    let norms: Norms<Dw> = norms(b.w, d)?;
+    let norms: Norms<Dw> = norms(b.w, d, b.scale)?;
     let wt = transpose(b.w, c, d);
     let s_over_n = Ival::from_rational(&(rational_from_f64(b.scale).ok()? / b.n as u32), 192);
     let s_over_n = Dw::from_ival(&s_over_n)?;

@@ -11,7 +11,7 @@
 //!
 //! An output the first tier cannot decide (next to a rounding midpoint, a strongly
 //! cancelling sum) goes to the second tier **alone** ([`second_tier`]): MPFR intervals at
-//! 160 bits over dot products accurate to about `4n³u³` of their magnitude, recomputing
+//! 128 bits over dot products accurate to about `4n³u³` of their magnitude, recomputing
 //! only the samples the output depends on. What neither decides (an exact zero or
 //! midpoint that no enclosure can prove) is taken from the exact oracle on the whole
 //! batch, when the batch is small enough ([`EXACT_BUDGET`]); otherwise it is an

@@ -83,7 +83,7 @@ pub(super) fn refine(b: &FloatBatch, wanted: &[usize]) -> Option<Vec<Option<Roun
             _ => None,
         })
         .collect();
-    let norms: Norms<Ival> = norms(b.w, d)?;
+    let norms: Norms<Ival> = norms(b.w, d, b.scale)?;
     let wt = transpose(b.w, c, d);
     let s_over_n = Ival::from_rational(&(rational_from_f64(b.scale).ok()? / b.n as u32), wp);
     let parts = par::map(samples.into_iter().collect(), |n| {

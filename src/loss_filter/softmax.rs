@@ -15,9 +15,10 @@ use crate::arith::{Ival, rational_from_f64};
 use crate::loss::Backward;
 use crate::psi;
 
-/// Per class: `1/ν_j` and `ν_j²`.
+/// Per class: `1/ν_j`, `s/ν_j` (the factor of a non-target logit) and `ν_j²`.
 pub(super) struct Norms<T> {
     pub inv_nu: Vec<T>,
+    pub s_inv_nu: Vec<T>,
     pub nu2: Vec<T>,
 }
 
@@ -26,21 +27,27 @@ fn sum_squares<T: Encl>(v: &[f64]) -> T {
     T::dots(v, v, 1).pop().expect("one column")
 }
 
-/// The norms of every class row.
-pub(super) fn norms<T: Encl>(w: &[f64], dim: usize) -> Option<Norms<T>> {
+/// The norms of every class row, for the logit scale `s`.
+pub(super) fn norms<T: Encl>(w: &[f64], dim: usize, s: f64) -> Option<Norms<T>> {
     let rows: Vec<&[f64]> = w.chunks(dim).collect();
     let per = crate::arith::par::map(rows, |r| {
         let nu2: T = sum_squares(r);
         let one = Ival::from_integer(&1.into(), T::WP);
-        let inv = one.div(&nu2.ival().sqrt()?)?;
-        Some((T::of_ival(&inv)?, nu2))
+        let inv_nu = T::of_ival(&one.div(&nu2.ival().sqrt()?)?)?;
+        Some((inv_nu.scale(s), inv_nu, nu2))
     });
-    let (inv_nu, nu2) = per
-        .into_iter()
-        .collect::<Option<Vec<_>>>()?
-        .into_iter()
-        .unzip();
-    Some(Norms { inv_nu, nu2 })
+    let per = per.into_iter().collect::<Option<Vec<_>>>()?;
+    let mut norms = Norms {
+        inv_nu: Vec::with_capacity(per.len()),
+        s_inv_nu: Vec::with_capacity(per.len()),
+        nu2: Vec::with_capacity(per.len()),
+    };
+    for (s_inv, inv, nu2) in per {
+        norms.s_inv_nu.push(s_inv);
+        norms.inv_nu.push(inv);
+        norms.nu2.push(nu2);
+    }
+    Some(norms)
 }
 
 /// The target logit `f_y = s·r·φ(c)`, `φ′` and `β = φ − c·φ′` (`1` and `0` for the
@@ -122,7 +129,7 @@ pub(super) fn sample<T: Encl>(
     let f: Vec<T> = (0..c)
         .map(|j| match j == y {
             true => t.f.clone(),
-            false => dots[j].mul(&norms.inv_nu[j]).scale(b.scale),
+            false => dots[j].mul(&norms.s_inv_nu[j]),
         })
         .collect();
     let big = (0..c).max_by(|&i, &j| f[i].key().total_cmp(&f[j].key()))?;
@@ -132,13 +139,24 @@ pub(super) fn sample<T: Encl>(
             false => f[j].sub(&f[big]).exp_nonpos(),
         })
         .collect::<Option<_>>()?;
+    // Z = Σ_j e_j (e_J = 1) and Σ_{j≠y} e_j in one pass: by subtraction unless J = y,
+    // where the latter is Z − 1 and is summed on its own (no cancellation when saturated).
     let sum = |skip: usize| {
         (0..c)
             .filter(|&j| j != skip)
             .fold(T::exact(0.0), |a, j| a.add(&e[j]))
     };
-    let rest_y = sum(y);
-    let z = sum(big).add(&T::exact(1.0));
+    let (z, rest_y) = match big == y {
+        true => {
+            let rest = sum(y);
+            (rest.add(&T::exact(1.0)), rest)
+        }
+        false => {
+            let z = sum(usize::MAX);
+            let rest = z.sub(&e[y]);
+            (z, rest)
+        }
+    };
     let z_iv = z.ival();
     let loss = match big == y {
         true => rest_y.ival().ln_1p()?,
