@@ -14,8 +14,9 @@
 //! | [`api_robustness`] | every public oracle entry point returns a value or a typed [`Error`], never panics, in bounded time | see [`ApiCall`] |
 //! | [`jsonl_parsers`] (feature `cli`) | `eval_line`, `check::check`, `number_value`, `parse_exact` return a value or an error, never panic | any bytes; `eval` only on lines whose work is bounded (see the function) |
 
+use crate::arith::ziv::round_rational;
 use crate::arith::{Format, parse_exact, rational_from_f64};
-use crate::conformance::loss_suite::{LossPolicy, expected, score_loss};
+use crate::conformance::loss_suite::{Expected, LossPolicy, expected, score_loss};
 use crate::conformance::scalar_suite::{describe_exact, describe_float, exact_scalar};
 use crate::conformance::{Batch, FloatFormat, Policy, ScalarKernel, ScalarOp};
 use crate::fast::{self, Plan};
@@ -381,6 +382,7 @@ fn check_loss_batch<T: FloatFormat>(b: &Batch<T>) {
         }
         Err(e) => panic!("the oracle rejected an in-domain batch {b:?}: {e}"),
     };
+    check_filter(b, &exp);
     let got = fast::loss::loss(b, true);
     let value_only = fast::loss::loss(b, false);
     assert!(
@@ -403,6 +405,34 @@ fn check_loss_batch<T: FloatFormat>(b: &Batch<T>) {
         exp.grad_x.iter().map(Rational::to_f64).collect::<Vec<_>>(),
         exp.grad_w.iter().map(Rational::to_f64).collect::<Vec<_>>(),
     );
+}
+
+/// The loss filter ([`crate::loss_filter::certify`]) against the exact oracle's values:
+/// every output of a filterable batch rounds to the same `f64` and `f32` bits.
+fn check_filter<T: FloatFormat>(b: &Batch<T>, exp: &Expected) {
+    use crate::loss_filter::{Tier, certify, filterable};
+    let Some(Some(got)) = b.with_floats(|fb| filterable(fb).then(|| certify(fb, Tier::Filter)))
+    else {
+        return;
+    };
+    let got =
+        got.unwrap_or_else(|e| panic!("the filter rejected a batch the oracle took, {b:?}: {e}"));
+    let outputs = std::iter::once(&got.loss)
+        .chain(&got.grad_x)
+        .chain(&got.grad_w);
+    let exact = std::iter::once(&exp.loss)
+        .chain(&exp.grad_x)
+        .chain(&exp.grad_w);
+    for (i, (g, e)) in outputs.zip(exact).enumerate() {
+        let (f64, f32) = (
+            round_rational(e, Format::F64),
+            round_rational(e, Format::F32),
+        );
+        assert!(
+            g.f64.to_bits() == f64.to_bits() && f64::from(g.f32).to_bits() == f32.to_bits(),
+            "the filter's output {i} is {g:?}, the oracle's rounds to {f64:e} (f64) and {f32:e} (f32), on {b:?}"
+        );
+    }
 }
 
 /// The fast loss kernel against the loss oracle on small batches (see [`LossCase`]).

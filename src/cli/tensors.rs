@@ -44,7 +44,7 @@ use crate::arith::{Approx, Format, par, rational_from_f64};
 use crate::conformance::loss_suite::{Expected, Scheme, spec_of};
 use crate::conformance::{Batch, FloatFormat};
 use crate::loss::{Backward, Variant};
-use crate::loss_filter::{FloatBatch, Rounded, Tier, certify};
+use crate::loss_filter::{Rounded, Tier, certify};
 use crate::names::Name;
 use rug::{Float, Rational};
 use serde_json::{Map, Value, json};
@@ -228,24 +228,9 @@ fn oracle<T: FloatFormat>(b: &Batch<T>, tier: Tier) -> Result<Oracle, crate::Err
             refined: None,
         });
     }
-    let (x, w): (Vec<f64>, Vec<f64>) = (
-        b.x.iter().map(|t| t.to_f64()).collect(),
-        b.w.iter().map(|t| t.to_f64()).collect(),
-    );
-    let fb = FloatBatch {
-        x: &x,
-        w: &w,
-        y: &b.y,
-        n: b.n,
-        classes: b.classes,
-        dim: b.dim,
-        m: b.m,
-        lambda: b.lambda.to_f64(),
-        scale: b.scale.to_f64(),
-        variant: b.variant,
-        backward: b.backward,
-    };
-    let c = certify(&fb, Tier::Filter)?;
+    let c = b
+        .with_floats(|fb| certify(fb, Tier::Filter))
+        .expect("head batches took the exact route above")?;
     let value = Float::with_val(128, c.loss.f64) + c.loss.lo;
     let mut fields = Map::new();
     fields.insert("value".into(), json!(value.to_string_radix(10, Some(22))));

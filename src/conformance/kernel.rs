@@ -278,6 +278,35 @@ pub struct Batch<T> {
     pub head: Option<crate::loss::Head>,
 }
 
+impl<T: FloatFormat> Batch<T> {
+    /// The loss filter's view of the batch ([`crate::loss_filter::FloatBatch`], its floats
+    /// widened to `f64`) passed to `f`; `None` for a head batch, whose cosine logits the
+    /// filter does not compute.
+    pub fn with_floats<R>(
+        &self,
+        f: impl FnOnce(&crate::loss_filter::FloatBatch) -> R,
+    ) -> Option<R> {
+        if self.head.is_some() {
+            return None;
+        }
+        let widen = |v: &[T]| v.iter().map(|t| t.to_f64()).collect::<Vec<f64>>();
+        let (x, w) = (widen(&self.x), widen(&self.w));
+        Some(f(&crate::loss_filter::FloatBatch {
+            x: &x,
+            w: &w,
+            y: &self.y,
+            n: self.n,
+            classes: self.classes,
+            dim: self.dim,
+            m: self.m,
+            lambda: self.lambda.to_f64(),
+            scale: self.scale.to_f64(),
+            variant: self.variant,
+            backward: self.backward,
+        }))
+    }
+}
+
 impl<T> Batch<T> {
     /// `Ok` when the flat arrays fit the sizes: `x` has `n·dim` entries and `w` has
     /// `classes·dim`; otherwise [`Error::Shape`](crate::Error::Shape) saying which does
