@@ -1,10 +1,10 @@
 //! The two tiers' arithmetic behind one trait, so that the softmax of a sample
 //! ([`super::softmax`]) is written once: [`Dw`] (double words with a running bound, the
-//! first tier) and [`Ival`] (MPFR intervals at 128 bits over dot products kept to about
+//! first tier) and [`Ball`] (MPFR balls at 128 bits over dot products kept to about
 //! `4n³u³`, the second).
 
 use crate::arith::Ival;
-use crate::arith::dw::{Dw, dot_bound, dot_bound_fine, dot_rows, dot_rows_fine, enclose};
+use crate::arith::dw::{Dw, dot_bound, dot_bound_fine, dot_rows, dot_rows_fine};
 use rug::Float;
 use rug::float::Round;
 
@@ -84,66 +84,128 @@ impl Encl for Dw {
     }
 }
 
-impl Encl for Ival {
+/// A ball `mid ± rad`: an MPFR midpoint at [`Ball::WP`] bits and a 53-bit MPFR radius
+/// rounded up (MPFR's exponent range: no underflow, whatever the magnitude), the second
+/// tier's arithmetic — one operation at the working precision per step, where an interval
+/// takes two. Each step's radius is the propagated one plus `2^{1−p}·|mid|` for rounding
+/// the midpoint.
+#[derive(Clone, Debug)]
+pub(super) struct Ball {
+    mid: Float,
+    rad: Float,
+}
+
+/// Radii's precision.
+const RP: u32 = 53;
+
+/// `v` rounded up to a radius.
+fn up<T>(v: T) -> Float
+where
+    Float: rug::Assign<T> + rug::ops::AssignRound<T, Round = Round, Ordering = std::cmp::Ordering>,
+{
+    Float::with_val_round(RP, v, Round::Up).0
+}
+
+impl Ball {
+    /// `|mid|` rounded up.
+    fn mag(&self) -> Float {
+        up(self.mid.abs_ref())
+    }
+
+    /// A ball around the freshly rounded `mid`, with the propagated radius `rad`.
+    fn around(mid: Float, rad: Float) -> Ball {
+        let rounding = up(up(mid.abs_ref()) >> (Self::WP - 1));
+        Ball {
+            rad: up(&rad + &rounding),
+            mid,
+        }
+    }
+
+    /// `|a|·rb + |b|·ra + ra·rb`, rounded up: the propagated radius of a product.
+    fn product_rad(&self, o: &Ball) -> Float {
+        let t1 = up(&self.mag() * &o.rad);
+        let t2 = up(&o.mag() * &self.rad);
+        let t3 = up(&self.rad * &o.rad);
+        up(&up(&t1 + &t2) + &t3)
+    }
+}
+
+impl Encl for Ball {
     const WP: u32 = 128;
 
-    fn exact(v: f64) -> Ival {
-        Ival::point(Float::with_val(53, v))
+    fn exact(v: f64) -> Ball {
+        Ball {
+            mid: Float::with_val(Self::WP, v),
+            rad: Float::new(RP),
+        }
     }
-    fn add(&self, o: &Ival) -> Ival {
-        Ival::add(self, o)
+    fn add(&self, o: &Ball) -> Ball {
+        Ball::around(
+            Float::with_val(Self::WP, &self.mid + &o.mid),
+            up(&self.rad + &o.rad),
+        )
     }
-    fn sub(&self, o: &Ival) -> Ival {
-        Ival::sub(self, o)
+    fn sub(&self, o: &Ball) -> Ball {
+        Ball::around(
+            Float::with_val(Self::WP, &self.mid - &o.mid),
+            up(&self.rad + &o.rad),
+        )
     }
-    fn mul(&self, o: &Ival) -> Ival {
-        Ival::mul(self, o)
+    fn mul(&self, o: &Ball) -> Ball {
+        Ball::around(
+            Float::with_val(Self::WP, &self.mid * &o.mid),
+            self.product_rad(o),
+        )
     }
-    fn scale(&self, v: f64) -> Ival {
-        Ival::mul(self, &Ival::exact(v))
+    fn scale(&self, v: f64) -> Ball {
+        Ball::around(
+            Float::with_val(Self::WP, &self.mid * v),
+            up(&self.rad * v.abs()),
+        )
     }
-    fn neg(&self) -> Ival {
-        Ival::neg(self)
+    fn neg(&self) -> Ball {
+        Ball {
+            mid: Float::with_val(Self::WP, -&self.mid),
+            rad: self.rad.clone(),
+        }
     }
-    fn of_ival(iv: &Ival) -> Option<Ival> {
-        Some(iv.clone())
+    fn of_ival(iv: &Ival) -> Option<Ball> {
+        let mid = iv.mid_at(Self::WP);
+        let rad = up(iv.hi() - &mid).max(&up(&mid - iv.lo()));
+        Some(Ball::around(mid, rad))
     }
     fn ival(&self) -> Ival {
-        self.clone()
+        let lo = Float::with_val_round(Self::WP, &self.mid - &self.rad, Round::Down).0;
+        let hi = Float::with_val_round(Self::WP, &self.mid + &self.rad, Round::Up).0;
+        Ival::new(lo, hi).expect("ordered finite endpoints")
     }
-    /// One exponential: `e^lo` rounded down, and `e^hi ≤ e^lo·(1 + 2^{1−p})·(1 + w + w²)`
-    /// for the width `w = hi − lo ≤ 1` (`e^w ≤ 1 + w + w²` there).
-    fn exp_nonpos(&self) -> Option<Ival> {
-        let p = self.prec();
-        let lo = Float::with_val_round(p, self.lo().exp_ref(), Round::Down).0;
-        let w = Float::with_val_round(p, self.hi() - self.lo(), Round::Up).0;
-        if w > 1 {
-            return Some(self.exp());
+    /// `e^x ∈ e^mid·[e^{−rad}, e^{rad}]`, so the radius is `e^mid·(e^rad − 1)` plus the
+    /// rounding, with `e^r − 1 ≤ r·(1 + r)` for `r ≤ 1` and `e^mid ≤ |m̃|·(1 + 2^{1−p})` for
+    /// the rounded `m̃`.
+    fn exp_nonpos(&self) -> Option<Ball> {
+        if self.rad > 1.0 / (1u64 << 20) as f64 || self.mid > 1 {
+            return None;
         }
-        // Every bound below is rounded up.
-        let w2 = Float::with_val_round(p, w.square_ref(), Round::Up).0;
-        let sum = Float::with_val_round(p, &w + &w2, Round::Up).0;
-        let grow = Float::with_val_round(p, &sum + 1u32, Round::Up).0;
-        let ulp = Float::with_val(p, 1u32) >> (p - 1); // 2^(1−p), exact
-        let one_ulp = Float::with_val(p, &ulp + 1u32); // exact at p bits
-        let factor = Float::with_val_round(p, &grow * &one_ulp, Round::Up).0;
-        let hi = Float::with_val_round(p, &lo * &factor, Round::Up).0;
-        Ival::new(lo, hi)
+        let mid = Float::with_val(Self::WP, self.mid.exp_ref());
+        let grow = up(&self.rad * &up(&self.rad + 1u32));
+        let m = up(mid.abs_ref());
+        let e_mid = up(&m + &up(&m >> (Self::WP - 1)));
+        Some(Ball::around(mid, up(&e_mid * &grow)))
     }
     fn key(&self) -> f64 {
-        self.lo().to_f64()
+        self.mid.to_f64()
     }
-    fn dots(q: &[f64], rows: &[f64], width: usize) -> Vec<Ival> {
+    fn dots(q: &[f64], rows: &[f64], width: usize) -> Vec<Ball> {
         let mut out = [Vec::new(), Vec::new(), Vec::new(), Vec::new()];
         dot_rows_fine(q, rows, width, &mut out);
         let bound = dot_bound_fine(q.len());
         (0..width)
             .map(|k| {
-                enclose(
-                    &[out[0][k], out[1][k], out[2][k]],
-                    bound * out[3][k],
-                    Self::WP,
-                )
+                let parts = [out[0][k], out[1][k], out[2][k]].map(|v| Float::with_val(53, v));
+                let mid = Float::with_val(Self::WP, Float::sum(parts.iter()));
+                // The bound times the f64 sum of magnitudes, inflated as arith::dw does.
+                let err = bound * out[3][k] * (1.0 + 1.0 / (1u64 << 30) as f64);
+                Ball::around(mid, up(err))
             })
             .collect()
     }

@@ -10,7 +10,7 @@
 //! only when its enclosure lies inside one rounding cell of both formats.
 //!
 //! An output the first tier cannot decide (next to a rounding midpoint, a strongly
-//! cancelling sum) goes to the second tier **alone** ([`second_tier`]): MPFR intervals at
+//! cancelling sum) goes to the second tier **alone** ([`second_tier`]): MPFR balls at
 //! 128 bits over dot products accurate to about `4n³u³` of their magnitude, recomputing
 //! only the samples the output depends on. What neither decides (an exact zero or
 //! midpoint that no enclosure can prove) is taken from the exact oracle on the whole
@@ -44,7 +44,7 @@ mod softmax;
 
 use crate::Error;
 use crate::arith::dw::Dw;
-use crate::arith::{Approx, Format, Ival, rational_from_f64};
+use crate::arith::{Approx, Format, rational_from_f64};
 use crate::loss::{Backward, LossSpec, Variant, loss};
 use rug::{Float, Rational};
 
@@ -211,7 +211,7 @@ pub fn certify(b: &FloatBatch, tier: Tier) -> Result<Certified, Error> {
     if b.n * b.classes * b.dim > EXACT_BUDGET {
         return Err(Error::PrecisionCap {
             op: "loss filter (an output neither tier decides, batch too large for the exact oracle)",
-            max: <Ival as encl::Encl>::WP,
+            max: <encl::Ball as encl::Encl>::WP,
         });
     }
     let exact = exact(b)?;

@@ -1,10 +1,10 @@
-//! The second tier: the outputs the first left undecided, one by one, in MPFR intervals
+//! The second tier: the outputs the first left undecided, one by one, in MPFR balls
 //! over dot products kept to about `4n³u³` of their magnitude ([`dot_rows_fine`]
 //! (crate::arith::dw::dot_rows_fine)). Only the samples an output depends on are
 //! recomputed: its own for a component of `∂L/∂x_n`, every sample for the loss and
 //! for `∂L/∂W`.
 
-use super::encl::Encl;
+use super::encl::{Ball, Encl};
 use super::first::transpose;
 use super::softmax::{Norms, norms, sample};
 use super::{FloatBatch, REFERENCE_REL, Rounded};
@@ -55,15 +55,15 @@ fn decided(iv: &Ival) -> Option<Rounded> {
 /// What one sample contributes to the wanted outputs.
 struct Part {
     loss: Ival,
-    grad_x: Vec<(usize, Ival)>,
-    by_class: BTreeMap<usize, (Ival, Ival)>,
+    grad_x: Vec<(usize, Ball)>,
+    by_class: BTreeMap<usize, (Ball, Ball)>,
 }
 
 /// The wanted outputs (indices as in [`super::certify`]'s order), each rounded when this
 /// tier decides it; `None` when a needed sample cannot be enclosed.
 pub(super) fn refine(b: &FloatBatch, wanted: &[usize]) -> Option<Vec<Option<Rounded>>> {
     let (c, d) = (b.classes, b.dim);
-    let wp = Ival::WP;
+    let wp = Ball::WP;
     let outs: Vec<Output> = wanted.iter().map(|&i| output(b, i)).collect();
     let all = outs.iter().any(|o| !matches!(o, Output::GradX(..)));
     let samples: BTreeSet<usize> = match all {
@@ -83,11 +83,12 @@ pub(super) fn refine(b: &FloatBatch, wanted: &[usize]) -> Option<Vec<Option<Roun
             _ => None,
         })
         .collect();
-    let norms: Norms<Ival> = norms(b.w, d, b.scale)?;
+    let norms: Norms<Ball> = norms(b.w, d, b.scale)?;
     let wt = transpose(b.w, c, d);
     let s_over_n = Ival::from_rational(&(rational_from_f64(b.scale).ok()? / b.n as u32), wp);
+    let s_over_n = Ball::of_ival(&s_over_n)?;
     let parts = par::map(samples.into_iter().collect(), |n| {
-        let sm = sample::<Ival>(b, &wt, &norms, n)?;
+        let sm = sample::<Ball>(b, &wt, &norms, n)?;
         let x = &b.x[n * d..(n + 1) * d];
         let grad_x = outs
             .iter()
@@ -96,7 +97,7 @@ pub(super) fn refine(b: &FloatBatch, wanted: &[usize]) -> Option<Vec<Option<Roun
                 _ => None,
             })
             .map(|k| {
-                let e = (0..c).fold(Ival::exact(0.0), |a, j| {
+                let e = (0..c).fold(Ball::exact(0.0), |a, j| {
                     a.add(&sm.q(j, &norms).scale(b.w[j * d + k]))
                 });
                 (k, e.add(&sm.x_coef.scale(x[k])).mul(&s_over_n))
@@ -119,23 +120,24 @@ pub(super) fn refine(b: &FloatBatch, wanted: &[usize]) -> Option<Vec<Option<Roun
     let iv = |o: &Output| -> Option<Ival> {
         match *o {
             Output::Loss => {
-                let total = parts.values().fold(Ival::exact(0.0), |a, p| a.add(&p.loss));
-                total.div(&Ival::exact(b.n as f64))
+                let zero = Ival::from_integer(&0.into(), wp);
+                let total = parts.values().fold(zero, |a, p| a.add(&p.loss));
+                total.div(&Ival::from_integer(&(b.n as u64).into(), wp))
             }
             Output::GradX(n, k) => parts[&n]
                 .grad_x
                 .iter()
                 .find(|(kk, _)| *kk == k)
-                .map(|(_, v)| v.clone()),
+                .map(|(_, v)| v.ival()),
             Output::GradW(j, k) => {
                 let inv_nu = &norms.inv_nu[j];
                 let w_over = inv_nu.mul(inv_nu).scale(b.w[j * d + k]);
-                let sum = parts.iter().fold(Ival::exact(0.0), |a, (&n, p)| {
+                let sum = parts.iter().fold(Ball::exact(0.0), |a, (&n, p)| {
                     let (g, dot) = &p.by_class[&j];
-                    let proj = Ival::exact(b.x[n * d + k]).sub(&dot.mul(&w_over));
+                    let proj = Ball::exact(b.x[n * d + k]).sub(&dot.mul(&w_over));
                     a.add(&g.mul(&proj))
                 });
-                Some(sum.mul(inv_nu).mul(&s_over_n))
+                Some(sum.mul(inv_nu).mul(&s_over_n).ival())
             }
         }
     };
