@@ -210,3 +210,52 @@ impl Encl for Ball {
             .collect()
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// `true` when the ball's interval contains `x`.
+    fn holds(b: &Ball, x: &Float) -> bool {
+        let iv = b.ival();
+        iv.lo() <= x && x <= iv.hi()
+    }
+
+    /// Chains of ball operations against the same chain at 600 bits: the balls contain
+    /// the values, including midpoints far below the f64 range (e^-800).
+    #[test]
+    fn balls_contain_their_values() {
+        let p = 600;
+        let mut state = 0x1234_5678_9abc_def0u64;
+        let mut draw = || {
+            state = state
+                .wrapping_mul(6364136223846793005)
+                .wrapping_add(1442695040888963407);
+            ((state >> 11) as f64 / (1u64 << 53) as f64) * 2.0 - 1.0
+        };
+        for _ in 0..200 {
+            let (a, b) = (draw() * 10.0, draw());
+            let (ba, bb) = (Ball::exact(a), Ball::exact(b));
+            let (fa, fb) = (Float::with_val(p, a), Float::with_val(p, b));
+            let sum = ba.add(&bb).mul(&bb).scale(3.0).sub(&ba);
+            let want = Float::with_val(p, &fa + &fb) * &fb * 3u32 - &fa;
+            assert!(holds(&sum, &want), "{sum:?} vs {want}");
+            let t = Ball::exact(-(a.abs() * 80.0)).add(&bb.scale(1e-3));
+            let exp = t.exp_nonpos().unwrap();
+            let want =
+                (Float::with_val(p, -(a.abs() * 80.0)) + Float::with_val(p, &fb * 1e-3)).exp();
+            assert!(holds(&exp, &want), "{exp:?} vs {want}");
+            let twice = exp.mul(&exp).exp_nonpos().unwrap();
+            assert!(holds(&twice, &Float::with_val(p, &want * &want).exp()));
+        }
+        let q = [1e8, -1e8 * (1.0 + f64::EPSILON), 3.0];
+        let rows = [1.0, 1.0, 1e-9];
+        let d = Ball::dots(&q, &rows, 1).pop().unwrap();
+        let want: Float = q
+            .iter()
+            .zip(&rows)
+            .map(|(&a, &b)| Float::with_val(p, a) * b)
+            .fold(Float::new(p), |s, t| s + t);
+        assert!(holds(&d, &want), "{d:?} vs {want}");
+    }
+}
