@@ -1,6 +1,8 @@
 //! The `eval` JSON Lines contract, end to end through the binary.
 #![cfg(feature = "cli")]
 
+mod common;
+
 use serde_json::Value;
 use std::io::Write;
 use std::process::{Command, Stdio};
@@ -97,19 +99,10 @@ fn json_numbers_are_the_f64_they_parse_to() {
 
 #[test]
 fn invalid_utf8_and_blank_lines() {
-    let mut child = Command::new(env!("CARGO_BIN_EXE_asoftmax-spec"))
-        .arg("eval")
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .spawn()
-        .unwrap();
-    child
-        .stdin
-        .take()
-        .unwrap()
-        .write_all(b"\xff\xfe\n\n{\"op\":\"cos_m\",\"m\":0,\"cos\":0.5}\n")
-        .unwrap();
-    let out = child.wait_with_output().unwrap();
+    let out = common::run_with_stdin(
+        &["eval"],
+        b"\xff\xfe\n\n{\"op\":\"cos_m\",\"m\":0,\"cos\":0.5}\n",
+    );
     let text = String::from_utf8(out.stdout).unwrap();
     let lines: Vec<&str> = text.lines().collect();
     assert_eq!(lines.len(), 2);

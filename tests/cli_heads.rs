@@ -4,29 +4,17 @@
 //! unknown names as line-numbered errors while the rest of a batch is evaluated.
 #![cfg(feature = "cli")]
 
+mod common;
+
 use serde_json::{Value, json};
-use std::io::Write;
-use std::process::{Command, Stdio};
+use std::process::Command;
 
 fn bin() -> Command {
     Command::new(env!("CARGO_BIN_EXE_asoftmax-spec"))
 }
 
 fn eval(input: &str) -> (i32, Vec<Value>) {
-    let mut child = bin()
-        .arg("eval")
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    child
-        .stdin
-        .take()
-        .unwrap()
-        .write_all(input.as_bytes())
-        .unwrap();
-    let out = child.wait_with_output().unwrap();
+    let out = common::run_with_stdin(&["eval"], input.as_bytes());
     let text = String::from_utf8(out.stdout).unwrap();
     let lines = text
         .lines()

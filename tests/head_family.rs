@@ -802,19 +802,14 @@ fn sphereface2_angular_margins() {
         margin: Margin::M,
     };
     for c in cosines() {
-        let x = acos(&c).add(&ival(&q("0.5")));
-        let inner = if x.cmp_certain(&Ival::pi(WP)) == Some(Ordering::Less) {
-            x.cos()
-        } else {
-            minus_one.clone()
+        // cos(min(angle, π)): θ + 0.5 for type A, 1.5·θ for type M.
+        let clamped = |x: Ival| match x.cmp_certain(&Ival::pi(WP)) == Some(Ordering::Less) {
+            true => x.cos(),
+            false => minus_one.clone(),
         };
+        let inner = clamped(acos(&c).add(&ival(&q("0.5"))));
         agrees(&t(&a, &c), &g(&inner), &format!("A at {c}"));
-        let x = acos(&c).mul(&ival(&q("1.5")));
-        let inner = if x.cmp_certain(&Ival::pi(WP)) == Some(Ordering::Less) {
-            x.cos()
-        } else {
-            minus_one.clone()
-        };
+        let inner = clamped(acos(&c).mul(&ival(&q("1.5"))));
         agrees(&t(&mm, &c), &g(&inner), &format!("M at {c}"));
         let plain = g(&ival(&c));
         agrees(&n(&a, &c, &c), &plain, "A non-target");

@@ -1,6 +1,7 @@
 //! Parallel evaluation gives the same bytes at any thread count: `eval`, `vectors` and
 //! `check` with `RAYON_NUM_THREADS=1` against 3 threads, and the loss oracle run inside
 //! pools of 1 and 3 threads (`arith::par::with_threads`).
+#![cfg(feature = "cli")]
 
 use asoftmax_spec::arith::par;
 use asoftmax_spec::loss::{LossSpec, Variant, loss};

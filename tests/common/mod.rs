@@ -79,3 +79,19 @@ pub fn apply_nudge(p: &Rational, n: &Nudge, lo: &Rational, hi: &Rational) -> Rat
 pub fn overlaps(a: &Ival, b: &Ival) -> bool {
     !(a.hi() < b.lo() || b.hi() < a.lo())
 }
+
+/// Runs `asoftmax-spec ARGS` with `input` on its standard input and returns its output.
+#[cfg(feature = "cli")]
+pub fn run_with_stdin(args: &[&str], input: &[u8]) -> std::process::Output {
+    use std::io::Write;
+    use std::process::{Command, Stdio};
+    let mut child = Command::new(env!("CARGO_BIN_EXE_asoftmax-spec"))
+        .args(args)
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    child.stdin.take().unwrap().write_all(input).unwrap();
+    child.wait_with_output().unwrap()
+}
