@@ -188,6 +188,14 @@ pub fn certify(b: &FloatBatch, tier: Tier) -> Result<Certified, Error> {
         Tier::Mpfr => None,
     };
     let Some(dws) = filtered else {
+        // A filterable batch the first tier gave up on goes to the exact oracle only when
+        // that is affordable (an unfilterable one always does: it has no other route).
+        if tier == Tier::Filter && filterable(b) && too_big(b) {
+            return Err(Error::PrecisionCap {
+                op: "loss filter (the first tier cannot enclose this batch, too large for the exact oracle)",
+                max: <encl::Ball as encl::Encl>::WP,
+            });
+        }
         return exact(b);
     };
     let mut rounded: Vec<Option<Rounded>> = dws.into_iter().map(Rounded::of_dw).collect();
@@ -208,7 +216,7 @@ pub fn certify(b: &FloatBatch, tier: Tier) -> Result<Certified, Error> {
         let all = rounded.into_iter().map(|r| r.expect("decided")).collect();
         return Ok(assemble(b, all, open.len(), false));
     }
-    if b.n * b.classes * b.dim > EXACT_BUDGET {
+    if too_big(b) {
         return Err(Error::PrecisionCap {
             op: "loss filter (an output neither tier decides, batch too large for the exact oracle)",
             max: <encl::Ball as encl::Encl>::WP,
@@ -227,8 +235,13 @@ pub fn certify(b: &FloatBatch, tier: Tier) -> Result<Certified, Error> {
 }
 
 /// The largest batch (`N·C·d`) the filter hands to the exact oracle when an output is
-/// undecided by both tiers (the exact oracle costs about 4 µs per multiply-add).
+/// undecided by both tiers or the first tier cannot enclose a sample (the exact oracle
+/// costs about 4 µs per multiply-add).
 pub const EXACT_BUDGET: usize = 1 << 22;
+
+fn too_big(b: &FloatBatch) -> bool {
+    b.n.saturating_mul(b.classes).saturating_mul(b.dim) > EXACT_BUDGET
+}
 
 /// Outputs in order (the loss, `∂L/∂X`, `∂L/∂W`) as a [`Certified`].
 fn assemble(b: &FloatBatch, mut all: Vec<Rounded>, undecided: usize, exact: bool) -> Certified {
