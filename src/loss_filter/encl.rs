@@ -4,7 +4,7 @@
 //! `4n³u³`, the second).
 
 use crate::arith::Ival;
-use crate::arith::dw::{Dw, dot_bound, dot_bound_fine, dot_rows, dot_rows_fine};
+use crate::arith::dw::{Dw, U, dot_bound, dot_bound_fine, dot_rows, dot_rows_fine};
 use rug::Float;
 use rug::float::Round;
 
@@ -70,15 +70,64 @@ impl Encl for Dw {
         self.hi
     }
     fn dots(q: &[f64], rows: &[f64], width: usize) -> Vec<Dw> {
-        let zeros = vec![0.0; q.len()];
+        Coefs::exact(q).times(rows, width, &[])
+    }
+}
+
+/// Coefficients of a product with their bounds: `err ≤ ρ·|hi|` where `hi ≠ 0`,
+/// `err ≤ η` where `hi = 0`.
+pub(super) struct Coefs {
+    hi: Vec<f64>,
+    lo: Vec<f64>,
+    rho: f64,
+    eta: f64,
+}
+
+impl Coefs {
+    pub(super) fn of(v: &[Dw]) -> Coefs {
+        let (mut rho, mut eta) = (0.0f64, 0.0f64);
+        for c in v {
+            if c.hi == 0.0 {
+                eta = eta.max(c.err);
+            } else {
+                rho = rho.max(c.err / c.hi.abs());
+            }
+        }
+        Coefs {
+            hi: v.iter().map(|c| c.hi).collect(),
+            lo: v.iter().map(|c| c.lo).collect(),
+            rho: rho * (1.0 + 4.0 * U),
+            eta,
+        }
+    }
+
+    /// Exact coefficients.
+    fn exact(q: &[f64]) -> Coefs {
+        Coefs {
+            hi: q.to_vec(),
+            lo: vec![0.0; q.len()],
+            rho: 0.0,
+            eta: 0.0,
+        }
+    }
+
+    /// `Σ_i c_i·rows[i][k]` for every `k`, enclosed: [`dot_rows`]'s bound plus the
+    /// coefficients' own, `ρ·Σ|hi·row| + η·Σ|row|` (`col_abs[k] = Σ_i |rows[i][k]|`,
+    /// unused when `η = 0`).
+    pub(super) fn times(&self, rows: &[f64], width: usize, col_abs: &[f64]) -> Vec<Dw> {
         let mut out = [Vec::new(), Vec::new(), Vec::new()];
-        dot_rows(q, &zeros, rows, width, &mut out);
-        let bound = dot_bound(q.len());
+        dot_rows(&self.hi, &self.lo, rows, width, &mut out);
+        let kb = dot_bound(self.hi.len()) + self.rho * (1.0 + 2.0 * U);
         (0..width)
             .map(|k| Dw {
                 hi: out[0][k],
                 lo: out[1][k],
-                err: bound * out[2][k],
+                err: kb * out[2][k]
+                    + if self.eta > 0.0 {
+                        self.eta * col_abs[k]
+                    } else {
+                        0.0
+                    },
             })
             .collect()
     }

@@ -4,52 +4,10 @@
 //! coefficients' own bounds.
 
 use super::FloatBatch;
+use super::encl::Coefs;
 use super::softmax::{Norms, Softmax, norms, sample};
-use crate::arith::dw::{Dw, U, dot_bound, dot_rows};
+use crate::arith::dw::Dw;
 use crate::arith::{Ival, par, rational_from_f64};
-
-/// Coefficients of a product with their bounds: `err ≤ ρ·|hi|` where `hi ≠ 0`,
-/// `err ≤ η` where `hi = 0`.
-struct Coefs {
-    hi: Vec<f64>,
-    lo: Vec<f64>,
-    rho: f64,
-    eta: f64,
-}
-
-impl Coefs {
-    fn of(v: &[Dw]) -> Coefs {
-        let (mut rho, mut eta) = (0.0f64, 0.0f64);
-        for c in v {
-            if c.hi == 0.0 {
-                eta = eta.max(c.err);
-            } else {
-                rho = rho.max(c.err / c.hi.abs());
-            }
-        }
-        Coefs {
-            hi: v.iter().map(|c| c.hi).collect(),
-            lo: v.iter().map(|c| c.lo).collect(),
-            rho: rho * (1.0 + 4.0 * U),
-            eta,
-        }
-    }
-
-    /// `Σ_i c_i·rows[i][k]` for every `k`, enclosed: [`dot_rows`]'s bound plus the
-    /// coefficients' own, `ρ·Σ|hi·row| + η·Σ|row|` (`col_abs[k] = Σ_i |rows[i][k]|`).
-    fn times(&self, rows: &[f64], width: usize, col_abs: &[f64]) -> Vec<Dw> {
-        let mut out = [Vec::new(), Vec::new(), Vec::new()];
-        dot_rows(&self.hi, &self.lo, rows, width, &mut out);
-        let kb = dot_bound(self.hi.len()) + self.rho * (1.0 + 2.0 * U);
-        (0..width)
-            .map(|k| Dw {
-                hi: out[0][k],
-                lo: out[1][k],
-                err: kb * out[2][k] + self.eta * col_abs[k],
-            })
-            .collect()
-    }
-}
 
 /// `Σ_i |rows[i][k]|` for every column `k` of a matrix `width` wide.
 fn col_abs(rows: &[f64], width: usize) -> Vec<f64> {
