@@ -73,6 +73,14 @@ fn ival(r: &Rational) -> Ival {
     Ival::from_rational(r, WP)
 }
 
+/// `sin θ = √(1 − c²)` over an enclosure of `c = cos θ`.
+fn sine(c: &Ival) -> Ival {
+    Ival::from_integer(&1.into(), WP)
+        .sub(&c.square())
+        .sqrt()
+        .unwrap()
+}
+
 fn sphereface(m: &str) -> Head {
     Head::SphereFace { m: q(m) }
 }
@@ -217,10 +225,7 @@ fn adaface_matches_angle_addition_with_its_clamps() {
         let (ai, bi) = (ival(&shift), ival(&b));
         for c in cosines() {
             let ci = ival(&c);
-            let sin = Ival::from_integer(&1.into(), WP)
-                .sub(&ci.square())
-                .sqrt()
-                .unwrap();
+            let sin = sine(&ci);
             let cos_a = ai.cos();
             let v = if shift < 0 && ci.cmp_certain(&cos_a) == Some(Ordering::Greater) {
                 Ival::from_integer(&1.into(), WP)
@@ -266,10 +271,7 @@ fn magface_margin_regularizer_and_logit() {
     let mi = ival(&q("0.625"));
     for c in cosines() {
         let ci = ival(&c);
-        let sin = Ival::from_integer(&1.into(), WP)
-            .sub(&ci.square())
-            .sqrt()
-            .unwrap();
+        let sin = sine(&ci);
         // θ + m ≤ π ⟺ c ≥ −cos m.
         let v = if ci.cmp_certain(&mi.cos().neg()) == Some(Ordering::Less) {
             ci.sub(&mi.mul(&mi.sin()))
