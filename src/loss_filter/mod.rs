@@ -137,16 +137,10 @@ impl Rounded {
     /// From the exact oracle's value (its enclosure's midpoint for `lo`).
     pub fn of_approx(a: &Approx) -> Rounded {
         let hi = a.f64();
-        let lo = if hi.is_finite() {
-            let mid = a.mid();
-            Float::with_val(mid.prec() + 64, &mid - hi).to_f64()
-        } else {
-            0.0
-        };
         Rounded {
             f64: hi,
             f32: a.f32(),
-            lo,
+            lo: low_part(&a.mid(), hi),
         }
     }
 
@@ -159,6 +153,15 @@ impl Rounded {
         let lo = (v.hi - f64) + v.lo;
         Some(Rounded { f64, f32, lo })
     }
+}
+
+/// `mid − hi` rounded to `f64` (0 when `hi` overflowed): the reference's trailing part
+/// from a point of an enclosure and the value's `f64`.
+fn low_part(mid: &Float, hi: f64) -> f64 {
+    if !hi.is_finite() {
+        return 0.0;
+    }
+    Float::with_val(mid.prec() + 64, mid - hi).to_f64()
 }
 
 /// The certified loss and gradients of a [`FloatBatch`].

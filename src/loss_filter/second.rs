@@ -43,12 +43,7 @@ fn decided(iv: &Ival) -> Option<Rounded> {
     };
     let f64 = same(Format::F64)?;
     let f32 = same(Format::F32)? as f32;
-    let lo = if f64.is_finite() {
-        let mid = iv.mid();
-        Float::with_val(mid.prec() + 64, &mid - f64).to_f64()
-    } else {
-        0.0
-    };
+    let lo = super::low_part(&iv.mid(), f64);
     Some(Rounded { f64, f32, lo })
 }
 
