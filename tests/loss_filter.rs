@@ -294,3 +294,48 @@ fn the_second_tier_agrees_with_the_exact_oracle_on_every_output_it_decides() {
     }
     assert!(decided * 100 >= total * 99, "{decided}/{total}");
 }
+
+/// `|(a.f64 + a.lo) − (b.f64 + b.lo)|` relative to the latter (the exact tier's reference,
+/// within about `2⁻¹²⁰` of the value).
+fn reference_gap(a: &Rounded, b: &Rounded) -> f64 {
+    let q = |r: &Rounded| {
+        rug::Rational::from_f64(r.f64).unwrap() + rug::Rational::from_f64(r.lo).unwrap()
+    };
+    let (x, y) = (q(a), q(b));
+    if y == 0 {
+        return if x == 0 { 0.0 } else { f64::INFINITY };
+    }
+    (rug::Rational::from(&x - &y) / y).abs().to_f64()
+}
+
+#[test]
+fn references_are_within_their_stated_accuracy_for_each_dtype() {
+    use asoftmax_spec::arith::Format;
+    use asoftmax_spec::loss_filter::{REFERENCE_REL, certify_for, reference_rel};
+    assert_eq!(reference_rel(Format::F64), REFERENCE_REL);
+    assert_eq!(reference_rel(Format::F32), 2f64.powi(-41));
+    let mut rng = rng(0x5eed_0003);
+    for case in 0..30 {
+        let o = random(&mut rng, 4.0);
+        let exact = certify(&o.batch(), Tier::Mpfr).unwrap();
+        for dtype in [Format::F64, Format::F32] {
+            let got = certify_for(&o.batch(), Tier::Filter, dtype).unwrap();
+            assert_same(&got, &exact, &format!("case {case} {dtype:?}"));
+            let slack = 1.0 + 2f64.powi(-20);
+            let gap = reference_gap(&got.loss, &exact.loss);
+            assert!(gap <= REFERENCE_REL * slack, "case {case}: loss {gap:e}");
+            for (a, b) in got
+                .grad_x
+                .iter()
+                .chain(&got.grad_w)
+                .zip(exact.grad_x.iter().chain(&exact.grad_w))
+            {
+                let gap = reference_gap(a, b);
+                assert!(
+                    gap <= reference_rel(dtype) * slack,
+                    "case {case} {dtype:?}: {a:?} vs {b:?}: {gap:e}"
+                );
+            }
+        }
+    }
+}

@@ -78,9 +78,14 @@ fn text(o: &Output) -> String {
 fn tensor_route_reports_like_the_json_route() {
     let (d, vec, res, manifest) = generated("route");
     let v = vec.to_str().unwrap();
-    assert_eq!(manifest["tensors_version"], 1);
+    assert_eq!(manifest["tensors_version"], 2);
     let cases = manifest["cases"].as_array().unwrap();
     assert_eq!(cases.len(), 6);
+    // f32 cases: each gradient's reference within 2^-17 of an f32 ulp.
+    assert!(
+        cases.iter().all(|c| c["reference_rel"] == "0x1p-41"),
+        "{cases:?}"
+    );
     assert_eq!(cases[0]["shapes"]["w"], serde_json::json!([6, 3]));
 
     // The JSON route on the same batches (same options, same generator).
@@ -208,12 +213,22 @@ fn bad_results_are_problems_and_the_rest_is_judged() {
     assert!(t.contains("grad_x f32: 3 cases, 1 failures"), "{t}");
     assert!(t.contains("loss f32: 3 cases, 0 failures"), "{t}");
 
-    // An incompatible manifest is an error (exit 2) that says what to do.
+    // A version-1 directory (the same layout) is still read, with the same report.
     let m = vec.join("manifest.json");
     let old = std::fs::read_to_string(&m).unwrap();
+    let before = text(&bin(&["check", v, res.to_str().unwrap()]));
     std::fs::write(
         &m,
-        old.replace("\"tensors_version\":1", "\"tensors_version\":7"),
+        old.replace("\"tensors_version\":2", "\"tensors_version\":1"),
+    )
+    .unwrap();
+    let v1 = bin(&["check", v, res.to_str().unwrap()]);
+    assert_eq!(text(&v1), before);
+
+    // An incompatible manifest is an error (exit 2) that says what to do.
+    std::fs::write(
+        &m,
+        old.replace("\"tensors_version\":2", "\"tensors_version\":7"),
     )
     .unwrap();
     let out = bin(&["check", v, res.to_str().unwrap()]);

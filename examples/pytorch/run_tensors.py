@@ -64,7 +64,7 @@ def main():
     run = torch_backend if args.backend == "torch" else numpy_backend(args.flaw)
     with open(os.path.join(args.vectors, "manifest.json")) as f:
         manifest = json.load(f)
-    if manifest.get("tensors_version") != 1:
+    if manifest.get("tensors_version") not in (1, 2):
         sys.exit(f"unsupported tensors_version {manifest.get('tensors_version')}")
     for case in manifest["cases"]:
         src = os.path.join(args.vectors, case["dir"])

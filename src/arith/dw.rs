@@ -86,7 +86,7 @@ pub fn gamma(n: usize) -> f64 {
 
 /// The number of terms [`dot_rows`] sums in one block before adding the block into the
 /// running double word.
-pub const BLOCK: usize = 64;
+pub const BLOCK: usize = 16;
 
 /// The error of one block of [`dot_rows`] over `n ≤ BLOCK` terms, per unit of
 /// `Σ|coefficient·row|`: `u·(γ_{3n}·(n·(1 + γ_n) + 2) + 2u)` (book: the guarantees chapter).
@@ -98,7 +98,7 @@ fn block_bound(n: usize) -> f64 {
 /// The error of [`dot_rows`] over `n` terms, per unit of `Σ|coefficient·row|`: each
 /// block's [`block_bound`], plus [`REL`] per block for adding it into the running sum
 /// (`AccurateDWPlusDW`; every partial sum is at most `Σ|coefficient·row|`). About
-/// `2⁻⁹⁴ + ⌈n/64⌉·2⁻¹⁰¹` instead of the `3n²u²` of one long sum.
+/// `2⁻⁹⁶ + ⌈n/16⌉·2⁻¹⁰¹` instead of the `3n²u²` of one long sum.
 pub fn dot_bound(n: usize) -> f64 {
     block_bound(n.min(BLOCK)) + n.div_ceil(BLOCK) as f64 * REL
 }

@@ -9,7 +9,7 @@
 //! format of model weights: it has no 0-d arrays in common readers, needs its own package
 //! in Python, and a bundle of one case's arrays is just as well a directory.
 //!
-//! **Layout.** `DIR/manifest.json` (`"tensors_version":1`) lists the cases; each case
+//! **Layout.** `DIR/manifest.json` (`"tensors_version":2`) lists the cases; each case
 //! `"dir"` holds, C order, little-endian:
 //!
 //! | file | dtype | shape | contents |
@@ -19,13 +19,17 @@
 //! | `loss_f64.npy`, `loss_f32.npy` | `<f8`, `<f4` | `()` | the loss, correctly rounded |
 //! | `grad_x_f64.npy`, `grad_x_f32.npy` | `<f8`, `<f4` | `N×d` | `∂L/∂X`, correctly rounded |
 //! | `grad_w_f64.npy`, `grad_w_f32.npy` | `<f8`, `<f4` | `C×d` | `∂L/∂W`, correctly rounded |
-//! | `loss_f64_lo.npy`, `grad_x_f64_lo.npy`, `grad_w_f64_lo.npy` | `<f8` | as above | the oracle's value minus the `f64` one, rounded to `f64` |
+//! | `loss_f64_lo.npy`, `grad_x_f64_lo.npy`, `grad_w_f64_lo.npy` | `<f8` | as above | low parts: `hi + lo` is the reference below |
 //!
-//! `hi + lo` (an `_f64` array plus its `_lo`) is the oracle's value to about 106 bits
-//! (relative error below 2⁻¹⁰⁵): the reference `check` measures against, as the JSON route
-//! measures against the 128-bit `value`; the difference in the reported ulps is below
-//! 2⁻⁵⁰ of an ulp. The manifest entry of a case carries its id, `dir`, `op`, `dtype`,
-//! `variant`, `m`, `lambda`, `scale` (hex floats in `dtype`), `backward`, `prec`,
+//! `hi + lo` (an `_f64` array plus its `_lo`) is the reference `check` measures against,
+//! as the JSON route measures against the 128-bit `value`: the loss's within `2⁻⁷⁰` of
+//! the value, each gradient's within the case's `"reference_rel"` of it, `2⁻¹⁷` of an ulp
+//! of the case's dtype (`2⁻⁷⁰` for `f64`, `2⁻⁴¹` for `f32`; [`reference_rel`]), so that
+//! an error reported in ulps of the dtype is within `2⁻¹⁷` ulp of the true error. (The
+//! exact tier's references are closer, about `2⁻¹²⁰`.) The `_f64` and `_f32` arrays are
+//! correctly rounded whatever the reference's accuracy. The manifest entry of a case
+//! carries its id, `dir`, `op`, `dtype`, `variant`, `m`, `lambda`, `scale` (hex floats in
+//! `dtype`), `backward`, `prec`, `reference_rel` (a hex float; version 2),
 //! `origin`, the sizes `n`, `classes`, `dim`, every file's `shapes`, and the loss's
 //! `value`/`f64`/`f32` as in a vectors line.
 //!
@@ -44,14 +48,20 @@ use crate::arith::{Approx, Format, par, rational_from_f64};
 use crate::conformance::loss_suite::{Expected, Scheme, spec_of};
 use crate::conformance::{Batch, FloatFormat};
 use crate::loss::{Backward, Variant};
-use crate::loss_filter::{Rounded, Tier, certify};
+use crate::loss_filter::{REFERENCE_REL, Rounded, Tier, certify_for, reference_rel};
 use crate::names::Name;
 use rug::{Float, Rational};
 use serde_json::{Map, Value, json};
 use std::path::Path;
 
-/// The version of the tensor layout; `check` refuses other versions.
-pub const TENSORS_VERSION: u32 = 1;
+/// The version of the tensor layout written; `check` reads it and every version in
+/// [`TENSORS_READ`]. Version 2 states each case's `"reference_rel"`: how close the
+/// reference `f64 + lo` of a gradient is to the value (version 1 did not say; it was
+/// `2⁻⁷⁰`).
+pub const TENSORS_VERSION: u32 = 2;
+
+/// The tensor layout versions `check` reads (the layout is the same; 2 adds a field).
+pub const TENSORS_READ: [u32; 2] = [1, 2];
 
 /// The manifest's file name in a tensor directory.
 pub const MANIFEST: &str = "manifest.json";
@@ -126,7 +136,7 @@ fn margin_cases<T: FloatFormat>(
             loss_fields,
             outputs,
             refined,
-        } = oracle(b, o.tier).map_err(|e| e.to_string())?;
+        } = oracle(b, o.tier, o.dtype).map_err(|e| e.to_string())?;
         let name = format!("loss-{}-m{m}-{i:05}", o.dtype.name());
         if let Some(k) = refined {
             eprintln!(
@@ -185,6 +195,11 @@ fn margin_cases<T: FloatFormat>(
         entry.insert("scale".into(), json!(hex(b.scale)));
         entry.insert("backward".into(), json!(b.backward.name()));
         entry.insert("prec".into(), json!(VECTOR_PREC));
+        let rel = match o.tier {
+            Tier::Filter => reference_rel(o.dtype),
+            Tier::Mpfr => REFERENCE_REL,
+        };
+        entry.insert("reference_rel".into(), json!(hex(rel)));
         entry.insert("origin".into(), json!(case.origin));
         entry.insert("n".into(), json!(b.n));
         entry.insert("classes".into(), json!(b.classes));
@@ -210,8 +225,9 @@ struct Oracle {
 
 /// The oracle's outputs of batch `b` and the manifest's fields of the loss: by the exact oracle ([`Tier::Mpfr`]: `value` to
 /// [`VECTOR_PREC`] bits and every format), or by the filter ([`Tier::Filter`]: the same
-/// `f64` and `f32` bits, `value` from `f64 + lo`, within `2⁻⁷⁰` of the loss).
-fn oracle<T: FloatFormat>(b: &Batch<T>, tier: Tier) -> Result<Oracle, crate::Error> {
+/// `f64` and `f32` bits, `value` from `f64 + lo`, within `2⁻⁷⁰` of the loss, each
+/// gradient's `f64 + lo` within [`reference_rel`]`(dtype)` of it).
+fn oracle<T: FloatFormat>(b: &Batch<T>, tier: Tier, dtype: Format) -> Result<Oracle, crate::Error> {
     // The filter computes A-Softmax/L-Softmax logits; a head batch goes to the exact oracle.
     if tier == Tier::Mpfr || b.head.is_some() {
         let res = crate::loss::loss(&spec_of(b)?, true, VECTOR_PREC)?;
@@ -229,7 +245,7 @@ fn oracle<T: FloatFormat>(b: &Batch<T>, tier: Tier) -> Result<Oracle, crate::Err
         });
     }
     let c = b
-        .with_floats(|fb| certify(fb, Tier::Filter))
+        .with_floats(|fb| certify_for(fb, Tier::Filter, dtype))
         .expect("head batches took the exact route above")?;
     let value = Float::with_val(128, c.loss.f64) + c.loss.lo;
     let mut fields = Map::new();
@@ -285,10 +301,11 @@ pub fn check_dirs(vectors: &Path, results: &Path, ov: &Overrides) -> Result<Chec
     let manifest: Value = serde_json::from_str(&text)
         .map_err(|e| format!("{}: invalid JSON: {e}", path.display()))?;
     let version = manifest.get("tensors_version");
-    if version.and_then(Value::as_u64) != Some(u64::from(TENSORS_VERSION)) {
+    let known = |v: u64| TENSORS_READ.iter().any(|&k| u64::from(k) == v);
+    if !version.and_then(Value::as_u64).is_some_and(known) {
         return Err(format!(
             "{}: incompatible tensor directory: tensors_version is {}, this asoftmax-spec reads \
-             version {TENSORS_VERSION} (regenerate it with this version's `asoftmax-spec vectors --out`)",
+             versions {TENSORS_READ:?} (regenerate it with this version's `asoftmax-spec vectors --out`)",
             path.display(),
             version.map_or("missing".to_string(), Value::to_string)
         ));
@@ -359,6 +376,20 @@ fn read_case(entry: &Value, root: &Path) -> Result<Case, String> {
     let lambda = f.number_or("lambda", Rational::new())?.to_f64();
     let scale = f.number_or("scale", Rational::from(1))?.to_f64();
     f.u32_or("prec", VECTOR_PREC)?;
+    // Version 2: how close each gradient's reference is; informative (the reference is
+    // what the metrics use either way), but it must be a number in (0, 1).
+    if let Some(rel) = f
+        .has("reference_rel")
+        .then(|| f.number("reference_rel"))
+        .transpose()?
+    {
+        if !(rel > 0 && rel < 1) {
+            return Err(format!(
+                "\"reference_rel\" must lie in (0, 1), got {}",
+                rel.to_f64()
+            ));
+        }
+    }
     let origin = f.string_or("origin", "")?.to_string();
     let size = |f: &mut Fields, name| f.u32_or(name, 0).map(|v| v as usize);
     let (n, classes, dim) = (

@@ -10,9 +10,11 @@
 //! only when its enclosure lies inside one rounding cell of both formats.
 //!
 //! An output the first tier cannot decide (next to a rounding midpoint, a strongly
-//! cancelling sum) goes to the second tier **alone** ([`second_tier`]): MPFR balls at
-//! 128 bits over dot products accurate to about `4n³u³` of their magnitude, recomputing
-//! only the samples the output depends on. What neither decides (an exact zero or
+//! cancelling sum) goes to the second tier **alone** ([`second_tier`]): double words
+//! again over dot products accurate to about `4n³u³` of their magnitude, then MPFR balls
+//! at 128 bits over the same products for what that leaves, recomputing only the samples
+//! the output depends on. Besides its `f64` and `f32` bits, each output carries a
+//! reference `f64 + lo` ([`Rounded::lo`]) to the accuracy [`certify_for`] asks of it. What neither decides (an exact zero or
 //! midpoint that no enclosure can prove) is taken from the exact oracle on the whole
 //! batch, when the batch is small enough ([`EXACT_BUDGET`]); otherwise it is an
 //! [`Error::PrecisionCap`] naming the filter, never a guess. [`Certified::undecided`]
@@ -124,14 +126,48 @@ pub struct Rounded {
     pub f64: f64,
     /// The value rounded to `f32`.
     pub f32: f32,
-    /// The value minus `f64`: `f64 + lo` is within `2⁻⁷⁰·|value|` of the value (a
-    /// reference for measuring errors below an ulp; not itself correctly rounded).
+    /// The value minus `f64`: `f64 + lo` is within [`reference_rel`]`(dtype)·|value|` of
+    /// the value (`2⁻⁷⁰` for the loss and for [`certify`]): a reference for measuring
+    /// errors below an ulp, not itself correctly rounded.
     pub lo: f64,
 }
 
-/// The relative accuracy of [`Rounded::lo`]'s reference, `2⁻⁷⁰`: a tier takes an output
-/// only when its enclosure is at least this narrow.
+/// The relative accuracy of [`Rounded::lo`]'s reference for `f64` outputs and for the
+/// loss, `2⁻⁷⁰` (= [`reference_rel`]`(Format::F64)`).
 pub const REFERENCE_REL: f64 = 1.0 / (1u128 << 70) as f64;
+
+/// The relative accuracy of the reference `f64 + lo` of a gradient output judged in
+/// `dtype`: `2^{−(p + 17)}` for a `p`-bit significand, so that an error measured in ulps
+/// of `dtype` against the reference is within `2⁻¹⁷` ulp of the error against the value
+/// (`2⁻⁷⁰` for `f64`, `2⁻⁴¹` for `f32`). The `f64` and `f32` roundings are decided
+/// whatever the reference's accuracy; a tier takes an output only when its enclosure is
+/// also this narrow.
+pub fn reference_rel(dtype: Format) -> f64 {
+    2f64.powi(-(dtype.precision() as i32 + 17))
+}
+
+/// The reference accuracy each output needs: [`REFERENCE_REL`] for the loss (one number,
+/// written as a decimal), [`reference_rel`] of the case's format for the gradients.
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct Reference {
+    grad_rel: f64,
+}
+
+impl Reference {
+    fn of(dtype: Format) -> Reference {
+        Reference {
+            grad_rel: reference_rel(dtype),
+        }
+    }
+
+    /// The relative accuracy output `index` needs (`0`: the loss).
+    pub(crate) fn rel(self, index: usize) -> f64 {
+        match index {
+            0 => REFERENCE_REL,
+            _ => self.grad_rel,
+        }
+    }
+}
 
 impl Rounded {
     /// From the exact oracle's value (its enclosure's midpoint for `lo`).
@@ -144,8 +180,8 @@ impl Rounded {
         }
     }
 
-    fn of_dw(v: Dw) -> Option<Rounded> {
-        if v.err > REFERENCE_REL * v.hi.abs() * 0.5 {
+    fn of_dw(v: Dw, rel: f64) -> Option<Rounded> {
+        if v.err > rel * v.hi.abs() * 0.5 {
             return None;
         }
         let f64 = v.round(Format::F64)?;
@@ -186,6 +222,14 @@ pub struct Certified {
 /// [`Error::PrecisionCap`] when an output is undecided by both tiers in a batch too large
 /// for the exact oracle ([`EXACT_BUDGET`]).
 pub fn certify(b: &FloatBatch, tier: Tier) -> Result<Certified, Error> {
+    certify_for(b, tier, Format::F64)
+}
+
+/// [`certify`] for a batch judged in `dtype`: the same `f64` and `f32` outputs, with the
+/// gradients' references [`Rounded::lo`] to [`reference_rel`]`(dtype)` (`2⁻⁴¹` for
+/// `f32`: far fewer outputs need the second tier) and the loss's to [`REFERENCE_REL`].
+pub fn certify_for(b: &FloatBatch, tier: Tier, dtype: Format) -> Result<Certified, Error> {
+    let reference = Reference::of(dtype);
     let filtered = match tier {
         Tier::Filter => enclosures(b),
         Tier::Mpfr => None,
@@ -201,7 +245,9 @@ pub fn certify(b: &FloatBatch, tier: Tier) -> Result<Certified, Error> {
         }
         return exact(b);
     };
-    let mut rounded: Vec<Option<Rounded>> = dws.into_iter().map(Rounded::of_dw).collect();
+    let mut rounded: Vec<Option<Rounded>> = (dws.into_iter().enumerate())
+        .map(|(i, v)| Rounded::of_dw(v, reference.rel(i)))
+        .collect();
     let open: Vec<usize> = (0..rounded.len())
         .filter(|&i| rounded[i].is_none())
         .collect();
@@ -209,7 +255,7 @@ pub fn certify(b: &FloatBatch, tier: Tier) -> Result<Certified, Error> {
         let all = rounded.into_iter().map(|r| r.expect("decided")).collect();
         return Ok(assemble(b, all, 0, false));
     }
-    if let Some(second) = second::refine(b, &open) {
+    if let Some(second) = second::refine(b, &open, reference) {
         for (&i, r) in open.iter().zip(second) {
             rounded[i] = r;
         }
@@ -315,7 +361,7 @@ pub fn second_tier(b: &FloatBatch, indices: &[usize]) -> Option<Vec<Option<Round
     if !filterable(b) || indices.iter().any(|&i| i > (b.n + b.classes) * b.dim) {
         return None;
     }
-    second::refine(b, indices)
+    second::refine(b, indices, Reference::of(Format::F64))
 }
 
 /// The first tier's enclosures of every output (the loss, `∂L/∂X`, `∂L/∂W`), each a

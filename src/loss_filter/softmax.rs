@@ -10,7 +10,7 @@
 //! `g_y = −P·φ′` (book: the gradients and guarantees chapters).
 
 use super::FloatBatch;
-use super::encl::Encl;
+use super::encl::{Encl, pairwise};
 use crate::arith::{Ival, rational_from_f64};
 use crate::loss::Backward;
 use crate::psi;
@@ -142,9 +142,11 @@ pub(super) fn sample<T: Encl>(
     // Z = Σ_j e_j (e_J = 1) and Σ_{j≠y} e_j in one pass: by subtraction unless J = y,
     // where the latter is Z − 1 and is summed on its own (no cancellation when saturated).
     let sum = |skip: usize| {
-        (0..c)
+        let terms: Vec<T> = (0..c)
             .filter(|&j| j != skip)
-            .fold(T::exact(0.0), |a, j| a.add(&e[j]))
+            .map(|j| e[j].clone())
+            .collect();
+        pairwise(&terms)
     };
     let (z, rest_y) = match big == y {
         true => {
