@@ -259,18 +259,24 @@ impl Dw {
             return false;
         }
         let down = -fmt.next_up(-r.abs());
-        // The smaller half-gap around |r| (a power of two).
-        let half = (up - r.abs()).min(r.abs() - down) / 2.0;
+        // The half-gaps of the cell of |r| away from zero and toward it (they differ when
+        // |r| is a power of two).
+        let (half_away, half_toward) = ((up - r.abs()) / 2.0, (r.abs() - down) / 2.0);
         // The distance to r is ds + de exactly: hi − r is exact (Sterbenz: r is within
         // two ulps of hi in fmt, same sign), the sum an error-free transformation.
         let (ds, de) = two_sum(self.hi - r, self.lo);
-        // Exact when |ds| ≥ half/2 (Sterbenz again), at least half/2·(1 − u) otherwise.
-        let slack = half - ds.abs();
         let margin = 1.0 / (1u64 << 50) as f64;
-        // |ds + de| = |ds| + de·sign(ds), as |de| ≤ u·|ds|; each side is off by at
-        // most a few u of its magnitude.
-        let beyond = de * ds.signum() + self.err * INFLATE;
-        beyond + (beyond.abs() + slack.abs()) * margin < slack
+        // On the side σ (sign(r) away from zero, −sign(r) toward it) the enclosure ends at
+        // σ·(ds + de) + err, which must stay below that side's half-gap. The slack
+        // half − σ·ds is exact when σ·ds ≥ half/2 (Sterbenz) and within u of itself
+        // otherwise; |de| ≤ u·|ds|; each side is off by at most a few u of its magnitude.
+        let within = |sigma: f64, half: f64| {
+            let slack = half - sigma * ds;
+            let beyond = sigma * de + self.err * INFLATE;
+            beyond + (beyond.abs() + slack.abs()) * margin < slack
+        };
+        let s = r.signum();
+        within(s, half_away) && within(-s, half_toward)
     }
 }
 
@@ -620,13 +626,65 @@ mod tests {
         // Just above the f32 midpoint by more than the error: rounds up.
         let above = Dw { lo: 1e-25, ..mid };
         assert_eq!(above.round(Format::F32), Some(1.0 + 2f64.powi(-23)));
-        // An f64 value whose trailing part plus error reaches half an ulp.
+        // An f64 value whose trailing part plus error reaches half an ulp (above 1,
+        // where the ulp is 2^-52).
         let near = Dw {
             hi: 1.0,
-            lo: 2f64.powi(-54) * 0.75,
-            err: 2f64.powi(-54) * 0.3,
+            lo: 2f64.powi(-53) * 0.75,
+            err: 2f64.powi(-53) * 0.3,
         };
         assert_eq!(near.round(Format::F64), None);
+        // Half as far stays inside 1's cell above it (though beyond the half-gap below).
+        let inside = Dw {
+            lo: 2f64.powi(-54) * 0.75,
+            err: 2f64.powi(-54) * 0.3,
+            ..near
+        };
+        assert_eq!(inside.round(Format::F64), Some(1.0));
+    }
+
+    /// Next to a power of two the cell is wider away from zero than toward it: an
+    /// enclosure a quarter of the upper ulp above `2^-21` rounds to it in f32 (the
+    /// paper batch had such a gradient), and every decision, on either side of powers of
+    /// two and with any error, is the rounding of both ends of the enclosure.
+    #[test]
+    fn round_uses_the_half_gap_on_each_side_of_a_power_of_two() {
+        let p = 2f64.powi(-21);
+        let quarter_up = Dw {
+            hi: -(p + 2f64.powi(-46)),
+            lo: 0.0,
+            err: 1e-40,
+        };
+        assert_eq!(quarter_up.round(Format::F32), Some(-p));
+        let q = |v: f64| Rational::from_f64(v).unwrap();
+        let mut decided = 0;
+        for fmt in [Format::F32, Format::F64] {
+            let ulp_up = 2f64.powi(1 - fmt.precision() as i32); // of [1, 2)
+            for e in [-21, 0, 7] {
+                let base = 2f64.powi(e);
+                for sign in [1.0, -1.0] {
+                    for k in -40i32..=40 {
+                        // Steps of an eighth of the lower half-gap around ±2^e.
+                        let off = f64::from(k) * ulp_up * base / 32.0;
+                        for (lo, err) in [(0.0, 0.0), (1e-3, 1e-3), (-1e-3, 5e-3), (0.0, 0.1)] {
+                            let v = Dw {
+                                hi: sign * (base + off),
+                                lo: lo * ulp_up * base / 32.0,
+                                err: err * ulp_up * base / 32.0,
+                            };
+                            let Some(r) = v.round(fmt) else { continue };
+                            decided += 1;
+                            let mid = q(v.hi) + q(v.lo);
+                            for end in [&mid - q(v.err), &mid + q(v.err)] {
+                                let want = round_rational(&end, fmt);
+                                assert_eq!(r.to_bits(), want.to_bits(), "{v:?} {fmt:?}");
+                            }
+                        }
+                    }
+                }
+            }
+        }
+        assert!(decided > 1500, "{decided}");
     }
 
     #[test]
