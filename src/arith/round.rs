@@ -146,6 +146,16 @@ impl Format {
 
     /// The next value of the format above `v` (a finite value of the format).
     pub fn next_up(self, v: f64) -> f64 {
+        match self {
+            // IEEE nextUp of the native types (the same steps as the encoding's).
+            Format::F64 => v.next_up(),
+            Format::F32 => f64::from((v as f32).next_up()),
+            Format::F16 | Format::Bf16 => self.next_up_encoded(v),
+        }
+    }
+
+    /// [`next_up`](Self::next_up) through the encoding, for every format.
+    fn next_up_encoded(self, v: f64) -> f64 {
         // The encoding orders magnitudes: one more is the next larger magnitude.
         let bits = self.encode(v);
         if v == 0.0 {
@@ -316,6 +326,16 @@ pub fn round_to(x: &Float, fmt: Format) -> f64 {
 /// The exact `f64` value `v` rounded to `fmt` (nearest, ties to even): the fast route of
 /// [`round_to`] for values that are already doubles (the 16-bit kernel arithmetic).
 pub fn round_f64_to(v: f64, fmt: Format) -> f64 {
+    match fmt {
+        Format::F64 => v,
+        // IEEE conversion: nearest, ties to even, subnormals and overflow included.
+        Format::F32 => f64::from(v as f32),
+        Format::F16 | Format::Bf16 => round_f64_to_parts(v, fmt),
+    }
+}
+
+/// [`round_f64_to`] through [`Parts`], for every format.
+fn round_f64_to_parts(v: f64, fmt: Format) -> f64 {
     if !v.is_finite() {
         return v;
     }
@@ -496,5 +516,52 @@ mod tests {
             round_f64(&Float::with_val(53, -Float::with_val(53, 0))).to_bits(),
             0
         );
+    }
+}
+
+#[cfg(test)]
+mod native_tests {
+    use super::*;
+
+    /// The native fast paths of `next_up` and `round_f64_to` (f64, f32) agree with the
+    /// general routes through the encoding and [`Parts`] on edge values and a sweep.
+    #[test]
+    fn native_paths_agree_with_the_general_ones() {
+        let mut vals = vec![
+            0.0,
+            -0.0,
+            f64::MIN_POSITIVE,
+            5e-324,
+            1.0,
+            1.0 + f64::EPSILON,
+            f64::MAX,
+            f32::MAX as f64,
+            f32::MIN_POSITIVE as f64,
+            1.401298464324817e-45,
+            0.7e-45,
+            3.4028235677973366e38,
+            3.4028235677973362e38,
+            1.0 + 2f64.powi(-24),
+            1.0 + 2f64.powi(-24) + 2f64.powi(-52),
+        ];
+        let mut x = 0x1234_5678_9abc_def0u64;
+        for _ in 0..20_000 {
+            x ^= x << 13;
+            x ^= x >> 7;
+            x ^= x << 17;
+            vals.push(f64::from_bits(x));
+        }
+        for &v in vals.iter().filter(|v| v.is_finite()) {
+            for v in [v, -v] {
+                for fmt in [Format::F64, Format::F32] {
+                    let r = round_f64_to(v, fmt);
+                    assert_eq!(r.to_bits(), round_f64_to_parts(v, fmt).to_bits(), "{v:e} {fmt:?}");
+                    if r.is_finite() && !(fmt == Format::F64 && r == f64::MAX) {
+                        let (a, b) = (fmt.next_up(r), fmt.next_up_encoded(r));
+                        assert_eq!(a.to_bits(), b.to_bits(), "next_up {r:e} {fmt:?}");
+                    }
+                }
+            }
+        }
     }
 }
