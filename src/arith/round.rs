@@ -555,7 +555,11 @@ mod native_tests {
             for v in [v, -v] {
                 for fmt in [Format::F64, Format::F32] {
                     let r = round_f64_to(v, fmt);
-                    assert_eq!(r.to_bits(), round_f64_to_parts(v, fmt).to_bits(), "{v:e} {fmt:?}");
+                    assert_eq!(
+                        r.to_bits(),
+                        round_f64_to_parts(v, fmt).to_bits(),
+                        "{v:e} {fmt:?}"
+                    );
                     if r.is_finite() && !(fmt == Format::F64 && r == f64::MAX) {
                         let (a, b) = (fmt.next_up(r), fmt.next_up_encoded(r));
                         assert_eq!(a.to_bits(), b.to_bits(), "next_up {r:e} {fmt:?}");

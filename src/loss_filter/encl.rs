@@ -4,7 +4,7 @@
 //! `4n³u³`, the second).
 
 use crate::arith::Ival;
-use crate::arith::dw::{Dw, U, dot_bound, dot_bound_fine, dot_rows, dot_rows_fine};
+use crate::arith::dw::{Dw, U, dot_bound, dot_bound_fine, dot_rows, dot_rows_fine, dot_rows_group};
 use rug::Float;
 use rug::float::Round;
 
@@ -34,6 +34,11 @@ pub(super) trait Encl: Clone + Send + Sync + Sized {
     fn key(&self) -> f64;
     /// `out[k] = Σ_i q_i·rows[i][k]` for exact `q_i`, `rows` being `width` wide.
     fn dots(q: &[f64], rows: &[f64], width: usize) -> Vec<Self>;
+    /// [`Encl::dots`] for each of `qs`, the same values (a tier may share the passes
+    /// over `rows`).
+    fn dots_group(qs: &[&[f64]], rows: &[f64], width: usize) -> Vec<Vec<Self>> {
+        qs.iter().map(|q| Self::dots(q, rows, width)).collect()
+    }
 }
 
 impl Encl for Dw {
@@ -71,6 +76,10 @@ impl Encl for Dw {
     }
     fn dots(q: &[f64], rows: &[f64], width: usize) -> Vec<Dw> {
         Coefs::exact(q).times(rows, width, &[])
+    }
+    fn dots_group(qs: &[&[f64]], rows: &[f64], width: usize) -> Vec<Vec<Dw>> {
+        let coefs: Vec<Coefs> = qs.iter().map(|q| Coefs::exact(q)).collect();
+        Coefs::times_group(&coefs, rows, width, &[])
     }
 }
 
@@ -132,8 +141,31 @@ impl Coefs {
     pub(super) fn times(&self, rows: &[f64], width: usize, col_abs: &[f64]) -> Vec<Dw> {
         let mut out = [Vec::new(), Vec::new(), Vec::new()];
         dot_rows(&self.hi, &self.lo, rows, width, &mut out);
+        self.enclose(&out, col_abs)
+    }
+
+    /// [`Coefs::times`] for each of `coefs` in one pass over `rows` per group
+    /// ([`dot_rows_group`]: the same values).
+    pub(super) fn times_group(
+        coefs: &[Coefs],
+        rows: &[f64],
+        width: usize,
+        col_abs: &[f64],
+    ) -> Vec<Vec<Dw>> {
+        let qs: Vec<(&[f64], &[f64])> = coefs.iter().map(|c| (&c.hi[..], &c.lo[..])).collect();
+        let mut outs = vec![[Vec::new(), Vec::new(), Vec::new()]; coefs.len()];
+        dot_rows_group(&qs, rows, width, &mut outs);
+        coefs
+            .iter()
+            .zip(&outs)
+            .map(|(c, out)| c.enclose(out, col_abs))
+            .collect()
+    }
+
+    /// The loop's sums `out` (`hi`, `lo`, `abs`) with their bounds.
+    fn enclose(&self, out: &[Vec<f64>; 3], col_abs: &[f64]) -> Vec<Dw> {
         let kb = dot_bound(self.hi.len()) + self.rho * (1.0 + 2.0 * U);
-        (0..width)
+        (0..out[0].len())
             .map(|k| Dw {
                 hi: out[0][k],
                 lo: out[1][k],

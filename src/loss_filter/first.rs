@@ -1,11 +1,12 @@
 //! The first tier: every output of the batch in double words. The per-sample work is
-//! [`super::softmax::sample`]; the two backward products, `Σ_j q_nj·W_j` per sample and
+//! [`super::softmax::sample_with`], in groups of samples; the two backward products, `Σ_j q_nj·W_j` per sample and
 //! `Σ_n g_nj·x_n` per class, go through [`dot_rows`] with the bound of the loop plus the
 //! coefficients' own bounds.
 
 use super::FloatBatch;
 use super::encl::Coefs;
-use super::softmax::{Norms, Softmax, norms, sample};
+use super::encl::Encl;
+use super::softmax::{Norms, Softmax, norms, sample_with};
 use crate::arith::dw::Dw;
 use crate::arith::{Ival, par, rational_from_f64};
 
@@ -31,6 +32,11 @@ pub(super) fn transpose(w: &[f64], classes: usize, dim: usize) -> Vec<f64> {
     wt
 }
 
+/// Samples per pass over `W`: the group's coefficient rows share each tile of it
+/// ([`dot_rows_group`](crate::arith::dw::dot_rows_group)), which reads `W` from memory
+/// once per group instead of once per sample.
+const GROUP: usize = 8;
+
 /// What the per-class pass keeps of a sample: the loss term, `D_n•`, `g_n•`.
 struct Kept {
     loss: Ival,
@@ -47,28 +53,46 @@ pub(super) fn outputs(b: &FloatBatch) -> Option<Vec<Dw>> {
     let s_over_n = Ival::from_rational(&(rational_from_f64(b.scale).ok()? / b.n as u32), 192);
     let s_over_n = Dw::from_ival(&s_over_n)?;
     let w_col_abs = col_abs(b.w, d);
-    let per_sample = par::map((0..b.n).collect(), |n| {
-        let sm: Softmax<Dw> = sample(b, &wt, &norms, n)?;
-        let x = &b.x[n * d..(n + 1) * d];
-        let q: Vec<Dw> = (0..c).map(|j| sm.q(j, &norms)).collect();
-        let grad_x: Vec<Dw> = Coefs::of(&q)
-            .times(b.w, d, &w_col_abs)
-            .into_iter()
-            .zip(x)
-            .map(|(ek, &xk)| (ek + sm.x_coef * xk) * s_over_n)
+    // Samples in groups: each pass over W (the logits' and ∂L/∂x's products) serves
+    // GROUP samples.
+    let groups: Vec<Vec<usize>> = (0..b.n)
+        .collect::<Vec<_>>()
+        .chunks(GROUP)
+        .map(<[usize]>::to_vec)
+        .collect();
+    let per_group = par::map(groups, |ns| {
+        let xs: Vec<&[f64]> = ns.iter().map(|&n| &b.x[n * d..(n + 1) * d]).collect();
+        let sms = ns
+            .iter()
+            .zip(Dw::dots_group(&xs, &wt, c))
+            .map(|(&n, dots)| sample_with(b, &norms, n, dots))
+            .collect::<Option<Vec<Softmax<Dw>>>>()?;
+        let coefs: Vec<Coefs> = sms
+            .iter()
+            .map(|sm| Coefs::of(&(0..c).map(|j| sm.q(j, &norms)).collect::<Vec<_>>()))
             .collect();
-        let g = (0..c).map(|j| sm.g(j)).collect();
-        let kept = Kept {
-            loss: sm.loss,
-            g,
-            dots: sm.dots,
-        };
-        Some((kept, grad_x))
+        let products = Coefs::times_group(&coefs, b.w, d, &w_col_abs);
+        let done = sms.into_iter().zip(products).zip(xs).map(|((sm, e), x)| {
+            let grad_x: Vec<Dw> = e
+                .into_iter()
+                .zip(x)
+                .map(|(ek, &xk)| (ek + sm.x_coef * xk) * s_over_n)
+                .collect();
+            let g = (0..c).map(|j| sm.g(j)).collect();
+            let kept = Kept {
+                loss: sm.loss,
+                g,
+                dots: sm.dots,
+            };
+            (kept, grad_x)
+        });
+        Some(done.collect::<Vec<_>>())
     });
-    let (kept, grad_x): (Vec<Kept>, Vec<Vec<Dw>>) = per_sample
+    let (kept, grad_x): (Vec<Kept>, Vec<Vec<Dw>>) = per_group
         .into_iter()
         .collect::<Option<Vec<_>>>()?
         .into_iter()
+        .flatten()
         .unzip();
     let x_col_abs = col_abs(b.x, d);
     let grad_w = par::map((0..c).collect(), |j| {

@@ -121,10 +121,21 @@ pub(super) fn sample<T: Encl>(
     norms: &Norms<T>,
     n: usize,
 ) -> Option<Softmax<T>> {
+    let d = b.dim;
+    let dots = T::dots(&b.x[n * d..(n + 1) * d], wt, b.classes);
+    sample_with(b, norms, n, dots)
+}
+
+/// [`sample`] from the sample's dot products `D_j = x_n·W_j` (`dots`, one per class).
+pub(super) fn sample_with<T: Encl>(
+    b: &FloatBatch,
+    norms: &Norms<T>,
+    n: usize,
+    dots: Vec<T>,
+) -> Option<Softmax<T>> {
     let (c, d) = (b.classes, b.dim);
     let x = &b.x[n * d..(n + 1) * d];
     let y = b.y[n];
-    let dots = T::dots(x, wt, c);
     let t = target(b, x, &dots[y], &norms.nu2[y])?;
     let f: Vec<T> = (0..c)
         .map(|j| match j == y {
