@@ -4,9 +4,7 @@
 
 use super::HeadOp;
 use crate::arith::{Ival, round::round_to};
-use crate::conformance::generators::{
-    Case, GenConfig, push_with_neighbours, random, sweep,
-};
+use crate::conformance::generators::{Case, GenConfig, push_with_neighbours, random, sweep};
 use crate::conformance::kernel::FloatFormat;
 use crate::head::family::{AdaFace, Head, MagFace, RVersion};
 use crate::head::sphereface2::Margin as S2Margin;
@@ -142,7 +140,13 @@ fn marks<T: FloatFormat>(head: &Head) -> Vec<(T, String)> {
         Head::SphereFace { m } | Head::SphereFaceR { m, .. } => {
             // ψ's branch thresholds cos(kπ/m), k ≤ m (at most 16); v1's clamp is k = 1.
             let top = m.to_f64().floor().min(16.0) as i64;
-            let v2 = matches!(head, Head::SphereFaceR { version: RVersion::V2, .. });
+            let v2 = matches!(
+                head,
+                Head::SphereFaceR {
+                    version: RVersion::V2,
+                    ..
+                }
+            );
             for k in 1..=top {
                 if v2 {
                     break;
@@ -194,8 +198,13 @@ fn combined_marks<T: FloatFormat>(h: &Combined, v: &mut Vec<(T, String)>) {
 /// list.
 pub fn head_cases<T: FloatFormat>(head: &Head, cfg: &GenConfig) -> Vec<HeadCase<T>> {
     let mut cs: Vec<Case<T>> = Vec::new();
-    for (v, what) in [(1.0, "c=1"), (-1.0, "c=-1"), (0.0, "c=0"), (0.5, "c=1/2"), (-0.5, "c=-1/2")]
-    {
+    for (v, what) in [
+        (1.0, "c=1"),
+        (-1.0, "c=-1"),
+        (0.0, "c=0"),
+        (0.5, "c=1/2"),
+        (-0.5, "c=-1/2"),
+    ] {
         push_with_neighbours(&mut cs, T::from_f64(v), what, cfg.neighbours);
     }
     for (c, what) in marks::<T>(head) {
@@ -265,9 +274,15 @@ pub fn head_states(kind: Kind) -> Vec<Head> {
                 fallback: Fallback::ClampPi,
             }),
         ],
-        Kind::SphereFace => vec![Head::SphereFace { m: q(3, 2) }, Head::SphereFace { m: q(4, 1) }],
+        Kind::SphereFace => vec![
+            Head::SphereFace { m: q(3, 2) },
+            Head::SphereFace { m: q(4, 1) },
+        ],
         Kind::SphereFaceR => [RVersion::V1, RVersion::V2]
-            .map(|version| Head::SphereFaceR { m: q(3, 2), version })
+            .map(|version| Head::SphereFaceR {
+                m: q(3, 2),
+                version,
+            })
             .to_vec(),
         Kind::SphereFace2 => vec![
             Head::SphereFace2 {

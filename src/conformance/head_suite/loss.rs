@@ -7,8 +7,7 @@ use crate::Error;
 use crate::conformance::generators::Rng;
 use crate::conformance::kernel::{Backward, FloatFormat, LossKernel, Variant};
 use crate::conformance::loss_suite::{
-    BatchCase, BatchParams, FeatureKind, LossPolicy, LossReport, expected, random_batch,
-    score_loss,
+    BatchCase, BatchParams, FeatureKind, LossPolicy, LossReport, expected, random_batch, score_loss,
 };
 use crate::head::family::Head;
 use crate::head::{Kind, Semantics};

@@ -61,18 +61,19 @@ const ANGULAR: &str = "16 + C(format): a float evaluation through acos and cos r
     (measured 3.8 and 300); a margin in degrees, a missing fallback or a clamp at 1 − 1e-5 is off by \
     ≥ 10⁻⁵ absolute, 168 f32 and 4.5·10¹⁰ f64 scaled ulps";
 /// SphereFace's ψ with a real m.
-const PSI: &str = "ψ(θ) = (−1)^k cos(mθ) − 2k with a real m: mθ carries m times the angle's error, and \
-    ψ's slope grows like m² at the thresholds; 16·m² scaled ulps as the scalar suite's ψ entry (per m²) \
-    for m ≤ 4 gives 256";
+const PSI: &str = "ψ(θ) = (−1)^k cos(mθ) − 2k with a real m through acos: mθ carries m times the \
+    angle's absolute error of a few ulps and cos passes it on with |sin| ≤ 1, in ulps of max(1, |ψ|) \
+    (|ψ| ≤ 2m + 1): 16 as for the angular heads, doubled for m ≤ 4 (the published m = 1.5 and 4); \
+    opensphere's clamp at 1 − 1e-5 costs ≥ 189 f32 scaled ulps (SphereFace-R v1 at c = 1)";
 /// Polynomial heads.
 const POLY: &str = "SphereFace2's g(c) = 2((c + 1)/2)^t − 1 in float: t + 2 roundings of values ≤ 2 \
     (the C margin), or g after an angular margin (A, M: the angular entry); 16";
 
-/// `C(format)` of the [`ANGULAR`] entries: `h^(−1/4)/(8√2)` with `h = 2^−p` (`p` the
-/// format's precision), rounded up.
+/// `C(format)` of the [`ANGULAR`] entries: `h^(−1/4)/(8√2) = 2^((p+1)/4 − 7/2)` with
+/// `h = 2^−(p+1)` (`p` the format's precision), rounded up.
 fn sqrt_cancellation(fmt: Format) -> f64 {
-    let h = 2f64.powi(-(fmt.precision() as i32));
-    (h.powf(-0.25) / (8.0 * std::f64::consts::SQRT_2)).ceil()
+    let p = f64::from(fmt.precision());
+    2f64.powf((p + 1.0) / 4.0 - 3.5).ceil()
 }
 
 impl Default for HeadPolicy {
@@ -95,8 +96,8 @@ impl Default for HeadPolicy {
             ] {
                 entries.push(((kind, fmt), angular));
             }
-            entries.push(((Kind::SphereFace, fmt), b(256.0, PSI)));
-            entries.push(((Kind::SphereFaceR, fmt), b(256.0, PSI)));
+            entries.push(((Kind::SphereFace, fmt), b(32.0, PSI)));
+            entries.push(((Kind::SphereFaceR, fmt), b(32.0, PSI)));
             entries.push(((Kind::SphereFace2, fmt), b(16.0, POLY)));
         }
         HeadPolicy {

@@ -143,6 +143,9 @@ fn jump_sides<T: FloatFormat>(
 ) -> Result<Vec<Rational>, Error> {
     let fmt = T::FORMAT;
     let mut out = Vec::new();
+    if jump_ulps == 0 {
+        return Ok(out);
+    }
     for j in jumps {
         let Some(at) = j.at(head, c_y) else { continue };
         let (lo, hi) = (at.to_f64(), at.to_f64());

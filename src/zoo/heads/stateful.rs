@@ -42,7 +42,10 @@ pub struct CurricularFace {
 
 impl CurricularFace {
     /// The audited state: `t = 0.375`, `c_y = 0.75`.
-    pub const AUDIT: CurricularFace = CurricularFace { t: 0.375, c_y: 0.75 };
+    pub const AUDIT: CurricularFace = CurricularFace {
+        t: 0.375,
+        c_y: 0.75,
+    };
     const M: f64 = 0.5;
 
     /// `cos_theta_m`: `target_logit * cos_m − sin_theta * sin_m` with `math.cos(m)`,
@@ -260,11 +263,7 @@ impl MagFace {
     /// `ada_margin = (u_m − l_m)/(u_a − l_a)·(x_norm − l_a) + l_m` with
     /// `x_norm = clamp(a, l_a, u_a)` (the Python quotient in double, rounded to the dtype).
     pub fn margin<T: ZooFloat>(&self) -> T {
-        let x = torch_clamp(
-            T::from_f64(self.a),
-            T::lit(Self::L_A),
-            T::lit(Self::U_A),
-        );
+        let x = torch_clamp(T::from_f64(self.a), T::lit(Self::L_A), T::lit(Self::U_A));
         let slope = (Self::U_M - Self::L_M) / (Self::U_A - Self::L_A);
         T::lit(slope) * (x - T::lit(Self::L_A)) + T::lit(Self::L_M)
     }
