@@ -449,3 +449,59 @@ asoftmax_spec::head_suite!(
     asoftmax_spec::zoo::heads::MagFace::EASY,
     f64
 );
+
+/// The exported head strategies, used as a downstream property would.
+#[cfg(feature = "proptest")]
+mod properties {
+    use super::definition_kernel;
+    use asoftmax_spec::conformance::head_suite::{
+        HeadKernel, HeadOp, HeadPolicy, jumps, oracle_value,
+    };
+    use asoftmax_spec::conformance::strategies::{head_and_cos, head_cos_for};
+    use asoftmax_spec::head::Kind;
+    use asoftmax_spec::zoo::heads::{HeadFormula, InsightFace};
+    use proptest::prelude::*;
+
+    /// Within the policy's scaled bound (ulps of `max(1, |exact|)`, `ulp(1) = 2^(1−p)`), or
+    /// within 4 ulps of a jump (where the suite accepts either side).
+    fn within(
+        got: f64,
+        head: &asoftmax_spec::head::family::Head,
+        c: f64,
+        c_y: f64,
+        p: i32,
+    ) -> bool {
+        let exact = oracle_value(head, HeadOp::Target, c, c_y).unwrap().to_f64();
+        let fmt = if p == 24 {
+            asoftmax_spec::arith::Format::F32
+        } else {
+            asoftmax_spec::arith::Format::F64
+        };
+        let near_jump = jumps(head, HeadOp::Target).iter().any(|j| {
+            j.at::<f64>(head, c_y)
+                .is_some_and(|at| (at - c).abs() <= 4.0 * 2f64.powi(-p) * at.abs().max(0.5))
+        });
+        let bound = HeadPolicy::default().bound(head.kind(), fmt).scaled;
+        near_jump || (got - exact).abs() <= bound * 2f64.powi(1 - p) * exact.abs().max(1.0) * 1.0001
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(64))]
+        #[test]
+        fn insightface_combined_is_within_the_policy(
+            (c, c_y) in head_cos_for::<f32>(&HeadFormula::<f32>::head(&InsightFace::Combined))
+        ) {
+            let head = HeadFormula::<f32>::head(&InsightFace::Combined);
+            let got = HeadKernel::<f32>::target(&InsightFace::Combined, c);
+            prop_assert!(within(f64::from(got), &head, f64::from(c), f64::from(c_y), 24));
+        }
+
+        #[test]
+        fn magface_definition_is_within_the_policy_in_every_state(
+            (head, (c, c_y)) in head_and_cos::<f64>(Kind::MagFace)
+        ) {
+            let got = definition_kernel(head.clone(), false).target(c);
+            prop_assert!(within(got, &head, c, c_y, 53));
+        }
+    }
+}
