@@ -314,8 +314,8 @@ pub fn head_states(kind: Kind) -> Vec<Head> {
                 q(30, 1),
                 Rational::from(&edge + 20u32),
                 Rational::from(&edge + 21u32),
-                Rational::from(20u32 - edge.clone()),
-                Rational::from(19u32 - edge.clone()),
+                20u32 - edge.clone(),
+                19u32 - edge.clone(),
             ];
             norms
                 .into_iter()
