@@ -14,6 +14,7 @@ use asoftmax_spec::conformance::{Batch, GenConfig, LossGrad, LossKernel, LossPol
 use asoftmax_spec::head::family::Head;
 use asoftmax_spec::head::{Combined, Fallback, Kind, Semantics};
 use asoftmax_spec::zoo::ZooFloat;
+use asoftmax_spec::zoo::float::torch_clamp;
 use asoftmax_spec::zoo::heads::all_heads;
 use std::marker::PhantomData;
 
@@ -158,71 +159,190 @@ fn wrong_arcface_kernels_fail_and_the_right_one_passes() {
     check::<f64>();
 }
 
-/// A float kernel for any head state, computing the definition in `f64` from the
-/// state's parameters; `flawed` drops AdaFace's clip of `ŝ` to `[−1, 1]`, MagFace's
-/// clamp of the magnitude to `[l_a, u_a]` and CurricularFace's hard-example mask.
-fn definition_kernel(head: Head, flawed: bool) -> impl HeadKernel<f64> {
-    use asoftmax_spec::head::family::{AdaFace, MagFace};
-    let f = |r: &rug::Rational| r.to_f64();
-    let pi = std::f64::consts::PI;
-    let arc = move |c: f64, m: f64, fallback: Fallback| {
+/// A float kernel for any head state: the definition (`head::family`'s table) evaluated
+/// in `T` through `acos`/`cos`, its parameters rounded to `T`; `flawed` drops AdaFace's
+/// clip of `ŝ` to `[−1, 1]`, MagFace's clamp of the magnitude to `[l_a, u_a]` and
+/// CurricularFace's hard-example mask.
+struct Definition<T> {
+    head: Head,
+    flawed: bool,
+    _t: PhantomData<T>,
+}
+
+fn definition_kernel<T: ZooFloat>(head: Head, flawed: bool) -> Definition<T> {
+    Definition {
+        head,
+        flawed,
+        _t: PhantomData,
+    }
+}
+
+impl<T: ZooFloat> Definition<T> {
+    fn r(v: &rug::Rational) -> T {
+        T::from_f64(v.to_f64())
+    }
+
+    /// `cos(m1·θ + m2) − m3` with its fallback.
+    fn combined(c: T, m1: T, m2: T, m3: T, fallback: Fallback) -> T {
+        let pi = T::lit(std::f64::consts::PI);
         let theta = c.acos();
+        let angle = m1 * theta + m2;
         match fallback {
-            Fallback::Linear if theta + m > pi => c - m * m.sin(),
-            Fallback::Easy if c <= 0.0 => c,
-            _ => (theta + m).cos(),
+            Fallback::Linear if angle > pi => c - m2 * m2.sin() - m3,
+            Fallback::ClampPi if angle > pi => T::int(-1) - m3,
+            Fallback::Easy if c <= T::int(0) => c - m3,
+            _ => angle.cos() - m3,
         }
-    };
-    let h2 = head.clone();
-    let target = move |c: f64| match &h2 {
-        Head::AdaFace(AdaFace {
-            m,
-            h,
-            eps,
-            norm,
-            mean,
-            std,
-        }) => {
-            let s = (f(norm) - f(mean)) / (f(std) + f(eps)) * f(h);
-            let s = if flawed { s } else { s.clamp(-1.0, 1.0) };
-            let (a, b) = (-f(m) * s, f(m) * (1.0 + s));
-            (c.acos() + a).clamp(0.0, pi).cos() - b
+    }
+
+    /// ψ with a real `m`: `(−1)^k cos(mθ) − 2k`, `k = ⌊mθ/π⌋`.
+    fn psi(c: T, m: T) -> T {
+        let mt = m * c.acos();
+        let k = (mt / T::lit(std::f64::consts::PI)).floor();
+        let sign = if (k.to_f64() as i64) % 2 == 0 {
+            T::int(1)
+        } else {
+            T::int(-1)
+        };
+        sign * mt.cos() - T::int(2) * k
+    }
+
+    /// SphereFace2's `g(x) = 2((x + 1)/2)^t − 1`.
+    fn g(x: T, t: u32) -> T {
+        let h = (x + T::int(1)) / T::int(2);
+        let mut p = T::int(1);
+        for _ in 0..t {
+            p = p * h;
         }
-        Head::MagFace(MagFace {
-            l_a,
-            u_a,
-            l_m,
-            u_m,
-            a,
-            fallback,
-        }) => {
-            let x = if flawed {
-                f(a)
-            } else {
-                f(a).clamp(f(l_a), f(u_a))
-            };
-            let m = (f(u_m) - f(l_m)) / (f(u_a) - f(l_a)) * (x - f(l_a)) + f(l_m);
-            arc(c, m, *fallback)
-        }
-        Head::CurricularFace { m, .. } => arc(c, f(m), Fallback::Linear),
-        _ => unreachable!("AdaFace, MagFace and CurricularFace only"),
-    };
-    let h3 = head.clone();
-    let nontarget = move |c: f64, c_y: f64| match &h3 {
-        Head::CurricularFace { m, t } if !flawed && c > (c_y.acos() + f(m)).cos() => c * (f(t) + c),
-        _ => c,
-    };
-    HeadFns {
-        name: if flawed {
+        T::int(2) * p - T::int(1)
+    }
+}
+
+impl<T: ZooFloat> HeadKernel<T> for Definition<T> {
+    fn name(&self) -> String {
+        if self.flawed {
             "definition-flawed"
         } else {
             "definition"
-        },
-        head,
-        target,
-        nontarget,
-        _t: PhantomData,
+        }
+        .into()
     }
+    fn head(&self) -> Head {
+        self.head.clone()
+    }
+    fn target(&self, c: T) -> T {
+        use asoftmax_spec::head::family::{AdaFace, MagFace, RVersion};
+        use asoftmax_spec::head::sphereface2::Margin;
+        let pi = T::lit(std::f64::consts::PI);
+        let r = Self::r;
+        let arc = |m: T, f| Self::combined(c, T::int(1), m, T::int(0), f);
+        match &self.head {
+            Head::Combined(h) => Self::combined(c, r(&h.m1), r(&h.m2), r(&h.m3), h.fallback),
+            Head::SphereFace { m } => Self::psi(c, r(m)),
+            Head::SphereFaceR { m, version } => match version {
+                RVersion::V1 => torch_min(r(m) * c.acos(), pi).cos(),
+                RVersion::V2 => c,
+            },
+            Head::SphereFace2 { t, m, margin } => match margin {
+                Margin::C => Self::g(c, *t) - r(m),
+                Margin::A => Self::g(arc(r(m), Fallback::ClampPi), *t),
+                Margin::M => Self::g(torch_min(r(m) * c.acos(), pi).cos(), *t),
+            },
+            Head::CurricularFace { m, .. } => arc(r(m), Fallback::Linear),
+            Head::AdaFace(AdaFace {
+                m,
+                h,
+                eps,
+                norm,
+                mean,
+                std,
+            }) => {
+                let s = (r(norm) - r(mean)) / (r(std) + r(eps)) * r(h);
+                let s = if self.flawed {
+                    s
+                } else {
+                    torch_clamp(s, T::int(-1), T::int(1))
+                };
+                let (a, b) = (-(r(m) * s), r(m) * (T::int(1) + s));
+                torch_clamp(c.acos() + a, T::int(0), pi).cos() - b
+            }
+            Head::MagFace(MagFace {
+                l_a,
+                u_a,
+                l_m,
+                u_m,
+                a,
+                fallback,
+            }) => {
+                let x = if self.flawed {
+                    r(a)
+                } else {
+                    torch_clamp(r(a), r(l_a), r(u_a))
+                };
+                let m = (r(u_m) - r(l_m)) / (r(u_a) - r(l_a)) * (x - r(l_a)) + r(l_m);
+                arc(m, *fallback)
+            }
+        }
+    }
+    fn nontarget(&self, c: T, c_y: T) -> T {
+        use asoftmax_spec::head::family::RVersion;
+        use asoftmax_spec::head::sphereface2::Margin;
+        let r = Self::r;
+        match &self.head {
+            Head::CurricularFace { m, t } if !self.flawed && c > (c_y.acos() + r(m)).cos() => {
+                c * (r(t) + c)
+            }
+            Head::SphereFaceR {
+                m,
+                version: RVersion::V2,
+            } => (c.acos() / r(m)).cos(),
+            Head::SphereFace2 { t, m, margin } => match margin {
+                Margin::C => Self::g(c, *t) + r(m),
+                _ => Self::g(c, *t),
+            },
+            _ => c,
+        }
+    }
+}
+
+fn torch_min<T: ZooFloat>(a: T, b: T) -> T {
+    if a > b { b } else { a }
+}
+
+/// Every state of every kind ([`head_states`]) computed from its definition in `f32` and
+/// `f64` passes the default policy: the tolerances hold for a plain float evaluation.
+#[test]
+fn every_state_of_every_kind_passes_its_definition_in_float() {
+    fn check<T: ZooFloat>() {
+        let p = HeadPolicy::default();
+        for kind in [
+            Kind::Combined,
+            Kind::ArcFace,
+            Kind::CosFace,
+            Kind::SphereFace,
+            Kind::SphereFaceR,
+            Kind::SphereFace2,
+            Kind::CurricularFace,
+            Kind::AdaFace,
+            Kind::MagFace,
+        ] {
+            for head in head_states(kind) {
+                for op in HeadOp::ALL {
+                    let r = run(&definition_kernel::<T>(head.clone(), false), op, &p);
+                    println!(
+                        "{:?} {op} {:?}: max {:.2} scaled ulps",
+                        head,
+                        T::FORMAT,
+                        r.max_scaled
+                    );
+                    assert!(r.passed(), "{head:?}\n{r}");
+                    assert_eq!(r.undecided, 0, "{r}");
+                }
+            }
+        }
+    }
+    check::<f32>();
+    check::<f64>();
 }
 
 /// Over every state of `kind` ([`head_states`]): the definition passes everywhere, the
@@ -231,9 +351,9 @@ fn states(kind: Kind, op: HeadOp, failing_states: usize) {
     let p = HeadPolicy::default();
     let mut failed = 0;
     for head in head_states(kind) {
-        let ok = run(&definition_kernel(head.clone(), false), op, &p);
+        let ok = run(&definition_kernel::<f64>(head.clone(), false), op, &p);
         assert!(ok.passed(), "{head:?}\n{ok}");
-        let bad = run(&definition_kernel(head.clone(), true), op, &p);
+        let bad = run(&definition_kernel::<f64>(head.clone(), true), op, &p);
         if !bad.passed() {
             failed += 1;
         }
@@ -500,7 +620,7 @@ mod properties {
         fn magface_definition_is_within_the_policy_in_every_state(
             (head, (c, c_y)) in head_and_cos::<f64>(Kind::MagFace)
         ) {
-            let got = definition_kernel(head.clone(), false).target(c);
+            let got = definition_kernel::<f64>(head.clone(), false).target(c);
             prop_assert!(within(got, &head, c, c_y, 53));
         }
     }
