@@ -86,7 +86,11 @@ fn toy_arcface(
 }
 
 // The one line for a head: one #[test] per logit (target, non_target).
-asoftmax_spec::head_suite!(toy_arcface_f32, toy_arcface(toy_asoftmax::arcface_target), f32);
+asoftmax_spec::head_suite!(
+    toy_arcface_f32,
+    toy_arcface(toy_asoftmax::arcface_target),
+    f32
+);
 
 #[test]
 fn the_arcface_with_a_margin_in_degrees_is_caught() {
