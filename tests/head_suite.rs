@@ -424,6 +424,8 @@ impl HeadLoss {
             Fallback::Easy if c <= 0.0 => (c - m3, 1.0),
             Fallback::Linear if m1 * theta + m2 > pi => (c - m2 * m2.sin() - m3, 1.0),
             Fallback::ClampPi if m1 * theta + m2 > pi => (-1.0 - m3, 0.0),
+            // CosFace: t = c − m3, slope 1 (through acos it would be 0/0 at a float c = 1).
+            _ if m1 == 1.0 && m2 == 0.0 => (c - m3, 1.0),
             _ => (
                 (m1 * theta + m2).cos() - m3,
                 m1 * (m1 * theta + m2).sin() / (1.0 - c * c).sqrt(),
@@ -625,3 +627,23 @@ mod properties {
         }
     }
 }
+
+// The loss route in one line, on the faithful float loss above.
+asoftmax_spec::head_loss_suite!(
+    arcface_loss_f64,
+    HeadLoss {
+        flaw: ArcFlaw::None,
+        ignore_easy: false,
+    },
+    f64,
+    ArcFace
+);
+asoftmax_spec::head_loss_suite!(
+    cosface_loss_f64,
+    HeadLoss {
+        flaw: ArcFlaw::None,
+        ignore_easy: false,
+    },
+    f64,
+    CosFace
+);

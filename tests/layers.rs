@@ -30,6 +30,7 @@ const ROOT_ITEMS: &[(&str, &str)] = &[
     ("scalar_suite", "conformance"),
     ("loss_suite", "conformance"),
     ("head_suite", "conformance"),
+    ("head_loss_suite", "conformance"),
 ];
 
 fn layer_of(module: &str) -> Option<usize> {

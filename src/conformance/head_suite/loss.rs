@@ -106,3 +106,55 @@ pub fn check_head_loss<T: FloatFormat, K: LossKernel<T> + ?Sized>(
         seed,
     })
 }
+
+/// Runs a loss kernel over [`head_batches`] for `kind` (seed
+/// [`DEFAULT_SEED`](crate::conformance::loss_suite::DEFAULT_SEED)) and panics with the report
+/// when a batch is outside `policy`, or when `kind` has no loss oracle.
+pub fn assert_head_loss<T: FloatFormat, K: LossKernel<T> + ?Sized>(
+    kernel: &K,
+    kind: Kind,
+    policy: &LossPolicy,
+) {
+    let seed = crate::conformance::loss_suite::DEFAULT_SEED;
+    let r = check_head_loss(kernel, kind, seed, policy)
+        .unwrap_or_else(|e| panic!("no head batches for {}: {e}", kind.name()));
+    assert!(r.passed(), "{} does not conform:\n{r}", r.kernel);
+}
+
+/// Expands, in a downstream crate's tests, to a `#[test]` that checks a batch loss
+/// kernel on the head batches of one head kind (value, ∂L/∂X, ∂L/∂W) in format `T`:
+///
+/// ```ignore
+/// asoftmax_spec::head_loss_suite!(my_arcface_loss_f32, MyArcFaceLoss, f32, ArcFace);
+/// ```
+///
+/// The kind is a [`Kind`](crate::head::Kind) variant with a loss oracle
+/// ([`loss_head`](crate::conformance::head_suite::loss_head)); an optional fifth argument
+/// gives the [`LossPolicy`](crate::conformance::LossPolicy).
+#[macro_export]
+macro_rules! head_loss_suite {
+    ($name:ident, $kernel:expr, $t:ty, $kind:ident) => {
+        $crate::head_loss_suite!(
+            $name,
+            $kernel,
+            $t,
+            $kind,
+            $crate::conformance::LossPolicy::default()
+        );
+    };
+    ($name:ident, $kernel:expr, $t:ty, $kind:ident, $policy:expr) => {
+        mod $name {
+            #[allow(unused_imports)]
+            use super::*;
+
+            #[test]
+            fn head_loss_and_gradients() {
+                $crate::conformance::head_suite::assert_head_loss::<$t, _>(
+                    &$kernel,
+                    $crate::head::Kind::$kind,
+                    &$policy,
+                );
+            }
+        }
+    };
+}

@@ -13,8 +13,9 @@
 //!   discontinuities whose place a float implementation must round;
 //! - [`check_head`] / [`assert_head`] / [`head_suite!`](crate::head_suite): the report,
 //!   the assertion and the one-line test for a downstream crate;
-//! - [`head_batches`] / [`check_head_loss`]: head batches for the heads with a loss oracle
-//!   ([`loss_head`], by [`Kind`](crate::head::Kind)), scored by the loss suite.
+//! - [`head_batches`] / [`check_head_loss`] / [`assert_head_loss`] /
+//!   [`head_loss_suite!`](crate::head_loss_suite): head batches for the heads with a loss
+//!   oracle ([`loss_head`], by [`Kind`](crate::head::Kind)), scored by the loss suite.
 
 mod generators;
 mod loss;
@@ -22,7 +23,7 @@ mod policy;
 mod report;
 
 pub use generators::{HeadCase, Jump, head_cases, head_states, jumps};
-pub use loss::{check_head_loss, head_batches, loss_head};
+pub use loss::{assert_head_loss, check_head_loss, head_batches, loss_head};
 pub use policy::{HeadBound, HeadPolicy};
 pub use report::{HeadReport, HeadSample, assert_head, check_head, oracle_value};
 
