@@ -132,20 +132,24 @@ fn away_from_clamps_and_branches_every_formula_is_at_rounding_level() {
             .filter(|c| c.to_f64().abs() <= 0.999 && (c.to_f64() - th).abs() > 1e-6)
             .collect();
         for f in all_heads::<T>() {
-            if f.name().ends_with("fp16") {
+            // The norm clip moves AdaFace's margin at every c (`stateful_head_findings`).
+            if f.name().ends_with("fp16") || f.name() == "adaface-norm-clip" {
                 continue;
             }
             // ArcFace's θ + m and v1's mθ reach 3.14159 below c = −0.87 and −0.5.
             let clamps_at_pi = ["opensphere-arcface", "opensphere-sphereface-r-v1"];
-            let inputs: Vec<T> = if clamps_at_pi.contains(&f.name()) {
-                inputs
-                    .iter()
-                    .copied()
-                    .filter(|c| c.to_f64() >= -0.45)
-                    .collect()
-            } else {
-                inputs.clone()
-            };
+            // The formula's own branch points (the rounded thresholds of MagFace's linear
+            // fallback and CurricularFace's mask) are excluded as the common one is.
+            let marks = f.marks();
+            let inputs: Vec<T> = inputs
+                .iter()
+                .copied()
+                .filter(|c| !clamps_at_pi.contains(&f.name()) || c.to_f64() >= -0.45)
+                .filter(|c| marks.iter().all(|m| (c.to_f64() - m).abs() > 1e-6))
+                // AdaFace clips θ − m·ŝ to [1e−3, π − 1e−3] (the definition to [0, π]):
+                // active within |m·ŝ| + 1e−3 ≈ 0.134 of 0 and π, i.e. |c| > cos 0.134.
+                .filter(|c| !f.name().starts_with("adaface") || c.to_f64().abs() <= 0.98)
+                .collect();
             for logit in [Logit::Target, Logit::NonTarget] {
                 let r = audit_formula(f.as_ref(), logit, &inputs);
                 println!(
@@ -201,4 +205,109 @@ fn the_truncated_pi_clamp_costs_3_5e_minus_12_in_f64() {
         let r = audit_formula(f.as_ref(), Logit::Target, &band32);
         assert!(r.max_abs <= 2f64.powi(-24), "{name} f32: {:e}", r.max_abs);
     }
+}
+
+/// The stateful heads' formulas (`zoo::heads::stateful`), each deviation derived from the
+/// formula's clamp or branch.
+#[test]
+fn stateful_head_findings() {
+    let rows = run_heads();
+    let fl = |v: f64, fmt| round_f64_to(v, fmt);
+    for fmt in [Format::F32, Format::F64] {
+        let t = |name| row(&rows, name, fmt, Logit::Target);
+        let n = |name| row(&rows, name, fmt, Logit::NonTarget);
+        let unit = if fmt == Format::F32 {
+            2f64.powi(-23)
+        } else {
+            2f64.powi(-52)
+        };
+        // CurricularFace's target is the th/mm ArcFace: the jump at c = fl(cos(π − m)).
+        let r = t("curricularface");
+        close(
+            r.max_abs,
+            0.5f64.cos() + 0.5 * 0.5f64.sin() - 1.0,
+            1e-6,
+            "curricularface",
+        );
+        assert_eq!(r.worst.as_ref().unwrap().c, fl((PI - 0.5).cos(), fmt));
+        // Its mask compares with cos(θ_y + m) rounded: at rounding level, or the jump
+        // c·(t + c) − c at an input next to the boundary (c_y = 3/4, t = 3/8).
+        let r = n("curricularface");
+        let boundary = (0.75f64.acos() + 0.5).cos();
+        if r.max_abs > 16.0 * unit {
+            let w = r.worst.as_ref().unwrap();
+            assert!((w.c - boundary).abs() < 8.0 * unit, "{r:?}");
+            close(r.max_abs, (w.c * (0.375 + w.c - 1.0)).abs(), 1e-3, "mask");
+        }
+        // AdaFace: the cosine clamp ±(1 − 1e−3) freezes θ at δ from 0 and π. With ŝ > 0
+        // (norm 30) the angle moves down by |a| = 0.4ŝ: at c = −1 the definition has
+        // cos(π − |a|), the formula cos(π − δ − |a|). With ŝ < 0 (norm 10) the same at c = 1.
+        let delta = fl(1.0 - 1e-3, fmt).acos();
+        let s_hat: f64 = 0.333 * 10.0 / 10.001;
+        let a = 0.4 * s_hat;
+        let want = a.cos() - (delta + a).cos();
+        let r = t("adaface");
+        close(r.max_abs, want, 1e-3, "adaface at c = -1");
+        assert_eq!(r.worst.as_ref().unwrap().c, -1.0);
+        let r = t("adaface-low-norm");
+        close(r.max_abs, want, 1e-3, "adaface-low-norm at c = 1");
+        assert_eq!(r.worst.as_ref().unwrap().c, 1.0);
+        // Every class passes through the clamp: non-target 1 − fl(1 − 1e−3) at c = ±1.
+        for name in ["adaface", "adaface-low-norm", "adaface-norm-clip"] {
+            close(n(name).max_abs, 1.0 - fl(1.0 - 1e-3, fmt), 1e-3, name);
+        }
+        // The norm clip: ‖x‖ = 150 → 100 = mean, so ŝ = 0 instead of 0.333·50/50.001; at
+        // c = 1 the definition is 1 − 0.4(1 + ŝ), the formula cos δ − 0.4: 0.4ŝ − (1 − cos δ).
+        let s_clip = 0.333 * 50.0 / 50.001;
+        close(
+            t("adaface-norm-clip").max_abs,
+            0.4 * s_clip - (1.0 - delta.cos()),
+            1e-3,
+            "adaface-norm-clip",
+        );
+        // MagFace's easy margin at a = 60 (m = 0.625): no clamp, the threshold c > 0 exact;
+        // within the head policy's angular bound 16 + C (the √(1 − c²) cancellation).
+        let bound = if fmt == Format::F32 {
+            16.0 + 7.0
+        } else {
+            16.0 + 1024.0
+        };
+        assert!(
+            t("magface-easy").max_abs <= bound * unit,
+            "{:e}",
+            t("magface-easy").max_abs
+        );
+        assert_eq!(n("magface-easy").max_abs, 0.0);
+        // The linear fallback at a = 150 → u_a (m = 0.8): rounding level, or the jump
+        // cos m + m·sin m − 1 at an input between the float and the exact threshold.
+        let r = t("magface-linear");
+        if r.max_abs > bound * unit {
+            close(
+                r.max_abs,
+                0.8f64.cos() + 0.8 * 0.8f64.sin() - 1.0,
+                1e-5,
+                "magface-linear",
+            );
+            let th = (PI - 0.8).cos();
+            assert!((r.worst.as_ref().unwrap().c - th).abs() < 8.0 * unit);
+        }
+    }
+}
+
+/// CurricularFace's float update of `t` against the oracle's exact one: a few roundings.
+#[test]
+fn curricularface_t_update_is_at_rounding_level() {
+    use asoftmax_spec::head::family::curricular_next_t;
+    use asoftmax_spec::zoo::heads::CurricularFace;
+    use rug::Rational;
+    let cs = [0.75f32, -0.25, 0.5, 0.125, 0.9];
+    let got = CurricularFace::next_t(0.375f32, &cs);
+    let exact: Vec<Rational> = cs.iter().map(|&c| Rational::from_f32(c).unwrap()).collect();
+    let want = curricular_next_t(&Rational::from((3, 8)), &exact).unwrap();
+    let err = (Rational::from_f32(got).unwrap() - want).abs().to_f64();
+    assert!(err <= 4.0 * 2f64.powi(-24), "{err:e}");
+    assert!(
+        err > 0.0,
+        "0.01 and 0.99 are not floats: some rounding shows"
+    );
 }

@@ -29,6 +29,8 @@ const ROOT_ITEMS: &[(&str, &str)] = &[
     ("Angle", "multiangle"),
     ("scalar_suite", "conformance"),
     ("loss_suite", "conformance"),
+    ("head_suite", "conformance"),
+    ("head_loss_suite", "conformance"),
 ];
 
 fn layer_of(module: &str) -> Option<usize> {

@@ -57,11 +57,11 @@ pub struct HeadRow {
 /// The inputs in format `T`: 721 angles evenly spaced on [0, π] (as `fl(cos θ)`), the ends
 /// and their neighbours, and a few floats on each side of every point where a published
 /// formula branches or clamps (`±(1 − 1e−5)`, `±(1 − 1e−7)`, `cos(π − 0.5)`, `−1/2`,
-/// `cos(3.14159 − 0.5)`, `cos(3.14159/1.5)`, 0).
+/// `cos(3.14159 − 0.5)`, `cos(3.14159/1.5)`, 0); a formula's own marks are added by
+/// [`formula_inputs`].
 pub fn head_inputs<T: ZooFloat>() -> Vec<T> {
-    let fmt = T::FORMAT;
     let pi = std::f64::consts::PI;
-    let mut v: Vec<f64> = (0..=720)
+    let v: Vec<f64> = (0..=720)
         .map(|i| (pi * f64::from(i) / 720.0).cos())
         .collect();
     let marks = [
@@ -78,7 +78,15 @@ pub fn head_inputs<T: ZooFloat>() -> Vec<T> {
         (OPENSPHERE_PI / 1.5).cos(),
         (1e-5f64 / 1.5).cos(),
     ];
-    for mark in marks {
+    with_marks(v.into_iter().map(T::from_f64).collect(), &marks)
+}
+
+/// `inputs` plus each mark rounded to `T` with its 3 float neighbours on each side,
+/// within `[−1, 1]`, without repeats.
+fn with_marks<T: ZooFloat>(inputs: Vec<T>, marks: &[f64]) -> Vec<T> {
+    let fmt = T::FORMAT;
+    let mut v: Vec<f64> = inputs.iter().map(|c| c.to_f64()).collect();
+    for &mark in marks {
         let mut up = T::from_f64(mark).to_f64();
         let mut down = up;
         for _ in 0..4 {
@@ -97,19 +105,26 @@ pub fn head_inputs<T: ZooFloat>() -> Vec<T> {
     out
 }
 
+/// The inputs of formula `f`'s rows: [`head_inputs`] plus the formula's own marks
+/// ([`HeadFormula::marks`]) with their neighbours.
+pub fn formula_inputs<T: ZooFloat>(f: &dyn HeadFormula<T>) -> Vec<T> {
+    with_marks(head_inputs::<T>(), &f.marks())
+}
+
 /// The oracle's value of `logit` of `head` at `c`, as a rational (the midpoint of an
 /// enclosure far narrower than any format's ulp) and correctly rounded to `fmt`.
-fn oracle(head: &Head, logit: Logit, c: &Rational, fmt: Format) -> (Rational, f64) {
+fn oracle(head: &Head, logit: Logit, c: &Rational, c_y: &Rational, fmt: Format) -> (Rational, f64) {
     let v = match logit {
         Logit::Target => target_logit(head, c, 128),
-        Logit::NonTarget => nontarget_logit(head, c, c, 128),
+        Logit::NonTarget => nontarget_logit(head, c, c_y, 128),
     }
     .unwrap_or_else(|e| panic!("the oracle decides every audited input: {e}"));
     let mid = v.mid().to_rational().expect("finite");
     (mid, v.rounded(fmt))
 }
 
-/// One formula's row for `logit` in format `T` over `inputs`.
+/// One formula's row for `logit` in format `T` over `inputs` (a non-target logit in a
+/// sample whose target cosine is [`HeadFormula::audit_target_cosine`], or `c` itself).
 pub fn audit_formula<T: ZooFloat>(f: &dyn HeadFormula<T>, logit: Logit, inputs: &[T]) -> HeadRow {
     let fmt = T::FORMAT;
     let head = f.head();
@@ -124,11 +139,12 @@ pub fn audit_formula<T: ZooFloat>(f: &dyn HeadFormula<T>, logit: Logit, inputs: 
         worst: None,
     };
     for &c in inputs {
-        let exact_c = Rational::from_f64(c.to_f64()).expect("finite");
-        let (mid, want) = oracle(&head, logit, &exact_c, fmt);
+        let c_y = f.audit_target_cosine().map_or(c, T::from_f64);
+        let exact = |v: T| Rational::from_f64(v.to_f64()).expect("finite");
+        let (mid, want) = oracle(&head, logit, &exact(c), &exact(c_y), fmt);
         let got = match logit {
             Logit::Target => f.target(c),
-            Logit::NonTarget => f.nontarget(c),
+            Logit::NonTarget => f.nontarget_at(c, c_y),
         }
         .to_f64();
         if got.to_bits() != want.to_bits() {
@@ -153,9 +169,9 @@ pub fn audit_formula<T: ZooFloat>(f: &dyn HeadFormula<T>, logit: Logit, inputs: 
 
 /// Every head formula's two rows in format `T`.
 fn rows_in<T: ZooFloat>() -> Vec<HeadRow> {
-    let inputs = head_inputs::<T>();
     let mut out = Vec::new();
     for f in all_heads::<T>() {
+        let inputs = formula_inputs(f.as_ref());
         for logit in [Logit::Target, Logit::NonTarget] {
             out.push(audit_formula(f.as_ref(), logit, &inputs));
         }

@@ -99,7 +99,12 @@ fn in_domain<T: FloatFormat>(x: T) -> bool {
 }
 
 /// Pushes `x` and its neighbours within [−1, 1].
-fn push_with_neighbours<T: FloatFormat>(out: &mut Vec<Case<T>>, x: T, what: &str, k: u32) {
+pub(crate) fn push_with_neighbours<T: FloatFormat>(
+    out: &mut Vec<Case<T>>,
+    x: T,
+    what: &str,
+    k: u32,
+) {
     out.push(Case {
         c: x,
         origin: what.to_string(),

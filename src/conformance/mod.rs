@@ -1,6 +1,8 @@
 //! The conformance toolkit: judge a fast implementation against the oracle.
 //!
 //! - [`gradcheck`]: a user's backward against finite differences of the oracle's loss;
+//! - [`head_suite`]: a head of the margin family (target and non-target logits, and a
+//!   loss kernel on head batches) against the oracle, with the [`head_suite!`](crate::head_suite) macro;
 //! - [`kernel`]: the implementation-under-test interface ([`ScalarKernel`], closures via [`ScalarFns`]);
 //! - [`loss_suite`]: batches, oracle values, metrics and tolerances for loss kernels;
 //! - [`metrics`]: ulp error and scaled error against exact values;
@@ -15,6 +17,7 @@
 pub mod exhaustive;
 pub mod generators;
 pub mod gradcheck;
+pub mod head_suite;
 pub mod kernel;
 pub mod loss_suite;
 pub mod metrics;

@@ -191,3 +191,53 @@ fn lift_small_rows(mut v: Vec<f64>, d: usize) -> Vec<f64> {
     }
     v
 }
+
+/// A `(c, c_y)` input of format `T` for `head` (the head suite's,
+/// [`super::head_suite::head_cases`]): its hard places with their neighbours half of the
+/// time, otherwise uniform cosines and cosines log-uniformly close to ±1; `c_y` from the
+/// same mix.
+pub fn head_cos_for<T: FloatFormat>(head: &crate::head::family::Head) -> BoxedStrategy<(T, T)> {
+    let cfg = super::GenConfig {
+        sweep: 0,
+        random: 0,
+        ..super::GenConfig::default()
+    };
+    let edges: Vec<(T, T)> = super::head_suite::head_cases::<T>(head, &cfg)
+        .into_iter()
+        .map(|c| (c.c, c.c_y))
+        .collect();
+    let free = || {
+        prop_oneof![
+            1 => (-1.0f64..=1.0).prop_map(T::from_f64),
+            1 => (1.0f64..60.0, any::<bool>()).prop_map(|(e, neg)| {
+                let v = 1.0 - 2f64.powf(-e);
+                T::from_f64(if neg { -v } else { v })
+            }),
+        ]
+    };
+    prop_oneof![
+        1 => proptest::sample::select(edges),
+        1 => (free(), free()),
+    ]
+    .boxed()
+}
+
+/// A head state of `kind` ([`super::head_suite::head_states`]) with a `(c, c_y)` input
+/// from [`head_cos_for`], for properties over a whole head family:
+///
+/// ```ignore
+/// proptest! {
+///     #[test]
+///     fn my_magface((head, (c, c_y)) in strategies::head_and_cos::<f32>(Kind::MagFace)) {
+///         // compare my_target(&head, c) with head_suite::oracle_value(&head, HeadOp::Target, …)
+///     }
+/// }
+/// ```
+pub fn head_and_cos<T: FloatFormat>(
+    kind: crate::head::Kind,
+) -> BoxedStrategy<(crate::head::family::Head, (T, T))> {
+    let states = super::head_suite::head_states(kind);
+    proptest::sample::select(states)
+        .prop_flat_map(|h| (Just(h.clone()), head_cos_for::<T>(&h)))
+        .boxed()
+}

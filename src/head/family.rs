@@ -313,7 +313,7 @@ pub fn target_logit(head: &Head, c: &Rational, prec: u32) -> Result<Approx, Erro
 
 /// SphereFace2's angular margin as a head of its own: `A` is ArcFace clamped at π, `M`
 /// SphereFace-R `v1`.
-pub(super) fn s2_inner(m: &Rational, margin: S2Margin) -> Head {
+pub(crate) fn s2_inner(m: &Rational, margin: S2Margin) -> Head {
     match margin {
         S2Margin::A => Head::Combined(Combined::arcface(m.clone(), Fallback::ClampPi)),
         _ => Head::SphereFaceR {

@@ -19,6 +19,10 @@
 //! | `pml-arcface` | `ArcFaceLoss`, margin 28.6° | `c + (cos(acos(clamp(c, ±(1−1e−7))) + radians(28.6)) − c)` |
 //! | `pml-cosface` | `CosFaceLoss`, margin 0.35 | `c + ((c − m) − c)` |
 //!
+//! The heads with running state (CurricularFace, AdaFace, MagFace) are in [`stateful`]
+//! (`curricularface`, `adaface`, `adaface-low-norm`, `adaface-norm-clip`, `magface-easy`,
+//! `magface-linear`), listed by [`all_heads`] after these.
+//!
 //! Non-target logits: opensphere's SphereFace, ArcFace and SphereFace-R also pass them
 //! through `cos(clamp(acos(clamp(c, ±(1−1e−5))), 1e−5, 3.14159))` (their `d_theta` is
 //! computed for every class), and insightface's `CombinedMarginLoss` through
@@ -27,10 +31,14 @@
 
 use super::float::{ZooFloat, torch_clamp};
 use crate::arith::F16;
+use crate::conformance::head_suite::HeadKernel;
 use crate::head::family::{Head, RVersion};
 use crate::head::sphereface2::Margin;
 use crate::head::{Combined, Fallback};
 use rug::Rational;
+
+pub mod stateful;
+pub use stateful::{AdaFace, CurricularFace, MagFace};
 
 /// A published head's float formula (module docs).
 pub trait HeadFormula<T: ZooFloat> {
@@ -44,6 +52,22 @@ pub trait HeadFormula<T: ZooFloat> {
     fn target(&self, c: T) -> T;
     /// A non-target logit (divided by the scale) at the cosine `c`.
     fn nontarget(&self, c: T) -> T;
+    /// A non-target logit at `c` in a sample whose target cosine is `c_y` (only
+    /// CurricularFace's depends on `c_y`); default [`HeadFormula::nontarget`].
+    fn nontarget_at(&self, c: T, c_y: T) -> T {
+        let _ = c_y;
+        self.nontarget(c)
+    }
+    /// The target cosine `c_y` the audit's non-target row is computed for; `None` (the
+    /// default): the non-target logit does not depend on it.
+    fn audit_target_cosine(&self) -> Option<f64> {
+        None
+    }
+    /// Cosines (as `f64`) where this formula branches or clamps beyond the audit's common
+    /// marks (`audit::heads::head_inputs`); the audit adds each with its neighbours.
+    fn marks(&self) -> Vec<f64> {
+        Vec::new()
+    }
 }
 
 fn q(v: f64) -> Rational {
@@ -346,5 +370,41 @@ pub fn all_heads<T: ZooFloat>() -> Vec<Box<dyn HeadFormula<T>>> {
     v.extend(OpenSphere::ALL.map(|h| Box::new(h) as Box<dyn HeadFormula<T>>));
     v.extend(InsightFace::ALL.map(|h| Box::new(h) as Box<dyn HeadFormula<T>>));
     v.extend(Pml::ALL.map(|h| Box::new(h) as Box<dyn HeadFormula<T>>));
+    v.push(Box::new(CurricularFace::AUDIT));
+    v.extend(AdaFace::ALL.map(|h| Box::new(h) as Box<dyn HeadFormula<T>>));
+    v.extend(MagFace::ALL.map(|h| Box::new(h) as Box<dyn HeadFormula<T>>));
     v
 }
+
+/// Every head formula is a conformance [`HeadKernel`] (each type and `dyn HeadFormula`):
+/// the head suite ([`crate::conformance::head_suite`]) judges it against
+/// [`HeadFormula::head`], its non-target logit through [`HeadFormula::nontarget_at`].
+macro_rules! head_kernel {
+    ($($t:ty),*) => {
+        $(
+            impl<T: ZooFloat> HeadKernel<T> for $t {
+                fn name(&self) -> String {
+                    HeadFormula::<T>::name(self).to_string()
+                }
+                fn head(&self) -> Head {
+                    HeadFormula::<T>::head(self)
+                }
+                fn target(&self, c: T) -> T {
+                    HeadFormula::target(self, c)
+                }
+                fn nontarget(&self, c: T, c_y: T) -> T {
+                    self.nontarget_at(c, c_y)
+                }
+            }
+        )*
+    };
+}
+head_kernel!(
+    dyn HeadFormula<T> + '_,
+    OpenSphere,
+    InsightFace,
+    Pml,
+    CurricularFace,
+    AdaFace,
+    MagFace
+);

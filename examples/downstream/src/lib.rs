@@ -53,3 +53,20 @@ pub fn dpsi_dcos(m: u32, c: f32) -> f32 {
 pub fn psi_without_sign(m: u32, c: f32) -> f32 {
     cos_m(m, c) - 2.0 * branch(m, c) as f32
 }
+
+/// ArcFace's target logit `cos(θ + m)` with the linear fallback `c − m·sin m` past
+/// `θ = π − m` (insightface's `th`/`mm` form, through `√(1 − c²)`), in `f32`.
+pub fn arcface_target(m: f32, c: f32) -> f32 {
+    let c = c.clamp(-1.0, 1.0);
+    let th = (std::f32::consts::PI - m).cos();
+    if c > th {
+        c * m.cos() - (1.0 - c * c).sqrt() * m.sin()
+    } else {
+        c - m * m.sin()
+    }
+}
+
+/// The same with the margin taken as degrees (a wrong adapter), for the failing test.
+pub fn arcface_target_degrees(m: f32, c: f32) -> f32 {
+    arcface_target(m.to_radians(), c)
+}

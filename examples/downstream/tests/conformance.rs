@@ -70,3 +70,37 @@ fn approx_ulps_comparisons_against_oracle_values() {
         approx::assert_ulps_eq!(toy_asoftmax::psi(4, c), exact.f32(), max_ulps = 16);
     }
 }
+
+/// The toy ArcFace (m = 0.5, linear fallback) as a `HeadKernel<f32>` made of closures.
+fn toy_arcface(
+    target: fn(f32, f32) -> f32,
+) -> impl asoftmax_spec::conformance::head_suite::HeadKernel<f32> {
+    use asoftmax_spec::head::{Combined, Fallback, family::Head};
+    asoftmax_spec::conformance::head_suite::HeadFns {
+        name: "toy-arcface",
+        head: Head::Combined(Combined::arcface((1, 2).into(), Fallback::Linear)),
+        target: move |c: f32| target(0.5, c),
+        nontarget: |c: f32, _c_y: f32| c,
+        _t: PhantomData,
+    }
+}
+
+// The one line for a head: one #[test] per logit (target, non_target).
+asoftmax_spec::head_suite!(
+    toy_arcface_f32,
+    toy_arcface(toy_asoftmax::arcface_target),
+    f32
+);
+
+#[test]
+fn the_arcface_with_a_margin_in_degrees_is_caught() {
+    use asoftmax_spec::conformance::head_suite::{HeadOp, HeadPolicy, check_head};
+    let report = check_head(
+        &toy_arcface(toy_asoftmax::arcface_target_degrees),
+        HeadOp::Target,
+        &GenConfig::default(),
+        &HeadPolicy::default(),
+    );
+    assert!(!report.passed(), "{report}");
+    println!("{report}");
+}

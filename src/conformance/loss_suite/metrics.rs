@@ -197,7 +197,9 @@ pub fn softmax_balance<T: FloatFormat>(b: &Batch<T>) -> f64 {
 }
 
 /// For a head batch: the softmax balance β (as [`softmax_balance`]) and the largest
-/// `|dt/dc|` at the targets' cosines (at least 1; `∞` where the slope is not finite), from
+/// `|dt/dc|` at the targets' cosines, analytic or under the batch's semantics (at least 1;
+/// `∞` where the slope is not finite: the value's error follows the analytic slope even
+/// when the backward is straight-through), from
 /// `f64` cosines and the head oracle at 24 bits: estimates for the allowances. The
 /// target logit's slope is how much of the cosine's rounding error reaches the logit
 /// (for ArcFace `sin(θ + m)/sin θ`, unbounded as θ → 0: the acos is ill-conditioned there).
@@ -225,12 +227,14 @@ pub fn head_estimates<T: FloatFormat>(b: &Batch<T>) -> (f64, f64) {
             let cq = Rational::from_f64(c).unwrap_or_default();
             let t = crate::head::target_logit(&h.margin, &cq, 24).map_or(c, |a| a.f64());
             f.push(s * t);
-            amp = amp.max(
-                match crate::head::target_slope(&h.margin, &cq, h.semantics, 24) {
+            // The value t(c) carries the cosine's error times the analytic slope whatever
+            // the backward's semantics; the backward multiplies by the semantics' slope.
+            for sem in [crate::head::Semantics::Analytic, h.semantics] {
+                amp = amp.max(match crate::head::target_slope(&h.margin, &cq, sem, 24) {
                     Ok(crate::head::Slope::Finite(v)) => v.f64().abs(),
                     _ => f64::INFINITY,
-                },
-            );
+                });
+            }
         }
         let fmax = f.iter().copied().fold(f64::NEG_INFINITY, f64::max);
         let e: Vec<f64> = f.iter().map(|v| (v - fmax).exp()).collect();
