@@ -525,28 +525,50 @@ pub fn dot_rows_group(
     #[cfg(target_arch = "x86_64")]
     if std::arch::is_x86_feature_detected!("avx2") && std::arch::is_x86_feature_detected!("fma") {
         // SAFETY: the features the function is compiled for were detected at run time.
-        unsafe { dot_rows_group_fma(qs, rows, width, outs) };
+        unsafe { dot_rows_group_fma::<false>(qs, rows, width, outs) };
         return;
     }
-    dot_rows_group_any(qs, rows, width, outs);
+    dot_rows_group_any::<false>(qs, rows, width, outs);
 }
 
-#[cfg(target_arch = "x86_64")]
-#[target_feature(enable = "avx2,fma")]
-unsafe fn dot_rows_group_fma(
+/// [`dot_rows_group`] for exact coefficients (`ql = 0`) whose products with the rows are
+/// exact in binary64 (`f32` coefficients and rows: 24 + 24 significant bits), which the
+/// caller guarantees: the loop then skips the products' error terms, which are zero, and
+/// gives the values of [`dot_rows_group`] (up to the sign of a zero trailing part), with
+/// its bound.
+pub fn dot_rows_group_exact(
     qs: &[(&[f64], &[f64])],
     rows: &[f64],
     width: usize,
     outs: &mut [[Vec<f64>; 3]],
 ) {
-    dot_rows_group_any(qs, rows, width, outs);
+    debug_assert!(qs.iter().all(|(_, ql)| ql.iter().all(|&l| l == 0.0)));
+    #[cfg(target_arch = "x86_64")]
+    if std::arch::is_x86_feature_detected!("avx2") && std::arch::is_x86_feature_detected!("fma") {
+        // SAFETY: the features the function is compiled for were detected at run time.
+        unsafe { dot_rows_group_fma::<true>(qs, rows, width, outs) };
+        return;
+    }
+    dot_rows_group_any::<true>(qs, rows, width, outs);
 }
 
-/// The loop of [`dot_rows_group`], compiled once for any CPU and once with AVX2 and FMA:
-/// per tile of columns, blocks of [`BLOCK`] terms summed with TwoSum (trailing parts in
-/// plain `f64`), each block normalized and added into the running double word.
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx2,fma")]
+unsafe fn dot_rows_group_fma<const EXACT: bool>(
+    qs: &[(&[f64], &[f64])],
+    rows: &[f64],
+    width: usize,
+    outs: &mut [[Vec<f64>; 3]],
+) {
+    dot_rows_group_any::<EXACT>(qs, rows, width, outs);
+}
+
+/// The loop of [`dot_rows_group`] (and, `EXACT`, of [`dot_rows_group_exact`]), compiled
+/// once for any CPU and once with AVX2 and FMA: per tile of columns, blocks of [`BLOCK`]
+/// terms summed with TwoSum (trailing parts in plain `f64`), each block normalized and
+/// added into the running double word.
 #[inline(always)]
-fn dot_rows_group_any(
+fn dot_rows_group_any<const EXACT: bool>(
     qs: &[(&[f64], &[f64])],
     rows: &[f64],
     width: usize,
@@ -576,12 +598,20 @@ fn dot_rows_group_any(
                     }
                     let row = &rows[i * width + t0..i * width + t1];
                     for k in 0..tw {
-                        let (p, pe) = two_prod(h, row[k]);
-                        let t = l * row[k];
-                        let (s, e) = two_sum(bhi[k], p);
-                        bhi[k] = s;
-                        blo[k] += e + (pe + t);
-                        abs[k] += p.abs();
+                        if EXACT {
+                            let p = h * row[k];
+                            let (s, e) = two_sum(bhi[k], p);
+                            bhi[k] = s;
+                            blo[k] += e;
+                            abs[k] += p.abs();
+                        } else {
+                            let (p, pe) = two_prod(h, row[k]);
+                            let t = l * row[k];
+                            let (s, e) = two_sum(bhi[k], p);
+                            bhi[k] = s;
+                            blo[k] += e + (pe + t);
+                            abs[k] += p.abs();
+                        }
                     }
                 }
                 for k in 0..tw {
@@ -784,6 +814,34 @@ mod tests {
             for (a, b) in alone.iter().zip(&outs[j]) {
                 let bits = |v: &Vec<f64>| v.iter().map(|t| t.to_bits()).collect::<Vec<_>>();
                 assert_eq!(bits(a), bits(b), "row {j}");
+            }
+        }
+    }
+
+    /// On f32 coefficients and rows the exact-product loop gives the general loop's values.
+    #[test]
+    fn dot_rows_group_exact_matches_the_general_loop_on_f32_data() {
+        let (n, width, g) = (45, 300, 3);
+        let mut x = 0x2545_f491_4f6c_dd1du64;
+        let mut draw = || {
+            x ^= x << 13;
+            x ^= x >> 7;
+            x ^= x << 17;
+            f64::from(
+                ((x >> 40) as f32 / (1u64 << 24) as f32 - 0.5) * 2f32.powi((x % 40) as i32 - 20),
+            )
+        };
+        let rows: Vec<f64> = (0..n * width).map(|_| draw()).collect();
+        let qh: Vec<Vec<f64>> = (0..g).map(|_| (0..n).map(|_| draw()).collect()).collect();
+        let zeros = vec![0.0; n];
+        let qs: Vec<(&[f64], &[f64])> = qh.iter().map(|h| (&h[..], &zeros[..])).collect();
+        let mut a = vec![[Vec::new(), Vec::new(), Vec::new()]; g];
+        let mut b = a.clone();
+        dot_rows_group(&qs, &rows, width, &mut a);
+        dot_rows_group_exact(&qs, &rows, width, &mut b);
+        for (a, b) in a.iter().zip(&b) {
+            for (u, v) in a.iter().zip(b) {
+                assert!(u.iter().zip(v).all(|(p, q)| p == q), "values differ");
             }
         }
     }

@@ -4,7 +4,9 @@
 //! `4n³u³`, the second).
 
 use crate::arith::Ival;
-use crate::arith::dw::{Dw, U, dot_bound, dot_bound_fine, dot_rows, dot_rows_fine, dot_rows_group};
+use crate::arith::dw::{
+    Dw, U, dot_bound, dot_bound_fine, dot_rows, dot_rows_fine, dot_rows_group, dot_rows_group_exact,
+};
 use rug::Float;
 use rug::float::Round;
 
@@ -159,6 +161,19 @@ impl Coefs {
             .iter()
             .zip(&outs)
             .map(|(c, out)| c.enclose(out, col_abs))
+            .collect()
+    }
+
+    /// [`Encl::dots_group`] in double words for `f32` coefficients and rows, whose
+    /// products are exact in binary64 ([`dot_rows_group_exact`]: the same values).
+    pub(super) fn exact_f32_group(qs: &[&[f64]], rows: &[f64], width: usize) -> Vec<Vec<Dw>> {
+        let zeros = vec![0.0; qs.first().map_or(0, |q| q.len())];
+        let pairs: Vec<(&[f64], &[f64])> = qs.iter().map(|q| (*q, &zeros[..])).collect();
+        let mut outs = vec![[Vec::new(), Vec::new(), Vec::new()]; qs.len()];
+        dot_rows_group_exact(&pairs, rows, width, &mut outs);
+        qs.iter()
+            .zip(&outs)
+            .map(|(q, out)| Coefs::exact(q).enclose(out, &[]))
             .collect()
     }
 

@@ -60,11 +60,17 @@ pub(super) fn outputs(b: &FloatBatch) -> Option<Vec<Dw>> {
         .chunks(GROUP)
         .map(<[usize]>::to_vec)
         .collect();
+    // With f32 inputs every product of the logits is exact in binary64.
+    let f32_inputs = b.x.iter().chain(b.w).all(|&v| f64::from(v as f32) == v);
     let per_group = par::map(groups, |ns| {
         let xs: Vec<&[f64]> = ns.iter().map(|&n| &b.x[n * d..(n + 1) * d]).collect();
+        let dots = match f32_inputs {
+            true => Coefs::exact_f32_group(&xs, &wt, c),
+            false => Dw::dots_group(&xs, &wt, c),
+        };
         let sms = ns
             .iter()
-            .zip(Dw::dots_group(&xs, &wt, c))
+            .zip(dots)
             .map(|(&n, dots)| sample_with(b, &norms, n, dots))
             .collect::<Option<Vec<Softmax<Dw>>>>()?;
         let coefs: Vec<Coefs> = sms
