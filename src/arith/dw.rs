@@ -335,6 +335,25 @@ impl Dw {
     /// or when the input's error exceeds `2⁻²⁰`. (The loss takes it at `f_j − f_J ≤ 0`,
     /// which rounding can leave a hair above 0.)
     pub fn exp_nonpos(self) -> Option<Dw> {
+        #[cfg(target_arch = "x86_64")]
+        if std::arch::is_x86_feature_detected!("fma") {
+            // SAFETY: the feature the function is compiled for was detected at run time.
+            return unsafe { self.exp_nonpos_fma() };
+        }
+        self.exp_nonpos_any()
+    }
+
+    /// [`Dw::exp_nonpos`] compiled with FMA (its `mul_add`s become instructions instead
+    /// of calls; the values are the same).
+    #[cfg(target_arch = "x86_64")]
+    #[target_feature(enable = "fma")]
+    unsafe fn exp_nonpos_fma(self) -> Option<Dw> {
+        self.exp_nonpos_any()
+    }
+
+    /// The body of [`Dw::exp_nonpos`].
+    #[inline(always)]
+    fn exp_nonpos_any(self) -> Option<Dw> {
         if self.err > 1.0 / (1u64 << 20) as f64 || self.hi > 1.0 {
             return None;
         }
