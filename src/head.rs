@@ -78,8 +78,21 @@ pub enum Kind {
 }
 
 impl Kind {
-    /// The heads the loss oracle ([`crate::loss::Head`]) and `eval`/`vectors` take.
-    pub const LOSS: [Kind; 3] = [Kind::Combined, Kind::ArcFace, Kind::CosFace];
+    /// The heads with a loss: every head, on cosines ([`crate::loss::family`]).
+    pub const LOSS: [Kind; 9] = [
+        Kind::Combined,
+        Kind::ArcFace,
+        Kind::CosFace,
+        Kind::SphereFace,
+        Kind::SphereFaceR,
+        Kind::SphereFace2,
+        Kind::CurricularFace,
+        Kind::AdaFace,
+        Kind::MagFace,
+    ];
+    /// The heads the loss oracle also takes on features and class weights
+    /// ([`crate::loss::Head`], `x`/`w` lines of `eval`, `vectors --head`).
+    pub const FEATURES: [Kind; 3] = [Kind::Combined, Kind::ArcFace, Kind::CosFace];
 }
 
 impl Semantics {

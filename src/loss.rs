@@ -52,6 +52,8 @@
 //! (text inputs go through [`crate::arith::parse_exact`], which rejects them).
 //!
 
+pub mod family;
+
 use crate::arith::ziv::{self, Split};
 use crate::arith::{Approx, Ival, par};
 use crate::head::{self, Combined, ExactCos, Semantics, SlopeAt};

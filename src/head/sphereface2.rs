@@ -100,7 +100,8 @@ fn check_t(t: u32) -> Result<(), Error> {
 }
 
 impl Params {
-    fn validate(&self) -> Result<(), Error> {
+    /// Checks `1 ≤ t ≤ 1024`, `r > 0`, `0 < α < 1`, `lw > 0`.
+    pub fn validate(&self) -> Result<(), Error> {
         check_t(self.t)?;
         let bad = |arg, v: &Rational, expected| {
             Err(Error::Domain {
@@ -137,8 +138,9 @@ impl Params {
         Ok((g * &self.r + &self.b, dz))
     }
 
-    /// The weight `w_j / (N·C)` of one entry.
-    fn weight(&self, target: bool, n: usize) -> Rational {
+    /// The weight `w_j / (N·C) = lw·a/(r·N)` of one entry (`a = α` on the target, `1 − α`
+    /// elsewhere).
+    pub fn weight(&self, target: bool, n: usize) -> Rational {
         let a = if target {
             self.alpha.clone()
         } else {
