@@ -1,5 +1,6 @@
 //! The A-Softmax (SphereFace) and L-Softmax losses of a batch, and those of the margin
-//! family's heads ([`Head`]: ArcFace, CosFace, the combined margin), with analytic gradients.
+//! family's heads ([`Head`]: ArcFace, CosFace, the combined margin), with analytic gradients;
+//! [`family`] has the loss of every head of the family on cosines (with the heads' state).
 //!
 //! [`loss`] takes a [`LossSpec`]: features `X` (`N × d`), class weights `W` (`C × d`),
 //! labels, a rational margin `m ≥ 1`, the annealing weight `λ ≥ 0` of

@@ -388,7 +388,7 @@ fn grad_entry(
         return ziv::approx_rational("family_grad", &Rational::new(), prec);
     }
     let slope = finite(spec.slope(i, j, prec)?, i, j, j == y, spec.semantics)?;
-    let coef = Rational::from(&spec.scale / Rational::from(n as u64));
+    let coef = &spec.scale / Rational::from(n as u64);
     let exact_slope = exact_of(&slope);
     if let Some(d) = &exact_slope {
         let uniform = uniform_p(spec, i, classes, prec)?;
@@ -456,7 +456,7 @@ fn grad_magnitude(
     if exact_of(&first).is_some_and(|d| d == 0) {
         return ziv::approx_rational("family_grad_a", &reg, prec);
     }
-    let coef = Rational::from(&spec.scale / Rational::from(n as u64));
+    let coef = &spec.scale / Rational::from(n as u64);
     ziv::ziv("family_grad_a", prec, |wp| {
         let d = spec.row_diffs(i, wp)?;
         let Some(pd) = p_minus_delta(&d, y, y, wp) else {
@@ -467,6 +467,9 @@ fn grad_magnitude(
         Ok(Some(margin.add(&Ival::from_rational(&reg, wp))))
     })
 }
+
+/// SphereFace2's loss and, on request, `∂L/∂c` (`N × C`).
+pub type BinaryOutput = (Approx, Option<Vec<Vec<Approx>>>);
 
 /// SphereFace2's loss and (`grad`) `∂L/∂c` for the margin `margin` (`C`, `A`, `M`) with
 /// the parameters `p` (its `t`, `m`, `r`, `b`, `α`, `lw`), correctly rounded (module docs).
@@ -493,7 +496,7 @@ pub fn sphereface2(
     sem: Semantics,
     grad: bool,
     prec: u32,
-) -> Result<(Approx, Option<Vec<Vec<Approx>>>), Error> {
+) -> Result<BinaryOutput, Error> {
     ziv::check_prec(prec)?;
     if margin == S2Margin::C {
         // Type C's slopes are the polynomial g′: always finite.
@@ -523,10 +526,10 @@ pub fn sphereface2(
     };
     let value = ziv::ziv("sphereface2_loss", prec, |wp| {
         let mut acc = Ival::from_integer(&0.into(), wp);
-        for i in 0..n {
+        for (i, &yi) in y.iter().enumerate() {
             for j in 0..classes {
                 let zi = z(i, j, wp)?;
-                let target = j == y[i];
+                let target = j == yi;
                 let arg = if target { zi.neg() } else { zi };
                 let Some(sp) = arg.exp().ln_1p() else {
                     return Ok(None);
