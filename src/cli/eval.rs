@@ -13,11 +13,13 @@
 //! | `dpsi_dcos` | `m` (integer ≥ 1), `cos` or `theta` |
 //! | `loss` | `x` (N×d), `w` (C×d), `y` (N labels), `m`; optional `variant` (`"a_softmax"`, `"l_softmax"`), `lambda` (0), `scale` (1), `grad` (false), `backward` (`"full"`, `"detached_margin"`) |
 //! | `loss` with a head | `head` (`"combined"`: `m1` (1), `m2` (0), `m3` (0), `fallback` (`"none"`); `"arcface"`: `m`, `fallback`; `"cosface"`: `m`), `semantics` (`"analytic"`, `"straight_through"`, `"differentiable_acos"`), `x`, `w`, `y`, `lambda`, `scale`, `grad`: cosine logits `s·cos θ_j`, `s·t(cos θ_y)` ([`crate::loss::Head`]) |
+//! | `loss` on cosines | `head` (any head of the family) with its parameters and state, `cos` (N×C), `y`, `semantics`, `scale` (1; not `sphereface2`), `grad`: [`super::family`] |
 //! | `lambda` | `iter`; optional `base` (1000), `gamma` (0.12), `power` (1), `lambda_min` (5) |
 //! | `angular_margin` | `m`, `angle` (Θ in radians) |
 //! | `m_min` | `setting` (`"binary"` or `"multiclass"`) |
 //!
-//! With `"grad":true` a loss line also has `grad_x` (N×d) and `grad_w` (C×d):
+//! With `"grad":true` a loss line also has `grad_x` (N×d) and `grad_w` (C×d) — a line on
+//! cosines `grad_cos` (N×C), and for `magface` `grad_a` (N) —:
 //! nested arrays of objects `{"value":…, "f64":…, "f32":…, "f16":…, "bf16":…}`.
 //!
 //! Output: `id` and `op` echoed, then `value` (decimal, error below one unit in

@@ -337,10 +337,7 @@ pub fn loss(spec: &FamilySpec, grad: bool, prec: u32) -> Result<FamilyOutput, Er
     }
     let mut grad_cos = Vec::with_capacity(n);
     for i in 0..n {
-        let row = (0..classes)
-            .map(|j| grad_entry(spec, i, j, n, classes, prec))
-            .collect::<Result<Vec<_>, _>>()?;
-        grad_cos.push(row);
+        grad_cos.push(grad_row(spec, i, n, classes, prec)?);
     }
     let magface = spec.heads.iter().all(|h| matches!(h, Head::MagFace(_)));
     let grad_a = if magface {
@@ -373,50 +370,66 @@ fn uniform_p(spec: &FamilySpec, n: usize, classes: usize, prec: u32) -> Result<b
     Ok(true)
 }
 
-/// `∂L/∂c_nj = (1/N)·(p_nj − [j = y])·s·slope`.
-fn grad_entry(
+/// Row `i`'s `∂L/∂c_ij = (1/N)·(p_ij − [j = y])·s·slope_ij`: the exact entries directly,
+/// the others by one Ziv loop over the row's softmax.
+fn grad_row(
     spec: &FamilySpec,
     i: usize,
-    j: usize,
     n: usize,
     classes: usize,
     prec: u32,
-) -> Result<Approx, Error> {
+) -> Result<Vec<Approx>, Error> {
     let y = spec.y[i];
+    let zero = || ziv::approx_rational("family_grad", &Rational::new(), prec);
     if classes == 1 {
         // L does not depend on c when there is one class.
-        return ziv::approx_rational("family_grad", &Rational::new(), prec);
+        return Ok(vec![zero()?]);
     }
-    let slope = finite(spec.slope(i, j, prec)?, i, j, j == y, spec.semantics)?;
+    let sem = spec.semantics;
     let coef = &spec.scale / Rational::from(n as u64);
-    let exact_slope = exact_of(&slope);
-    if let Some(d) = &exact_slope {
-        let uniform = uniform_p(spec, i, classes, prec)?;
-        if *d == 0 || uniform {
-            let p = Rational::from((1, classes as u64)) - u32::from(j == y);
-            return ziv::approx_rational("family_grad", &(p * d * coef), prec);
+    let slopes = (0..classes)
+        .map(|j| finite(spec.slope(i, j, prec)?, i, j, j == y, sem).map(|a| exact_of(&a)))
+        .collect::<Result<Vec<_>, _>>()?;
+    let uniform = slopes.iter().any(Option::is_some) && uniform_p(spec, i, classes, prec)?;
+    let mut row: Vec<Option<Approx>> = Vec::with_capacity(classes);
+    for (j, d) in slopes.iter().enumerate() {
+        row.push(match d {
+            Some(d) if *d == 0 || uniform => {
+                let p = Rational::from((1, classes as u64)) - u32::from(j == y);
+                Some(ziv::approx_rational("family_grad", &(p * d * &coef), prec)?)
+            }
+            _ => None,
+        });
+    }
+    let open: Vec<usize> = (0..classes).filter(|&j| row[j].is_none()).collect();
+    if !open.is_empty() {
+        let found = ziv::ziv_many("family_grad", prec, |wp| {
+            let d = spec.row_diffs(i, wp)?;
+            let c = Ival::from_rational(&coef, wp);
+            let mut out = Vec::with_capacity(open.len());
+            for &j in &open {
+                let Some(pd) = p_minus_delta(&d, y, j, wp) else {
+                    return Ok(None);
+                };
+                let sl = match &slopes[j] {
+                    Some(r) => Ival::from_rational(r, wp),
+                    None => {
+                        let s = spec.slope(i, j, head_prec(wp))?;
+                        finite(s, i, j, j == y, sem)?.enclosure().clone()
+                    }
+                };
+                out.push(pd.mul(&sl).mul(&c));
+            }
+            Ok(Some(out))
+        })?;
+        for (&j, a) in open.iter().zip(found) {
+            row[j] = Some(a);
         }
     }
-    ziv::ziv("family_grad", prec, |wp| {
-        let d = spec.row_diffs(i, wp)?;
-        let Some(pd) = p_minus_delta(&d, y, j, wp) else {
-            return Ok(None);
-        };
-        let sl = match &exact_slope {
-            Some(r) => Ival::from_rational(r, wp),
-            None => {
-                let s = finite(
-                    spec.slope(i, j, head_prec(wp))?,
-                    i,
-                    j,
-                    j == y,
-                    spec.semantics,
-                )?;
-                s.enclosure().clone()
-            }
-        };
-        Ok(Some(pd.mul(&sl).mul(&Ival::from_rational(&coef, wp))))
-    })
+    Ok(row
+        .into_iter()
+        .map(|a| a.expect("every entry decided"))
+        .collect())
 }
 
 /// MagFace's `∂L/∂a_n = (1/N)·((p_ny − 1)·s·∂t/∂a + λ_g·g′(a_n))`.
