@@ -592,3 +592,113 @@ fn bad_input_is_a_typed_error() {
 fn nearest(r: &Rational) -> f64 {
     rug::Float::with_val(53, r).to_f64()
 }
+
+/// Every head at the edges (`c = ±1`, Niven's cosines, the branch points of
+/// `m = 3/2` and `m = 2`) in every semantics: a number or a typed error, never a panic;
+/// a gradient refused as degenerate still leaves the value.
+#[test]
+fn edges_answer_numbers_or_typed_errors() {
+    let edges = [
+        q(-1, 1),
+        q(-1, 2),
+        q(0, 1),
+        q(1, 2),
+        q(1, 1),
+        q(3, 10),
+        q(-9, 10),
+    ];
+    let mut softmax: Vec<Head> = heads().into_iter().map(|(_, h, _)| h[0].clone()).collect();
+    softmax.push(Head::CurricularFace {
+        m: Rational::new(),
+        t: q(1, 2),
+    });
+    softmax.push(adaface(q(1000, 1)));
+    let sems = [
+        Semantics::Analytic,
+        Semantics::StraightThrough,
+        Semantics::DifferentiableAcos,
+    ];
+    let (mut numbers, mut refused) = (0, 0);
+    for h in &softmax {
+        for sem in sems {
+            for cy in &edges {
+                for c in &edges {
+                    let s = FamilySpec {
+                        cos: vec![vec![cy.clone(), c.clone()]],
+                        y: vec![0],
+                        heads: vec![h.clone()],
+                        scale: q(2, 1),
+                        semantics: sem,
+                        lambda_g: Rational::new(),
+                    };
+                    match loss(&s, true, 64) {
+                        Ok(out) => {
+                            numbers += 1;
+                            assert!(out.loss.f64().is_finite());
+                            let g = out.grad_cos.unwrap();
+                            assert!(g[0].iter().all(|a| a.f64().is_finite()));
+                        }
+                        Err(Error::Degenerate { .. }) => {
+                            refused += 1;
+                            assert!(loss(&s, false, 64).is_ok(), "{h:?} {sem:?} {cy} {c}");
+                        }
+                        Err(e) => panic!("{h:?} {sem:?} at ({cy}, {c}): {e}"),
+                    }
+                }
+            }
+        }
+    }
+    assert!(
+        numbers > 0 && refused > 0,
+        "{numbers} numbers, {refused} refused"
+    );
+    for (margin, p) in s2_cases() {
+        for sem in sems {
+            for cy in &edges {
+                for c in &edges {
+                    let cos = [vec![cy.clone(), c.clone()]];
+                    match sphereface2(&p, margin, &cos, &[0], sem, true, 64) {
+                        Ok(_) => {}
+                        Err(Error::Degenerate { .. }) => {
+                            assert!(sphereface2(&p, margin, &cos, &[0], sem, false, 64).is_ok());
+                        }
+                        Err(e) => panic!("sphereface2 {margin:?} {sem:?} at ({cy}, {c}): {e}"),
+                    }
+                }
+            }
+        }
+    }
+}
+
+/// Exact logits are points at the few bits they need: SphereFace-R `v1` (m = 3/2) at
+/// `c_y = −1` is exactly `−1`, and the row's differences must still be enclosed at the
+/// working precision (they were once rounded at 1 bit, and the loss hit the cap); likewise
+/// SphereFace2-`M`'s slope `g′(T)·T′` where `T = cos(3π/4·…)` is exactly 0 at `c = 1/2`
+/// and `T′ = (3/2)·sin(π/2)/sin(π/3) = √3` is not: `g′(0)·√3 = (3/4)·√3`.
+#[test]
+fn exact_logits_are_enclosed_at_the_working_precision() {
+    let s = FamilySpec {
+        cos: vec![vec![q(-1, 1), q(1, 2)]],
+        y: vec![0],
+        heads: vec![Head::SphereFaceR {
+            m: q(3, 2),
+            version: RVersion::V1,
+        }],
+        scale: q(2, 1),
+        semantics: Semantics::Analytic,
+        lambda_g: Rational::new(),
+    };
+    // f = (−2, 1): L = ln(1 + e³).
+    let out = loss(&s, true, 64).expect("decided");
+    assert!((out.loss.f64() - 3f64.exp().ln_1p()).abs() < 1e-14);
+    let h = Head::SphereFace2 {
+        t: 3,
+        m: q(3, 2),
+        margin: Margin::M,
+    };
+    let d = family::target_slope(&h, &q(1, 2), Semantics::Analytic, 64).expect("decided");
+    let asoftmax_spec::head::Slope::Finite(d) = d else {
+        panic!("a finite slope")
+    };
+    assert!((d.f64() - 0.75 * 3f64.sqrt()).abs() < 1e-15);
+}

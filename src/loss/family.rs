@@ -229,17 +229,23 @@ impl FamilySpec {
         let p = head_prec(wp);
         let s = Ival::from_rational(&self.scale, wp);
         let y = self.y[n];
-        let fy = self.logit(n, y, p)?.enclosure().clone();
+        let fy = at_wp(self.logit(n, y, p)?.enclosure(), wp);
         (0..self.cos[n].len())
             .map(|j| {
                 Ok(if j == y {
                     Ival::from_integer(&0.into(), wp)
                 } else {
-                    self.logit(n, j, p)?.enclosure().sub(&fy).mul(&s)
+                    at_wp(self.logit(n, j, p)?.enclosure(), wp).sub(&fy).mul(&s)
                 })
             })
             .collect()
     }
+}
+
+/// `iv` at (at least) `wp` bits: an exact result is a point at the few bits it needs, and
+/// interval arithmetic works at its operands' precision.
+fn at_wp(iv: &Ival, wp: u32) -> Ival {
+    Ival::from_integer(&0.into(), wp).add(iv)
 }
 
 /// `S_n = Σ_{j≠y} e^{d_j}` over a row's differences.
@@ -533,7 +539,7 @@ pub fn sphereface2(
         } else {
             family::nontarget_logit(&head, c, &cos[i][y[i]], head_prec(wp))?
         };
-        Ok(v.enclosure()
+        Ok(at_wp(v.enclosure(), wp)
             .mul(&Ival::from_rational(&p.r, wp))
             .add(&Ival::from_rational(&p.b, wp)))
     };
@@ -594,7 +600,7 @@ pub fn sphereface2(
                 };
                 let sig = if target { sig.sub(&one) } else { sig };
                 let d = finite(slope(head_prec(wp))?, i, j, target, sem)?;
-                let dz = d.enclosure().mul(&Ival::from_rational(&p.r, wp));
+                let dz = at_wp(d.enclosure(), wp).mul(&Ival::from_rational(&p.r, wp));
                 Ok(Some(sig.mul(&dz).mul(&Ival::from_rational(&w, wp))))
             })?);
         }
