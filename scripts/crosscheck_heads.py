@@ -603,6 +603,14 @@ def family_cases(rng):
         # The value alone where the gradient does not exist.
         {"req": {"op": "loss", "head": "sphereface", "cos": [["-1", "0"]], "y": [0], "prec": PREC},
          "expect_error": None},
+        # Exact logits at c = -1 (SphereFace-R v1 clamped at pi, SphereFace2-M's T = g(-1)).
+        {"req": {"op": "loss", "head": "sphereface_r", "version": "v1", "cos": [["-1", "0.5"]], "y": [0],
+                 "scale": "2", "prec": PREC}, "expect_error": None},
+        {"req": {"op": "loss", "head": "sphereface2", "margin": "m", "m": "1.5", "b": "-3",
+                 "cos": [["-1", "0.5"], ["0.5", "0"]], "y": [0, 0], "prec": PREC}, "expect_error": None},
+        # T = cos(pi/2) = 0 exactly at c = 1/2 (m = 1.5), its slope (3/4)*sqrt(3) is not.
+        {"req": {"op": "loss", "head": "sphereface2", "margin": "m", "m": "1.5", "b": "-3", "grad": True,
+                 "cos": [["0.5", "0.3"]], "y": [0], "prec": PREC}, "expect_error": None},
     ]
     return out
 
