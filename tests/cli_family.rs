@@ -134,6 +134,10 @@ fn bad_lines_are_errors_and_the_batch_goes_on() {
     let bad = [
         (r#""head":"sphereface_r""#, "missing field \"version\""),
         (r#""head":"curricularface""#, "missing field \"t\""),
+        (
+            r#""head":"curricularface","t":"0","t_prev":"0""#,
+            "exactly one of \"t\" or \"t_prev\"",
+        ),
         (r#""head":"sphereface2""#, "missing field \"b\""),
         (
             r#""head":"adaface","norm":["20"],"mean":"22","std":"5""#,
@@ -179,4 +183,21 @@ fn bad_lines_are_errors_and_the_batch_goes_on() {
     );
     assert!(o[0]["error"].as_str().unwrap().contains("slope +inf"));
     assert!(o[1]["value"].is_string());
+}
+
+/// CurricularFace's `t_prev`: the published forward first updates its buffer,
+/// `t = 0.01·mean(c_y) + 0.99·t_prev`; with the targets 0.5 and 0.3 and `t_prev = 0.2`,
+/// `t = 0.004 + 0.198 = 0.202`.
+#[test]
+fn curricularface_applies_the_update_from_t_prev() {
+    let text = format!(
+        "{{\"op\":\"loss\",\"head\":\"curricularface\",\"t_prev\":\"0.2\",{COS},\"grad\":true}}\n\
+         {{\"op\":\"loss\",\"head\":\"curricularface\",\"t\":\"0.202\",{COS},\"grad\":true}}\n\
+         {{\"op\":\"loss\",\"head\":\"curricularface\",\"t\":\"0.2\",{COS},\"grad\":true}}\n"
+    );
+    let (code, out) = eval(&text);
+    assert_eq!(code, 0, "{out:?}");
+    assert_eq!(out[0]["value"], out[1]["value"]);
+    assert_eq!(out[0]["grad_cos"], out[1]["grad_cos"]);
+    assert_ne!(out[0]["grad_cos"], out[2]["grad_cos"]);
 }

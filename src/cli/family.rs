@@ -12,7 +12,7 @@
 //! | `sphereface` | `m` (1.5, opensphere) |
 //! | `sphereface_r` | `m` (1.5), `version` (`v1` or `v2`, required) |
 //! | `sphereface2` | `margin` (`c`; `a`, `m`), `t` (3), `m` (0.4), `r` (40), `b` (required: opensphere initializes it from `C`, an irrational), `alpha` (0.7), `lw` (50) |
-//! | `curricularface` | `m` (0.5), `t` (required: the running `t` this forward uses, after the batch's update) |
+//! | `curricularface` | `m` (0.5), `t` (the running `t` this forward uses, after the batch's update) or `t_prev` (the buffer before the batch: the line applies the update `t = 0.01·mean(c_y) + 0.99·t_prev`); one of them is required |
 //! | `adaface` | `m` (0.4), `h` (0.333), `eps` (0.001), `norm` (`N` feature norms, required), `mean`, `std` (the batch statistics after the update, required) |
 //! | `magface` | `l_a` (10), `u_a` (110), `l_m` (0.45), `u_m` (0.8), `a` (`N` magnitudes, required), `fallback` (`linear`; `easy`), `lambda_g` (35) |
 //!
@@ -46,7 +46,13 @@ fn per_sample(f: &mut Fields, name: &'static str, n: usize) -> Result<Vec<Ration
 }
 
 /// The softmax heads of a line, one per sample, and MagFace's `λ_g` (0 for the others).
-fn softmax_heads(f: &mut Fields, kind: Kind, n: usize) -> Result<(Vec<Head>, Rational), String> {
+fn softmax_heads(
+    f: &mut Fields,
+    kind: Kind,
+    cos: &[Vec<Rational>],
+    y: &[usize],
+) -> Result<(Vec<Head>, Rational), String> {
+    let n = cos.len();
     if let Some(c) = combined_of(f, kind)? {
         return Ok((vec![Head::Combined(c); n], Rational::new()));
     }
@@ -59,10 +65,11 @@ fn softmax_heads(f: &mut Fields, kind: Kind, n: usize) -> Result<(Vec<Head>, Rat
             m: f.number_or("m", q(3, 2))?,
             version: f.name("version")?,
         }),
-        Kind::CurricularFace => same(Head::CurricularFace {
-            m: f.number_or("m", q(1, 2))?,
-            t: f.number("t")?,
-        }),
+        Kind::CurricularFace => {
+            let m = f.number_or("m", q(1, 2))?;
+            let t = curricular_t(f, cos, y)?;
+            same(Head::CurricularFace { m, t })
+        }
         Kind::AdaFace => {
             let m = f.number_or("m", q(2, 5))?;
             let h = f.number_or("h", q(333, 1000))?;
@@ -111,6 +118,29 @@ fn softmax_heads(f: &mut Fields, kind: Kind, n: usize) -> Result<(Vec<Head>, Rat
     }
 }
 
+/// CurricularFace's `t` for this forward: `t` as given, or from `t_prev` (the buffer
+/// before the batch) by the published update over the batch's target cosines
+/// ([`crate::head::family::curricular_next_t`]); exactly one of them.
+fn curricular_t(f: &mut Fields, cos: &[Vec<Rational>], y: &[usize]) -> Result<Rational, String> {
+    match (f.has("t"), f.has("t_prev")) {
+        (true, false) => f.number("t"),
+        (false, true) => {
+            let prev = f.number("t_prev")?;
+            let targets: Vec<Rational> = cos
+                .iter()
+                .zip(y)
+                .map(|(row, &yi)| row.get(yi).cloned())
+                .collect::<Option<_>>()
+                .ok_or("a label is not a class index of its row of \"cos\"")?;
+            crate::head::family::curricular_next_t(&prev, &targets).map_err(|e| e.to_string())
+        }
+        (true, true) => Err("give exactly one of \"t\" or \"t_prev\", not both".into()),
+        (false, false) => {
+            Err("missing field \"t\" (or \"t_prev\", the buffer before the batch's update)".into())
+        }
+    }
+}
+
 /// SphereFace2's parameters and margin type.
 fn sphereface2_params(f: &mut Fields) -> Result<(Params, S2Margin), String> {
     let margin = f.name_or("margin", S2Margin::C)?;
@@ -133,7 +163,6 @@ pub(super) fn eval_family_loss(
 ) -> Result<Map<String, Value>, String> {
     let kind: Kind = f.name("head")?;
     let (cos, y) = (f.matrix("cos")?, f.indices("y")?);
-    let n = cos.len();
     let err = |e: crate::Error| e.to_string();
     if kind == Kind::SphereFace2 {
         let (p, margin) = sphereface2_params(f)?;
@@ -147,7 +176,7 @@ pub(super) fn eval_family_loss(
         }
         return Ok(fields);
     }
-    let (heads, lambda_g) = softmax_heads(f, kind, n)?;
+    let (heads, lambda_g) = softmax_heads(f, kind, &cos, &y)?;
     let spec = FamilySpec {
         scale: f.number_or("scale", Rational::from(1))?,
         semantics: f.name_or("semantics", Semantics::Analytic)?,
