@@ -56,11 +56,16 @@
 //!
 //! # Exactness
 //!
-//! Every output is enclosed by a Ziv loop over the logits' enclosures; a gradient is
-//! returned exact when its slope is exactly 0, or when the row's logits are all exact and
-//! equal (then `p = 1/C`) and the slope is exact, and a row with one class contributes
-//! exactly 0. A value no enclosure below the precision cap decides is an
-//! [`Error::PrecisionCap`], never a guess.
+//! Every output is enclosed by a Ziv loop over the logits' enclosures. Exact values are
+//! recognized where the head oracles return them as points (dyadic rationals): a gradient
+//! whose slope is exactly 0 is exactly 0; when a row's logits are equal dyadic rationals
+//! (`p = 1/C`) and the slope is dyadic, the gradient is the exact rational; a row with one
+//! class contributes exactly 0. A value no enclosure below the precision cap decides is an
+//! [`Error::PrecisionCap`], never a guess — which is what a gradient that is exactly a
+//! double (or a rounding midpoint) gets when it is only known through enclosures: equal
+//! logits that are non-dyadic rationals (CosFace `m = 0.1` at `c_y = 0.4`, `c_j = 0.3`)
+//! with `"round_to_odd"` end at the cap after seconds (known limitation; inputs that are
+//! dyadic, as in vectors files, are decided).
 
 use crate::arith::{Approx, Ival, ziv};
 use crate::head::family::{self, Head, MagFace};
