@@ -44,6 +44,13 @@ analytic. Also: CosFace at c = 1 (slope 1: numbers), the easy margin at c = 0 un
 differentiable_acos (the plain branch: slope 1), an unknown head name (an error
 line that names the accepted heads, the rest of the batch still evaluated).
 
+The family on cosines: loss lines with "cos" (N x C) and "y" for every head
+(sphereface, sphereface_r v1/v2, curricularface, adaface, magface with its magnitude
+gradient grad_a, sphereface2 c/a/m, and arcface/cosface on cosines), written from
+the published definitions (section "The family on cosines" below), judged the same
+way (way 1 against mpmath.diff, then f64/f32 bit for bit), plus error lines (slopes
+that are not numbers, MagFace's kink, missing state, unknown heads).
+
 Usage: python3 scripts/crosscheck_heads.py [--bin PATH] [--seed N] [-v]
 Prints `crosscheck_heads: N cases, F failed`; exit 0 iff nothing failed.
 """
