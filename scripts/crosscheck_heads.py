@@ -44,6 +44,13 @@ analytic. Also: CosFace at c = 1 (slope 1: numbers), the easy margin at c = 0 un
 differentiable_acos (the plain branch: slope 1), an unknown head name (an error
 line that names the accepted heads, the rest of the batch still evaluated).
 
+The family on cosines: loss lines with "cos" (N x C) and "y" for every head
+(sphereface, sphereface_r v1/v2, curricularface, adaface, magface with its magnitude
+gradient grad_a, sphereface2 c/a/m, and arcface/cosface on cosines), written from
+the published definitions (section "The family on cosines" below), judged the same
+way (way 1 against mpmath.diff, then f64/f32 bit for bit), plus error lines (slopes
+that are not numbers, MagFace's kink, missing state, unknown heads).
+
 Usage: python3 scripts/crosscheck_heads.py [--bin PATH] [--seed N] [-v]
 Prints `crosscheck_heads: N cases, F failed`; exit 0 iff nothing failed.
 """
@@ -299,8 +306,358 @@ def special_cases():
         dict(case("combined", {"m1": "2", "fallback": "easy"}, "differentiable_acos", "1", "0",
                   [["2", "1"]], [["-1", "2"], ["1", "1"]], [0], True), no_numeric=True),
         {"req": {"op": "loss", "head": "sphereface", "m": "4", "x": [["1"]], "w": [["1"]], "y": [0]},
-         "expect_error": "the loss takes combined, arcface, cosface"},
+         "expect_error": "takes cosines"},
     ]
+
+
+
+# ---------------------------------------------------------------------------
+# The family on cosines: loss lines with "cos" (N x C) for every head
+# ---------------------------------------------------------------------------
+#
+# Written from the published definitions (opensphere sphereface.py / spherefacer.py /
+# sphereface2.py, CurricularFace, AdaFace head.py, MagFace MagLinear + MagLoss), with
+# the angle clamps at [0, pi] (the oracle's exact form; the float clamps belong to the
+# zoo). Logits f_y = s T(c_y), f_j = s U(c_j); L = mean_n (lse(f_n) - f_ny)
+# (+ lambda_g mean g(a) for MagFace); SphereFace2 has the weighted binary cross-entropy
+# of z = r T + b / r U + b. Way 1: the gradients written here from the derivatives of
+# T and U; way 2: mpmath.diff of the loss in each cosine (and in each MagFace magnitude),
+# with the margin frozen at the base point (U - c, T - c constants) for straight_through.
+
+def q2m(v):
+    v = Fraction(v)
+    return mpf(v.numerator) / v.denominator
+
+
+def g_s2(t, x):
+    return 2 * ((x + 1) / 2) ** t - 1
+
+
+def dg_s2(t, x):
+    return t * ((x + 1) / 2) ** (t - 1)
+
+
+def fam_target(h, c):
+    """(T(c), dT/dc) of a head at a target cosine (an interior point)."""
+    k, th = h["kind"], mpmath.acos(c)
+    sn = mpmath.sqrt(1 - c * c)
+    if k in ("arcface", "cosface", "combined"):
+        return target(h["comb"], c), target_slope(h["comb"], c)
+    if k == "sphereface" or (k == "sphereface_r" and h["version"] == "v1"):
+        m = h["m"]
+        kk = mpmath.floor(m * th / mp.pi)
+        if k == "sphereface_r" and m * th > mp.pi:
+            return mpf(-1), mpf(0)
+        sg = -1 if int(kk) % 2 else 1
+        slope = sg * m * mpmath.sin(m * th) / sn if sn != 0 else None  # +-inf: no case
+        return sg * mpmath.cos(m * th) - 2 * kk, slope
+    if k == "sphereface_r":
+        return c, mpf(1)
+    if k in ("curricularface", "magface"):
+        m = h["margin"]
+        easy = h.get("fallback") == "easy"
+        if (easy and c > 0) or (not easy and th + m <= mp.pi):
+            return mpmath.cos(th + m), mpmath.sin(th + m) / sn
+        if easy:
+            return c, mpf(1)
+        return c - m * mpmath.sin(m), mpf(1)
+    if k == "adaface":
+        shat = h["shat"]
+        a = th - h["m"] * shat
+        off = h["m"] * (1 + shat)
+        if a < 0:
+            return 1 - off, mpf(0)
+        if a > mp.pi:
+            return -1 - off, mpf(0)
+        return mpmath.cos(a) - off, mpmath.sin(a) / sn
+    if k == "sphereface2":
+        t, m, mt = h["t"], h["m"], h["margin"]
+        if mt == "c":
+            return g_s2(t, c) - m, dg_s2(t, c)
+        inner = th + m if mt == "a" else m * th
+        if inner >= mp.pi:
+            return g_s2(t, mpf(-1)), mpf(0)
+        fac = 1 if mt == "a" else m
+        x = mpmath.cos(inner)
+        return g_s2(t, x), dg_s2(t, x) * fac * mpmath.sin(inner) / sn
+    raise ValueError(k)
+
+
+def fam_nontarget(h, c, cy):
+    """(U(c), dU/dc) of a head at a non-target cosine (target cosine cy)."""
+    k = h["kind"]
+    if k == "sphereface_r" and h["version"] == "v2":
+        th = mpmath.acos(c)
+        m = h["m"]
+        return mpmath.cos(th / m), mpmath.sin(th / m) / (m * mpmath.sqrt(1 - c * c))
+    if k == "curricularface":
+        if c > mpmath.cos(mpmath.acos(cy) + h["m"]):
+            return c * (h["t"] + c), h["t"] + 2 * c
+        return c, mpf(1)
+    if k == "sphereface2":
+        sh = h["m"] if h["margin"] == "c" else 0
+        return g_s2(h["t"], c) + sh, dg_s2(h["t"], c)
+    return c, mpf(1)
+
+
+def fam_head(req, n):
+    """The head of sample n, its parameters as mpf (defaults as documented)."""
+    k = req["head"]
+    g = lambda name, d: q2m(req.get(name, d))
+    h = {"kind": k}
+    if k in ("arcface", "cosface", "combined"):
+        par = {kk: req[kk] for kk in ("m", "m1", "m2", "m3", "fallback") if kk in req}
+        h["comb"] = {kk: (q2m(v) if isinstance(v, Fraction) else v) for kk, v in head_params(k, par).items()}
+    elif k in ("sphereface", "sphereface_r"):
+        h["m"] = g("m", "1.5")
+        h["version"] = req.get("version")
+    elif k == "curricularface":
+        h["m"], h["t"] = g("m", "0.5"), q2m(req["t"])
+        h["margin"] = h["m"]
+    elif k == "adaface":
+        m, hh, eps = g("m", "0.4"), g("h", "0.333"), g("eps", "0.001")
+        sh = hh * (q2m(req["norm"][n]) - q2m(req["mean"])) / (q2m(req["std"]) + eps)
+        h["m"], h["shat"] = m, min(max(sh, mpf(-1)), mpf(1))
+    elif k == "magface":
+        la, ua, lm, um = g("l_a", "10"), g("u_a", "110"), g("l_m", "0.45"), g("u_m", "0.8")
+        h.update(la=la, ua=ua, lm=lm, um=um, fallback=req.get("fallback", "linear"))
+        h["a"] = q2m(req["a"][n])
+    elif k == "sphereface2":
+        h.update(t=int(req.get("t", 3)), m=g("m", "0.4"), margin=req.get("margin", "c"),
+                 r=g("r", "40"), b=q2m(req["b"]), alpha=g("alpha", "0.7"), lw=g("lw", "50"))
+    return h
+
+
+def magface_at(h, a):
+    """MagFace's margin m(a) and regularizer g(a) at a magnitude a."""
+    ac = min(max(a, h["la"]), h["ua"])
+    m = (h["um"] - h["lm"]) / (h["ua"] - h["la"]) * (ac - h["la"]) + h["lm"]
+    return m, ac / h["ua"] ** 2 + 1 / ac
+
+
+def fam_loss(req, C, A=None, frozen=None):
+    """The loss at cosines C (and MagFace magnitudes A); frozen[n][j] = logit - c."""
+    y, N = req["y"], len(C)
+    heads = [fam_head(req, n) for n in range(N)]
+    tot = mpf(0)
+    for n, (row, h) in enumerate(zip(C, heads)):
+        if h["kind"] == "magface":
+            a = A[n] if A is not None else h["a"]
+            h["margin"], reg = magface_at(h, a)
+            tot += g("lambda_g", req, "35") * reg
+        vals = []
+        for j, c in enumerate(row):
+            if frozen is not None:
+                vals.append(c + frozen[n][j])
+            elif j == y[n]:
+                vals.append(fam_target(h, c)[0])
+            else:
+                vals.append(fam_nontarget(h, c, row[y[n]])[0])
+        if h["kind"] == "sphereface2":
+            r, b = h["r"], h["b"]
+            for j, v in enumerate(vals):
+                z = r * v + b
+                tgt = j == y[n]
+                w = (h["alpha"] if tgt else 1 - h["alpha"]) * h["lw"] / r
+                # weight lw C/r (alpha or 1 - alpha), mean over the N C entries
+                tot += w * mpmath.log1p(mpmath.exp(-z if tgt else z))
+        else:
+            f = [q2m(req.get("scale", "1")) * v for v in vals]
+            tot += lse(f) - f[y[n]]
+    return tot / N
+
+
+def g(name, req, default):
+    return q2m(req.get(name, default))
+
+
+def fam_analytic(req, C):
+    """Way 1: dL/dc (and dL/da for MagFace) from the derivatives of T and U."""
+    y, N, sem = req["y"], len(C), req.get("semantics", "analytic")
+    grads, ga = [], []
+    for n, row in enumerate(C):
+        h = fam_head(req, n)
+        if h["kind"] == "magface":
+            h["margin"], _ = magface_at(h, h["a"])
+        vals, slopes = [], []
+        for j, c in enumerate(row):
+            v, d = fam_target(h, c) if j == y[n] else fam_nontarget(h, c, row[y[n]])
+            vals.append(v)
+            slopes.append(mpf(1) if sem == "straight_through" else d)
+        if h["kind"] == "sphereface2":
+            r, b = h["r"], h["b"]
+            out = []
+            for j, (v, d) in enumerate(zip(vals, slopes)):
+                tgt = j == y[n]
+                w = (h["alpha"] if tgt else 1 - h["alpha"]) * h["lw"] / r
+                sig = 1 / (1 + mpmath.exp(-(r * v + b)))
+                out.append(w * (sig - (1 if tgt else 0)) * r * d / N)
+            grads.append(out)
+            continue
+        s = q2m(req.get("scale", "1"))
+        f = [s * v for v in vals]
+        z = lse(f)
+        p = [mpmath.exp(fj - z) for fj in f]
+        grads.append([(p[j] - (1 if j == y[n] else 0)) * s * slopes[j] / N for j in range(len(row))])
+        if h["kind"] == "magface":
+            la, ua, lm, um, a = h["la"], h["ua"], h["lm"], h["um"], h["a"]
+            inside = la < a < ua
+            dm = (um - lm) / (ua - la) if inside else mpf(0)
+            dg = (1 / ua ** 2 - 1 / a ** 2) if inside else mpf(0)
+            m, cy = h["margin"], row[y[n]]
+            th = mpmath.acos(cy)
+            easy = h["fallback"] == "easy"
+            if sem == "straight_through" or (easy and cy <= 0):
+                dt = mpf(0)
+            elif (easy and cy > 0) or (not easy and th + m <= mp.pi):
+                dt = -mpmath.sin(th + m) * dm
+            else:
+                dt = -(mpmath.sin(m) + m * mpmath.cos(m)) * dm
+            ga.append(((p[y[n]] - 1) * s * dt + g("lambda_g", req, "35") * dg) / N)
+    return grads, (ga if req["head"] == "magface" else None)
+
+
+def fam_numeric(req, C):
+    """Way 2: mpmath.diff of the loss (margin frozen for straight_through)."""
+    frozen = None
+    if req.get("semantics", "analytic") == "straight_through":
+        frozen = []
+        for n, row in enumerate(C):
+            h = fam_head(req, n)
+            if h["kind"] == "magface":
+                h["margin"], _ = magface_at(h, h["a"])
+            y = req["y"][n]
+            frozen.append([(fam_target(h, c)[0] if j == y else fam_nontarget(h, c, row[y])[0]) - c
+                           for j, c in enumerate(row)])
+
+    def d_cos(n, j):
+        def fn(t):
+            Cp = [list(r) for r in C]
+            Cp[n][j] = t
+            return fam_loss(req, Cp, None, frozen)
+        return mpmath.diff(fn, C[n][j])
+
+    grads = [[d_cos(n, j) for j in range(len(C[0]))] for n in range(len(C))]
+    ga = None
+    if req["head"] == "magface":
+        A = [q2m(v) for v in req["a"]]
+        ga = []
+        for n in range(len(C)):
+            def fa(t, n=n):
+                Ap = list(A)
+                Ap[n] = t
+                return fam_loss(req, C, Ap, frozen)
+            ga.append(mpmath.diff(fa, A[n]))
+    return grads, ga
+
+
+FAMILY = [
+    ("sphereface", {}),
+    ("sphereface", {"m": "2.5"}),
+    ("sphereface_r", {"version": "v1"}),
+    ("sphereface_r", {"version": "v2", "m": "1.8"}),
+    ("curricularface", {"t": "0.3"}),
+    ("curricularface", {"m": "0.4", "t": "-0.2"}),
+    ("adaface", {"mean": "20", "std": "8"}),
+    ("magface", {}),
+    ("magface", {"fallback": "easy", "lambda_g": "3"}),
+    ("sphereface2", {"b": "-12.5"}),
+    ("sphereface2", {"margin": "a", "b": "-3"}),
+    ("sphereface2", {"margin": "m", "m": "1.5", "b": "-3", "t": "2"}),
+    ("arcface", {"m": "0.5", "fallback": "linear"}),
+    ("cosface", {"m": "0.35"}),
+]
+
+
+def family_cases(rng):
+    out = []
+    for kind, params in FAMILY:
+        for sem in ["analytic", "straight_through"]:
+            for s in (["1", "16"] if kind != "sphereface2" else [None]):
+                n, c = rng.randint(1, 3), rng.randint(1 if sem == "analytic" else 2, 4)
+                req = {"op": "loss", "head": kind, **params, "semantics": sem,
+                       "cos": [[rand_dec(rng) for _ in range(c)] for _ in range(n)],
+                       "y": [rng.randrange(c) for _ in range(n)], "grad": True, "prec": PREC}
+                if s is not None:
+                    req["scale"] = s
+                if kind == "adaface":
+                    req["norm"] = [str(rng.randint(5, 40)) for _ in range(n)]
+                if kind == "magface":
+                    req["a"] = [str(rng.choice([5, 200]) if rng.random() < 0.2 else rng.randint(11, 109))
+                                for _ in range(n)]
+                out.append({"req": req, "expect_error": None})
+    # differentiable_acos: the chain rule through acos agrees with the analytic slope
+    # at interior cosines (judged against the same reference).
+    for kind, params in FAMILY[:8]:
+        req = {"op": "loss", "head": kind, **params, "semantics": "differentiable_acos",
+               "cos": [["0.3", "-0.45", "0.8"]], "y": [0], "grad": True, "prec": PREC, "scale": "4"}
+        if kind == "adaface":
+            req["norm"] = ["25"]
+        if kind == "magface":
+            req["a"] = ["50"]
+        out.append({"req": req, "expect_error": None})
+    err = lambda req, msg: {"req": {"op": "loss", "prec": PREC, **req}, "expect_error": msg}
+    out += [
+        err({"head": "arcface", "m": "0.5", "cos": [["1", "0"]], "y": [0], "grad": True}, "slope +inf"),
+        err({"head": "sphereface", "cos": [["-1", "0"]], "y": [0], "grad": True}, "slope +inf"),
+        err({"head": "magface", "a": ["10"], "cos": [["0.5", "0"]], "y": [0], "grad": True}, "kink"),
+        err({"head": "sphereface_r", "cos": [["0.5", "0"]], "y": [0]}, "missing field \"version\""),
+        err({"head": "sphereface2", "cos": [["0.5", "0"]], "y": [0]}, "missing field \"b\""),
+        err({"head": "adaface", "norm": ["1", "2"], "mean": "1", "std": "1", "cos": [["0.5", "0"]], "y": [0]},
+            "one per sample"),
+        err({"head": "magface", "a": ["20"], "cos": [["0.5", "2"]], "y": [0]}, "cos"),
+        err({"head": "nosuchface", "cos": [["0.5", "0"]], "y": [0]}, "sphereface2, curricularface, adaface, magface"),
+        # The value alone where the gradient does not exist.
+        {"req": {"op": "loss", "head": "sphereface", "cos": [["-1", "0"]], "y": [0], "prec": PREC},
+         "expect_error": None},
+        # Exact logits at c = -1 (SphereFace-R v1 clamped at pi, SphereFace2-M's T = g(-1)).
+        {"req": {"op": "loss", "head": "sphereface_r", "version": "v1", "cos": [["-1", "0.5"]], "y": [0],
+                 "scale": "2", "prec": PREC}, "expect_error": None},
+        {"req": {"op": "loss", "head": "sphereface2", "margin": "m", "m": "1.5", "b": "-3",
+                 "cos": [["-1", "0.5"], ["0.5", "0"]], "y": [0, 0], "prec": PREC}, "expect_error": None},
+        # T = cos(pi/2) = 0 exactly at c = 1/2 (m = 1.5), its slope (3/4)*sqrt(3) is not.
+        {"req": {"op": "loss", "head": "sphereface2", "margin": "m", "m": "1.5", "b": "-3", "grad": True,
+                 "cos": [["0.5", "0.3"]], "y": [0], "prec": PREC}, "expect_error": None},
+    ]
+    return out
+
+
+def family_reference(c):
+    """(loss, grads, grad_a, worst way-1 vs way-2 gap) at REF_PREC."""
+    req = c["req"]
+    mp.prec = REF_PREC
+    C = [[q2m(v) for v in row] for row in req["cos"]]
+    L = fam_loss(req, C)
+    if not req.get("grad"):
+        return L, None, None, mpf(0)
+    grads, ga = fam_analytic(req, C)
+    mp.prec = DIFF_PREC
+    ng, nga = fam_numeric(req, C)
+    mp.prec = REF_PREC
+    pairs = [(a, b) for ra, rb in zip(grads, ng) for a, b in zip(ra, rb)]
+    pairs += list(zip(ga or [], nga or []))
+    worst = max(abs(a - b) for a, b in pairs)
+    return L, grads, ga, worst
+
+
+def judge_family(c, out, problems):
+    L, grads, ga, worst = family_reference(c)
+    undecided = judge_number("loss", L, out, problems)
+    if grads is None:
+        return undecided, mpf(0)
+    every = [v for r in grads for v in r] + (ga or [])
+    scale = max([abs(v) for v in every] + [mpf(1)])
+    if worst > scale * mpf(2) ** -300:
+        problems.append(f"SELF-CHECK: analytic and numerical gradients differ by {mpmath.nstr(worst, 5)}")
+    for n, row in enumerate(grads):
+        for j, ref in enumerate(row):
+            undecided += judge_number(f"grad_cos[{n}][{j}]", ref, out["grad_cos"][n][j], problems)
+    if ga is not None:
+        for n, ref in enumerate(ga):
+            undecided += judge_number(f"grad_a[{n}]", ref, out["grad_a"][n], problems)
+    elif "grad_a" in out:
+        problems.append("grad_a written for a head other than magface")
+    return undecided, worst / scale
 
 
 # ---------------------------------------------------------------------------
@@ -365,7 +722,7 @@ def main():
     ap.add_argument("-v", action="store_true")
     a = ap.parse_args()
     rng = random.Random(a.seed)
-    cases = random_cases(rng) + special_cases()
+    cases = random_cases(rng) + special_cases() + family_cases(rng)
     for i, c in enumerate(cases):
         c["req"]["id"] = i
     text = "\n".join(json.dumps(c["req"]) for c in cases) + "\n"
@@ -385,6 +742,10 @@ def main():
                 problems.append(f"expected an error line with {c['expect_error']!r}, got {json.dumps(out)[:200]}")
         elif "error" in out:
             problems.append(f"unexpected error: {out['error']}")
+        elif "cos" in req:
+            u, rel = judge_family(c, out, problems)
+            undecided += u
+            worst_self = max(worst_self, rel)
         else:
             L, gx, gw, worst = reference(c)
             undecided += judge_number("loss", L, out, problems)
@@ -399,7 +760,7 @@ def main():
                             undecided += judge_number(f"{gname}[{i}][{k}]", ref, out[gname][i][k], problems)
         if problems:
             failed += 1
-            print(f"FAIL case {req['id']} ({req['head']} {req.get('fallback', '')} {req.get('semantics', '')}):")
+            print(f"FAIL case {req['id']} ({req['head']} {req.get('fallback', '')} {req.get('margin', '')} {req.get('semantics', '')}):")
             for p in problems[:6]:
                 print("   ", p)
         elif a.v:

@@ -52,9 +52,10 @@ pub enum Semantics {
 }
 
 /// The heads by name, one table for the whole family (the `"head"` of `eval`/`vectors`
-/// lines and `--head` on the command line). The loss oracle and the tool take the
-/// combined margin and its published special cases ([`Kind::LOSS`]); the others have
-/// their target and non-target logits in [`family`].
+/// lines and `--head` on the command line). Every head has a loss on cosines
+/// ([`Kind::LOSS`], [`crate::loss::family`]); the combined margin and its published
+/// special cases also on features and class weights ([`Kind::FEATURES`]); the others
+/// have their target and non-target logits in [`family`].
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Kind {
     /// `cos(m1·θ + m2) − m3` with `m1`, `m2`, `m3` and a fallback ([`Combined`]).
@@ -78,8 +79,21 @@ pub enum Kind {
 }
 
 impl Kind {
-    /// The heads the loss oracle ([`crate::loss::Head`]) and `eval`/`vectors` take.
-    pub const LOSS: [Kind; 3] = [Kind::Combined, Kind::ArcFace, Kind::CosFace];
+    /// The heads with a loss: every head, on cosines ([`crate::loss::family`]).
+    pub const LOSS: [Kind; 9] = [
+        Kind::Combined,
+        Kind::ArcFace,
+        Kind::CosFace,
+        Kind::SphereFace,
+        Kind::SphereFaceR,
+        Kind::SphereFace2,
+        Kind::CurricularFace,
+        Kind::AdaFace,
+        Kind::MagFace,
+    ];
+    /// The heads the loss oracle also takes on features and class weights
+    /// ([`crate::loss::Head`], `x`/`w` lines of `eval`, `vectors --head`).
+    pub const FEATURES: [Kind; 3] = [Kind::Combined, Kind::ArcFace, Kind::CosFace];
 }
 
 impl Semantics {

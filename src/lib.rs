@@ -25,7 +25,7 @@
 //! | 2 | [`multiangle`] | `cos(mθ) = T_m(cos θ)`: recurrence, binomial, De Moivre, exact coefficients, `U_{m−1}`, `cos(m·acos c)`; [`Angle`] |
 //! | 3 | [`psi`] | ψ, its branch index, `dψ/dθ`, `dψ/dc`, θ-form and c-form |
 //! | 4 | [`head`] | the margin family: combined-margin target logits `cos(m1θ + m2) − m3`, fallbacks, gradient semantics; every other head (`head::family`: SphereFace with real m, SphereFace-R, SphereFace2 and its loss, CurricularFace, AdaFace, MagFace) |
-//! | 5 | [`loss`], [`loss_filter`], [`margin`], [`fd`] | the loss and its gradients (A-Softmax, L-Softmax and the heads of the margin family); the loss at training sizes (a double-word filter with proven bounds in front of the exact oracle); the angular margin, `m_min` and Table 1; finite differences |
+//! | 5 | [`loss`], [`loss_filter`], [`margin`], [`fd`] | the loss and its gradients (A-Softmax, L-Softmax and the heads of the margin family; every head on cosines, `loss::family`); the loss at training sizes (a double-word filter with proven bounds in front of the exact oracle); the angular margin, `m_min` and Table 1; finite differences |
 //! | 6 | [`names`] | one name table per enum the JSON Lines interfaces and the command line share |
 //! | 7 | [`conformance`] | kernel traits, metrics, tolerance policies, generators, strategies, suites, gradient checks |
 //! | 8 | [`fast`], [`zoo`] | the crate's own `f32`/`f64` kernels; the published formulas, written from their definitions (the margin family's in `zoo::heads`) |

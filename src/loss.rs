@@ -1,5 +1,6 @@
 //! The A-Softmax (SphereFace) and L-Softmax losses of a batch, and those of the margin
-//! family's heads ([`Head`]: ArcFace, CosFace, the combined margin), with analytic gradients.
+//! family's heads ([`Head`]: ArcFace, CosFace, the combined margin), with analytic gradients;
+//! [`family`] has the loss of every head of the family on cosines (with the heads' state).
 //!
 //! [`loss`] takes a [`LossSpec`]: features `X` (`N × d`), class weights `W` (`C × d`),
 //! labels, a rational margin `m ≥ 1`, the annealing weight `λ ≥ 0` of
@@ -51,6 +52,8 @@
 //! NaN and infinities cannot occur in the inputs: every number is an exact `Rational`
 //! (text inputs go through [`crate::arith::parse_exact`], which rejects them).
 //!
+
+pub mod family;
 
 use crate::arith::ziv::{self, Split};
 use crate::arith::{Approx, Ival, par};

@@ -79,10 +79,11 @@ fn eval_reads_heads_and_reports_bad_lines_by_number() {
     );
     let err = |i: usize| out[i]["error"].as_str().unwrap_or("").to_string();
     assert!(err(1).starts_with("line 2: "), "{}", err(1));
-    // A head of the family without a loss oracle is named as such, with the ones there are.
+    // A head of the family that takes cosines is named as such, with the ones that take
+    // features and weights.
     assert!(
-        err(1).contains("head \"sphereface\" has no loss oracle yet")
-            && err(1).contains("the loss takes combined, arcface, cosface"),
+        err(1).contains("head \"sphereface\" takes cosines")
+            && err(1).contains("are taken by combined, arcface, cosface"),
         "{}",
         err(1)
     );
@@ -174,10 +175,7 @@ fn bad_head_options_are_clear_errors() {
     let e = vectors(&["--op", "loss", "--head", "arcface", "--head-m", "4"]).unwrap_err();
     assert!(e.contains("m2"), "{e}");
     let e = vectors(&["--op", "loss", "--head", "sphereface"]).unwrap_err();
-    assert!(
-        e.contains("the loss takes combined, arcface, cosface"),
-        "{e}"
-    );
+    assert!(e.contains("are taken by combined, arcface, cosface"), "{e}");
     let e = vectors(&["--op", "loss", "--head", "spherefaec"]).unwrap_err();
     assert!(
         e.contains(

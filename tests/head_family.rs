@@ -858,3 +858,52 @@ fn sphereface2_angular_margins() {
         Slope::PosInf
     ));
 }
+
+/// The initial bias of types `A` and `M` against opensphere's formula evaluated in f64
+/// (`θ_y = min(π, π/2 + m)` for `A`, `min(π, mπ/2)` for `M`), and `C` through the general
+/// function equal to [`sphereface2::bias_init`].
+#[test]
+fn sphereface2_bias_init_of_every_margin_matches_its_formula_in_f64() {
+    use asoftmax_spec::head::sphereface2::Margin;
+    let params = |m: &str| Params {
+        t: 3,
+        m: q(m),
+        r: q("40"),
+        b: Rational::new(),
+        alpha: q("0.7"),
+        lw: q("50"),
+    };
+    let f64_init = |ay: f64, ai: f64| {
+        let z = 0.7f64 / (0.3 * 999.0);
+        let temp = (1.0 - z).powi(2) + 4.0 * z * (ay - ai).exp();
+        (2.0 * z).ln() - ai - (1.0 - z + temp.sqrt()).ln()
+    };
+    let g = |x: f64| 40.0 * (2.0 * ((x + 1.0) / 2.0).powi(3) - 1.0);
+    let pi = std::f64::consts::PI;
+    for (margin, m) in [
+        (Margin::A, 0.4),
+        (Margin::A, 2.0),
+        (Margin::M, 1.5),
+        (Margin::M, 3.0),
+    ] {
+        let text = m.to_string();
+        let b = sphereface2::bias_init_margin(&params(&text), margin, 1000, 64)
+            .unwrap()
+            .f64();
+        let theta = match margin {
+            Margin::A => pi.min(pi / 2.0 + m),
+            _ => pi.min(m * pi / 2.0),
+        };
+        let want = f64_init(g(theta.cos()), g(0.0));
+        assert!(
+            (b - want).abs() < 1e-12 * want.abs(),
+            "{margin:?} {m}: {b} vs {want}"
+        );
+    }
+    let p = params("0.4");
+    let c = sphereface2::bias_init_margin(&p, Margin::C, 1000, 64).unwrap();
+    assert_eq!(
+        c.decimal(),
+        sphereface2::bias_init(&p, 1000, 64).unwrap().decimal()
+    );
+}

@@ -13,11 +13,13 @@
 //! | `dpsi_dcos` | `m` (integer ≥ 1), `cos` or `theta` |
 //! | `loss` | `x` (N×d), `w` (C×d), `y` (N labels), `m`; optional `variant` (`"a_softmax"`, `"l_softmax"`), `lambda` (0), `scale` (1), `grad` (false), `backward` (`"full"`, `"detached_margin"`) |
 //! | `loss` with a head | `head` (`"combined"`: `m1` (1), `m2` (0), `m3` (0), `fallback` (`"none"`); `"arcface"`: `m`, `fallback`; `"cosface"`: `m`), `semantics` (`"analytic"`, `"straight_through"`, `"differentiable_acos"`), `x`, `w`, `y`, `lambda`, `scale`, `grad`: cosine logits `s·cos θ_j`, `s·t(cos θ_y)` ([`crate::loss::Head`]) |
+//! | `loss` on cosines | `head` (any head of the family) with its parameters and state, `cos` (N×C), `y`, `semantics`, `scale` (1; not `sphereface2`), `grad`: [`super::family`] |
 //! | `lambda` | `iter`; optional `base` (1000), `gamma` (0.12), `power` (1), `lambda_min` (5) |
 //! | `angular_margin` | `m`, `angle` (Θ in radians) |
 //! | `m_min` | `setting` (`"binary"` or `"multiclass"`) |
 //!
-//! With `"grad":true` a loss line also has `grad_x` (N×d) and `grad_w` (C×d):
+//! With `"grad":true` a loss line also has `grad_x` (N×d) and `grad_w` (C×d) — a line on
+//! cosines `grad_cos` (N×C), and for `magface` `grad_a` (N) —:
 //! nested arrays of objects `{"value":…, "f64":…, "f32":…, "f16":…, "bf16":…}`.
 //!
 //! Output: `id` and `op` echoed, then `value` (decimal, error below one unit in
@@ -89,13 +91,31 @@ fn evaluate(f: &mut Fields, op: &str, prec: u32, odd: bool) -> Result<Map<String
 /// A loss line's head: `"head"` (`combined`, `arcface`, `cosface`) with its parameters —
 /// `m1` (1), `m2` (0), `m3` (0) and `fallback` (`none`) for `combined`, `m` and
 /// `fallback` for `arcface`, `m` for `cosface` — and `semantics` (`analytic`); `None`
-/// without a `"head"` field (an A-Softmax/L-Softmax line).
+/// without a `"head"` field (an A-Softmax/L-Softmax line). The other heads take cosines
+/// (`"cos"`: [`super::family`]).
 pub(super) fn head_of(f: &mut Fields) -> Result<Option<Head>, String> {
     if !f.has("head") {
         return Ok(None);
     }
     let kind: Kind = f.name("head")?;
-    let margin = match kind {
+    let Some(margin) = combined_of(f, kind)? else {
+        let names: Vec<&str> = Kind::FEATURES.iter().map(|k| k.name()).collect();
+        return Err(format!(
+            "head \"{}\" takes cosines: give \"cos\" (N×C) and \"y\" in place of \"x\" and \"w\" \
+             (features \"x\" and class weights \"w\" are taken by {})",
+            kind.name(),
+            names.join(", ")
+        ));
+    };
+    let semantics = f.name_or("semantics", Semantics::Analytic)?;
+    Ok(Some(Head { margin, semantics }))
+}
+
+/// The parameters of a combined-margin head (`combined`: `m1` (1), `m2` (0), `m3` (0),
+/// `fallback` (`none`); `arcface`: `m`, `fallback` (`none`); `cosface`: `m`), `None`
+/// for the other kinds.
+pub(super) fn combined_of(f: &mut Fields, kind: Kind) -> Result<Option<Combined>, String> {
+    Ok(Some(match kind {
         Kind::Combined => Combined {
             m1: f.number_or("m1", Rational::from(1))?,
             m2: f.number_or("m2", Rational::new())?,
@@ -107,23 +127,16 @@ pub(super) fn head_of(f: &mut Fields) -> Result<Option<Head>, String> {
             Combined::arcface(m, f.name_or("fallback", Fallback::None)?)
         }
         Kind::CosFace => Combined::cosface(f.number("m")?),
-        other => {
-            let names: Vec<&str> = Kind::LOSS.iter().map(|k| k.name()).collect();
-            return Err(format!(
-                "head \"{}\" has no loss oracle yet (its logits are in head::family); \
-                 the loss takes {}",
-                other.name(),
-                names.join(", ")
-            ));
-        }
-    };
-    let semantics = f.name_or("semantics", Semantics::Analytic)?;
-    Ok(Some(Head { margin, semantics }))
+        _ => return Ok(None),
+    }))
 }
 
 /// `{"op":"loss", "variant", "m", "lambda", "scale", "x", "w", "y", "grad", "backward"}`,
 /// or with `"head"` ([`head_of`]) in place of `variant`, `m` and `backward`.
 fn eval_loss(f: &mut Fields, prec: u32, odd: bool) -> Result<Map<String, Value>, String> {
+    if f.has("head") && f.has("cos") {
+        return super::family::eval_family_loss(f, prec, odd);
+    }
     let head = head_of(f)?;
     let (variant, backward) = if head.is_some() {
         (Variant::ASoftmax, Backward::Full)
@@ -149,20 +162,22 @@ fn eval_loss(f: &mut Fields, prec: u32, odd: bool) -> Result<Map<String, Value>,
     f.finish()?;
     let out = loss::loss(&spec, grad, prec).map_err(|e| e.to_string())?;
     let mut fields = approx_fields(&out.loss, odd);
-    let matrix = |g: Vec<Vec<crate::arith::Approx>>| {
-        Value::Array(
-            g.iter()
-                .map(|row| Value::Array(row.iter().map(|a| approx_json(a, odd)).collect()))
-                .collect(),
-        )
-    };
     if let Some(gx) = out.grad_x {
-        fields.insert("grad_x".into(), matrix(gx));
+        fields.insert("grad_x".into(), approx_matrix(&gx, odd));
     }
     if let Some(gw) = out.grad_w {
-        fields.insert("grad_w".into(), matrix(gw));
+        fields.insert("grad_w".into(), approx_matrix(&gw, odd));
     }
     Ok(fields)
+}
+
+/// A matrix of results as nested arrays of [`approx_json`] objects.
+pub(super) fn approx_matrix(g: &[Vec<crate::arith::Approx>], odd: bool) -> Value {
+    Value::Array(
+        g.iter()
+            .map(|row| Value::Array(row.iter().map(|a| approx_json(a, odd)).collect()))
+            .collect(),
+    )
 }
 
 /// A required integer `m` from `min` to [`multiangle::MAX_M`].

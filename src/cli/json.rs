@@ -191,6 +191,15 @@ impl<'a> Fields<'a> {
             .ok_or_else(|| format!("field \"{name}\": expected {what}, got {}", kind(v)))
     }
 
+    /// A required array of exact numbers; an error names the field and index.
+    pub fn numbers(&mut self, name: &'static str) -> Result<Vec<Rational>, String> {
+        self.array(name, "an array of numbers")?
+            .iter()
+            .enumerate()
+            .map(|(i, x)| number_value(x).map_err(|e| format!("field \"{name}\"[{i}]: {e}")))
+            .collect()
+    }
+
     /// A required array of non-negative integers (labels).
     pub fn indices(&mut self, name: &'static str) -> Result<Vec<usize>, String> {
         self.array(name, "an array of integers")?

@@ -6,6 +6,8 @@ pub mod args;
 pub mod check;
 pub mod eval;
 pub mod exhaustive;
+/// `eval` loss lines on cosines for every head of the margin family.
+pub mod family;
 /// The JSON field reader and writers `eval`, `vectors` and `check` share (crate-internal).
 pub(crate) mod json;
 pub mod npy;

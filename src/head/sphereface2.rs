@@ -100,7 +100,8 @@ fn check_t(t: u32) -> Result<(), Error> {
 }
 
 impl Params {
-    fn validate(&self) -> Result<(), Error> {
+    /// Checks `1 ≤ t ≤ 1024`, `r > 0`, `0 < α < 1`, `lw > 0`.
+    pub fn validate(&self) -> Result<(), Error> {
         check_t(self.t)?;
         let bad = |arg, v: &Rational, expected| {
             Err(Error::Domain {
@@ -137,8 +138,9 @@ impl Params {
         Ok((g * &self.r + &self.b, dz))
     }
 
-    /// The weight `w_j / (N·C)` of one entry.
-    fn weight(&self, target: bool, n: usize) -> Rational {
+    /// The weight `w_j / (N·C) = lw·a/(r·N)` of one entry (`a = α` on the target, `1 − α`
+    /// elsewhere).
+    pub fn weight(&self, target: bool, n: usize) -> Rational {
         let a = if target {
             self.alpha.clone()
         } else {
@@ -243,10 +245,22 @@ fn shape(cosines: &[Vec<Rational>], labels: &[usize]) -> Result<(usize, usize), 
     Ok((cosines.len(), classes))
 }
 
-/// opensphere's initial bias for type `C`:
-/// `b = ln(2z) − a_i − ln(1 − z + √((1 − z)² + 4z·e^(a_y − a_i)))` with
-/// `z = α/((1 − α)(C − 1))`, `a_y = r(2·2^−t − 1 − m)`, `a_i = r(2·2^−t − 1 + m)`.
+/// opensphere's initial bias for type `C`: [`bias_init_margin`] with [`Margin::C`].
 pub fn bias_init(p: &Params, classes: u32, prec: u32) -> Result<Approx, Error> {
+    bias_init_margin(p, Margin::C, classes, prec)
+}
+
+/// opensphere's initial bias for each margin type:
+/// `b = ln(2z) − a_i − ln(1 − z + √((1 − z)² + 4z·e^(a_y − a_i)))` with
+/// `z = α/((1 − α)(C − 1))` and the logits at `c = 0` (`θ = π/2`):
+/// `C`: `a_y = r(g(0) − m)`, `a_i = r(g(0) + m)`; `A`: `a_y = r·g(cos(min(π, π/2 + m)))`;
+/// `M`: `a_y = r·g(cos(min(π, mπ/2)))`; `A`, `M`: `a_i = r·g(0)` (`g(0) = 2·2^−t − 1`).
+pub fn bias_init_margin(
+    p: &Params,
+    margin: Margin,
+    classes: u32,
+    prec: u32,
+) -> Result<Approx, Error> {
     p.validate()?;
     if classes < 2 {
         return Err(Error::Domain {
@@ -257,12 +271,19 @@ pub fn bias_init(p: &Params, classes: u32, prec: u32) -> Result<Approx, Error> {
     }
     let z = &p.alpha / Rational::from(1 - &p.alpha) / (classes - 1);
     let base = pow(&Rational::from((1, 2)), p.t) * 2u32 - 1u32;
-    let a_y = Rational::from(&base - &p.m) * &p.r;
-    let a_i = Rational::from(&base + &p.m) * &p.r;
+    let shift = if margin == Margin::C {
+        p.m.clone()
+    } else {
+        Rational::new()
+    };
+    let a_i = Rational::from(&base + &shift) * &p.r;
     let one_minus_z = Rational::from(1 - &z);
     ziv::ziv("sphereface2_bias", prec, |wp| {
+        let Some(a_y) = target_at_right_angle(p, margin, &base, wp) else {
+            return Ok(None);
+        };
         let zi = Ival::from_rational(&z, wp);
-        let e = Ival::from_rational(&Rational::from(&a_y - &a_i), wp).exp();
+        let e = a_y.sub(&Ival::from_rational(&a_i, wp)).exp();
         let omz = Ival::from_rational(&one_minus_z, wp);
         let root = omz.square().add(&zi.mul_pow2(2).mul(&e)).sqrt();
         let inner = root.and_then(|r| omz.add(&r).ln());
@@ -271,4 +292,30 @@ pub fn bias_init(p: &Params, classes: u32, prec: u32) -> Result<Approx, Error> {
             .zip(inner)
             .map(|(f, i)| f.sub(&Ival::from_rational(&a_i, wp)).sub(&i)))
     })
+}
+
+/// The target logit `a_y = r·T` at `θ = π/2` enclosed at `wp` bits (`None` while
+/// `m < π/2` is undecided for `A`; `π/2` is irrational, so never equal to `m`).
+fn target_at_right_angle(p: &Params, margin: Margin, base: &Rational, wp: u32) -> Option<Ival> {
+    let r = Ival::from_rational(&p.r, wp);
+    let minus_one = Ival::from_integer(&(-1).into(), wp);
+    let cos_y = match margin {
+        Margin::C => {
+            let v = Rational::from(base - &p.m) * &p.r;
+            return Some(Ival::from_rational(&v, wp));
+        }
+        // cos(π/2 + m) = −sin m while π/2 + m < π.
+        Margin::A => {
+            let half_pi = Ival::pi(wp).mul_pow2(-1);
+            match Ival::from_rational(&p.m, wp).cmp_certain(&half_pi)? {
+                std::cmp::Ordering::Less => Ival::from_rational(&p.m, wp).sin().neg(),
+                _ => minus_one,
+            }
+        }
+        Margin::M if p.m <= 2 => Ival::pi(wp)
+            .mul(&Ival::from_rational(&(Rational::from(&p.m) / 2u32), wp))
+            .cos(),
+        Margin::M => minus_one,
+    };
+    Some(similarity_ival(p.t, &cos_y).mul(&r))
 }

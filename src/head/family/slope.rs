@@ -134,7 +134,9 @@ fn s2_angular_slope(
             return Ok(None);
         };
         let x = super::target_logit(inner, c, wp)?;
-        let g1 = crate::head::sphereface2::slope_ival(t, x.enclosure());
+        // An exact T is a point at the few bits it needs: g′ is evaluated at wp bits.
+        let x = Ival::from_integer(&0.into(), wp).add(x.enclosure());
+        let g1 = crate::head::sphereface2::slope_ival(t, &x);
         Ok(Some(g1.mul(d.enclosure())))
     })
     .map(Slope::Finite)
