@@ -420,7 +420,7 @@ def fam_head(req, n):
         h["m"], h["shat"] = m, min(max(sh, mpf(-1)), mpf(1))
     elif k == "magface":
         la, ua, lm, um = g("l_a", "10"), g("u_a", "110"), g("l_m", "0.45"), g("u_m", "0.8")
-        h.update(la=la, ua=ua, lm=lm, um=um, fallback=req.get("fallback", "linear"))
+        h.update(la=la, ua=ua, lm=lm, um=um, fallback=req.get("fallback", "easy"))
         h["a"] = q2m(req["a"][n])
     elif k == "sphereface2":
         h.update(t=int(req.get("t", 3)), m=g("m", "0.4"), margin=req.get("margin", "c"),

@@ -81,7 +81,7 @@ fn documented_defaults_are_applied() {
         ),
         (
             r#""head":"magface","a":["20","50"]"#,
-            r#""head":"magface","a":["20","50"],"l_a":"10","u_a":"110","l_m":"0.45","u_m":"0.8","fallback":"linear","lambda_g":"35""#,
+            r#""head":"magface","a":["20","50"],"l_a":"10","u_a":"110","l_m":"0.45","u_m":"0.8","fallback":"easy","lambda_g":"35""#,
         ),
         (
             r#""head":"sphereface2","b":"-10""#,

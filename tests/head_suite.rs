@@ -495,7 +495,7 @@ impl LossKernel<f64> for HeadLoss {
 fn head_loss_suite_passes_a_faithful_loss_and_fails_the_flaws() {
     let p = LossPolicy::default();
     let seed = 0x4ead;
-    for kind in Kind::LOSS {
+    for kind in Kind::FEATURES {
         let ok = HeadLoss {
             flaw: ArcFlaw::None,
             ignore_easy: false,
@@ -527,7 +527,7 @@ fn head_loss_suite_passes_a_faithful_loss_and_fails_the_flaws() {
 
 #[test]
 fn head_batches_are_by_kind_and_refuse_heads_without_a_loss_oracle() {
-    for kind in Kind::LOSS {
+    for kind in Kind::FEATURES {
         let b = head_batches::<f64>(kind, 1).unwrap();
         assert!(b.iter().all(|c| c.batch.head.is_some()));
         let b32 = head_batches::<f32>(kind, 1).unwrap();

@@ -14,7 +14,7 @@
 //! | `sphereface2` | `margin` (`c`; `a`, `m`), `t` (3), `m` (0.4), `r` (40), `b` (required: opensphere initializes it from `C`, an irrational), `alpha` (0.7), `lw` (50) |
 //! | `curricularface` | `m` (0.5), `t` (the running `t` this forward uses, after the batch's update) or `t_prev` (the buffer before the batch: the line applies the update `t = 0.01·mean(c_y) + 0.99·t_prev`); one of them is required |
 //! | `adaface` | `m` (0.4), `h` (0.333), `eps` (0.001), `norm` (`N` feature norms, required), `mean`, `std` (the batch statistics after the update, required) |
-//! | `magface` | `l_a` (10), `u_a` (110), `l_m` (0.45), `u_m` (0.8), `a` (`N` magnitudes, required), `fallback` (`linear`; `easy`), `lambda_g` (35) |
+//! | `magface` | `l_a` (10), `u_a` (110), `l_m` (0.45), `u_m` (0.8), `a` (`N` magnitudes, required), `fallback` (`easy`, as MagFace's `MagLinear`; `linear`), `lambda_g` (35) |
 //!
 //! Output: the loss fields; with `"grad":true` also `grad_cos` (`N × C`) and, for
 //! `magface`, `grad_a` (`N`), each component an object of correctly rounded fields.
@@ -97,7 +97,7 @@ fn softmax_heads(
             let l_m = f.number_or("l_m", q(45, 100))?;
             let u_m = f.number_or("u_m", q(4, 5))?;
             let mags = per_sample(f, "a", n)?;
-            let fallback = f.name_or("fallback", Fallback::Linear)?;
+            let fallback = f.name_or("fallback", Fallback::Easy)?;
             let lambda_g = f.number_or("lambda_g", q(35, 1))?;
             let heads = mags
                 .into_iter()

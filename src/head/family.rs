@@ -71,7 +71,8 @@ pub struct MagFace {
     pub u_m: Rational,
     /// The feature magnitude `a = ‖x‖ > 0`.
     pub a: Rational,
-    /// [`Fallback::Linear`] (MagFace's default) or [`Fallback::Easy`].
+    /// [`Fallback::Easy`] (the default of MagFace's `MagLinear`, `easy_margin=True`) or
+    /// [`Fallback::Linear`].
     pub fallback: Fallback,
 }
 

@@ -14,8 +14,9 @@ use crate::head::{Kind, Semantics};
 use crate::names::Name;
 
 /// The loss oracle's head ([`crate::loss::Head`]) for `head` under `semantics`, for the
-/// heads the loss oracle takes today (the combined margin and its special cases,
-/// [`Kind::LOSS`]); `None` for the others. The one place a new loss head plugs in.
+/// heads the loss oracle takes on features and class weights (the combined margin and
+/// its special cases, [`Kind::FEATURES`]); `None` for the others, whose loss is on
+/// cosines ([`crate::loss::family`]). The one place a new feature head plugs in.
 pub fn loss_head(head: &Head, semantics: Semantics) -> Option<crate::loss::Head> {
     match head {
         Head::Combined(margin) => Some(crate::loss::Head {
