@@ -353,13 +353,22 @@ pub fn round_f32(x: &Float) -> f32 {
 /// C99 hex-float text of a value of `fmt` (held exactly by the `f64` `v`), in the style
 /// of [`hex_f64`]: `"0x1.8p-1"`, `"-0x0p+0"`, `"inf"`; subnormals written normalized.
 pub fn hex(v: f64, fmt: Format) -> String {
+    let mut out = String::with_capacity(24);
+    write_hex(&mut out, v, fmt);
+    out
+}
+
+/// [`hex`] appended to `out` (the writer of every hex float the crate prints: the JSON
+/// Lines outputs append it to a reused line buffer).
+pub fn write_hex(out: &mut String, v: f64, fmt: Format) {
     hex_bits(
+        out,
         v,
         fmt.precision() - 1,
         fmt.max_exp(),
         fmt.encode(v),
         fmt.exponent_bits(),
-    )
+    );
 }
 
 /// C99 hex-float text of an `f64`: `"0x1.8p-1"`, `"-0x1p+0"`, `"0x0p+0"`,
@@ -374,22 +383,26 @@ pub fn hex_f32(v: f32) -> String {
     hex(f64::from(v), Format::F32)
 }
 
-fn hex_bits(v: f64, frac_bits: u32, bias: i32, bits: u64, exp_bits: u32) -> String {
+/// `sign 0x1.<frac>p<exp>` of the encoding `bits` (`frac_bits` fraction bits, `exp_bits`
+/// exponent bits, exponent bias `bias`), fraction digits without trailing zeros.
+fn hex_bits(out: &mut String, v: f64, frac_bits: u32, bias: i32, bits: u64, exp_bits: u32) {
+    use std::fmt::Write;
     if v.is_nan() {
-        return "nan".into();
+        out.push_str("nan");
+        return;
     }
-    let sign = if bits >> (frac_bits + exp_bits) & 1 == 1 {
-        "-"
-    } else {
-        ""
-    };
+    if bits >> (frac_bits + exp_bits) & 1 == 1 {
+        out.push('-');
+    }
     if v.is_infinite() {
-        return format!("{sign}inf");
+        out.push_str("inf");
+        return;
     }
     let biased = ((bits >> frac_bits) & ((1 << exp_bits) - 1)) as i32;
     let mut frac = bits & ((1u64 << frac_bits) - 1);
     if biased == 0 && frac == 0 {
-        return format!("{sign}0x0p+0");
+        out.push_str("0x0p+0");
+        return;
     }
     let mut exp = if biased == 0 { 1 - bias } else { biased - bias };
     if biased == 0 {
@@ -400,16 +413,19 @@ fn hex_bits(v: f64, frac_bits: u32, bias: i32, bits: u64, exp_bits: u32) -> Stri
         }
         frac &= (1u64 << frac_bits) - 1;
     }
+    out.push_str("0x1");
     // Pad the fraction to whole hex digits and strip trailing zero digits.
     let digits = frac_bits.div_ceil(4);
-    let frac = frac << (digits * 4 - frac_bits);
-    let mut hex = format!("{:0width$x}", frac, width = digits as usize);
-    while hex.ends_with('0') {
-        hex.pop();
+    let mut frac = frac << (digits * 4 - frac_bits);
+    if frac != 0 {
+        let zeros = frac.trailing_zeros() / 4;
+        frac >>= zeros * 4;
+        let width = (digits - zeros) as usize;
+        // Infallible: writing to a String.
+        let _ = write!(out, ".{frac:0width$x}");
     }
-    let dot = if hex.is_empty() { "" } else { "." };
     let esign = if exp >= 0 { "+" } else { "" };
-    format!("{sign}0x1{dot}{hex}p{esign}{exp}")
+    let _ = write!(out, "p{esign}{exp}");
 }
 
 #[cfg(test)]

@@ -138,20 +138,34 @@ impl Approx {
     /// significant digits, in scientific notation (`"7.0710678e-1"`), whose error is
     /// below one unit in its last digit; `"0"` for zero.
     pub fn decimal(&self) -> String {
+        let mut out = String::new();
+        self.write_decimal(&mut out);
+        out
+    }
+
+    /// [`decimal`](Self::decimal) appended to `out` (the JSON Lines writers append it to
+    /// a reused line buffer).
+    pub fn write_decimal(&self, out: &mut String) {
         let mid = self.mid();
         if mid.is_zero() {
-            return "0".into();
+            out.push('0');
+            return;
         }
         let digits = Self::decimal_digits(self.prec);
         let (neg, s, exp) = mid.to_sign_string_exp_round(10, Some(digits), Round::Nearest);
         let exp = exp.expect("finite nonzero") - 1;
         let (first, rest) = s.split_at(1);
-        let sign = if neg { "-" } else { "" };
-        if rest.is_empty() {
-            format!("{sign}{first}e{exp}")
-        } else {
-            format!("{sign}{first}.{rest}e{exp}")
+        if neg {
+            out.push('-');
         }
+        out.push_str(first);
+        if !rest.is_empty() {
+            out.push('.');
+            out.push_str(rest);
+        }
+        out.push('e');
+        // Infallible: writing to a String.
+        let _ = std::fmt::Write::write_fmt(out, format_args!("{exp}"));
     }
 }
 
