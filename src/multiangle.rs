@@ -209,6 +209,24 @@ pub fn chebyshev_u_exact(m: u32, c: &Rational) -> Rational {
     lowest_over(chebyshev_ladder(m, c).1, c.denom(), m.saturating_sub(1))
 }
 
+/// For a dyadic `c = p/2^s` (its denominator a power of two): `(t, u, s)` with the
+/// integers `t = 2^{sm}·T_m(c)` and `u = 2^{s(m−1)}·U_{m−1}(c)` of [`chebyshev_ladder`]
+/// (`q = 2^s`), so that `T_m(c) = t·2^{−sm}` and `U_{m−1}(c) = u·2^{−s(m−1)}` exactly,
+/// without reducing a fraction; `None` for any other `c`.
+pub(crate) fn chebyshev_dyadic(m: u32, c: &Rational) -> Option<(Integer, Integer, u32)> {
+    if !c.denom().is_power_of_two() {
+        return None;
+    }
+    let (t, u) = chebyshev_ladder(m, c);
+    Some((t, u, c.denom().significant_bits() - 1))
+}
+
+/// `s·n` as a shift of [`ziv::approx_dyadic`], `None` when it does not fit in `u32` (the
+/// exact routes keep `m·size(c)` far below that: [`EXACT_ROUTE_MAX_BITS`]).
+pub(crate) fn dyadic_shift(s: u32, n: u32) -> Option<u32> {
+    s.checked_mul(n)
+}
+
 /// The numerators `(qᵐ·T_m(c), q^{m−1}·U_{m−1}(c)) = (V_m − p·V_{m−1}, V_{m−1})` of
 /// [`chebyshev_exact`], by the doubling ladder.
 fn chebyshev_ladder(m: u32, c: &Rational) -> (Integer, Integer) {
@@ -340,7 +358,13 @@ pub fn cos_m(m: u32, at: &Angle, prec: u32) -> Result<Approx, Error> {
         Angle::Cos(c) => {
             check_cos(c)?;
             if exact_route_is_cheap(m, c) {
-                ziv::approx_rational("cos_m", &chebyshev_t_exact(m, c), prec)
+                // A dyadic c (every JSON number): T_m(c) = t·2^{−sm} with no fraction formed.
+                let dyadic = chebyshev_dyadic(m, c)
+                    .and_then(|(t, _, s)| ziv::approx_dyadic(&t, dyadic_shift(s, m)?, prec));
+                match dyadic {
+                    Some(a) => Ok(a),
+                    None => ziv::approx_rational("cos_m", &chebyshev_t_exact(m, c), prec),
+                }
             } else {
                 // Too large for exact rationals: cos(m·acos c) over intervals.
                 ziv::ziv("cos_m", prec, |wp| Ok(Some(cos_m_via_theta(m, c, wp))))

@@ -263,7 +263,12 @@ fn round_to_odd_required() -> bool {
 fn settle(sp: &Split, prec: u32) -> Option<Approx> {
     let hull = sp.hull();
     let lo = roundings(sum_parts(&sp.base, sp.rest.lo()));
-    let hi = roundings(sum_parts(&sp.base, sp.rest.hi()));
+    // A point's two ends round alike: round it once.
+    let hi = if sp.rest.is_point() {
+        lo
+    } else {
+        roundings(sum_parts(&sp.base, sp.rest.hi()))
+    };
     let same = |a: f64, b: f64| a.to_bits() == b.to_bits();
     if !lo.0.iter().zip(&hi.0).all(|(a, b)| same(*a, *b)) {
         return None;
@@ -447,15 +452,32 @@ pub fn approx_rational(op: &'static str, r: &Rational, prec: u32) -> Result<Appr
     // A dyadic rational is a float: enclose it exactly, as a point, so that exact
     // results are reported exact (and ties are settled by the point itself).
     if r.denom().is_power_of_two() {
-        let bits = r.numer().significant_bits().max(1);
-        if bits <= MAX_WORKING_PREC {
-            check_prec(prec)?;
-            let point = Ival::point(Float::with_val(bits, r));
-            debug_assert!(point.contains_rational(r));
-            return Ok(settle(&point.into(), prec).expect("a point determines every output"));
+        check_prec(prec)?;
+        if let Some(a) = approx_dyadic(r.numer(), r.denom().significant_bits() - 1, prec) {
+            debug_assert!(a.enclosure().contains_rational(r));
+            return Ok(a);
         }
     }
     ziv(op, prec, |wp| Ok(Some(Ival::from_rational(r, wp))))
+}
+
+/// Most `shift` of [`approx_dyadic`]: far inside MPFR's exponent range (down to
+/// `1 − 2³⁰`), so that the shifted float is exact.
+const MAX_DYADIC_SHIFT: u32 = 1 << 28;
+
+/// The exact dyadic `num·2^−shift` (a `prec` already checked): its outputs, decided by the
+/// value itself as a point (exact results are reported exact, ties settled by the point);
+/// `None` when `num` has more than [`MAX_WORKING_PREC`] bits or `shift` exceeds
+/// [`MAX_DYADIC_SHIFT`] (the caller then encloses the value).
+pub fn approx_dyadic(num: &rug::Integer, shift: u32, prec: u32) -> Option<Approx> {
+    let bits = num.significant_bits().max(1);
+    if bits > MAX_WORKING_PREC || shift > MAX_DYADIC_SHIFT {
+        return None;
+    }
+    // Exact: `bits` bits hold `num`, and the shift only lowers the exponent, which stays
+    // far above MPFR's minimum.
+    let point = Ival::point(Float::with_val(bits, num) >> shift);
+    Some(settle(&point.into(), prec).expect("a point determines every output"))
 }
 
 /// The exact rational `r` correctly rounded to `fmt` (as an `f64` holding the value),
