@@ -230,20 +230,40 @@ pub(crate) fn dyadic_shift(s: u32, n: u32) -> Option<u32> {
 /// The numerators `(qᵐ·T_m(c), q^{m−1}·U_{m−1}(c)) = (V_m − p·V_{m−1}, V_{m−1})` of
 /// [`chebyshev_exact`], by the doubling ladder.
 fn chebyshev_ladder(m: u32, c: &Rational) -> (Integer, Integer) {
+    use rug::Assign;
     let (p, q) = (c.numer(), c.denom());
     let q2 = Integer::from(q.square_ref());
-    // (V_n, V_{n−1}) for n = 0.
+    // (V_n, V_{n−1}) for n = 0, and two scratch integers: every step works in place.
     let (mut v, mut v1) = (Integer::from(1), Integer::new());
+    let (mut even, mut t) = (Integer::new(), Integer::new());
     for bit in (0..u32::BITS - m.leading_zeros()).rev() {
-        let even = Integer::from(v.square_ref()) - Integer::from(v1.square_ref()) * &q2;
-        let odd = (&v - Integer::from(p * &v1)) * &v1 * 2u32;
-        (v, v1) = if (m >> bit) & 1 == 1 {
-            (Integer::from(p * &even) * 2u32 - odd * &q2, even)
+        // even = V_n² − q²·V_{n−1}²
+        even.assign(v.square_ref());
+        t.assign(v1.square_ref());
+        t *= &q2;
+        even -= &t;
+        // odd = 2·V_{n−1}·(V_n − p·V_{n−1}), formed in `v`
+        t.assign(p * &v1);
+        v -= &t;
+        v *= &v1;
+        v <<= 1;
+        if (m >> bit) & 1 == 1 {
+            // (V_{2n+1}, V_{2n}) = (2p·even − q²·odd, even)
+            t.assign(p * &even);
+            t <<= 1;
+            v *= &q2;
+            t -= &v;
+            std::mem::swap(&mut v, &mut t);
+            std::mem::swap(&mut v1, &mut even);
         } else {
-            (even, odd)
-        };
+            // (V_{2n}, V_{2n−1}) = (even, odd)
+            std::mem::swap(&mut v1, &mut v);
+            std::mem::swap(&mut v, &mut even);
+        }
     }
-    (&v - Integer::from(p * &v1), v1)
+    t.assign(p * &v1);
+    v -= &t;
+    (v, v1)
 }
 
 /// `num/qᵏ` in lowest terms, for a numerator of [`chebyshev_ladder`]: only powers of 2

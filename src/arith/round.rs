@@ -386,7 +386,6 @@ pub fn hex_f32(v: f32) -> String {
 /// `sign 0x1.<frac>p<exp>` of the encoding `bits` (`frac_bits` fraction bits, `exp_bits`
 /// exponent bits, exponent bias `bias`), fraction digits without trailing zeros.
 fn hex_bits(out: &mut String, v: f64, frac_bits: u32, bias: i32, bits: u64, exp_bits: u32) {
-    use std::fmt::Write;
     if v.is_nan() {
         out.push_str("nan");
         return;
@@ -414,18 +413,41 @@ fn hex_bits(out: &mut String, v: f64, frac_bits: u32, bias: i32, bits: u64, exp_
         frac &= (1u64 << frac_bits) - 1;
     }
     out.push_str("0x1");
-    // Pad the fraction to whole hex digits and strip trailing zero digits.
+    // The fraction in whole hex digits (padded on the right), trailing zero digits dropped.
     let digits = frac_bits.div_ceil(4);
-    let mut frac = frac << (digits * 4 - frac_bits);
+    let frac = frac << (digits * 4 - frac_bits);
     if frac != 0 {
+        out.push('.');
         let zeros = frac.trailing_zeros() / 4;
-        frac >>= zeros * 4;
-        let width = (digits - zeros) as usize;
-        // Infallible: writing to a String.
-        let _ = write!(out, ".{frac:0width$x}");
+        for i in (zeros..digits).rev() {
+            out.push(char::from(
+                b"0123456789abcdef"[(frac >> (4 * i) & 0xf) as usize],
+            ));
+        }
     }
-    let esign = if exp >= 0 { "+" } else { "" };
-    let _ = write!(out, "p{esign}{exp}");
+    out.push('p');
+    if exp >= 0 {
+        out.push('+');
+    }
+    push_int(out, exp);
+}
+
+/// The decimal digits of `v` appended to `out` (with `-` when negative).
+fn push_int(out: &mut String, v: i32) {
+    if v < 0 {
+        out.push('-');
+    }
+    let mut buf = [0u8; 10];
+    let (mut n, mut at) = (v.unsigned_abs(), buf.len());
+    loop {
+        at -= 1;
+        buf[at] = b'0' + (n % 10) as u8;
+        n /= 10;
+        if n == 0 {
+            break;
+        }
+    }
+    buf[at..].iter().for_each(|&d| out.push(char::from(d)));
 }
 
 #[cfg(test)]
@@ -452,6 +474,43 @@ mod tests {
         assert_eq!(hex_f32(f32::from_bits(1)), "0x1p-149");
         assert_eq!(hex_f32(f32::MAX), "0x1.fffffep+127");
         assert_eq!(hex_f64(f64::NEG_INFINITY), "-inf");
+    }
+
+    /// Every hex text reads back (through the independent parser `parse_exact`) as the
+    /// value written, in canonical form: `0x1`, then no fraction or one without trailing
+    /// zero digits and at most ⌈(precision − 1)/4⌉ of them, then `p`, a sign and the exponent.
+    #[test]
+    fn hex_reads_back_exactly_in_canonical_form() {
+        for v in finite_f64s(0x2545f4914f6cdd1d, 20_000).chain([0.0, -0.0, 1.0, -2.5]) {
+            for fmt in Format::EVERY {
+                let r = round_to(&exact(v), fmt);
+                if !r.is_finite() {
+                    continue;
+                }
+                let text = hex(r, fmt);
+                let back = crate::arith::parse_exact(&text).unwrap();
+                assert_eq!(back, rug::Rational::from_f64(r).unwrap(), "{text}");
+                assert_eq!(text.starts_with('-'), r.is_sign_negative(), "{text}");
+                let body = text.trim_start_matches('-');
+                if r == 0.0 {
+                    assert_eq!(body, "0x0p+0");
+                    continue;
+                }
+                let (mantissa, exp) = body.split_once('p').unwrap();
+                assert!(exp.starts_with('+') || exp.starts_with('-'), "{text}");
+                assert!(exp[1..].bytes().all(|b| b.is_ascii_digit()), "{text}");
+                let frac = mantissa.strip_prefix("0x1").unwrap();
+                if let Some(digits) = frac.strip_prefix('.') {
+                    assert!(!digits.is_empty() && !digits.ends_with('0'), "{text}");
+                    assert!(
+                        digits.len() as u32 <= (fmt.precision() - 1).div_ceil(4),
+                        "{text}"
+                    );
+                } else {
+                    assert!(frac.is_empty(), "{text}");
+                }
+            }
+        }
     }
 
     #[test]
