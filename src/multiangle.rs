@@ -233,9 +233,18 @@ fn chebyshev_ladder(m: u32, c: &Rational) -> (Integer, Integer) {
     use rug::Assign;
     let (p, q) = (c.numer(), c.denom());
     let q2 = Integer::from(q.square_ref());
-    // (V_n, V_{n−1}) for n = 0, and two scratch integers: every step works in place.
-    let (mut v, mut v1) = (Integer::from(1), Integer::new());
-    let (mut even, mut t) = (Integer::new(), Integer::new());
+    // (V_n, V_{n−1}) for n = 0, and two scratch integers: every step works in place, in
+    // room for the largest value (|V_n| ≤ n·(|p| + q)ⁿ, doubled for the products).
+    let room =
+        2 * (u64::from(m) * u64::from(p.significant_bits().max(q.significant_bits()) + 1) + 64);
+    let room = usize::try_from(room).unwrap_or(usize::MAX).min(1 << 26);
+    let mut v = Integer::with_capacity(room);
+    v += 1u32;
+    let (mut v1, mut even, mut t) = (
+        Integer::with_capacity(room),
+        Integer::with_capacity(room),
+        Integer::with_capacity(room),
+    );
     for bit in (0..u32::BITS - m.leading_zeros()).rev() {
         // even = V_n² − q²·V_{n−1}²
         even.assign(v.square_ref());

@@ -151,22 +151,103 @@ impl Approx {
             out.push('0');
             return;
         }
-        let digits = Self::decimal_digits(self.prec);
-        let (neg, s, exp) = mid.to_sign_string_exp_round(10, Some(digits), Round::Nearest);
-        let exp = exp.expect("finite nonzero") - 1;
-        let (first, rest) = s.split_at(1);
-        if neg {
-            out.push('-');
-        }
-        out.push_str(first);
-        if !rest.is_empty() {
-            out.push('.');
-            out.push_str(rest);
-        }
-        out.push('e');
-        // Infallible: writing to a String.
-        let _ = std::fmt::Write::write_fmt(out, format_args!("{exp}"));
+        write_scientific(out, &mid, Self::decimal_digits(self.prec));
     }
+}
+
+/// A finite nonzero `x` correctly rounded to `n ≥ 1` significant decimal digits (nearest,
+/// ties to even), appended to `out` as `[-]d.ddd…e<exp>` (`[-]de<exp>` for one digit).
+///
+/// Exact integer arithmetic on `|x| = N·2^E`: with `e` the decimal exponent of `|x|`
+/// (`10^e ≤ |x| < 10^{e+1}`) and `k = n − 1 − e`, the digits are `D = round(N·2^E·10^k)`,
+/// a shift (`k ≥ 0`) or a division (`k < 0`) rounded half to even on the exact remainder.
+/// `e` is first estimated from the bit length and corrected when `D` has `n + 1` digits
+/// (too low, or a carry out of `9…9.5`: both then give `10^{n−1}` one decade up) or fewer
+/// than `n` (too high). The text is MPFR's `mpfr_get_str` with `MPFR_RNDN` (checked by the
+/// tests), without its floating-point power of ten and its allocations.
+pub fn write_scientific(out: &mut String, x: &Float, n: usize) {
+    let (mut big, e2) = x.to_integer_exp().expect("finite");
+    if big < 0 {
+        out.push('-');
+        big = -big;
+    }
+    let bits = i64::from(big.significant_bits()) + i64::from(e2);
+    // 2^{bits−1} ≤ |x| < 2^bits, so e is this or one more.
+    let mut e10 = ((bits - 1) as f64 * std::f64::consts::LOG10_2).floor() as i64;
+    let n = n.max(1);
+    let digits = loop {
+        let d = scaled_round(&big, e2, n as i64 - 1 - e10).to_string();
+        match d.len().cmp(&n) {
+            std::cmp::Ordering::Equal => break d,
+            std::cmp::Ordering::Greater => e10 += 1,
+            std::cmp::Ordering::Less => e10 -= 1,
+        }
+    };
+    let (first, rest) = digits.split_at(1);
+    out.push_str(first);
+    if !rest.is_empty() {
+        out.push('.');
+        out.push_str(rest);
+    }
+    out.push('e');
+    out.push_str(&e10.to_string());
+}
+
+/// Most powers of ten [`with_power_of_ten`] keeps (10^k for k below it).
+const CACHED_POWERS_OF_TEN: u32 = 1 << 12;
+
+thread_local! {
+    /// `10^k` for the `k` used so far (`None` for the others), below [`CACHED_POWERS_OF_TEN`].
+    static POWERS_OF_TEN: std::cell::RefCell<Vec<Option<rug::Integer>>> = Default::default();
+}
+
+/// `f(10^k)`, with `10^k` computed once per thread for `k` below [`CACHED_POWERS_OF_TEN`].
+fn with_power_of_ten<R>(k: u32, f: impl FnOnce(&rug::Integer) -> R) -> R {
+    use rug::Integer;
+    if k >= CACHED_POWERS_OF_TEN {
+        return f(&Integer::from(Integer::u_pow_u(10, k)));
+    }
+    POWERS_OF_TEN.with_borrow_mut(|cache| {
+        if cache.len() <= k as usize {
+            cache.resize(k as usize + 1, None);
+        }
+        f(cache[k as usize].get_or_insert_with(|| Integer::from(Integer::u_pow_u(10, k))))
+    })
+}
+
+/// `N·2^e2·10^k` rounded to the nearest integer, ties to even (`N > 0`).
+fn scaled_round(big: &rug::Integer, e2: i32, k: i64) -> rug::Integer {
+    use rug::Integer;
+    let mut num = if k > 0 {
+        with_power_of_ten(k as u32, |p| Integer::from(big * p))
+    } else {
+        big.clone()
+    };
+    let mut shift = -i64::from(e2);
+    if shift < 0 {
+        num <<= (-shift) as u32;
+        shift = 0;
+    }
+    if k >= 0 {
+        if shift == 0 {
+            return num;
+        }
+        let s = shift as u32;
+        let half = num.get_bit(s - 1);
+        let below = num.find_one(0).is_some_and(|b| b < s - 1);
+        num >>= s;
+        if half && (below || num.is_odd()) {
+            num += 1u32;
+        }
+        return num;
+    }
+    let den = with_power_of_ten((-k) as u32, |p| Integer::from(p << shift as u32));
+    let (mut q, r) = num.div_rem_floor(den.clone());
+    let twice = r << 1u32;
+    if twice > den || (twice == den && q.is_odd()) {
+        q += 1u32;
+    }
+    q
 }
 
 /// An enclosure `base + rest` of a value: an exact float `base` (of any precision) and
@@ -501,6 +582,80 @@ mod tests {
         assert_eq!(a.f32(), 1.0f32 / 3.0);
         assert_eq!(a.decimal(), "3.33333333333333333333e-1");
         assert_eq!(Approx::decimal_digits(64), 21);
+    }
+
+    /// `x` to `n` digits by MPFR (`mpfr_get_str`, nearest): the reference of
+    /// [`write_scientific`].
+    fn mpfr_scientific(x: &Float, n: usize) -> String {
+        let (neg, s, exp) = x.to_sign_string_exp_round(10, Some(n), Round::Nearest);
+        let (first, rest) = s.split_at(1);
+        let dot = if rest.is_empty() { "" } else { "." };
+        let sign = if neg { "-" } else { "" };
+        format!("{sign}{first}{dot}{rest}e{}", exp.unwrap() - 1)
+    }
+
+    fn scientific(x: &Float, n: usize) -> String {
+        let mut out = String::new();
+        write_scientific(&mut out, x, n);
+        out
+    }
+
+    #[test]
+    fn scientific_decimals_are_mpfrs() {
+        use rug::Integer;
+        let mut bits = crate::arith::testing::xorshift64(0x5c1e_0001);
+        let mut next = || bits.next().unwrap();
+        for _ in 0..20_000 {
+            // Floats of 1 to 640 bits over a wide exponent range, to 1 … 200 digits.
+            let prec = 1 + (next() % 640) as u32;
+            let mut mant = Integer::from(next() | 1);
+            while mant.significant_bits() < prec {
+                mant = (mant << 64u32) | next();
+            }
+            let extra = mant.significant_bits() - prec;
+            let mant = mant >> extra;
+            let e = (next() % 4000) as i32 - 2000;
+            let mut x = Float::with_val(prec, &mant) << e;
+            if next() % 2 == 0 {
+                x = -x;
+            }
+            let n = 1 + (next() % 200) as usize;
+            assert_eq!(
+                scientific(&x, n),
+                mpfr_scientific(&x, n),
+                "{x:?} to {n} digits"
+            );
+        }
+    }
+
+    #[test]
+    fn scientific_decimals_break_ties_as_mpfr() {
+        use rug::Integer;
+        // a/2^j has the significant digits of a·5^j, the last a 5: rounded to one digit
+        // fewer it is a tie (and to fewer still, sometimes a carry out of 9…9).
+        for a in (1u32..2000).step_by(2).chain([999, 9999, 99999, 199, 1999]) {
+            for j in 1..40u32 {
+                let x = Float::with_val(64, a) >> j;
+                let digits =
+                    Integer::from(Integer::from(a) * Integer::from(Integer::u_pow_u(5, j)))
+                        .to_string()
+                        .len();
+                for n in 1..=digits + 1 {
+                    for x in [x.clone(), -x.clone()] {
+                        assert_eq!(scientific(&x, n), mpfr_scientific(&x, n), "{a}/2^{j}, {n}");
+                    }
+                }
+            }
+        }
+        // And the largest and smallest magnitudes MPFR holds here.
+        for x in [
+            Float::with_val(53, 1) << 100_000,
+            Float::with_val(53, 3) >> 100_000,
+        ] {
+            for n in [1, 17, 79] {
+                assert_eq!(scientific(&x, n), mpfr_scientific(&x, n));
+            }
+        }
     }
 
     #[test]
