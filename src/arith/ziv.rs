@@ -636,10 +636,9 @@ mod tests {
         for a in (1u32..2000).step_by(2).chain([999, 9999, 99999, 199, 1999]) {
             for j in 1..40u32 {
                 let x = Float::with_val(64, a) >> j;
-                let digits =
-                    Integer::from(Integer::from(a) * Integer::from(Integer::u_pow_u(5, j)))
-                        .to_string()
-                        .len();
+                let digits = (Integer::from(a) * Integer::from(Integer::u_pow_u(5, j)))
+                    .to_string()
+                    .len();
                 for n in 1..=digits + 1 {
                     for x in [x.clone(), -x.clone()] {
                         assert_eq!(scientific(&x, n), mpfr_scientific(&x, n), "{a}/2^{j}, {n}");
