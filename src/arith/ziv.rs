@@ -146,7 +146,12 @@ impl Approx {
     /// [`decimal`](Self::decimal) appended to `out` (the JSON Lines writers append it to
     /// a reused line buffer).
     pub fn write_decimal(&self, out: &mut String) {
-        let mid = self.mid();
+        // An exact value is its own midpoint: no copy.
+        let mid = if self.is_exact() {
+            std::borrow::Cow::Borrowed(self.enclosure.lo())
+        } else {
+            std::borrow::Cow::Owned(self.mid())
+        };
         if mid.is_zero() {
             out.push('0');
             return;
@@ -175,22 +180,60 @@ pub fn write_scientific(out: &mut String, x: &Float, n: usize) {
     // 2^{bits−1} ≤ |x| < 2^bits, so e is this or one more.
     let mut e10 = ((bits - 1) as f64 * std::f64::consts::LOG10_2).floor() as i64;
     let n = n.max(1);
-    let digits = loop {
-        let d = scaled_round(&big, e2, n as i64 - 1 - e10).to_string();
-        match d.len().cmp(&n) {
-            std::cmp::Ordering::Equal => break d,
+    let mut small = [0u8; SMALL_DECIMAL];
+    let mut large: String;
+    let digits: &[u8] = loop {
+        let d = scaled_round(&big, e2, n as i64 - 1 - e10);
+        let digits = if n < SMALL_DECIMAL {
+            let len = small_decimal(d, &mut small);
+            &small[SMALL_DECIMAL - len..]
+        } else {
+            large = d.to_string();
+            large.as_bytes()
+        };
+        match digits.len().cmp(&n) {
+            std::cmp::Ordering::Equal => break digits,
             std::cmp::Ordering::Greater => e10 += 1,
             std::cmp::Ordering::Less => e10 -= 1,
         }
     };
-    let (first, rest) = digits.split_at(1);
-    out.push_str(first);
-    if !rest.is_empty() {
+    out.push(char::from(digits[0]));
+    if digits.len() > 1 {
         out.push('.');
-        out.push_str(rest);
+        digits[1..].iter().for_each(|&b| out.push(char::from(b)));
     }
     out.push('e');
     out.push_str(&e10.to_string());
+}
+
+/// Room of [`small_decimal`]'s digits: the decimals of up to about 1270 bits (all outputs
+/// up to `prec` ≈ 1270 take it; longer ones use GMP's subquadratic conversion).
+const SMALL_DECIMAL: usize = 384;
+
+/// The decimal digits of `0 ≤ d < 10^{SMALL_DECIMAL − 1}`, written (as ASCII) at the end of
+/// `buf`, nine at a time from the least significant (`d mod 10⁹`, then `d /= 10⁹`
+/// exactly, in place); returns how many.
+fn small_decimal(mut d: rug::Integer, buf: &mut [u8; SMALL_DECIMAL]) -> usize {
+    const CHUNK: u32 = 1_000_000_000;
+    let mut at = SMALL_DECIMAL;
+    loop {
+        let mut r = d.mod_u(CHUNK);
+        d -= r;
+        d.div_exact_u_mut(CHUNK);
+        let last = d == 0u32;
+        // Nine digits, or only the significant ones of the leading chunk.
+        for _ in 0..9 {
+            at -= 1;
+            buf[at] = b'0' + (r % 10) as u8;
+            r /= 10;
+            if last && r == 0 {
+                break;
+            }
+        }
+        if last {
+            return SMALL_DECIMAL - at;
+        }
+    }
 }
 
 /// Most powers of ten [`with_power_of_ten`] keeps (10^k for k below it).
@@ -619,7 +662,7 @@ mod tests {
             if next() % 2 == 0 {
                 x = -x;
             }
-            let n = 1 + (next() % 200) as usize;
+            let n = 1 + (next() % 500) as usize;
             assert_eq!(
                 scientific(&x, n),
                 mpfr_scientific(&x, n),
@@ -651,7 +694,7 @@ mod tests {
             Float::with_val(53, 1) << 100_000,
             Float::with_val(53, 3) >> 100_000,
         ] {
-            for n in [1, 17, 79] {
+            for n in [1, 17, 79, 383, 384, 1000] {
                 assert_eq!(scientific(&x, n), mpfr_scientific(&x, n));
             }
         }
