@@ -600,8 +600,20 @@ pub fn approx_dyadic(num: &rug::Integer, shift: u32, prec: u32) -> Option<Approx
     }
     // Exact: `bits` bits hold `num`, and the shift only lowers the exponent, which stays
     // far above MPFR's minimum.
-    let point = Ival::point(Float::with_val(bits, num) >> shift);
-    Some(settle(&point.into(), prec).expect("a point determines every output"))
+    Some(settle_point(Float::with_val(bits, num) >> shift, prec))
+}
+
+/// [`settle`] for the exact value `x` (a point enclosure): the point decides every output
+/// and the round-to-odd, so nothing can be left undecided; the roundings are those of the
+/// one value, taken once.
+fn settle_point(x: Float, prec: u32) -> Approx {
+    let (rounded, odd) = roundings(Parts::of_float(&x));
+    Approx {
+        enclosure: Ival::point(x),
+        prec,
+        rounded,
+        f64_odd: Some(odd),
+    }
 }
 
 /// The exact rational `r` correctly rounded to `fmt` (as an `f64` holding the value),
@@ -641,6 +653,31 @@ mod tests {
         let mut out = String::new();
         write_scientific(&mut out, x, n);
         out
+    }
+
+    #[test]
+    fn a_point_settles_as_the_general_settle_decides_it() {
+        for v in
+            finite_f64s(0x5e771e, 5000).chain([0.0, -0.0, 2f64.powi(-1074), 1.0 + f64::EPSILON])
+        {
+            for x in [
+                Float::with_val(53, v),
+                Float::with_val(200, v) * 3u32 >> 7u32,
+            ] {
+                let general = settle(&Ival::point(x.clone()).into(), 64).unwrap();
+                let point = settle_point(x, 64);
+                assert_eq!(
+                    point.rounded.map(f64::to_bits),
+                    general.rounded.map(f64::to_bits)
+                );
+                assert_eq!(
+                    point.f64_odd.map(f64::to_bits),
+                    general.f64_odd.map(f64::to_bits)
+                );
+                assert_eq!(point.enclosure.lo(), general.enclosure.lo());
+                assert!(point.is_exact() && general.is_exact());
+            }
+        }
     }
 
     #[test]
