@@ -662,7 +662,7 @@ mod tests {
         {
             for x in [
                 Float::with_val(53, v),
-                Float::with_val(200, v) * 3u32 >> 7u32,
+                (Float::with_val(200, v) * 3u32) >> 7u32,
             ] {
                 let general = settle(&Ival::point(x.clone()).into(), 64).unwrap();
                 let point = settle_point(x, 64);
