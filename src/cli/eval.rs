@@ -24,6 +24,13 @@
 //! its last digit), `f64`, `f32`, `f16` and `bf16` (correctly rounded, C99 hex float),
 //! and with `"round_to_odd":true` `f64_odd` (the binary64 round-to-odd). A line that
 //! cannot be evaluated gives `{"id":…, "line":N, "error":"<what and why>"}`.
+//!
+//! Two readers, one output: the lines of the scalar ops go through the typed fast path
+//! ([`super::typed`]: no `serde_json` value is built, the output is written straight
+//! into a buffer) whenever it reads them exactly as the generic path ([`eval_line`])
+//! does; every other line goes through the generic path. The bytes are the same either
+//! way ([`Reader`]; the environment variable `ASOFTMAX_SPEC_EVAL_GENERIC=1` forces the
+//! generic path, to compare).
 
 use super::json::{Fields, approx_fields, approx_json, kind};
 use super::op::Op;
