@@ -197,10 +197,11 @@ pub fn write_scientific(out: &mut String, x: &Float, n: usize) {
             std::cmp::Ordering::Less => e10 -= 1,
         }
     };
-    out.push(char::from(digits[0]));
+    let digits = std::str::from_utf8(digits).expect("ASCII digits");
+    out.push_str(&digits[..1]);
     if digits.len() > 1 {
         out.push('.');
-        digits[1..].iter().for_each(|&b| out.push(char::from(b)));
+        out.push_str(&digits[1..]);
     }
     out.push('e');
     out.push_str(&e10.to_string());
@@ -211,22 +212,30 @@ pub fn write_scientific(out: &mut String, x: &Float, n: usize) {
 const SMALL_DECIMAL: usize = 384;
 
 /// The decimal digits of `0 ≤ d < 10^{SMALL_DECIMAL − 1}`, written (as ASCII) at the end of
-/// `buf`, nine at a time from the least significant (`d mod 10⁹`, then `d /= 10⁹`
-/// exactly, in place); returns how many.
-fn small_decimal(mut d: rug::Integer, buf: &mut [u8; SMALL_DECIMAL]) -> usize {
-    const CHUNK: u32 = 1_000_000_000;
-    let mut at = SMALL_DECIMAL;
+/// `buf`, nine at a time from the least significant: `d`'s 32-bit pieces are divided by
+/// 10⁹ in place (schoolbook, 64-bit remainders), the remainder giving nine digits;
+/// returns how many digits.
+fn small_decimal(d: rug::Integer, buf: &mut [u8; SMALL_DECIMAL]) -> usize {
+    const CHUNK: u64 = 1_000_000_000;
+    let mut pieces: Vec<u32> = d.to_digits(rug::integer::Order::Msf);
+    let (mut first, mut at) = (0, SMALL_DECIMAL);
     loop {
-        let mut r = d.mod_u(CHUNK);
-        d -= r;
-        d.div_exact_u_mut(CHUNK);
-        let last = d == 0u32;
+        let mut rem = 0u64;
+        for p in &mut pieces[first..] {
+            let cur = rem << 32 | u64::from(*p);
+            *p = (cur / CHUNK) as u32;
+            rem = cur % CHUNK;
+        }
+        while first < pieces.len() && pieces[first] == 0 {
+            first += 1;
+        }
+        let last = first == pieces.len();
         // Nine digits, or only the significant ones of the leading chunk.
         for _ in 0..9 {
             at -= 1;
-            buf[at] = b'0' + (r % 10) as u8;
-            r /= 10;
-            if last && r == 0 {
+            buf[at] = b'0' + (rem % 10) as u8;
+            rem /= 10;
+            if last && rem == 0 {
                 break;
             }
         }
