@@ -336,7 +336,8 @@ pub fn eval_stream_with(
             .clamp(1, GROUP_LINES);
         let runs: Vec<_> = lines.chunks(group).collect();
         let outputs = crate::arith::par::map(runs, |run| {
-            let (mut text, mut errs) = (String::new(), 0);
+            // Room for a scalar line's output (about 250 bytes at the default precision).
+            let (mut text, mut errs) = (String::with_capacity(run.len() * 256), 0);
             for (line, range) in run {
                 let is_err = eval_bytes_into(&buf[range.clone()], *line, reader, &mut text);
                 errs += usize::from(is_err == Some(true));

@@ -249,6 +249,13 @@ pub fn number_value(v: &Value) -> Result<Rational, String> {
 
 /// The exact rational of a JSON number written `text`: the `f64` it rounds to.
 pub fn number_of_json_text(text: &str) -> Result<Rational, String> {
+    // A short integer literal (below 10^15 < 2^53) is its own f64: no float to convert.
+    if text.len() <= 15 && !text.is_empty() && text.bytes().all(|b| b.is_ascii_digit()) {
+        return text
+            .parse::<u64>()
+            .map(Rational::from)
+            .map_err(|e| e.to_string());
+    }
     let f = exact::f64_of_text(text).map_err(|e| e.to_string())?;
     rational_from_f64(f).map_err(|e| e.to_string())
 }
