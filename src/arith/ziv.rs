@@ -601,7 +601,7 @@ const MAX_DYADIC_SHIFT: u32 = 1 << 28;
 /// The exact dyadic `num·2^−shift` (a `prec` already checked): its outputs, decided by the
 /// value itself as a point (exact results are reported exact, ties settled by the point);
 /// `None` when `num` has more than [`MAX_WORKING_PREC`] bits or `shift` exceeds
-/// [`MAX_DYADIC_SHIFT`] (the caller then encloses the value).
+/// 2²⁸ (the caller then encloses the value).
 pub fn approx_dyadic(num: &rug::Integer, shift: u32, prec: u32) -> Option<Approx> {
     let bits = num.significant_bits().max(1);
     if bits > MAX_WORKING_PREC || shift > MAX_DYADIC_SHIFT {

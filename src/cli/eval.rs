@@ -297,7 +297,7 @@ pub fn eval_stream(
 /// The input is read in ordered chunks (at most [`CHUNK_LINES`] lines or about
 /// [`CHUNK_BYTES`] bytes, so memory stays bounded on an endless stream); the lines of a
 /// chunk are cut into runs of consecutive lines (about eight per thread, at most
-/// [`GROUP_LINES`]), each evaluated into one text buffer, the runs in parallel
+/// `GROUP_LINES` = 64), each evaluated into one text buffer, the runs in parallel
 /// ([`crate::arith::par`]); the buffers are written in input order, so the output is the
 /// same bytes at any thread count and with either [`Reader`]. A read error ends the
 /// stream after the lines read before it are written.

@@ -13,7 +13,8 @@
 //!   it) whose keys are distinct and free of escapes;
 //! - the keys must be `op` (one of the four scalar ops), `m`, exactly one of `cos` or
 //!   `theta`, and optionally `id`, `prec`, `round_to_odd` and the ignored fields of
-//!   [`IGNORED`] — any other key (a misspelt field, a loss line's) is declined;
+//!   `json::IGNORED` (the expected outputs of a vectors line) — any other key (a misspelt
+//!   field, a loss line's) is declined;
 //! - values are strings without escapes or control characters, JSON numbers, `true`,
 //!   `false` or `null`; arrays and objects are declined (a nested `id` too), and so is
 //!   `null` anywhere but in `id` and the ignored fields (the generic path reads a `null`
