@@ -444,5 +444,4 @@ fn the_environment_switch_forces_the_generic_path() {
         text.starts_with("{\"id\":1e+5,\"op\":\"psi\",\"value\":"),
         "{text}"
     );
-    assert_eq!(Reader::from_env(), Reader::Typed);
 }
