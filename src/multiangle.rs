@@ -209,23 +209,70 @@ pub fn chebyshev_u_exact(m: u32, c: &Rational) -> Rational {
     lowest_over(chebyshev_ladder(m, c).1, c.denom(), m.saturating_sub(1))
 }
 
+/// For a dyadic `c = p/2^s` (its denominator a power of two): `(t, u, s)` with the
+/// integers `t = 2^{sm}·T_m(c)` and `u = 2^{s(m−1)}·U_{m−1}(c)` of [`chebyshev_ladder`]
+/// (`q = 2^s`), so that `T_m(c) = t·2^{−sm}` and `U_{m−1}(c) = u·2^{−s(m−1)}` exactly,
+/// without reducing a fraction; `None` for any other `c`.
+pub(crate) fn chebyshev_dyadic(m: u32, c: &Rational) -> Option<(Integer, Integer, u32)> {
+    if !c.denom().is_power_of_two() {
+        return None;
+    }
+    let (t, u) = chebyshev_ladder(m, c);
+    Some((t, u, c.denom().significant_bits() - 1))
+}
+
+/// `s·n` as a shift of [`ziv::approx_dyadic`], `None` when it does not fit in `u32` (the
+/// exact routes keep `m·size(c)` far below that: [`EXACT_ROUTE_MAX_BITS`]).
+pub(crate) fn dyadic_shift(s: u32, n: u32) -> Option<u32> {
+    s.checked_mul(n)
+}
+
 /// The numerators `(qᵐ·T_m(c), q^{m−1}·U_{m−1}(c)) = (V_m − p·V_{m−1}, V_{m−1})` of
 /// [`chebyshev_exact`], by the doubling ladder.
 fn chebyshev_ladder(m: u32, c: &Rational) -> (Integer, Integer) {
+    use rug::Assign;
     let (p, q) = (c.numer(), c.denom());
     let q2 = Integer::from(q.square_ref());
-    // (V_n, V_{n−1}) for n = 0.
-    let (mut v, mut v1) = (Integer::from(1), Integer::new());
+    // (V_n, V_{n−1}) for n = 0, and two scratch integers: every step works in place, in
+    // room for the largest value (|V_n| ≤ n·(|p| + q)ⁿ, doubled for the products).
+    let room =
+        2 * (u64::from(m) * u64::from(p.significant_bits().max(q.significant_bits()) + 1) + 64);
+    let room = usize::try_from(room).unwrap_or(usize::MAX).min(1 << 26);
+    let mut v = Integer::with_capacity(room);
+    v += 1u32;
+    let (mut v1, mut even, mut t) = (
+        Integer::with_capacity(room),
+        Integer::with_capacity(room),
+        Integer::with_capacity(room),
+    );
     for bit in (0..u32::BITS - m.leading_zeros()).rev() {
-        let even = Integer::from(v.square_ref()) - Integer::from(v1.square_ref()) * &q2;
-        let odd = (&v - Integer::from(p * &v1)) * &v1 * 2u32;
-        (v, v1) = if (m >> bit) & 1 == 1 {
-            (Integer::from(p * &even) * 2u32 - odd * &q2, even)
+        // even = V_n² − q²·V_{n−1}²
+        even.assign(v.square_ref());
+        t.assign(v1.square_ref());
+        t *= &q2;
+        even -= &t;
+        // odd = 2·V_{n−1}·(V_n − p·V_{n−1}), formed in `v`
+        t.assign(p * &v1);
+        v -= &t;
+        v *= &v1;
+        v <<= 1;
+        if (m >> bit) & 1 == 1 {
+            // (V_{2n+1}, V_{2n}) = (2p·even − q²·odd, even)
+            t.assign(p * &even);
+            t <<= 1;
+            v *= &q2;
+            t -= &v;
+            std::mem::swap(&mut v, &mut t);
+            std::mem::swap(&mut v1, &mut even);
         } else {
-            (even, odd)
-        };
+            // (V_{2n}, V_{2n−1}) = (even, odd)
+            std::mem::swap(&mut v1, &mut v);
+            std::mem::swap(&mut v, &mut even);
+        }
     }
-    (&v - Integer::from(p * &v1), v1)
+    t.assign(p * &v1);
+    v -= &t;
+    (v, v1)
 }
 
 /// `num/qᵏ` in lowest terms, for a numerator of [`chebyshev_ladder`]: only powers of 2
@@ -340,7 +387,13 @@ pub fn cos_m(m: u32, at: &Angle, prec: u32) -> Result<Approx, Error> {
         Angle::Cos(c) => {
             check_cos(c)?;
             if exact_route_is_cheap(m, c) {
-                ziv::approx_rational("cos_m", &chebyshev_t_exact(m, c), prec)
+                // A dyadic c (every JSON number): T_m(c) = t·2^{−sm} with no fraction formed.
+                let dyadic = chebyshev_dyadic(m, c)
+                    .and_then(|(t, _, s)| ziv::approx_dyadic(&t, dyadic_shift(s, m)?, prec));
+                match dyadic {
+                    Some(a) => Ok(a),
+                    None => ziv::approx_rational("cos_m", &chebyshev_t_exact(m, c), prec),
+                }
             } else {
                 // Too large for exact rationals: cos(m·acos c) over intervals.
                 ziv::ziv("cos_m", prec, |wp| Ok(Some(cos_m_via_theta(m, c, wp))))

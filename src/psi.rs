@@ -23,7 +23,9 @@ use crate::arith::exact::integer_u32;
 use crate::arith::{Approx, Ival, Scalar, ziv};
 /// The exact-route budget of the c-form, shared with [`crate::multiangle::cos_m`].
 pub use crate::multiangle::{EXACT_ROUTE_MAX_BITS, exact_route_is_cheap};
-use crate::multiangle::{acos_ival, check_cos, check_m, check_theta, cos_m_via_theta};
+use crate::multiangle::{
+    acos_ival, chebyshev_dyadic, check_cos, check_m, check_theta, cos_m_via_theta, dyadic_shift,
+};
 use crate::{Angle, Error};
 use rug::{Float, Integer, Rational};
 use std::cmp::Ordering;
@@ -186,6 +188,39 @@ pub fn dpsi_dcos_exact(m: u32, c: &Rational) -> Result<Rational, Error> {
     // dT_m/dc = m·U_{m−1}(c) (0 for m = 0).
     let u = crate::multiangle::chebyshev_u_exact(m, c);
     Ok(branch_sign(k, &(u * Rational::from(m))))
+}
+
+/// [`psi_cos_exact`] for a dyadic `c = p/2^s` (every JSON number), without forming a
+/// fraction: with `t = 2^{sm}·T_m(c)` ([`chebyshev_dyadic`]), `ψ(c) = ((−1)^k·t −
+/// 2k·2^{sm})·2^{−sm}` exactly, `k` from [`branch_from_cos`]. `None` for another `c`, or
+/// when the dyadic is too large for [`ziv::approx_dyadic`].
+fn psi_cos_dyadic(m: u32, c: &Rational, prec: u32) -> Result<Option<Approx>, Error> {
+    let Some((t, _, s)) = chebyshev_dyadic(m, c) else {
+        return Ok(None);
+    };
+    let k = branch_from_cos(m, c)?;
+    let Some(shift) = dyadic_shift(s, m) else {
+        return Ok(None);
+    };
+    let mut num = if k % 2 == 0 { t } else { -t };
+    num -= Integer::from(2 * k) << shift;
+    Ok(ziv::approx_dyadic(&num, shift, prec))
+}
+
+/// [`dpsi_dcos_exact`] for a dyadic `c = p/2^s`, without forming a fraction: with
+/// `u = 2^{s(m−1)}·U_{m−1}(c)` ([`chebyshev_dyadic`]), `dψ/dc = (−1)^k·m·u·2^{−s(m−1)}`.
+/// `None` as for [`psi_cos_dyadic`].
+fn dpsi_dcos_dyadic(m: u32, c: &Rational, prec: u32) -> Result<Option<Approx>, Error> {
+    let Some((_, u, s)) = chebyshev_dyadic(m, c) else {
+        return Ok(None);
+    };
+    let k = branch_from_cos(m, c)?;
+    let Some(shift) = dyadic_shift(s, m.saturating_sub(1)) else {
+        return Ok(None);
+    };
+    let mu = u * m;
+    let num = if k % 2 == 0 { mu } else { -mu };
+    Ok(ziv::approx_dyadic(&num, shift, prec))
 }
 
 /// ψ(c) for integer `m` at an exact point, enclosed at `wp` bits: exact when cheap,
@@ -386,7 +421,10 @@ pub fn psi(m: &Rational, at: &Angle, prec: u32) -> Result<Approx, Error> {
     ziv::check_prec(prec)?;
     match (integer_u32(m), at) {
         (Some(mi), Angle::Cos(c)) if exact_route_is_cheap(mi, c) => {
-            ziv::approx_rational("psi", &psi_cos_exact(mi, c)?, prec)
+            match psi_cos_dyadic(mi, c, prec)? {
+                Some(a) => Ok(a),
+                None => ziv::approx_rational("psi", &psi_cos_exact(mi, c)?, prec),
+            }
         }
         // Never 0 nor a midpoint: see "Exactness" in the module docs.
         (Some(mi), Angle::Cos(c)) => {
@@ -404,9 +442,10 @@ pub fn dpsi_dcos(m: u32, at: &Angle, prec: u32) -> Result<Approx, Error> {
     check_margin(&Rational::from(m))?;
     ziv::check_prec(prec)?;
     match at {
-        Angle::Cos(c) if exact_route_is_cheap(m, c) => {
-            ziv::approx_rational("dpsi_dcos", &dpsi_dcos_exact(m, c)?, prec)
-        }
+        Angle::Cos(c) if exact_route_is_cheap(m, c) => match dpsi_dcos_dyadic(m, c, prec)? {
+            Some(a) => Ok(a),
+            None => ziv::approx_rational("dpsi_dcos", &dpsi_dcos_exact(m, c)?, prec),
+        },
         // Never 0 nor a midpoint: see "Exactness" in the module docs.
         Angle::Cos(c) => {
             check_cos(c)?;
@@ -590,6 +629,94 @@ mod real {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// The dyadic routes (integers shifted, no fraction formed) give exactly the outputs of
+    /// the rational route (canonical fractions, [`ziv::approx_rational`]): the decimal,
+    /// every correct rounding and the round-to-odd, for m = 0…20 and dyadic cosines of
+    /// every size (±0, ±1, ±1/2, subnormals, random doubles, 200-bit hex floats).
+    #[test]
+    fn dyadic_routes_match_the_rational_route() {
+        let mut cs: Vec<Rational> = [
+            "0",
+            "-0",
+            "1",
+            "-1",
+            "0.5",
+            "-0.5",
+            "0x1p-1074",
+            "-0x1.8p-1070",
+        ]
+        .iter()
+        .map(|t| crate::arith::parse_exact(t).unwrap())
+        .collect();
+        for bits in crate::arith::testing::xorshift64(0xd1ad1c).take(200) {
+            let x = f64::from_bits(bits);
+            // Every exponent (the raw pattern, when in [−1, 1]) and uniform doubles.
+            if x.abs() <= 1.0 {
+                cs.push(Rational::from_f64(x).unwrap());
+            }
+            let uniform = (bits >> 11) as f64 * 2f64.powi(-52) - 1.0;
+            cs.push(Rational::from_f64(uniform).unwrap());
+            let wide = Integer::from(bits) << 136u32 | Integer::from(bits.rotate_left(17));
+            cs.push(Rational::from((wide, Integer::from(1) << 200u32)));
+        }
+        // `a` (a dyadic route) is the exact value `r` (compared as rationals, not floats)
+        // and has the outputs of `b` (the rational route), and its roundings are those of
+        // `r` rounded in one step by MPFR ([`ziv::round_rational`]).
+        let same = |a: &Approx, b: &Approx, r: &Rational, what: &str| {
+            assert!(a.is_exact(), "{what}");
+            assert_eq!(a.enclosure().lo().to_rational().as_ref(), Some(r), "{what}");
+            for fmt in crate::arith::Format::EVERY {
+                let want = ziv::round_rational(r, fmt);
+                assert_eq!(a.rounded(fmt).to_bits(), want.to_bits(), "{what}");
+            }
+            assert_eq!(a.decimal(), b.decimal(), "{what}");
+            for fmt in crate::arith::Format::EVERY {
+                assert_eq!(a.rounded(fmt).to_bits(), b.rounded(fmt).to_bits(), "{what}");
+            }
+            assert_eq!(
+                a.f64_odd().map(f64::to_bits),
+                b.f64_odd().map(f64::to_bits),
+                "{what}"
+            );
+        };
+        for c in &cs {
+            for m in 0..=20u32 {
+                for prec in [16, 64, 256] {
+                    let what = format!("m = {m}, c = {c}, prec = {prec}");
+                    use ziv::requiring_round_to_odd as odd;
+                    let rational = |r: &Rational| odd(|| ziv::approx_rational("t", r, prec));
+                    let t = crate::multiangle::chebyshev_t_exact(m, c);
+                    let got = odd(|| crate::multiangle::cos_m(m, &Angle::Cos(c.clone()), prec));
+                    same(
+                        &got.unwrap(),
+                        &rational(&t).unwrap(),
+                        &t,
+                        &format!("cos_m {what}"),
+                    );
+                    if m == 0 {
+                        continue;
+                    }
+                    let v = psi_cos_exact(m, c).unwrap();
+                    let got = odd(|| psi(&Rational::from(m), &Angle::Cos(c.clone()), prec));
+                    same(
+                        &got.unwrap(),
+                        &rational(&v).unwrap(),
+                        &v,
+                        &format!("psi {what}"),
+                    );
+                    let d = dpsi_dcos_exact(m, c).unwrap();
+                    let got = odd(|| dpsi_dcos(m, &Angle::Cos(c.clone()), prec));
+                    same(
+                        &got.unwrap(),
+                        &rational(&d).unwrap(),
+                        &d,
+                        &format!("dpsi_dcos {what}"),
+                    );
+                }
+            }
+        }
+    }
 
     #[test]
     fn branches_at_exact_thresholds() {

@@ -373,13 +373,22 @@ pub fn round_f32(x: &Float) -> f32 {
 /// C99 hex-float text of a value of `fmt` (held exactly by the `f64` `v`), in the style
 /// of [`hex_f64`]: `"0x1.8p-1"`, `"-0x0p+0"`, `"inf"`; subnormals written normalized.
 pub fn hex(v: f64, fmt: Format) -> String {
+    let mut out = String::with_capacity(24);
+    write_hex(&mut out, v, fmt);
+    out
+}
+
+/// [`hex`] appended to `out` (the writer of every hex float the crate prints: the JSON
+/// Lines outputs append it to a reused line buffer).
+pub fn write_hex(out: &mut String, v: f64, fmt: Format) {
     hex_bits(
+        out,
         v,
         fmt.precision() - 1,
         fmt.max_exp(),
         fmt.encode(v),
         fmt.exponent_bits(),
-    )
+    );
 }
 
 /// C99 hex-float text of an `f64`: `"0x1.8p-1"`, `"-0x1p+0"`, `"0x0p+0"`,
@@ -394,22 +403,25 @@ pub fn hex_f32(v: f32) -> String {
     hex(f64::from(v), Format::F32)
 }
 
-fn hex_bits(v: f64, frac_bits: u32, bias: i32, bits: u64, exp_bits: u32) -> String {
+/// `sign 0x1.<frac>p<exp>` of the encoding `bits` (`frac_bits` fraction bits, `exp_bits`
+/// exponent bits, exponent bias `bias`), fraction digits without trailing zeros.
+fn hex_bits(out: &mut String, v: f64, frac_bits: u32, bias: i32, bits: u64, exp_bits: u32) {
     if v.is_nan() {
-        return "nan".into();
+        out.push_str("nan");
+        return;
     }
-    let sign = if bits >> (frac_bits + exp_bits) & 1 == 1 {
-        "-"
-    } else {
-        ""
-    };
+    if bits >> (frac_bits + exp_bits) & 1 == 1 {
+        out.push('-');
+    }
     if v.is_infinite() {
-        return format!("{sign}inf");
+        out.push_str("inf");
+        return;
     }
     let biased = ((bits >> frac_bits) & ((1 << exp_bits) - 1)) as i32;
     let mut frac = bits & ((1u64 << frac_bits) - 1);
     if biased == 0 && frac == 0 {
-        return format!("{sign}0x0p+0");
+        out.push_str("0x0p+0");
+        return;
     }
     let mut exp = if biased == 0 { 1 - bias } else { biased - bias };
     if biased == 0 {
@@ -420,16 +432,42 @@ fn hex_bits(v: f64, frac_bits: u32, bias: i32, bits: u64, exp_bits: u32) -> Stri
         }
         frac &= (1u64 << frac_bits) - 1;
     }
-    // Pad the fraction to whole hex digits and strip trailing zero digits.
+    out.push_str("0x1");
+    // The fraction in whole hex digits (padded on the right), trailing zero digits dropped.
     let digits = frac_bits.div_ceil(4);
     let frac = frac << (digits * 4 - frac_bits);
-    let mut hex = format!("{:0width$x}", frac, width = digits as usize);
-    while hex.ends_with('0') {
-        hex.pop();
+    if frac != 0 {
+        out.push('.');
+        let zeros = frac.trailing_zeros() / 4;
+        for i in (zeros..digits).rev() {
+            out.push(char::from(
+                b"0123456789abcdef"[(frac >> (4 * i) & 0xf) as usize],
+            ));
+        }
     }
-    let dot = if hex.is_empty() { "" } else { "." };
-    let esign = if exp >= 0 { "+" } else { "" };
-    format!("{sign}0x1{dot}{hex}p{esign}{exp}")
+    out.push('p');
+    if exp >= 0 {
+        out.push('+');
+    }
+    push_int(out, exp);
+}
+
+/// The decimal digits of `v` appended to `out` (with `-` when negative).
+fn push_int(out: &mut String, v: i32) {
+    if v < 0 {
+        out.push('-');
+    }
+    let mut buf = [0u8; 10];
+    let (mut n, mut at) = (v.unsigned_abs(), buf.len());
+    loop {
+        at -= 1;
+        buf[at] = b'0' + (n % 10) as u8;
+        n /= 10;
+        if n == 0 {
+            break;
+        }
+    }
+    buf[at..].iter().for_each(|&d| out.push(char::from(d)));
 }
 
 #[cfg(test)]
@@ -456,6 +494,43 @@ mod tests {
         assert_eq!(hex_f32(f32::from_bits(1)), "0x1p-149");
         assert_eq!(hex_f32(f32::MAX), "0x1.fffffep+127");
         assert_eq!(hex_f64(f64::NEG_INFINITY), "-inf");
+    }
+
+    /// Every hex text reads back (through the independent parser `parse_exact`) as the
+    /// value written, in canonical form: `0x1`, then no fraction or one without trailing
+    /// zero digits and at most ⌈(precision − 1)/4⌉ of them, then `p`, a sign and the exponent.
+    #[test]
+    fn hex_reads_back_exactly_in_canonical_form() {
+        for v in finite_f64s(0x2545f4914f6cdd1d, 20_000).chain([0.0, -0.0, 1.0, -2.5]) {
+            for fmt in Format::EVERY {
+                let r = round_to(&exact(v), fmt);
+                if !r.is_finite() {
+                    continue;
+                }
+                let text = hex(r, fmt);
+                let back = crate::arith::parse_exact(&text).unwrap();
+                assert_eq!(back, rug::Rational::from_f64(r).unwrap(), "{text}");
+                assert_eq!(text.starts_with('-'), r.is_sign_negative(), "{text}");
+                let body = text.trim_start_matches('-');
+                if r == 0.0 {
+                    assert_eq!(body, "0x0p+0");
+                    continue;
+                }
+                let (mantissa, exp) = body.split_once('p').unwrap();
+                assert!(exp.starts_with('+') || exp.starts_with('-'), "{text}");
+                assert!(exp[1..].bytes().all(|b| b.is_ascii_digit()), "{text}");
+                let frac = mantissa.strip_prefix("0x1").unwrap();
+                if let Some(digits) = frac.strip_prefix('.') {
+                    assert!(!digits.is_empty() && !digits.ends_with('0'), "{text}");
+                    assert!(
+                        digits.len() as u32 <= (fmt.precision() - 1).div_ceil(4),
+                        "{text}"
+                    );
+                } else {
+                    assert!(frac.is_empty(), "{text}");
+                }
+            }
+        }
     }
 
     #[test]

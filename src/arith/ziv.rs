@@ -138,21 +138,168 @@ impl Approx {
     /// significant digits, in scientific notation (`"7.0710678e-1"`), whose error is
     /// below one unit in its last digit; `"0"` for zero.
     pub fn decimal(&self) -> String {
-        let mid = self.mid();
-        if mid.is_zero() {
-            return "0".into();
-        }
-        let digits = Self::decimal_digits(self.prec);
-        let (neg, s, exp) = mid.to_sign_string_exp_round(10, Some(digits), Round::Nearest);
-        let exp = exp.expect("finite nonzero") - 1;
-        let (first, rest) = s.split_at(1);
-        let sign = if neg { "-" } else { "" };
-        if rest.is_empty() {
-            format!("{sign}{first}e{exp}")
+        let mut out = String::new();
+        self.write_decimal(&mut out);
+        out
+    }
+
+    /// [`decimal`](Self::decimal) appended to `out` (the JSON Lines writers append it to
+    /// a reused line buffer).
+    pub fn write_decimal(&self, out: &mut String) {
+        // An exact value is its own midpoint: no copy.
+        let mid = if self.is_exact() {
+            std::borrow::Cow::Borrowed(self.enclosure.lo())
         } else {
-            format!("{sign}{first}.{rest}e{exp}")
+            std::borrow::Cow::Owned(self.mid())
+        };
+        if mid.is_zero() {
+            out.push('0');
+            return;
+        }
+        write_scientific(out, &mid, Self::decimal_digits(self.prec));
+    }
+}
+
+/// A finite nonzero `x` correctly rounded to `n ≥ 1` significant decimal digits (nearest,
+/// ties to even), appended to `out` as `[-]d.ddd…e<exp>` (`[-]de<exp>` for one digit).
+///
+/// Exact integer arithmetic on `|x| = N·2^E`: with `e` the decimal exponent of `|x|`
+/// (`10^e ≤ |x| < 10^{e+1}`) and `k = n − 1 − e`, the digits are `D = round(N·2^E·10^k)`,
+/// a shift (`k ≥ 0`) or a division (`k < 0`) rounded half to even on the exact remainder.
+/// `e` is first estimated from the bit length and corrected when `D` has `n + 1` digits
+/// (too low, or a carry out of `9…9.5`: both then give `10^{n−1}` one decade up) or fewer
+/// than `n` (too high). The text is MPFR's `mpfr_get_str` with `MPFR_RNDN` (checked by the
+/// tests), without its floating-point power of ten and its allocations.
+pub fn write_scientific(out: &mut String, x: &Float, n: usize) {
+    let (mut big, e2) = x.to_integer_exp().expect("finite");
+    if big < 0 {
+        out.push('-');
+        big = -big;
+    }
+    let bits = i64::from(big.significant_bits()) + i64::from(e2);
+    // 2^{bits−1} ≤ |x| < 2^bits, so e is this or one more.
+    let mut e10 = ((bits - 1) as f64 * std::f64::consts::LOG10_2).floor() as i64;
+    let n = n.max(1);
+    let mut small = [0u8; SMALL_DECIMAL];
+    let mut large: String;
+    let digits: &[u8] = loop {
+        let d = scaled_round(&big, e2, n as i64 - 1 - e10);
+        let digits = if n < SMALL_DECIMAL {
+            let len = small_decimal(d, &mut small);
+            &small[SMALL_DECIMAL - len..]
+        } else {
+            large = d.to_string();
+            large.as_bytes()
+        };
+        match digits.len().cmp(&n) {
+            std::cmp::Ordering::Equal => break digits,
+            std::cmp::Ordering::Greater => e10 += 1,
+            std::cmp::Ordering::Less => e10 -= 1,
+        }
+    };
+    let digits = std::str::from_utf8(digits).expect("ASCII digits");
+    out.push_str(&digits[..1]);
+    if digits.len() > 1 {
+        out.push('.');
+        out.push_str(&digits[1..]);
+    }
+    out.push('e');
+    out.push_str(&e10.to_string());
+}
+
+/// Room of [`small_decimal`]'s digits: the decimals of up to about 1270 bits (all outputs
+/// up to `prec` ≈ 1270 take it; longer ones use GMP's subquadratic conversion).
+const SMALL_DECIMAL: usize = 384;
+
+/// The decimal digits of `0 ≤ d < 10^{SMALL_DECIMAL − 1}`, written (as ASCII) at the end of
+/// `buf`, nine at a time from the least significant: `d`'s 32-bit pieces are divided by
+/// 10⁹ in place (schoolbook, 64-bit remainders), the remainder giving nine digits;
+/// returns how many digits.
+fn small_decimal(d: rug::Integer, buf: &mut [u8; SMALL_DECIMAL]) -> usize {
+    const CHUNK: u64 = 1_000_000_000;
+    let mut pieces: Vec<u32> = d.to_digits(rug::integer::Order::Msf);
+    let (mut first, mut at) = (0, SMALL_DECIMAL);
+    loop {
+        let mut rem = 0u64;
+        for p in &mut pieces[first..] {
+            let cur = rem << 32 | u64::from(*p);
+            *p = (cur / CHUNK) as u32;
+            rem = cur % CHUNK;
+        }
+        while first < pieces.len() && pieces[first] == 0 {
+            first += 1;
+        }
+        let last = first == pieces.len();
+        // Nine digits, or only the significant ones of the leading chunk.
+        for _ in 0..9 {
+            at -= 1;
+            buf[at] = b'0' + (rem % 10) as u8;
+            rem /= 10;
+            if last && rem == 0 {
+                break;
+            }
+        }
+        if last {
+            return SMALL_DECIMAL - at;
         }
     }
+}
+
+/// Most powers of ten [`with_power_of_ten`] keeps (10^k for k below it).
+const CACHED_POWERS_OF_TEN: u32 = 1 << 12;
+
+thread_local! {
+    /// `10^k` for the `k` used so far (`None` for the others), below [`CACHED_POWERS_OF_TEN`].
+    static POWERS_OF_TEN: std::cell::RefCell<Vec<Option<rug::Integer>>> = Default::default();
+}
+
+/// `f(10^k)`, with `10^k` computed once per thread for `k` below [`CACHED_POWERS_OF_TEN`].
+fn with_power_of_ten<R>(k: u32, f: impl FnOnce(&rug::Integer) -> R) -> R {
+    use rug::Integer;
+    if k >= CACHED_POWERS_OF_TEN {
+        return f(&Integer::from(Integer::u_pow_u(10, k)));
+    }
+    POWERS_OF_TEN.with_borrow_mut(|cache| {
+        if cache.len() <= k as usize {
+            cache.resize(k as usize + 1, None);
+        }
+        f(cache[k as usize].get_or_insert_with(|| Integer::from(Integer::u_pow_u(10, k))))
+    })
+}
+
+/// `N·2^e2·10^k` rounded to the nearest integer, ties to even (`N > 0`).
+fn scaled_round(big: &rug::Integer, e2: i32, k: i64) -> rug::Integer {
+    use rug::Integer;
+    let mut num = if k > 0 {
+        with_power_of_ten(k as u32, |p| Integer::from(big * p))
+    } else {
+        big.clone()
+    };
+    let mut shift = -i64::from(e2);
+    if shift < 0 {
+        num <<= (-shift) as u32;
+        shift = 0;
+    }
+    if k >= 0 {
+        if shift == 0 {
+            return num;
+        }
+        let s = shift as u32;
+        let half = num.get_bit(s - 1);
+        let below = num.find_one(0).is_some_and(|b| b < s - 1);
+        num >>= s;
+        if half && (below || num.is_odd()) {
+            num += 1u32;
+        }
+        return num;
+    }
+    let den = with_power_of_ten((-k) as u32, |p| Integer::from(p << shift as u32));
+    let (mut q, r) = num.div_rem_floor(den.clone());
+    let twice = r << 1u32;
+    if twice > den || (twice == den && q.is_odd()) {
+        q += 1u32;
+    }
+    q
 }
 
 /// An enclosure `base + rest` of a value: an exact float `base` (of any precision) and
@@ -249,7 +396,12 @@ fn round_to_odd_required() -> bool {
 fn settle(sp: &Split, prec: u32) -> Option<Approx> {
     let hull = sp.hull();
     let lo = roundings(sum_parts(&sp.base, sp.rest.lo()));
-    let hi = roundings(sum_parts(&sp.base, sp.rest.hi()));
+    // A point's two ends round alike: round it once.
+    let hi = if sp.rest.is_point() {
+        lo
+    } else {
+        roundings(sum_parts(&sp.base, sp.rest.hi()))
+    };
     let same = |a: f64, b: f64| a.to_bits() == b.to_bits();
     if !lo.0.iter().zip(&hi.0).all(|(a, b)| same(*a, *b)) {
         return None;
@@ -433,15 +585,44 @@ pub fn approx_rational(op: &'static str, r: &Rational, prec: u32) -> Result<Appr
     // A dyadic rational is a float: enclose it exactly, as a point, so that exact
     // results are reported exact (and ties are settled by the point itself).
     if r.denom().is_power_of_two() {
-        let bits = r.numer().significant_bits().max(1);
-        if bits <= MAX_WORKING_PREC {
-            check_prec(prec)?;
-            let point = Ival::point(Float::with_val(bits, r));
-            debug_assert!(point.contains_rational(r));
-            return Ok(settle(&point.into(), prec).expect("a point determines every output"));
+        check_prec(prec)?;
+        if let Some(a) = approx_dyadic(r.numer(), r.denom().significant_bits() - 1, prec) {
+            debug_assert!(a.enclosure().contains_rational(r));
+            return Ok(a);
         }
     }
     ziv(op, prec, |wp| Ok(Some(Ival::from_rational(r, wp))))
+}
+
+/// Most `shift` of [`approx_dyadic`]: far inside MPFR's exponent range (down to
+/// `1 − 2³⁰`), so that the shifted float is exact.
+const MAX_DYADIC_SHIFT: u32 = 1 << 28;
+
+/// The exact dyadic `num·2^−shift` (a `prec` already checked): its outputs, decided by the
+/// value itself as a point (exact results are reported exact, ties settled by the point);
+/// `None` when `num` has more than [`MAX_WORKING_PREC`] bits or `shift` exceeds
+/// 2²⁸ (the caller then encloses the value).
+pub fn approx_dyadic(num: &rug::Integer, shift: u32, prec: u32) -> Option<Approx> {
+    let bits = num.significant_bits().max(1);
+    if bits > MAX_WORKING_PREC || shift > MAX_DYADIC_SHIFT {
+        return None;
+    }
+    // Exact: `bits` bits hold `num`, and the shift only lowers the exponent, which stays
+    // far above MPFR's minimum.
+    Some(settle_point(Float::with_val(bits, num) >> shift, prec))
+}
+
+/// [`settle`] for the exact value `x` (a point enclosure): the point decides every output
+/// and the round-to-odd, so nothing can be left undecided; the roundings are those of the
+/// one value, taken once.
+fn settle_point(x: Float, prec: u32) -> Approx {
+    let (rounded, odd) = roundings(Parts::of_float(&x));
+    Approx {
+        enclosure: Ival::point(x),
+        prec,
+        rounded,
+        f64_odd: Some(odd),
+    }
 }
 
 /// The exact rational `r` correctly rounded to `fmt` (as an `f64` holding the value),
@@ -465,6 +646,104 @@ mod tests {
         assert_eq!(a.f32(), 1.0f32 / 3.0);
         assert_eq!(a.decimal(), "3.33333333333333333333e-1");
         assert_eq!(Approx::decimal_digits(64), 21);
+    }
+
+    /// `x` to `n` digits by MPFR (`mpfr_get_str`, nearest): the reference of
+    /// [`write_scientific`].
+    fn mpfr_scientific(x: &Float, n: usize) -> String {
+        let (neg, s, exp) = x.to_sign_string_exp_round(10, Some(n), Round::Nearest);
+        let (first, rest) = s.split_at(1);
+        let dot = if rest.is_empty() { "" } else { "." };
+        let sign = if neg { "-" } else { "" };
+        format!("{sign}{first}{dot}{rest}e{}", exp.unwrap() - 1)
+    }
+
+    fn scientific(x: &Float, n: usize) -> String {
+        let mut out = String::new();
+        write_scientific(&mut out, x, n);
+        out
+    }
+
+    #[test]
+    fn a_point_settles_as_the_general_settle_decides_it() {
+        for v in
+            finite_f64s(0x5e771e, 5000).chain([0.0, -0.0, 2f64.powi(-1074), 1.0 + f64::EPSILON])
+        {
+            for x in [
+                Float::with_val(53, v),
+                (Float::with_val(200, v) * 3u32) >> 7u32,
+            ] {
+                let general = settle(&Ival::point(x.clone()).into(), 64).unwrap();
+                let point = settle_point(x, 64);
+                assert_eq!(
+                    point.rounded.map(f64::to_bits),
+                    general.rounded.map(f64::to_bits)
+                );
+                assert_eq!(
+                    point.f64_odd.map(f64::to_bits),
+                    general.f64_odd.map(f64::to_bits)
+                );
+                assert_eq!(point.enclosure.lo(), general.enclosure.lo());
+                assert!(point.is_exact() && general.is_exact());
+            }
+        }
+    }
+
+    #[test]
+    fn scientific_decimals_are_mpfrs() {
+        use rug::Integer;
+        let mut bits = crate::arith::testing::xorshift64(0x5c1e_0001);
+        let mut next = || bits.next().unwrap();
+        for _ in 0..20_000 {
+            // Floats of 1 to 640 bits over a wide exponent range, to 1 … 200 digits.
+            let prec = 1 + (next() % 640) as u32;
+            let mut mant = Integer::from(next() | 1);
+            while mant.significant_bits() < prec {
+                mant = (mant << 64u32) | next();
+            }
+            let extra = mant.significant_bits() - prec;
+            let mant = mant >> extra;
+            let e = (next() % 4000) as i32 - 2000;
+            let mut x = Float::with_val(prec, &mant) << e;
+            if next() % 2 == 0 {
+                x = -x;
+            }
+            let n = 1 + (next() % 500) as usize;
+            assert_eq!(
+                scientific(&x, n),
+                mpfr_scientific(&x, n),
+                "{x:?} to {n} digits"
+            );
+        }
+    }
+
+    #[test]
+    fn scientific_decimals_break_ties_as_mpfr() {
+        use rug::Integer;
+        // a/2^j has the significant digits of a·5^j, the last a 5: rounded to one digit
+        // fewer it is a tie (and to fewer still, sometimes a carry out of 9…9).
+        for a in (1u32..2000).step_by(2).chain([999, 9999, 99999, 199, 1999]) {
+            for j in 1..40u32 {
+                let x = Float::with_val(64, a) >> j;
+                let digits = (Integer::from(a) * Integer::from(Integer::u_pow_u(5, j)))
+                    .to_string()
+                    .len();
+                for n in 1..=digits + 1 {
+                    for x in [x.clone(), -x.clone()] {
+                        assert_eq!(scientific(&x, n), mpfr_scientific(&x, n), "{a}/2^{j}, {n}");
+                    }
+                }
+            }
+        }
+        // And the largest and smallest magnitudes MPFR holds here.
+        for x in [
+            Float::with_val(53, 1) << 100_000,
+            Float::with_val(53, 3) >> 100_000,
+        ] {
+            for n in [1, 17, 79, 383, 384, 1000] {
+                assert_eq!(scientific(&x, n), mpfr_scientific(&x, n));
+            }
+        }
     }
 
     #[test]

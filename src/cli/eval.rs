@@ -26,6 +26,13 @@
 //! its last digit), `f64`, `f32`, `f16` and `bf16` (correctly rounded, C99 hex float),
 //! and with `"round_to_odd":true` `f64_odd` (the binary64 round-to-odd). A line that
 //! cannot be evaluated gives `{"id":…, "line":N, "error":"<what and why>"}`.
+//!
+//! Two readers, one output: the lines of the scalar ops go through the typed fast path
+//! ([`super::typed`]: no `serde_json` value is built, the output is written straight
+//! into a buffer) whenever it reads them exactly as the generic path ([`eval_line`])
+//! does; every other line goes through the generic path. The bytes are the same either
+//! way ([`Reader`]; the environment variable `ASOFTMAX_SPEC_EVAL_GENERIC=1` forces the
+//! generic path, to compare).
 
 use super::json::{Fields, approx_fields, approx_json, kind};
 use super::op::Op;
@@ -182,12 +189,16 @@ pub(super) fn approx_matrix(g: &[Vec<crate::arith::Approx>], odd: bool) -> Value
 
 /// A required integer `m` from `min` to [`multiangle::MAX_M`].
 pub(super) fn integer_m(f: &mut Fields, min: u32) -> Result<u32, String> {
-    let m: Rational = f.number("m")?;
-    match crate::arith::exact::integer_u32(&m) {
+    integer_m_value(&f.number("m")?, min)
+}
+
+/// `m` as an integer from `min` to [`multiangle::MAX_M`], or the error that says so.
+pub(super) fn integer_m_value(m: &Rational, min: u32) -> Result<u32, String> {
+    match crate::arith::exact::integer_u32(m) {
         Some(v) if v >= min && v <= multiangle::MAX_M => Ok(v),
         _ => Err(format!(
             "m = {} is out of range: expected an integer from {min} to {} for this op",
-            crate::describe_rational(&m),
+            crate::describe_rational(m),
             multiangle::MAX_M
         )),
     }
@@ -246,46 +257,111 @@ fn error_line(mut out: Map<String, Value>, line: usize, msg: &str) -> Value {
     Value::Object(out)
 }
 
+/// The fields of an error line after its `"id"`, as JSON text closing the object:
+/// `,"line":N,"error":"line N: <msg>"}` — [`error_line`]'s, for the typed path.
+pub(super) fn write_error_fields(out: &mut String, line: usize, msg: &str) {
+    use std::fmt::Write;
+    let error = Value::String(format!("line {line}: {msg}"));
+    // Infallible: writing to a String.
+    let _ = write!(out, ",\"line\":{line},\"error\":{error}}}");
+}
+
+/// How [`eval_stream_with`] reads its lines.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Reader {
+    /// The typed fast path ([`super::typed`]) for the scalar-op lines it reads exactly as
+    /// the generic path does, the generic path ([`eval_line`]) for every other line. The
+    /// output is the same bytes as with [`Reader::Generic`], faster.
+    Typed,
+    /// Every line through the generic path ([`eval_line`]).
+    Generic,
+}
+
+impl Reader {
+    /// [`Reader::Generic`] when the environment variable
+    /// [`ASOFTMAX_SPEC_EVAL_GENERIC`](super::typed::GENERIC_ENV) is set to a non-empty
+    /// value other than `0`, else [`Reader::Typed`].
+    pub fn from_env() -> Reader {
+        match std::env::var_os(super::typed::GENERIC_ENV) {
+            Some(v) if !v.is_empty() && v != "0" => Reader::Generic,
+            _ => Reader::Typed,
+        }
+    }
+}
+
 /// Most lines in one chunk of [`eval_stream`].
 const CHUNK_LINES: usize = 1024;
 /// Most bytes of input in one chunk of [`eval_stream`] (a chunk ends after the line
 /// that reaches it).
 const CHUNK_BYTES: usize = 8 << 20;
+/// Most lines one task of a chunk evaluates in a row (into one output buffer).
+const GROUP_LINES: usize = 64;
+
+/// [`eval_stream_with`] with the reader [`Reader::from_env`] chooses (the typed fast path
+/// unless `ASOFTMAX_SPEC_EVAL_GENERIC` is set).
+pub fn eval_stream(
+    input: impl std::io::BufRead,
+    out: impl std::io::Write,
+) -> std::io::Result<usize> {
+    eval_stream_with(input, out, Reader::from_env())
+}
 
 /// Runs `eval` over a whole input: blank lines are skipped, every other line
 /// yields exactly one output line. Returns the number of error lines.
 ///
 /// The input is read in ordered chunks (at most [`CHUNK_LINES`] lines or about
-/// [`CHUNK_BYTES`] bytes, so memory stays bounded on an endless stream); the lines of
-/// a chunk are evaluated in parallel ([`crate::arith::par`]) and written in input order,
-/// so the output is the same bytes at any thread count. A read error ends the stream
-/// after the lines read before it are written.
-pub fn eval_stream(
-    input: impl std::io::BufRead,
+/// [`CHUNK_BYTES`] bytes, so memory stays bounded on an endless stream); the lines of a
+/// chunk are cut into runs of consecutive lines (about eight per thread, at most
+/// `GROUP_LINES` = 64), each evaluated into one text buffer, the runs in parallel
+/// ([`crate::arith::par`]); the buffers are written in input order, so the output is the
+/// same bytes at any thread count and with either [`Reader`]. A read error ends the
+/// stream after the lines read before it are written.
+pub fn eval_stream_with(
+    mut input: impl std::io::BufRead,
     mut out: impl std::io::Write,
+    reader: Reader,
 ) -> std::io::Result<usize> {
-    let mut errors = 0;
-    let mut lines = input.split(b'\n').enumerate();
+    let (mut errors, mut line_no, mut buf) = (0, 0, Vec::new());
     loop {
-        let (mut chunk, mut bytes, mut failed) = (Vec::new(), 0, None);
-        while chunk.len() < CHUNK_LINES && bytes < CHUNK_BYTES {
-            match lines.next() {
-                Some((i, Ok(line))) => {
-                    bytes += line.len();
-                    chunk.push((i + 1, line));
+        buf.clear();
+        let (mut lines, mut failed, mut at_end) = (Vec::new(), None, false);
+        while lines.len() < CHUNK_LINES && buf.len() < CHUNK_BYTES {
+            let start = buf.len();
+            match input.read_until(b'\n', &mut buf) {
+                Ok(0) => {
+                    at_end = true;
+                    break;
                 }
-                Some((_, Err(e))) => {
+                Ok(_) => {
+                    line_no += 1;
+                    let end = buf.len() - usize::from(buf.last() == Some(&b'\n'));
+                    lines.push((line_no, start..end));
+                }
+                Err(e) => {
+                    // As a line iterator would: the part of the line read is dropped.
+                    buf.truncate(start);
                     failed = Some(e);
                     break;
                 }
-                None => break,
             }
         }
-        let at_end = failed.is_some() || chunk.len() < CHUNK_LINES && bytes < CHUNK_BYTES;
-        let outputs = crate::arith::par::map(chunk, |(line, bytes)| eval_bytes(&bytes, line));
-        for (text, is_err) in outputs.into_iter().flatten() {
-            errors += usize::from(is_err);
-            writeln!(out, "{text}")?;
+        let group = lines
+            .len()
+            .div_ceil(8 * crate::arith::par::threads())
+            .clamp(1, GROUP_LINES);
+        let runs: Vec<_> = lines.chunks(group).collect();
+        let outputs = crate::arith::par::map(runs, |run| {
+            // Room for a scalar line's output (about 250 bytes at the default precision).
+            let (mut text, mut errs) = (String::with_capacity(run.len() * 256), 0);
+            for (line, range) in run {
+                let is_err = eval_bytes_into(&buf[range.clone()], *line, reader, &mut text);
+                errs += usize::from(is_err == Some(true));
+            }
+            (text, errs)
+        });
+        for (text, errs) in outputs {
+            errors += errs;
+            out.write_all(text.as_bytes())?;
         }
         if let Some(e) = failed {
             out.flush()?;
@@ -299,12 +375,21 @@ pub fn eval_stream(
     Ok(errors)
 }
 
-/// One input line (1-based `line`) as its output text and whether it is an error line;
-/// `None` for a blank line.
-fn eval_bytes(bytes: &[u8], line: usize) -> Option<(String, bool)> {
+/// One input line (1-based `line`): its output line (with the newline) appended to `out`,
+/// and whether it is an error line; `None` (nothing written) for a blank line.
+fn eval_bytes_into(bytes: &[u8], line: usize, reader: Reader, out: &mut String) -> Option<bool> {
+    use std::fmt::Write;
     let (v, is_err) = match std::str::from_utf8(bytes) {
         Ok(text) if text.trim().is_empty() => return None,
-        Ok(text) => eval_line(text, line),
+        Ok(text) => {
+            if reader == Reader::Typed {
+                if let Some(is_err) = super::typed::eval_into(text, line, out) {
+                    out.push('\n');
+                    return Some(is_err);
+                }
+            }
+            eval_line(text, line)
+        }
         // Not UTF-8: still one error line, and the rest of the input goes on.
         Err(_) => {
             let mut id = Map::new();
@@ -312,5 +397,7 @@ fn eval_bytes(bytes: &[u8], line: usize) -> Option<(String, bool)> {
             (error_line(id, line, "the line is not valid UTF-8"), true)
         }
     };
-    Some((v.to_string(), is_err))
+    // Infallible: writing to a String.
+    let _ = writeln!(out, "{v}");
+    Some(is_err)
 }

@@ -8,6 +8,7 @@
 //!   and denotes that **exact** rational.
 
 use crate::arith::exact::integer_u32;
+use crate::arith::round::write_hex;
 use crate::arith::ziv::Approx;
 use crate::arith::{Format, exact, hex, rational_from_f64};
 use crate::names::Name;
@@ -246,17 +247,31 @@ impl<'a> Fields<'a> {
 /// The exact rational a JSON value denotes (see the module docs).
 pub fn number_value(v: &Value) -> Result<Rational, String> {
     match v {
-        Value::Number(n) => {
-            let text = n.to_string();
-            let f = exact::f64_of_text(&text).map_err(|e| e.to_string())?;
-            rational_from_f64(f).map_err(|e| e.to_string())
-        }
-        Value::String(s) => exact::parse_exact(s).map_err(|e| e.to_string()),
+        Value::Number(n) => number_of_json_text(&n.to_string()),
+        Value::String(s) => number_of_string(s),
         other => Err(format!(
             "expected a number or a numeric string, got {}",
             kind(other)
         )),
     }
+}
+
+/// The exact rational of a JSON number written `text`: the `f64` it rounds to.
+pub fn number_of_json_text(text: &str) -> Result<Rational, String> {
+    // A short integer literal (below 10^15 < 2^53) is its own f64: no float to convert.
+    if text.len() <= 15 && !text.is_empty() && text.bytes().all(|b| b.is_ascii_digit()) {
+        return text
+            .parse::<u64>()
+            .map(Rational::from)
+            .map_err(|e| e.to_string());
+    }
+    let f = exact::f64_of_text(text).map_err(|e| e.to_string())?;
+    rational_from_f64(f).map_err(|e| e.to_string())
+}
+
+/// The exact rational of a numeric JSON string (its contents `s`): a decimal or hex float.
+pub fn number_of_string(s: &str) -> Result<Rational, String> {
+    exact::parse_exact(s).map_err(|e| e.to_string())
 }
 
 /// A short name of a JSON value's kind, for error messages.
@@ -290,6 +305,31 @@ pub fn approx_fields(a: &Approx, round_to_odd: bool) -> Map<String, Value> {
         m.insert("f64_odd".into(), json!(hex(odd, Format::F64)));
     }
     m
+}
+
+/// [`approx_fields`] written as JSON text straight into `out`, each field preceded by a
+/// comma (`,"value":"…","f64":"…",…`): the same fields in the same order with the same
+/// texts, without building a map. (Every text is a decimal or hex float, which JSON
+/// strings hold without escapes.)
+pub fn write_approx_fields(out: &mut String, a: &Approx, round_to_odd: bool) {
+    out.push_str(",\"value\":\"");
+    a.write_decimal(out);
+    out.push('"');
+    for fmt in Format::EVERY {
+        write_hex_field(out, fmt.name(), a.rounded(fmt), fmt);
+    }
+    if let Some(odd) = a.f64_odd().filter(|_| round_to_odd) {
+        write_hex_field(out, "f64_odd", odd, Format::F64);
+    }
+}
+
+/// `,"<name>":"<hex of v in fmt>"`.
+fn write_hex_field(out: &mut String, name: &str, v: f64, fmt: Format) {
+    out.push_str(",\"");
+    out.push_str(name);
+    out.push_str("\":\"");
+    write_hex(out, v, fmt);
+    out.push('"');
 }
 
 /// `approx_fields` as a JSON object value.

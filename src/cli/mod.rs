@@ -13,4 +13,5 @@ pub(crate) mod json;
 pub mod npy;
 pub mod op;
 pub mod tensors;
+pub mod typed;
 pub mod vectors;
