@@ -98,6 +98,16 @@ impl Format {
     /// the top fraction bit set). A value that is not in the format is a bug of the
     /// caller: `debug_assert`ed.
     pub fn encode(self, v: f64) -> u64 {
+        match self {
+            // The native types' encodings (a NaN keeps the one pattern below).
+            Format::F64 if !v.is_nan() => v.to_bits(),
+            Format::F32 if !v.is_nan() => u64::from((v as f32).to_bits()),
+            _ => self.encode_fields(v),
+        }
+    }
+
+    /// [`encode`](Self::encode) field by field, for every format.
+    fn encode_fields(self, v: f64) -> u64 {
         let frac_bits = self.precision() - 1;
         let sign = u64::from(v.is_sign_negative()) << (frac_bits + self.exponent_bits());
         let all_ones = (1u64 << self.exponent_bits()) - 1;
@@ -598,8 +608,8 @@ mod tests {
 mod native_tests {
     use super::*;
 
-    /// The native fast paths of `next_up` and `round_f64_to` (f64, f32) agree with the
-    /// general routes through the encoding and [`Parts`] on edge values and a sweep.
+    /// The native fast paths of `encode`, `next_up` and `round_f64_to` (f64, f32) agree
+    /// with the general routes through the encoding and [`Parts`] on edge values and a sweep.
     #[test]
     fn native_paths_agree_with_the_general_ones() {
         let mut vals = vec![
@@ -635,6 +645,9 @@ mod native_tests {
                         round_f64_to_parts(v, fmt).to_bits(),
                         "{v:e} {fmt:?}"
                     );
+                    if !r.is_nan() {
+                        assert_eq!(fmt.encode(r), fmt.encode_fields(r), "encode {r:e} {fmt:?}");
+                    }
                     if r.is_finite() && !(fmt == Format::F64 && r == f64::MAX) {
                         let (a, b) = (fmt.next_up(r), fmt.next_up_encoded(r));
                         assert_eq!(a.to_bits(), b.to_bits(), "next_up {r:e} {fmt:?}");
