@@ -1,6 +1,7 @@
 //! The exhaustive tier through the command line: a shard for the fast kernels, and a
 //! user's C kernel (`float f(int m, float c)`) built here with the system C compiler —
 //! a correctly rounded one passes a shard, a broken one fails it with the input named.
+#![cfg(feature = "cli")]
 
 use std::path::{Path, PathBuf};
 use std::process::Command;

@@ -1,6 +1,7 @@
 //! The tensor route: `vectors --op loss --out DIR` writes .npy files and a manifest,
 //! and `check DIR RESULTS_DIR` judges them with the same metrics and report as the JSON
 //! Lines route; malformed or missing files are problems naming the case and the file.
+#![cfg(feature = "cli")]
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
