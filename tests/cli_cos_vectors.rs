@@ -206,6 +206,9 @@ fn curricular_vectors() -> String {
     .clone()
 }
 
+/// In f32: the slope estimate of ψ with a real `m` at the f64 neighbour of `c = −1` takes
+/// the oracle tens of seconds (a known slowness of `target_slope`, see
+/// `conformance::loss_suite::cosine_allowances`).
 fn sphereface_vectors() -> String {
     static V: std::sync::OnceLock<String> = std::sync::OnceLock::new();
     V.get_or_init(|| {
@@ -215,7 +218,7 @@ fn sphereface_vectors() -> String {
             "--head",
             "sphereface",
             "--dtype",
-            "f64",
+            "f32",
             "--count",
             "16",
             "--batch",
@@ -258,7 +261,7 @@ fn faithful_curricularface_and_sphereface_pass_check() {
     ] {
         let (ok, text) = check(name, &vecs, &results(&vecs, Flaw::None));
         assert!(ok, "{name}: {text}");
-        assert!(text.contains("grad_cos f64:"), "{text}");
+        assert!(text.contains("grad_cos f"), "{text}");
     }
 }
 

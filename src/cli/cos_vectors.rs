@@ -21,7 +21,7 @@
 //! own target); the other cells take the next cases' `c`. A cell within
 //! [`HeadPolicy::jump_ulps`] ulps of 1 of a jump whose place is irrational (the linear
 //! fallback's `cos(π − m)`, CurricularFace's `cos(θ_y + m)`) is moved just outside that
-//! band ([`off_jumps`]). A batch where the gradient is
+//! band (`off_jumps`). A batch where the gradient is
 //! not defined (a slope `±∞` at `c = ±1`, MagFace at the clamp's kinks `a = l_a`, `u_a`)
 //! is written with `"grad":false` and the loss alone.
 

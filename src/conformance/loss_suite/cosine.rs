@@ -21,8 +21,14 @@
 //! - **grad_a** (MagFace), row `n`: the same factor, in ulps of
 //!   `max((s·|∂t/∂a| + λ_g·|g′(a)|)/N, |g*_n|)`.
 //!
-//! Slopes that are not finite (exactly at `c = ±1` for ArcFace, where `θ` is exact) are
-//! left out of `A`: there the oracle has no gradient and the line carries none.
+//! Slopes at `c = ±1` and slopes that are not finite are left out of `A`: at the endpoints
+//! `θ` is exact (0 or π) and a slope is often `±∞` (ArcFace, SphereFace's ψ with a real
+//! `m`), where the oracle has no gradient and the line carries none.
+//!
+//! Known slowness: the 24-bit slope estimate of SphereFace's ψ with a real `m` at the
+//! binary64 neighbour of `c = −1` (`−1 + 2⁻⁵³`) takes the oracle ([`target_slope`]) about
+//! 40 s, so `check` of an f64 `sphereface`/`sphereface_r` file that has such a target is
+//! slow (f32 and the other heads: milliseconds).
 
 use super::policy::{LossOp, LossPolicy};
 use super::scheme::Scheme;
@@ -88,7 +94,13 @@ fn row_estimates(b: &CosineBatch, n: usize) -> (f64, Vec<f64>) {
     let mut amp = 1.0f64;
     let mut logits = Vec::with_capacity(row.len());
     for (j, c) in row.iter().enumerate() {
-        for sem in [Semantics::Analytic, b.semantics] {
+        // At c = ±1 a slope is an endpoint's (often ±∞, found only at the precision cap):
+        // left out, as every slope that is not finite.
+        let endpoint = *c == 1 || *c == -1;
+        for sem in [Semantics::Analytic, b.semantics]
+            .into_iter()
+            .filter(|_| !endpoint)
+        {
             let s = if j == y {
                 target_slope(h, c, sem, EST_PREC)
             } else {
