@@ -200,7 +200,10 @@ struct VectorsArgs {
     tier: Tier,
     /// Loss: a head of the margin family (combined, arcface, cosface) with cosine
     /// logits, in place of --variant and --backward (which are then unused, as is --m
-    /// for the loss: one group of --count batches); its parameters below.
+    /// for the loss: one group of --count batches); its parameters below. The heads on
+    /// cosines (sphereface, sphereface_r, sphereface2, curricularface, adaface, magface)
+    /// write cosine batches at the head suite's states (vectors_version 4; no parameters,
+    /// --semantics chooses the backward).
     #[arg(long, value_parser = name_parser::<Kind>())]
     head: Option<Kind>,
     /// Head: the margin m of arcface (radians) or cosface, an exact decimal or hex float.
@@ -306,13 +309,37 @@ impl VectorsArgs {
             round_to_odd: self.round_to_odd,
             tier: self.tier,
             head: self.head_option()?,
+            cos_head: self.cos_head()?,
         })
+    }
+
+    /// A head on cosines (outside `Kind::FEATURES`): generated at its published states
+    /// and bounds (no parameters taken; `--semantics` chooses the backward).
+    fn cos_head(&self) -> Result<Option<(Kind, Semantics)>, String> {
+        let Some(kind) = self.head.filter(|&k| vectors::takes_cosines(k)) else {
+            return Ok(None);
+        };
+        let given = [&self.head_m, &self.m1, &self.m2, &self.m3]
+            .iter()
+            .any(|v| v.is_some())
+            || self.fallback.is_some();
+        if given {
+            return Err(format!(
+                "--head {}: a head on cosines is generated at its published states and bounds \
+                 (the head suite's); --head-m, --m1, --m2, --m3 and --fallback are for combined, arcface and cosface",
+                kind.name()
+            ));
+        }
+        Ok(Some((kind, self.semantics.unwrap_or(Semantics::Analytic))))
     }
 
     /// The head's fields as a loss line carries them (`eval`'s names), read back by
     /// [`vectors::HeadOption::parse`], which rejects a parameter the head does not take.
     fn head_option(&self) -> Result<Option<vectors::HeadOption>, String> {
-        let Some(kind) = self.head else {
+        let Some(kind) = self.head.filter(|&k| !vectors::takes_cosines(k)) else {
+            if self.head.is_some() {
+                return Ok(None);
+            }
             let given = [&self.head_m, &self.m1, &self.m2, &self.m3]
                 .iter()
                 .any(|v| v.is_some())

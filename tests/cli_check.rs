@@ -208,8 +208,15 @@ fn an_unknown_dtype_or_version_is_a_failing_line_numbered_problem() {
     rejected(
         3,
         "vectors_version",
+        json!(5),
+        "incompatible vectors file: vectors_version is 5",
+    );
+    // Version 4 is the version of loss lines on cosines, and only of them.
+    rejected(
+        3,
+        "vectors_version",
         json!(4),
-        "incompatible vectors file: vectors_version is 4",
+        "vectors_version 4 is the version of loss lines on cosines",
     );
     rejected(1, "vectors_version", json!("1"), "vectors_version is \"1\"");
 }

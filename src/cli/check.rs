@@ -2,7 +2,10 @@
 //! vectors file with the Rust suite's metrics and tolerance tables.
 //!
 //! RESULTS is JSON Lines written by the implementation under test:
-//! `{"id":…, "value":…}` and, for loss vectors, `"grad_x"`/`"grad_w"` nested arrays.
+//! `{"id":…, "value":…}` and, for loss vectors, `"grad_x"`/`"grad_w"` nested arrays; for
+//! loss vectors on cosines (version 4, [`super::cos_vectors`]) `"grad_cos"` (`N × C`)
+//! and, for MagFace, `"grad_a"` (`N`) when the vector has `"grad":true`, judged with
+//! [`cosine_allowances`](crate::conformance::loss_suite::cosine_allowances).
 //! Numbers may be JSON numbers or strings (decimal, hex float, `"nan"`, `"inf"`,
 //! `"-inf"`); they are rounded to the vector's `dtype` (to float32 for a loss vector of
 //! the `autocast` scheme, whose results are float32, judged in ulps of the 16-bit
@@ -13,12 +16,17 @@
 //! failure with its line number (the other lines are still judged). Neither file is
 //! ever written.
 
+use super::cos_vectors::COS_VECTORS_VERSION;
 use super::eval::{DEFAULT_PREC, head_of, integer_m};
+use super::family::FamilyInput;
 use super::json::{Fields, kind};
 use super::op::Op;
 use super::vectors::VECTORS_VERSION;
 use crate::arith::{Format, exact, hex, par, ziv::round_rational};
-use crate::conformance::loss_suite::{Expected, LossOp, LossPolicy, Scheme, score_batch};
+use crate::conformance::loss_suite::{
+    CosineBatch, Expected, LossOp, LossPolicy, Scheme, cosine_allowances, normwise_error,
+    score_batch,
+};
 use crate::conformance::scalar_suite::{describe_exact, fmt_err};
 use crate::conformance::{Batch, Policy, ScalarOp};
 use crate::loss::{Backward, Head, Variant};
@@ -205,6 +213,13 @@ enum Judged {
         grad_x: Vec<Rational>,
         grad_w: Vec<Rational>,
     },
+    /// A loss batch on cosines (version 4) with its exact gradients (`grad_cos` `N × C`
+    /// and MagFace's `grad_a`; empty for a line without gradients).
+    Cosine {
+        batch: Box<CosineBatch>,
+        grad_cos: Vec<Vec<Rational>>,
+        grad_a: Vec<Rational>,
+    },
 }
 
 /// The accepted vectors by id, in file order, and the ids of rejected lines.
@@ -269,6 +284,22 @@ fn parse_vector(obj: &Map<String, Value>, line: usize) -> Result<Vector, String>
     let op = Op::parse_vectors_op(f.string("op")?)?;
     let dtype: Format = f.name("dtype")?;
     f.bool_or("round_to_odd", false)?;
+    let v4 = version.and_then(Value::as_u64) == Some(u64::from(COS_VECTORS_VERSION));
+    let on_cosines = op == Op::Loss && f.has("head") && f.has("cos");
+    if on_cosines != v4 {
+        return Err(format!(
+            "vectors_version {COS_VECTORS_VERSION} is the version of loss lines on cosines \
+             (\"head\" and \"cos\"), and only of them: this line is {}",
+            if on_cosines {
+                "one, at another version"
+            } else {
+                "not one"
+            }
+        ));
+    }
+    if on_cosines {
+        return cosine_vector(&mut f, line, dtype);
+    }
     // A head (version 3) carries its own margins in place of the integer m.
     let head = if op == Op::Loss {
         head_of(&mut f)?
@@ -393,6 +424,73 @@ fn loss_vector(
         grad_w: flat(grad_w),
     };
     Ok((desc, judged))
+}
+
+/// A version 4 vector: a loss line on cosines ([`super::cos_vectors`]) with its exact
+/// loss and, when it has `"grad":true`, its exact `grad_cos` (and MagFace's `grad_a`).
+fn cosine_vector(f: &mut Fields, line: usize, dtype: Format) -> Result<Vector, String> {
+    f.bool_or("round_to_odd", false)?;
+    let input = FamilyInput::read(f)?;
+    let grad = f.bool_or("grad", false)?;
+    let value = match f.raw("value") {
+        Some(v) => exact_text(v).map_err(|e| format!("field \"value\": {e}"))?,
+        None => return Err("missing field \"value\"".into()),
+    };
+    f.u32_or("prec", DEFAULT_PREC)?;
+    let origin = f.string_or("origin", "")?.to_string();
+    let scheme = f.name_or("scheme", Scheme::Native)?;
+    scheme.check_dtype(dtype)?;
+    let batch = input.batch();
+    let (n, c) = (batch.y.len(), batch.cos.first().map_or(0, Vec::len));
+    let grad_cos = if grad {
+        let g = exact_gradient(f, "grad_cos")?;
+        if g.len() != n || g.iter().any(|r| r.len() != c) {
+            return Err(format!(
+                "malformed loss vector: grad_cos is not {n} rows of {c}"
+            ));
+        }
+        g
+    } else {
+        Vec::new()
+    };
+    let grad_a = if grad && f.has("grad_a") {
+        exact_list(f, "grad_a", n)?
+    } else {
+        Vec::new()
+    };
+    f.finish()?;
+    let input_text = format!("loss N={n} C={c} ({origin})");
+    Ok(Vector {
+        line,
+        dtype,
+        scheme,
+        m: 1,
+        input: input_text,
+        value,
+        judged: Judged::Cosine {
+            batch: Box::new(batch),
+            grad_cos,
+            grad_a,
+        },
+    })
+}
+
+/// A required array of `n` `{"value": …}` objects, as exact values.
+fn exact_list(f: &mut Fields, name: &'static str, n: usize) -> Result<Vec<Rational>, String> {
+    let list = f.array(name, "an array")?;
+    if list.len() != n {
+        return Err(format!(
+            "malformed loss vector: {name} has {} entries, expected {n}",
+            list.len()
+        ));
+    }
+    list.iter()
+        .enumerate()
+        .map(|(i, g)| {
+            exact_text(g.get("value").unwrap_or(&Value::Null))
+                .map_err(|e| format!("field \"{name}\"[{i}]: \"value\": {e}"))
+        })
+        .collect()
 }
 
 /// A required matrix of `{"value": …}` objects (an oracle gradient), as exact values.
@@ -689,8 +787,100 @@ impl CheckReport {
                     loss_policy,
                 );
             }
+            Judged::Cosine {
+                batch,
+                grad_cos,
+                grad_a,
+            } => {
+                let n = batch.y.len();
+                let c = batch.cos.first().map_or(0, Vec::len);
+                let got_g = if grad_cos.is_empty() {
+                    Vec::new()
+                } else {
+                    result_matrix(obj.get("grad_cos"), "grad_cos", (n, c), fmt)?
+                };
+                let got_a = if grad_a.is_empty() {
+                    Vec::new()
+                } else {
+                    result_matrix(
+                        obj.get("grad_a").map(|a| json!([a])).as_ref(),
+                        "grad_a",
+                        (1, n),
+                        fmt,
+                    )?
+                };
+                let exp = (grad_cos.as_slice(), grad_a.as_slice());
+                let got = (actual, got_g.as_slice(), got_a.as_slice());
+                self.judge_cosine((id, v), batch, exp, got, loss_policy);
+            }
         }
         Ok(())
+    }
+
+    /// Scores one result of a loss vector on cosines: the loss against its allowance,
+    /// `grad_cos` and `grad_a` row by row against theirs
+    /// ([`crate::conformance::loss_suite::cosine_allowances`]).
+    fn judge_cosine(
+        &mut self,
+        (id, v): (&str, &Vector),
+        batch: &CosineBatch,
+        (grad_cos, grad_a): (&[Vec<Rational>], &[Rational]),
+        (value, got_g, got_a): (f64, &[f64], &[f64]),
+        policy: &LossPolicy,
+    ) {
+        let fmt = v.dtype;
+        let al = cosine_allowances(batch, (fmt, v.scheme), policy, &v.value, grad_cos, grad_a);
+        let err = normwise_error(
+            &[value],
+            std::slice::from_ref(&v.value),
+            &al.value_scale,
+            fmt,
+        );
+        let input = &v.input;
+        let describe = |what: &str, err: f64, allowed: f64| {
+            format!(
+                "id {id}: {input} — {what}{} scaled ulps (allowed {allowed:.1})",
+                fmt_err(err)
+            )
+        };
+        self.group(LossOp::Value.name(), fmt, v.scheme).record(
+            err > al.value,
+            err,
+            err / al.value,
+            || describe("", err, al.value),
+        );
+        let c = grad_cos.first().map_or(0, Vec::len);
+        // Row by row: (worst scaled error, its row, worst error over allowance).
+        let rows = |got: &[f64],
+                    exact: &dyn Fn(usize) -> Vec<Rational>,
+                    scales: &[Rational],
+                    width: usize| {
+            let mut worst = (0.0f64, 0usize, 0.0f64);
+            for (r, scale) in scales.iter().enumerate() {
+                let g = got.get(r * width..(r + 1) * width).unwrap_or(&[]);
+                let e = normwise_error(g, &exact(r), scale, fmt);
+                let bad = e / al.grad[r];
+                if bad > worst.2 || bad.is_nan() {
+                    worst = (e, r, if bad.is_nan() { f64::INFINITY } else { bad });
+                }
+                worst.0 = worst.0.max(e);
+            }
+            worst
+        };
+        if !grad_cos.is_empty() {
+            let (err, r, bad) = rows(got_g, &|r| grad_cos[r].clone(), &al.grad_scales, c);
+            self.group("grad_cos", fmt, v.scheme)
+                .record(bad > 1.0, err, bad, || {
+                    describe(&format!("row {r}: "), err, al.grad[r])
+                });
+        }
+        if !grad_a.is_empty() {
+            let (err, r, bad) = rows(got_a, &|r| vec![grad_a[r].clone()], &al.grad_a_scales, 1);
+            self.group("grad_a", fmt, v.scheme)
+                .record(bad > 1.0, err, bad, || {
+                    describe(&format!("sample {r}: "), err, al.grad[r])
+                });
+        }
     }
 
     /// A problem for every vector without a result, in vectors-file order.

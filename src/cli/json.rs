@@ -35,6 +35,8 @@ pub const IGNORED: &[&str] = &[
     "tie_bound",
     "grad_x",
     "grad_w",
+    "grad_cos",
+    "grad_a",
 ];
 
 /// A JSON object being read field by field; remembers which fields were used so
@@ -186,7 +188,7 @@ impl<'a> Fields<'a> {
     }
 
     /// A required array (`what` names what it must be in the error).
-    fn array(&mut self, name: &'static str, what: &str) -> Result<&'a Vec<Value>, String> {
+    pub fn array(&mut self, name: &'static str, what: &str) -> Result<&'a Vec<Value>, String> {
         let v = self.required(name)?;
         v.as_array()
             .ok_or_else(|| format!("field \"{name}\": expected {what}, got {}", kind(v)))

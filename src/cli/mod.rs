@@ -4,6 +4,7 @@
 
 pub mod args;
 pub mod check;
+pub mod cos_vectors;
 pub mod eval;
 pub mod exhaustive;
 /// `eval` loss lines on cosines for every head of the margin family.

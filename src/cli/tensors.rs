@@ -79,7 +79,7 @@ pub fn generate(
     if o.ops != [Op::Loss] {
         return Err("--out writes loss vectors only (tensor files): give --op loss".into());
     }
-    if o.head.is_some() {
+    if o.head.is_some() || o.cos_head.is_some() {
         return Err("--out writes A-Softmax/L-Softmax tensor files: a --head's vectors use the JSON Lines route".into());
     }
     if !matches!(o.dtype, Format::F32 | Format::F64) || o.scheme != Scheme::Native {

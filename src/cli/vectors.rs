@@ -16,7 +16,16 @@
 //! byte for byte as before. A head batch where the head's slope is not finite at a target
 //! (a feature exactly parallel to its class row after rounding to the dtype, for a head
 //! with `m2 ≠ 0`) has no gradient: it is left out, and its id skipped.
+//! Version 4 added loss lines on cosines for the heads outside `Kind::FEATURES`
+//! (`sphereface`, `sphereface_r`, `sphereface2`, `curricularface`, `adaface`, `magface`):
+//! `"head"`, its parameters and state, `"cos"` (`N × C`), `"y"`, the loss fields,
+//! `"grad_cos"` and MagFace's `"grad_a"`, as `eval` reads and writes them
+//! ([`super::cos_vectors`]); those lines are written as version 4, the x/w head lines
+//! still as version 3 ([`HEAD_VECTORS_VERSION`]) and the others as version 2, byte for
+//! byte as before.
 
+use super::cos_vectors::cos_loss_lines;
+pub use super::cos_vectors::takes_cosines;
 use super::eval::head_of;
 use super::json::{Fields, approx_fields, approx_json};
 use super::op::Op;
@@ -36,9 +45,13 @@ use serde_json::{Map, Value, json};
 use std::io::Write;
 use std::ops::RangeInclusive;
 
-/// The newest version of the vectors format, written on loss lines with a head; `check`
-/// reads it and every earlier one.
-pub const VECTORS_VERSION: u32 = 3;
+/// The newest version of the vectors format, written on loss lines on cosines
+/// ([`super::cos_vectors`]); `check` reads it and every earlier one.
+pub const VECTORS_VERSION: u32 = super::cos_vectors::COS_VECTORS_VERSION;
+
+/// The version written on loss lines with a head on features `x`/`w` (unchanged since
+/// version 3).
+pub const HEAD_VECTORS_VERSION: u32 = 3;
 
 /// The version written on every line without a head (unchanged since version 2).
 pub const BASE_VECTORS_VERSION: u32 = 2;
@@ -81,6 +94,10 @@ pub struct VectorsOptions {
     pub tier: Tier,
     /// Loss: a head of the margin family in place of `variant`, `m` and `backward`.
     pub head: Option<HeadOption>,
+    /// Loss: a head that takes cosines (outside `Kind::FEATURES`) with the semantics of
+    /// its backward: cosine batches at its published states and bounds, version 4 lines
+    /// ([`super::cos_vectors`]).
+    pub cos_head: Option<(Kind, crate::head::Semantics)>,
 }
 
 /// A head for the loss vectors: its fields as written on each line (`"head"`, its
@@ -266,7 +283,7 @@ fn loss_lines<T: FloatFormat>(
         let id = loss_id(o, m, i);
         let mut line = match &o.head {
             Some(h) => {
-                let mut line = header_v(id, Op::Loss, o.dtype, VECTORS_VERSION);
+                let mut line = header_v(id, Op::Loss, o.dtype, HEAD_VECTORS_VERSION);
                 line.extend(h.fields.clone());
                 line
             }
@@ -349,7 +366,21 @@ fn write_groups(
             continue;
         }
         // A head has its own margins: one group of loss batches.
-        if op == Op::Loss && o.head.is_some() && m != *o.ms.start() {
+        if op == Op::Loss && (o.head.is_some() || o.cos_head.is_some()) && m != *o.ms.start() {
+            continue;
+        }
+        if let (Op::Loss, Some((kind, _))) = (op, o.cos_head) {
+            let lines = match o.dtype {
+                Format::F32 => cos_loss_lines::<f32>(o, kind),
+                Format::F64 => cos_loss_lines::<f64>(o, kind),
+                Format::F16 => cos_loss_lines::<F16>(o, kind),
+                Format::Bf16 => cos_loss_lines::<Bf16>(o, kind),
+            };
+            written += write_lines(
+                out,
+                lines.map_or_else(|e| vec![Err(e)], |v| v.into_iter().map(Ok).collect()),
+            )?;
+            progress(done + 1, groups.len());
             continue;
         }
         written += match (op.scalar(), o.dtype) {

@@ -14,6 +14,7 @@
 //! [`TextbookLoss`], which evaluates the formulas naively (but with a stable
 //! log-sum-exp) in the format under test.
 
+mod cosine;
 mod generators;
 mod metrics;
 mod policy;
@@ -21,6 +22,7 @@ mod report;
 mod scheme;
 mod textbook;
 
+pub use cosine::{CosineAllowances, CosineBatch, cosine_allowances};
 pub use generators::{
     BatchCase, BatchParams, FeatureKind, loss_batches, loss_batches_in, random_batch,
 };
