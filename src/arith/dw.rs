@@ -807,13 +807,9 @@ mod tests {
     #[test]
     fn dot_rows_group_matches_each_row_alone() {
         let (n, width, g) = (37, 700, 5);
-        let mut x = 0x9e37_79b9_7f4a_7c15u64;
-        let mut draw = || {
-            x ^= x << 13;
-            x ^= x >> 7;
-            x ^= x << 17;
-            (x >> 11) as f64 / (1u64 << 53) as f64 * 2.0 - 1.0
-        };
+        let mut bits = crate::arith::testing::xorshift64(0x9e37_79b9_7f4a_7c15);
+        let mut draw =
+            || (bits.next().expect("endless") >> 11) as f64 / (1u64 << 53) as f64 * 2.0 - 1.0;
         let rows: Vec<f64> = (0..n * width).map(|_| draw()).collect();
         let qs: Vec<(Vec<f64>, Vec<f64>)> = (0..g)
             .map(|j| {
@@ -841,11 +837,9 @@ mod tests {
     #[test]
     fn dot_rows_group_exact_matches_the_general_loop_on_f32_data() {
         let (n, width, g) = (45, 300, 3);
-        let mut x = 0x2545_f491_4f6c_dd1du64;
+        let mut bits = crate::arith::testing::xorshift64(0x2545_f491_4f6c_dd1d);
         let mut draw = || {
-            x ^= x << 13;
-            x ^= x >> 7;
-            x ^= x << 17;
+            let x = bits.next().expect("endless");
             f64::from(
                 ((x >> 40) as f32 / (1u64 << 24) as f32 - 0.5) * 2f32.powi((x % 40) as i32 - 20),
             )

@@ -26,3 +26,9 @@ pub(crate) fn finite_f64s(seed: u64, n: usize) -> impl Iterator<Item = f64> {
         .map(f64::from_bits)
         .filter(|v| v.is_finite())
 }
+
+/// `f32` values in `[−1, 1)` (held as `f64`) from [`xorshift64`]`(seed)`: the unit
+/// tests' random feature and weight entries.
+pub(crate) fn unit_f32s(seed: u64) -> impl Iterator<Item = f64> {
+    xorshift64(seed).map(|b| f64::from((b >> 40) as f32 / (1u64 << 24) as f32 * 2.0 - 1.0))
+}

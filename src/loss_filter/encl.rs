@@ -436,13 +436,8 @@ mod tests {
     #[test]
     fn fine_dots_and_pairwise_sums_contain_their_values() {
         let p = 600;
-        let mut state = 0x0bad_5eed_1234_5678u64;
-        let mut draw = || {
-            state = state
-                .wrapping_mul(6364136223846793005)
-                .wrapping_add(1442695040888963407);
-            ((state >> 40) as f32 / (1u64 << 24) as f32 * 2.0 - 1.0) as f64
-        };
+        let mut units = crate::arith::testing::unit_f32s(0x0bad_5eed_1234_5678);
+        let mut draw = || units.next().expect("endless");
         let (n, width) = (512, 7);
         let q: Vec<f64> = (0..n).map(|_| draw()).collect();
         let rows: Vec<f64> = (0..n * width).map(|_| draw()).collect();

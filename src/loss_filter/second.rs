@@ -180,13 +180,8 @@ mod tests {
     /// them, each with the exact oracle's bits.
     #[test]
     fn the_fine_tier_decides_and_agrees() {
-        let mut state = 0x5eed_f1e0u64;
-        let mut draw = || {
-            state = state
-                .wrapping_mul(6364136223846793005)
-                .wrapping_add(1442695040888963407);
-            ((state >> 40) as f32 / (1u64 << 24) as f32 * 2.0 - 1.0) as f64
-        };
+        let mut units = crate::arith::testing::unit_f32s(0x5eed_f1e0);
+        let mut draw = || units.next().expect("endless");
         let (n, classes, dim) = (3, 5, 6);
         let x: Vec<f64> = (0..n * dim).map(|_| draw() * 3.0).collect();
         let w: Vec<f64> = (0..classes * dim).map(|_| draw()).collect();
