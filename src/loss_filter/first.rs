@@ -1,7 +1,7 @@
 //! The first tier: every output of the batch in double words. The per-sample work is
-//! [`super::softmax::sample_with`], in groups of samples; the two backward products, `Σ_j q_nj·W_j` per sample and
-//! `Σ_n g_nj·x_n` per class, go through [`dot_rows`] with the bound of the loop plus the
-//! coefficients' own bounds.
+//! [`super::softmax::sample_with`], in groups of samples; the two backward products,
+//! `Σ_j q_nj·W_j` per sample and `Σ_n g_nj·x_n` per class, go through [`dot_rows`] with
+//! the bound of the loop plus the coefficients' own bounds.
 
 use super::FloatBatch;
 use super::encl::Coefs;

@@ -14,10 +14,11 @@
 //! again over dot products accurate to about `4n³u³` of their magnitude, then MPFR balls
 //! at 128 bits over the same products for what that leaves, recomputing only the samples
 //! the output depends on. Besides its `f64` and `f32` bits, each output carries a
-//! reference `f64 + lo` ([`Rounded::lo`]) to the accuracy [`certify_for`] asks of it. What neither decides (an exact zero or
-//! midpoint that no enclosure can prove) is taken from the exact oracle on the whole
-//! batch, when the batch is small enough ([`EXACT_BUDGET`]); otherwise it is an
-//! [`Error::PrecisionCap`] naming the filter, never a guess. [`Certified::undecided`]
+//! reference `f64 + lo` ([`Rounded::lo`]) to the accuracy [`certify_for`] asks of it.
+//! What neither decides (an exact zero or midpoint that no enclosure can prove) is
+//! taken from the exact oracle on the whole batch, when the batch is small enough
+//! ([`EXACT_BUDGET`]); otherwise it is an [`Error::PrecisionCap`] naming the filter,
+//! never a guess. [`Certified::undecided`]
 //! counts the outputs the first tier left. Batches outside the filter's range
 //! ([`filterable`]: L-Softmax, inputs beyond `2^±60`, a zero row) and [`Tier::Mpfr`] go to
 //! the exact oracle directly. The bounds are derived in the book
