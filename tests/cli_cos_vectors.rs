@@ -9,31 +9,15 @@
 
 mod common;
 
+use common::{bin, vectors};
+
 use asoftmax_spec::arith::exact::f64_of_text;
 use serde_json::{Value, json};
 use std::f64::consts::PI;
-use std::process::Command;
 
-fn bin() -> Command {
-    Command::new(env!("CARGO_BIN_EXE_asoftmax-spec"))
-}
-
-fn vectors(args: &[&str]) -> String {
-    let out = bin().arg("vectors").args(args).output().unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    String::from_utf8(out.stdout).unwrap()
-}
-
+/// `text` in a file `name` of this test's temporary directory.
 fn tmp(name: &str, text: &str) -> std::path::PathBuf {
-    let dir = std::env::temp_dir().join(format!("asoftmax-spec-cosvec-{}", std::process::id()));
-    std::fs::create_dir_all(&dir).unwrap();
-    let p = dir.join(name);
-    std::fs::write(&p, text).unwrap();
-    p
+    common::tmp("asoftmax-spec-cosvec", name, text)
 }
 
 /// `check VECTORS RESULTS`: (passed, report text).

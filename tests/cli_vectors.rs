@@ -1,29 +1,14 @@
 //! `vectors` and `check` end to end through the binary.
 #![cfg(feature = "cli")]
 
+mod common;
+
+use common::{bin, vectors};
 use serde_json::{Value, json};
-use std::process::Command;
 
-fn bin() -> Command {
-    Command::new(env!("CARGO_BIN_EXE_asoftmax-spec"))
-}
-
-fn vectors(args: &[&str]) -> String {
-    let out = bin().arg("vectors").args(args).output().unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    String::from_utf8(out.stdout).unwrap()
-}
-
+/// `text` in a file `name` of this test's temporary directory.
 fn tmp(name: &str, text: &str) -> std::path::PathBuf {
-    let dir = std::env::temp_dir().join(format!("asoftmax-spec-test-{}", std::process::id()));
-    std::fs::create_dir_all(&dir).unwrap();
-    let p = dir.join(name);
-    std::fs::write(&p, text).unwrap();
-    p
+    common::tmp("asoftmax-spec-test", name, text)
 }
 
 fn check(v: &std::path::Path, r: &std::path::Path, extra: &[&str]) -> (i32, String) {

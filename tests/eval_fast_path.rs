@@ -5,6 +5,8 @@
 //! malformed lines), and the environment switch that forces the generic path.
 #![cfg(feature = "cli")]
 
+mod common;
+
 use asoftmax_spec::cli::eval::{Reader, eval_line, eval_stream_with};
 use asoftmax_spec::cli::typed;
 
@@ -419,21 +421,12 @@ fn crosscheck_eval_cases() {
 fn the_environment_switch_forces_the_generic_path() {
     let input = b"{\"id\":1E5,\"op\":\"psi\",\"m\":4,\"cos\":0.3,\"prec\":64}\n{\"op\":\"psi\",\"m\":4,\"cos\":7}\n";
     let run = |generic: Option<&str>| {
-        use std::io::Write;
-        use std::process::{Command, Stdio};
-        let mut cmd = Command::new(env!("CARGO_BIN_EXE_asoftmax-spec"));
+        let mut cmd = common::bin();
         cmd.arg("eval").env_remove(typed::GENERIC_ENV);
         if let Some(v) = generic {
             cmd.env(typed::GENERIC_ENV, v);
         }
-        let mut child = cmd
-            .stdin(Stdio::piped())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped())
-            .spawn()
-            .unwrap();
-        child.stdin.take().unwrap().write_all(input).unwrap();
-        child.wait_with_output().unwrap()
+        common::run_command_with_stdin(cmd, input)
     };
     let (plain, generic) = (run(None), run(Some("1")));
     assert_eq!(plain.stdout, generic.stdout);

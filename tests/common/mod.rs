@@ -80,13 +80,51 @@ pub fn overlaps(a: &Ival, b: &Ival) -> bool {
     !(a.hi() < b.lo() || b.hi() < a.lo())
 }
 
+/// The tool's binary, ready for arguments.
+#[cfg(feature = "cli")]
+pub fn bin() -> std::process::Command {
+    std::process::Command::new(env!("CARGO_BIN_EXE_asoftmax-spec"))
+}
+
+/// The standard output of `asoftmax-spec vectors ARGS`, which must succeed.
+#[cfg(feature = "cli")]
+pub fn vectors(args: &[&str]) -> String {
+    let out = bin().arg("vectors").args(args).output().unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8(out.stdout).unwrap()
+}
+
+/// Writes `text` to the file `name` in this test process's directory `prefix-PID` under
+/// the system's temporary directory, and returns its path.
+pub fn tmp(prefix: &str, name: &str, text: &str) -> std::path::PathBuf {
+    let dir = std::env::temp_dir().join(format!("{prefix}-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let p = dir.join(name);
+    std::fs::write(&p, text).unwrap();
+    p
+}
+
 /// Runs `asoftmax-spec ARGS` with `input` on its standard input and returns its output.
 #[cfg(feature = "cli")]
 pub fn run_with_stdin(args: &[&str], input: &[u8]) -> std::process::Output {
+    let mut cmd = bin();
+    cmd.args(args);
+    run_command_with_stdin(cmd, input)
+}
+
+/// Runs `cmd` with `input` on its standard input and returns its output.
+#[cfg(feature = "cli")]
+pub fn run_command_with_stdin(
+    mut cmd: std::process::Command,
+    input: &[u8],
+) -> std::process::Output {
     use std::io::Write;
-    use std::process::{Command, Stdio};
-    let mut child = Command::new(env!("CARGO_BIN_EXE_asoftmax-spec"))
-        .args(args)
+    use std::process::Stdio;
+    let mut child = cmd
         .stdin(Stdio::piped())
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
