@@ -44,45 +44,43 @@ struct Kept {
     g: Vec<Dw>,
 }
 
-/// Every output (the loss, `∂L/∂X`, `∂L/∂W`) as a double word; `None` when a sample
-/// cannot be enclosed in this tier.
-pub(super) fn outputs(b: &FloatBatch) -> Option<Vec<Dw>> {
-    let (c, d) = (b.classes, b.dim);
-    let norms: Norms<Dw> = norms(b.w, d, b.scale)?;
-    let wt = transpose(b.w, c, d);
-    let s_over_n = Ival::from_rational(&(rational_from_f64(b.scale).ok()? / b.n as u32), 192);
-    let s_over_n = Dw::from_ival(&s_over_n)?;
-    let w_col_abs = col_abs(b.w, d);
-    // Samples in groups: each pass over W (the logits' and ∂L/∂x's products) serves
-    // GROUP samples.
-    let groups: Vec<Vec<usize>> = (0..b.n)
-        .collect::<Vec<_>>()
-        .chunks(GROUP)
-        .map(<[usize]>::to_vec)
-        .collect();
-    // With f32 inputs every product of the logits is exact in binary64.
-    let f32_inputs = b.x.iter().chain(b.w).all(|&v| f64::from(v as f32) == v);
-    let per_group = par::map(groups, |ns| {
+/// What every group of samples reads: the batch, `W` transposed, the class norms,
+/// `Σ_j |W_jk|`, `s/N`, and whether every input is an `f32`.
+struct Shared<'a> {
+    b: &'a FloatBatch<'a>,
+    wt: Vec<f64>,
+    norms: Norms<Dw>,
+    w_col_abs: Vec<f64>,
+    s_over_n: Dw,
+    f32_inputs: bool,
+}
+
+impl Shared<'_> {
+    /// The samples `ns` (one group): their logits in one pass over `W`, each softmax,
+    /// and `∂L/∂x_n` in another pass; `None` when a sample cannot be enclosed.
+    fn group(&self, ns: &[usize]) -> Option<Vec<(Kept, Vec<Dw>)>> {
+        let (b, c, d) = (self.b, self.b.classes, self.b.dim);
         let xs: Vec<&[f64]> = ns.iter().map(|&n| &b.x[n * d..(n + 1) * d]).collect();
-        let dots = match f32_inputs {
-            true => Coefs::exact_f32_group(&xs, &wt, c),
-            false => Dw::dots_group(&xs, &wt, c),
+        // With f32 inputs every product of the logits is exact in binary64.
+        let dots = match self.f32_inputs {
+            true => Coefs::exact_f32_group(&xs, &self.wt, c),
+            false => Dw::dots_group(&xs, &self.wt, c),
         };
         let sms = ns
             .iter()
             .zip(dots)
-            .map(|(&n, dots)| sample_with(b, &norms, n, dots))
+            .map(|(&n, dots)| sample_with(b, &self.norms, n, dots))
             .collect::<Option<Vec<Softmax<Dw>>>>()?;
         let coefs: Vec<Coefs> = sms
             .iter()
-            .map(|sm| Coefs::of(&(0..c).map(|j| sm.q(j, &norms)).collect::<Vec<_>>()))
+            .map(|sm| Coefs::of(&(0..c).map(|j| sm.q(j, &self.norms)).collect::<Vec<_>>()))
             .collect();
-        let products = Coefs::times_group(&coefs, b.w, d, &w_col_abs);
+        let products = Coefs::times_group(&coefs, b.w, d, &self.w_col_abs);
         let done = sms.into_iter().zip(products).zip(xs).map(|((sm, e), x)| {
             let grad_x: Vec<Dw> = e
                 .into_iter()
                 .zip(x)
-                .map(|(ek, &xk)| (ek + sm.x_coef * xk) * s_over_n)
+                .map(|(ek, &xk)| (ek + sm.x_coef * xk) * self.s_over_n)
                 .collect();
             let g = (0..c).map(|j| sm.g(j)).collect();
             let kept = Kept {
@@ -92,8 +90,31 @@ pub(super) fn outputs(b: &FloatBatch) -> Option<Vec<Dw>> {
             };
             (kept, grad_x)
         });
-        Some(done.collect::<Vec<_>>())
-    });
+        Some(done.collect())
+    }
+}
+
+/// Every output (the loss, `∂L/∂X`, `∂L/∂W`) as a double word; `None` when a sample
+/// cannot be enclosed in this tier.
+pub(super) fn outputs(b: &FloatBatch) -> Option<Vec<Dw>> {
+    let (c, d) = (b.classes, b.dim);
+    let s_over_n = Ival::from_rational(&(rational_from_f64(b.scale).ok()? / b.n as u32), 192);
+    let shared = Shared {
+        b,
+        wt: transpose(b.w, c, d),
+        norms: norms(b.w, d, b.scale)?,
+        w_col_abs: col_abs(b.w, d),
+        s_over_n: Dw::from_ival(&s_over_n)?,
+        f32_inputs: b.x.iter().chain(b.w).all(|&v| f64::from(v as f32) == v),
+    };
+    // Samples in groups: each pass over W (the logits' and ∂L/∂x's products) serves
+    // GROUP samples.
+    let groups: Vec<Vec<usize>> = (0..b.n)
+        .collect::<Vec<_>>()
+        .chunks(GROUP)
+        .map(<[usize]>::to_vec)
+        .collect();
+    let per_group = par::map(groups, |ns| shared.group(&ns));
     let (kept, grad_x): (Vec<Kept>, Vec<Vec<Dw>>) = per_group
         .into_iter()
         .collect::<Option<Vec<_>>>()?
@@ -102,7 +123,7 @@ pub(super) fn outputs(b: &FloatBatch) -> Option<Vec<Dw>> {
         .unzip();
     let x_col_abs = col_abs(b.x, d);
     let grad_w = par::map((0..c).collect(), |j| {
-        class_grad(b, &kept, &norms, s_over_n, j, &x_col_abs)
+        class_grad(b, &kept, &shared.norms, shared.s_over_n, j, &x_col_abs)
     });
     let total = kept
         .iter()
