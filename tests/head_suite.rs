@@ -13,6 +13,7 @@ use asoftmax_spec::conformance::head_suite::{
 use asoftmax_spec::conformance::{Batch, GenConfig, LossGrad, LossKernel, LossPolicy};
 use asoftmax_spec::head::family::Head;
 use asoftmax_spec::head::{Combined, Fallback, Kind, Semantics};
+use asoftmax_spec::names::Name;
 use asoftmax_spec::zoo::ZooFloat;
 use asoftmax_spec::zoo::float::torch_clamp;
 use asoftmax_spec::zoo::heads::all_heads;
@@ -315,17 +316,7 @@ fn torch_min<T: ZooFloat>(a: T, b: T) -> T {
 fn every_state_of_every_kind_passes_its_definition_in_float() {
     fn check<T: ZooFloat>() {
         let p = HeadPolicy::default();
-        for kind in [
-            Kind::Combined,
-            Kind::ArcFace,
-            Kind::CosFace,
-            Kind::SphereFace,
-            Kind::SphereFaceR,
-            Kind::SphereFace2,
-            Kind::CurricularFace,
-            Kind::AdaFace,
-            Kind::MagFace,
-        ] {
+        for &kind in Kind::ALL {
             for head in head_states(kind) {
                 for op in HeadOp::ALL {
                     let r = run(&definition_kernel::<T>(head.clone(), false), op, &p);
