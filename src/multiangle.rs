@@ -217,8 +217,47 @@ pub(crate) fn chebyshev_dyadic(m: u32, c: &Rational) -> Option<(Integer, Integer
     if !c.denom().is_power_of_two() {
         return None;
     }
-    let (t, u) = chebyshev_ladder(m, c);
-    Some((t, u, c.denom().significant_bits() - 1))
+    let s = c.denom().significant_bits() - 1;
+    let (t, u) = if (1..=DYADIC_LINEAR_MAX).contains(&m) {
+        chebyshev_dyadic_linear(m, c.numer(), s)
+    } else {
+        chebyshev_ladder(m, c)
+    };
+    Some((t, u, s))
+}
+
+/// Largest `m` for which [`chebyshev_dyadic`] takes the three-term route
+/// ([`chebyshev_dyadic_linear`]); above it the doubling ladder's `O(log m)` steps win.
+const DYADIC_LINEAR_MAX: u32 = 16;
+
+/// [`chebyshev_ladder`]'s numerators `(qᵐ·T_m(c), q^{m−1}·U_{m−1}(c))` for a dyadic
+/// `c = p/2^s`, by the three-term recurrence of `V_n = qⁿ·U_n(c)`:
+/// `V_{n+1} = 2p·V_n − 2^{2s}·V_{n−1}` from `V_{−1} = 0`, `V_0 = 1`, ending with
+/// `qᵐ·T_m = V_m − p·V_{m−1} = p·V_{m−1} − 2^{2s}·V_{m−2}`. Each step multiplies by `p`
+/// (one or two limbs for a binary64 `c`) and shifts; `q²` is never multiplied.
+fn chebyshev_dyadic_linear(m: u32, p: &Integer, s: u32) -> (Integer, Integer) {
+    use rug::Assign;
+    // |V_n| ≤ n·(|p| + q)ⁿ, and a shifted V_{n−1} is as large: room for both.
+    let bits = u64::from(p.significant_bits().max(s + 1) + 1);
+    let room = usize::try_from(u64::from(m) * bits + 2 * u64::from(s) + 64).unwrap_or(usize::MAX);
+    let room = room.min(1 << 26);
+    let mut prev = Integer::with_capacity(room);
+    let mut cur = Integer::with_capacity(room);
+    let mut next = Integer::with_capacity(room);
+    cur += 1u32;
+    // (prev, cur) = (V_{n−1}, V_n), from n = 0 to n = m − 1.
+    for _ in 1..m {
+        next.assign(p * &cur);
+        next <<= 1;
+        prev <<= 2 * s;
+        next -= &prev;
+        std::mem::swap(&mut prev, &mut cur);
+        std::mem::swap(&mut cur, &mut next);
+    }
+    next.assign(p * &cur);
+    prev <<= 2 * s;
+    next -= &prev;
+    (next, cur)
 }
 
 /// `s·n` as a shift of [`ziv::approx_dyadic`], `None` when it does not fit in `u32` (the
@@ -412,6 +451,31 @@ pub fn cos_m(m: u32, at: &Angle, prec: u32) -> Result<Approx, Error> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// The three-term dyadic route and the doubling ladder give the same numerators
+    /// (two independent recurrences for `V_n = qⁿ·U_n(c)`), for binary64 cosines of every
+    /// binade, the endpoints and 0, at every `m` the three-term route takes.
+    #[test]
+    fn dyadic_three_term_route_is_the_ladder() {
+        let mut bits = crate::arith::testing::xorshift64(0xd1ad_1c00);
+        let mut cs: Vec<f64> = vec![0.0, 1.0, -1.0, 0.5, -0.5, f64::EPSILON, -5e-324];
+        for _ in 0..300 {
+            let b = bits.next().unwrap();
+            let v = f64::from_bits(b >> 2) % 1.0; // every exponent below 0
+            cs.push(if b & 1 == 1 { -v } else { v });
+        }
+        for c in cs.into_iter().filter(|c| c.is_finite()) {
+            let q = Rational::from_f64(c).unwrap();
+            let s = q.denom().significant_bits() - 1;
+            for m in 1..=DYADIC_LINEAR_MAX {
+                assert_eq!(
+                    chebyshev_dyadic_linear(m, q.numer(), s),
+                    chebyshev_ladder(m, &q),
+                    "m = {m}, c = {c:e}"
+                );
+            }
+        }
+    }
 
     #[test]
     fn t4_coefficients() {

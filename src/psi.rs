@@ -58,23 +58,76 @@ pub(crate) fn check_margin(m: &Rational) -> Result<(), Error> {
     }
 }
 
-/// Exact comparison of `c` with the threshold `cos(jπ/m)`, `1 ≤ j ≤ m − 1`.
-fn cmp_threshold(c: &Rational, j: u32, m: u32) -> Result<Ordering, Error> {
-    // Niven: cos(rπ) is rational only for 0, ±1/2, ±1; compare those exactly.
-    let (j64, m64) = (u64::from(j), u64::from(m));
-    let exact = if 2 * j64 == m64 {
-        Some(Rational::new())
-    } else if 3 * j64 == m64 {
-        Some(Rational::from((1, 2)))
-    } else if 3 * j64 == 2 * m64 {
-        Some(Rational::from((-1, 2)))
-    } else {
-        None
-    };
-    if let Some(t) = exact {
-        return Ok(c.cmp(&t));
+/// A threshold `cos(jπ/m)` as the branch search keeps it: an enclosure `[lo, hi]`
+/// (a point exactly when the threshold is rational: 0 or ±½, by Niven's theorem), as
+/// exact rationals and widened outward to binary64.
+struct Threshold {
+    lo: Rational,
+    hi: Rational,
+    lo_f64: f64,
+    hi_f64: f64,
+}
+
+impl Threshold {
+    /// The threshold `cos(jπ/m)`, `1 ≤ j ≤ m − 1`, enclosed at [`THRESHOLD_PREC`] bits
+    /// (exactly when it is rational).
+    fn new(j: u32, m: u32) -> Threshold {
+        let (j64, m64) = (u64::from(j), u64::from(m));
+        let exact = if 2 * j64 == m64 {
+            Some(0.0)
+        } else if 3 * j64 == m64 {
+            Some(0.5)
+        } else if 3 * j64 == 2 * m64 {
+            Some(-0.5)
+        } else {
+            None
+        };
+        if let Some(t) = exact {
+            let q = Rational::from_f64(t).expect("finite");
+            return Threshold {
+                lo: q.clone(),
+                hi: q,
+                lo_f64: t,
+                hi_f64: t,
+            };
+        }
+        let t = threshold(j, m, THRESHOLD_PREC);
+        Threshold {
+            lo: rational_of(t.lo()),
+            hi: rational_of(t.hi()),
+            lo_f64: t.lo().to_f64_round(rug::float::Round::Down),
+            hi_f64: t.hi().to_f64_round(rug::float::Round::Up),
+        }
     }
-    if let Some(decided) = cmp_cached_threshold(c, j, m) {
+
+    /// `c` against the threshold, given `f`, `c` truncated to binary64 ([`Rational::to_f64`]):
+    /// `None` when `c` lies strictly inside an irrational threshold's enclosure (the caller
+    /// then refines). A normal `f` is within one ulp of `c` toward zero, so `f < lo_f64`
+    /// (two binary64 values) gives `c < f⁺ ≤ lo_f64` and `f > hi_f64` gives
+    /// `c > f⁻ ≥ hi_f64`, with `f^±` the neighbours of `f`; otherwise `c` is compared with
+    /// the rational ends exactly.
+    fn cmp(&self, c: &Rational, f: f64) -> Option<Ordering> {
+        if f.is_normal() && f < self.lo_f64 {
+            Some(Ordering::Less)
+        } else if f.is_normal() && f > self.hi_f64 {
+            Some(Ordering::Greater)
+        } else if *c < self.lo {
+            Some(Ordering::Less)
+        } else if *c > self.hi {
+            Some(Ordering::Greater)
+        } else if self.lo == self.hi {
+            Some(Ordering::Equal)
+        } else {
+            None
+        }
+    }
+}
+
+/// Exact comparison of `c` with the threshold `cos(jπ/m)`, `1 ≤ j ≤ m − 1`, given the
+/// cached enclosure `t` of it and `f = c.to_f64()`: the enclosure decides all but the `c`
+/// within about 2⁻⁶⁰ of an irrational threshold, which are refined.
+fn cmp_threshold(c: &Rational, f: f64, t: &Threshold, j: u32, m: u32) -> Result<Ordering, Error> {
+    if let Some(decided) = t.cmp(c, f) {
         return Ok(decided);
     }
     ziv::refine("branch comparison", 2 * THRESHOLD_PREC, |wp| {
@@ -97,33 +150,9 @@ const THRESHOLD_PREC: u32 = 64;
 const THRESHOLD_CACHE_MAX: usize = 1 << 14;
 
 thread_local! {
-    /// `(m, j)` → the endpoints of [`threshold`] at [`THRESHOLD_PREC`] bits, as exact
-    /// rationals: computed once per thread, they decide every comparison with a `c`
-    /// outside them (all but the `c` within about 2⁻⁶⁰ of a threshold).
-    static THRESHOLDS: std::cell::RefCell<std::collections::HashMap<(u32, u32), (Rational, Rational)>> =
+    /// `(m, j)` → the [`Threshold`] `cos(jπ/m)`: computed once per thread.
+    static THRESHOLDS: std::cell::RefCell<std::collections::HashMap<(u32, u32), Threshold>> =
         Default::default();
-}
-
-/// `c` against `cos(jπ/m)` through the cached enclosure: `None` when `c` lies in it
-/// (the caller then refines). The enclosure is rigorous, so a decided comparison is
-/// the same as the uncached one.
-fn cmp_cached_threshold(c: &Rational, j: u32, m: u32) -> Option<Ordering> {
-    THRESHOLDS.with_borrow_mut(|cache| {
-        if cache.len() >= THRESHOLD_CACHE_MAX {
-            cache.clear();
-        }
-        let (lo, hi) = cache.entry((m, j)).or_insert_with(|| {
-            let t = threshold(j, m, THRESHOLD_PREC);
-            (rational_of(t.lo()), rational_of(t.hi()))
-        });
-        if *c < *lo {
-            Some(Ordering::Less)
-        } else if *c > *hi {
-            Some(Ordering::Greater)
-        } else {
-            None
-        }
-    })
 }
 
 /// The branch `k = #{ j ∈ 1..m−1 : c < cos(jπ/m) }` of ψ at `c = cos θ`, integer
@@ -131,17 +160,26 @@ fn cmp_cached_threshold(c: &Rational, j: u32, m: u32) -> Option<Ordering> {
 pub fn branch_from_cos(m: u32, c: &Rational) -> Result<u32, Error> {
     check_m(m)?;
     check_cos(c)?;
-    // Invariant: c < cos(jπ/m) holds for every j < lo+1 … find the largest such j.
-    let (mut lo, mut hi) = (0u32, m.saturating_sub(1));
-    while lo < hi {
-        let mid = lo + (hi - lo).div_ceil(2);
-        if cmp_threshold(c, mid, m)? == Ordering::Less {
-            lo = mid;
-        } else {
-            hi = mid - 1;
+    let f = c.to_f64();
+    THRESHOLDS.with_borrow_mut(|cache| {
+        if cache.len() + 32 >= THRESHOLD_CACHE_MAX {
+            cache.clear();
         }
-    }
-    Ok(lo)
+        // Invariant: c < cos(jπ/m) holds for every j < lo+1 … find the largest such j.
+        let (mut lo, mut hi) = (0u32, m.saturating_sub(1));
+        while lo < hi {
+            let mid = lo + (hi - lo).div_ceil(2);
+            let t = cache
+                .entry((m, mid))
+                .or_insert_with(|| Threshold::new(mid, m));
+            if cmp_threshold(c, f, t, mid, m)? == Ordering::Less {
+                lo = mid;
+            } else {
+                hi = mid - 1;
+            }
+        }
+        Ok(lo)
+    })
 }
 
 /// The last branch index `⌈m⌉ − 1` (the branch of θ = π).

@@ -185,7 +185,7 @@ pub fn write_scientific(out: &mut String, x: &Float, n: usize) {
     let digits: &[u8] = loop {
         let d = scaled_round(&big, e2, n as i64 - 1 - e10);
         let digits = if n < SMALL_DECIMAL {
-            let len = small_decimal(d, &mut small);
+            let len = small_decimal(&d, &mut small);
             &small[SMALL_DECIMAL - len..]
         } else {
             large = d.to_string();
@@ -211,37 +211,80 @@ pub fn write_scientific(out: &mut String, x: &Float, n: usize) {
 /// up to `prec` ≈ 1270 take it; longer ones use GMP's subquadratic conversion).
 const SMALL_DECIMAL: usize = 384;
 
+/// 32-bit pieces of [`small_decimal`]'s operand: room for `10^{SMALL_DECIMAL}` (1276 bits).
+const SMALL_PIECES: usize = 40;
+
+/// `"00" … "99"`: the two ASCII digits of each `0 ≤ v < 100`.
+const DIGIT_PAIRS: [[u8; 2]; 100] = {
+    let mut t = [[0u8; 2]; 100];
+    let mut v = 0;
+    while v < 100 {
+        t[v] = [b'0' + (v / 10) as u8, b'0' + (v % 10) as u8];
+        v += 1;
+    }
+    t
+};
+
 /// The decimal digits of `0 ≤ d < 10^{SMALL_DECIMAL − 1}`, written (as ASCII) at the end of
-/// `buf`, nine at a time from the least significant: `d`'s 32-bit pieces are divided by
-/// 10⁹ in place (schoolbook, 64-bit remainders), the remainder giving nine digits;
-/// returns how many digits.
-fn small_decimal(d: rug::Integer, buf: &mut [u8; SMALL_DECIMAL]) -> usize {
+/// `buf`, nine at a time from the least significant: `d`'s limbs, split into 32-bit pieces
+/// on the stack, are divided by 10⁹ in place (schoolbook, 64-bit remainders), the
+/// remainder giving nine digits (two at a time); returns how many digits.
+fn small_decimal(d: &rug::Integer, buf: &mut [u8; SMALL_DECIMAL]) -> usize {
     const CHUNK: u64 = 1_000_000_000;
-    let mut pieces: Vec<u32> = d.to_digits(rug::integer::Order::Msf);
+    let mut pieces = [0u32; SMALL_PIECES];
+    let limbs = d.as_limbs();
+    // GMP's limbs are 64 or 32 bits: each gives 2 or 1 pieces, most significant first.
+    let per = std::mem::size_of_val(limbs.first().unwrap_or(&0)) / 4;
+    let len = per * limbs.len();
+    assert!(
+        len <= SMALL_PIECES,
+        "small_decimal: operand above 10^{SMALL_DECIMAL}"
+    );
+    for (i, &limb) in limbs.iter().enumerate() {
+        #[allow(clippy::useless_conversion)] // a u32 limb on 32-bit GMP builds
+        let limb = u64::from(limb);
+        for h in 0..per {
+            pieces[len - 1 - per * i - h] = (limb >> (32 * h)) as u32;
+        }
+    }
     let (mut first, mut at) = (0, SMALL_DECIMAL);
+    while first < len && pieces[first] == 0 {
+        first += 1;
+    }
     loop {
         let mut rem = 0u64;
-        for p in &mut pieces[first..] {
+        for p in &mut pieces[first..len] {
             let cur = rem << 32 | u64::from(*p);
             *p = (cur / CHUNK) as u32;
             rem = cur % CHUNK;
         }
-        while first < pieces.len() && pieces[first] == 0 {
+        while first < len && pieces[first] == 0 {
             first += 1;
         }
-        let last = first == pieces.len();
-        // Nine digits, or only the significant ones of the leading chunk.
-        for _ in 0..9 {
-            at -= 1;
-            buf[at] = b'0' + (rem % 10) as u8;
-            rem /= 10;
-            if last && rem == 0 {
-                break;
+        if first == len {
+            // The leading chunk: its significant digits only (at least one).
+            while rem >= 100 {
+                at -= 2;
+                buf[at..at + 2].copy_from_slice(&DIGIT_PAIRS[(rem % 100) as usize]);
+                rem /= 100;
             }
-        }
-        if last {
+            if rem >= 10 {
+                at -= 2;
+                buf[at..at + 2].copy_from_slice(&DIGIT_PAIRS[rem as usize]);
+            } else {
+                at -= 1;
+                buf[at] = b'0' + rem as u8;
+            }
             return SMALL_DECIMAL - at;
         }
+        // Nine digits: four pairs and the leading one.
+        for _ in 0..4 {
+            at -= 2;
+            buf[at..at + 2].copy_from_slice(&DIGIT_PAIRS[(rem % 100) as usize]);
+            rem /= 100;
+        }
+        at -= 1;
+        buf[at] = b'0' + rem as u8;
     }
 }
 
