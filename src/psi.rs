@@ -768,6 +768,51 @@ mod tests {
         assert_eq!(branch_from_cos(1, &Rational::from(-1)).unwrap(), 0);
     }
 
+    /// The branch at binary64 cosines next to every threshold `cos(jπ/m)` (its nearest
+    /// binary64 and 3 neighbours each side, where the bracket decides or the exact ends
+    /// do) and at rationals `2⁻⁹⁰` from it (inside the cached enclosure: refined), against
+    /// a 300-bit count of the thresholds above `c` computed here.
+    #[test]
+    fn branches_next_to_every_threshold() {
+        for m in 2..=24u32 {
+            let thresholds: Vec<Float> = (1..m)
+                .map(|j| {
+                    let x = Float::with_val(300, rug::float::Constant::Pi) * j / m;
+                    // Niven: the rational thresholds are 0 and ±½ exactly.
+                    let (j, m) = (u64::from(j), u64::from(m));
+                    match () {
+                        _ if 2 * j == m => Float::with_val(300, 0),
+                        _ if 3 * j == m => Float::with_val(300, 0.5),
+                        _ if 3 * j == 2 * m => Float::with_val(300, -0.5),
+                        _ => x.cos(),
+                    }
+                })
+                .collect();
+            let count = |c: &Rational| thresholds.iter().filter(|t| *c < **t).count() as u32;
+            for t in &thresholds {
+                let nearest = t.to_f64();
+                let mut f = nearest;
+                for _ in 0..3 {
+                    f = f.next_down();
+                }
+                let mut near: Vec<Rational> = (0..7)
+                    .map(|_| {
+                        let q = Rational::from_f64(f).unwrap();
+                        f = f.next_up();
+                        q
+                    })
+                    .collect();
+                let exact = t.to_rational().unwrap();
+                let tiny = Rational::from((1, Integer::from(1) << 90u32));
+                near.push(Rational::from(&exact + &tiny));
+                near.push(Rational::from(&exact - &tiny));
+                for c in near.iter().filter(|c| **c >= -1 && **c <= 1) {
+                    assert_eq!(branch_from_cos(m, c).unwrap(), count(c), "m = {m}, c = {c}");
+                }
+            }
+        }
+    }
+
     #[test]
     fn psi_values_at_landmarks() {
         // ψ(c = −1) = 1 − 2m for integer m.
