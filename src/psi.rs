@@ -100,7 +100,7 @@ impl Threshold {
         }
     }
 
-    /// `c` against the threshold, given `f`, `c` truncated to binary64 ([`Rational::to_f64`]):
+    /// `c` against the threshold, given `f`, `c` or its truncation to binary64 ([`faithful_f64`]):
     /// `None` when `c` lies strictly inside an irrational threshold's enclosure (the caller
     /// then refines). A normal `f` is within one ulp of `c` toward zero, so `f < lo_f64`
     /// (two binary64 values) gives `c < f⁺ ≤ lo_f64` and `f > hi_f64` gives
@@ -149,10 +149,45 @@ const THRESHOLD_PREC: u32 = 64;
 /// Most cached thresholds per thread (the cache is emptied when full).
 const THRESHOLD_CACHE_MAX: usize = 1 << 14;
 
+/// The hash of a threshold's key `m·2³² + j`: one multiplication by 2⁶⁴/φ (Fibonacci
+/// hashing; the keys are the crate's own, so no hash flooding to defend against).
+#[derive(Default)]
+struct KeyHasher(u64);
+
+impl std::hash::Hasher for KeyHasher {
+    fn finish(&self) -> u64 {
+        self.0.wrapping_mul(0x9e37_79b9_7f4a_7c15)
+    }
+    fn write(&mut self, bytes: &[u8]) {
+        for &b in bytes {
+            self.0 = self.0 << 8 | u64::from(b);
+        }
+    }
+    fn write_u64(&mut self, v: u64) {
+        self.0 = v;
+    }
+}
+
+type ThresholdCache =
+    std::collections::HashMap<u64, Threshold, std::hash::BuildHasherDefault<KeyHasher>>;
+
 thread_local! {
-    /// `(m, j)` → the [`Threshold`] `cos(jπ/m)`: computed once per thread.
-    static THRESHOLDS: std::cell::RefCell<std::collections::HashMap<(u32, u32), Threshold>> =
-        Default::default();
+    /// `m·2³² + j` → the [`Threshold`] `cos(jπ/m)`: computed once per thread.
+    static THRESHOLDS: std::cell::RefCell<ThresholdCache> = Default::default();
+}
+
+/// `c` within one ulp of binary64 toward zero, as [`Threshold::cmp`] needs it: exact for
+/// a dyadic `c` with a numerator of at most 53 bits (every binary64 cosine), by
+/// [`Rational::to_f64`] (truncation) otherwise.
+fn faithful_f64(c: &Rational) -> f64 {
+    let (p, q) = (c.numer(), c.denom());
+    let s = q.significant_bits() - 1;
+    if p.significant_bits() <= 53 && s <= 1022 && q.is_power_of_two() {
+        // p and 2^−s are binary64 values and their product is normal or exact.
+        p.to_f64() * f64::from_bits(u64::from(1023 - s) << 52)
+    } else {
+        c.to_f64()
+    }
 }
 
 /// The branch `k = #{ j ∈ 1..m−1 : c < cos(jπ/m) }` of ψ at `c = cos θ`, integer
@@ -160,7 +195,7 @@ thread_local! {
 pub fn branch_from_cos(m: u32, c: &Rational) -> Result<u32, Error> {
     check_m(m)?;
     check_cos(c)?;
-    let f = c.to_f64();
+    let f = faithful_f64(c);
     THRESHOLDS.with_borrow_mut(|cache| {
         if cache.len() + 32 >= THRESHOLD_CACHE_MAX {
             cache.clear();
@@ -170,7 +205,7 @@ pub fn branch_from_cos(m: u32, c: &Rational) -> Result<u32, Error> {
         while lo < hi {
             let mid = lo + (hi - lo).div_ceil(2);
             let t = cache
-                .entry((m, mid))
+                .entry(u64::from(m) << 32 | u64::from(mid))
                 .or_insert_with(|| Threshold::new(mid, m));
             if cmp_threshold(c, f, t, mid, m)? == Ordering::Less {
                 lo = mid;
@@ -458,19 +493,34 @@ pub fn psi(m: &Rational, at: &Angle, prec: u32) -> Result<Approx, Error> {
     check_margin(m)?;
     ziv::check_prec(prec)?;
     match (integer_u32(m), at) {
-        (Some(mi), Angle::Cos(c)) if exact_route_is_cheap(mi, c) => {
-            match psi_cos_dyadic(mi, c, prec)? {
-                Some(a) => Ok(a),
-                None => ziv::approx_rational("psi", &psi_cos_exact(mi, c)?, prec),
-            }
-        }
-        // Never 0 nor a midpoint: see "Exactness" in the module docs.
-        (Some(mi), Angle::Cos(c)) => {
-            check_cos(c)?;
-            ziv::ziv("psi", prec, |wp| Ok(Some(psi_cos_point(mi, c, wp)?)))
-        }
+        (Some(mi), Angle::Cos(c)) => psi_integer_cos(mi, c, prec),
         (_, Angle::Theta(theta)) => PSI_THETA.at_theta(m, theta, prec),
         (None, Angle::Cos(c)) => PSI_THETA.at_cos(m, c, prec),
+    }
+}
+
+/// [`psi`] for an integer margin `m` given `c`: the same result as
+/// `psi(&Rational::from(m), &Angle::Cos(c.clone()), prec)`, without forming `m` as a
+/// fraction (the scalar `eval` path reads `m` as an integer).
+pub fn psi_integer(m: u32, c: &Rational, prec: u32) -> Result<Approx, Error> {
+    if !(1..=crate::multiangle::MAX_M).contains(&m) {
+        check_margin(&Rational::from(m))?;
+    }
+    ziv::check_prec(prec)?;
+    psi_integer_cos(m, c, prec)
+}
+
+/// ψ(c) for an integer `1 ≤ m ≤ MAX_M` (checked): exact `T_m(c)` when cheap, else
+/// `T_m(c)` enclosed in the Ziv loop (never 0 nor a midpoint: see "Exactness" in the
+/// module docs).
+fn psi_integer_cos(m: u32, c: &Rational, prec: u32) -> Result<Approx, Error> {
+    if !exact_route_is_cheap(m, c) {
+        check_cos(c)?;
+        return ziv::ziv("psi", prec, |wp| Ok(Some(psi_cos_point(m, c, wp)?)));
+    }
+    match psi_cos_dyadic(m, c, prec)? {
+        Some(a) => Ok(a),
+        None => ziv::approx_rational("psi", &psi_cos_exact(m, c)?, prec),
     }
 }
 

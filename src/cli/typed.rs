@@ -81,6 +81,27 @@ impl Num<'_> {
             Num::Str(s) => number_of_string(s).ok(),
         }
     }
+
+    /// The integer it denotes when its text is one to nine decimal digits (a number or a
+    /// string: `8`, `"256"`; the same value [`value`](Self::value) gives), without
+    /// forming a fraction; `None` for any other text.
+    fn small_integer(&self) -> Option<u32> {
+        let t: &str = match self {
+            Num::Json(t) => t,
+            Num::Str(s) => s,
+        };
+        let digits = (1..=9).contains(&t.len()) && t.bytes().all(|b| b.is_ascii_digit());
+        digits.then(|| t.parse().ok()).flatten()
+    }
+
+    /// An integer `m` in `min..=MAX_M` ([`integer_m_value`]'s range), without forming a
+    /// fraction when it is written as one; the error of the general route otherwise.
+    fn integer_m(&self, min: u32) -> Option<Result<u32, String>> {
+        match self.small_integer() {
+            Some(v) if v >= min && v <= multiangle::MAX_M => Some(Ok(v)),
+            _ => Some(integer_m_value(&self.value()?, min)),
+        }
+    }
 }
 
 /// One token value of a flat object.
@@ -306,13 +327,15 @@ pub fn evaluate(req: &Request) -> Option<Result<Approx, Error>> {
     let op = Op::parse(req.op).ok()?;
     let prec = match &req.prec {
         None => DEFAULT_PREC,
-        Some(p) => integer_u32(&p.value()?)?,
+        Some(p) => match p.small_integer() {
+            Some(v) => v,
+            None => integer_u32(&p.value()?)?,
+        },
     };
-    let m = req.m.value()?;
     // The integer ops check their `m` before the angle is read, as the generic path does.
     let mi = match op {
-        Op::CosM => Some(integer_m_value(&m, 0).ok()?),
-        Op::DpsiDcos => Some(integer_m_value(&m, 1).ok()?),
+        Op::CosM => Some(req.m.integer_m(0)?.ok()?),
+        Op::DpsiDcos => Some(req.m.integer_m(1)?.ok()?),
         _ => None,
     };
     let x = req.angle.1.value()?;
@@ -321,17 +344,22 @@ pub fn evaluate(req: &Request) -> Option<Result<Approx, Error>> {
     } else {
         Angle::Cos(x)
     };
-    let run = || match (op, mi) {
-        (Op::CosM, Some(mi)) => multiangle::cos_m(mi, &at, prec),
-        (Op::DpsiDcos, Some(mi)) => psi::dpsi_dcos(mi, &at, prec),
-        (Op::Psi, _) => psi::psi(&m, &at, prec),
-        _ => psi::dpsi_dtheta(&m, &at, prec),
+    let run = || -> Option<Result<Approx, Error>> {
+        Some(match (op, mi, &at) {
+            (Op::CosM, Some(mi), _) => multiangle::cos_m(mi, &at, prec),
+            (Op::DpsiDcos, Some(mi), _) => psi::dpsi_dcos(mi, &at, prec),
+            (Op::Psi, _, Angle::Cos(c)) if req.m.small_integer().is_some() => {
+                psi::psi_integer(req.m.small_integer()?, c, prec)
+            }
+            (Op::Psi, _, _) => psi::psi(&req.m.value()?, &at, prec),
+            _ => psi::dpsi_dtheta(&req.m.value()?, &at, prec),
+        })
     };
-    Some(if req.round_to_odd {
+    if req.round_to_odd {
         ziv::requiring_round_to_odd(run)
     } else {
         run()
-    })
+    }
 }
 
 /// Reads, evaluates and writes one line (1-based `line`) into `out`, without its newline:
