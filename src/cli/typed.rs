@@ -229,8 +229,15 @@ impl<'a> Cursor<'a> {
 }
 
 /// The keys a scalar request may have besides [`IGNORED`], in the bit order of
-/// [`read`]'s duplicate check.
+/// [`read`]'s duplicate check: `op`, the four number fields (in the order of
+/// [`NUMBERS`]), `round_to_odd`.
 const KEYS: [&str; 6] = ["op", "m", "cos", "theta", "prec", "round_to_odd"];
+/// The bit of `op`, the first of the number fields and of `round_to_odd` in [`KEYS`].
+const OP: usize = 0;
+const NUMBERS: usize = 1;
+const ODD: usize = 5;
+/// The bit of `id`: the first of [`IGNORED`] (checked by a test), after [`KEYS`].
+const ID: usize = KEYS.len();
 
 /// Reads a line as a scalar-op request, or `None` when the typed path declines it (see
 /// the module docs: the generic path then reads it).
@@ -238,8 +245,9 @@ pub fn read(text: &str) -> Option<Request<'_>> {
     let mut cur = Cursor { text, at: 0 };
     cur.eat(b'{')?;
     let mut seen = 0u64;
-    let (mut id, mut op, mut m, mut cos, mut theta, mut prec, mut odd) =
-        (None, None, None, None, None, None, None);
+    let (mut id, mut op, mut odd) = (None, None, None);
+    // m, cos, theta, prec.
+    let mut numbers: [Option<Num>; 4] = [None, None, None, None];
     if cur.eat(b'}').is_none() {
         loop {
             let key = cur.string()?;
@@ -249,6 +257,7 @@ pub fn read(text: &str) -> Option<Request<'_>> {
                 cur.at
             };
             let value = cur.value()?;
+            // Each key is looked up once; the rest goes by its bit.
             let bit = match KEYS.iter().position(|k| *k == key) {
                 Some(i) => i,
                 None => KEYS.len() + IGNORED.iter().position(|k| *k == key)?,
@@ -257,18 +266,14 @@ pub fn read(text: &str) -> Option<Request<'_>> {
                 return None;
             }
             seen |= 1 << bit;
-            match (key, value) {
-                ("id", Tok::Num(n)) => id = Some(n),
-                ("id", _) => id = Some(Cow::Borrowed(&text[value_start..cur.at])),
-                ("op", Tok::Str(s)) => op = Some(s),
-                ("round_to_odd", Tok::Bool(b)) => odd = Some(b),
-                ("m" | "cos" | "theta" | "prec", Tok::Num(n)) => {
-                    *number_slot(key, &mut m, &mut cos, &mut theta, &mut prec) = Some(Num::Json(n));
-                }
-                ("m" | "cos" | "theta" | "prec", Tok::Str(s)) => {
-                    *number_slot(key, &mut m, &mut cos, &mut theta, &mut prec) = Some(Num::Str(s));
-                }
-                _ if bit >= KEYS.len() => {} // an ignored field
+            match (bit, value) {
+                (ID, Tok::Num(n)) => id = Some(n),
+                (ID, _) => id = Some(Cow::Borrowed(&text[value_start..cur.at])),
+                (OP, Tok::Str(s)) => op = Some(s),
+                (ODD, Tok::Bool(b)) => odd = Some(b),
+                (NUMBERS..ODD, Tok::Num(n)) => numbers[bit - NUMBERS] = Some(Num::Json(n)),
+                (NUMBERS..ODD, Tok::Str(s)) => numbers[bit - NUMBERS] = Some(Num::Str(s)),
+                _ if bit > ID => {} // an ignored field
                 _ => return None,
             }
             if cur.eat(b',').is_none() {
@@ -285,6 +290,7 @@ pub fn read(text: &str) -> Option<Request<'_>> {
     if !is_scalar(Op::parse(op).ok()?) {
         return None;
     }
+    let [m, cos, theta, prec] = numbers;
     let angle = match (cos, theta) {
         (Some(c), None) => (false, c),
         (None, Some(t)) => (true, t),
@@ -303,22 +309,6 @@ pub fn read(text: &str) -> Option<Request<'_>> {
 /// The ops of this path: `cos_m`, `psi`, `dpsi_dcos`, `dpsi_dtheta`.
 fn is_scalar(op: Op) -> bool {
     matches!(op, Op::CosM | Op::Psi | Op::DpsiDcos | Op::DpsiDtheta)
-}
-
-/// The slot of a number field `key` (`m`, `cos`, `theta` or `prec`).
-fn number_slot<'s, 'a>(
-    key: &str,
-    m: &'s mut Option<Num<'a>>,
-    cos: &'s mut Option<Num<'a>>,
-    theta: &'s mut Option<Num<'a>>,
-    prec: &'s mut Option<Num<'a>>,
-) -> &'s mut Option<Num<'a>> {
-    match key {
-        "m" => m,
-        "cos" => cos,
-        "theta" => theta,
-        _ => prec,
-    }
 }
 
 /// Evaluates a request: `None` when a field does not read (the generic path then writes
@@ -383,5 +373,28 @@ pub fn eval_into(text: &str, line: usize, out: &mut String) -> Option<bool> {
             super::eval::write_error_fields(out, line, &e.to_string());
             Some(true)
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// [`read`] finds `id` by its bit [`ID`], and each number field by [`NUMBERS`].
+    #[test]
+    fn key_bits_are_the_tables() {
+        assert_eq!(IGNORED[ID - KEYS.len()], "id");
+        assert_eq!(KEYS[OP], "op");
+        assert_eq!(KEYS[ODD], "round_to_odd");
+        assert_eq!(KEYS[NUMBERS..ODD], ["m", "cos", "theta", "prec"]);
+        let r = read(r#"{"id":7,"op":"psi","m":"3","theta":0.5,"prec":64}"#).unwrap();
+        assert_eq!(
+            (r.id.as_ref(), r.op, r.prec),
+            ("7", "psi", Some(Num::Json("64".into())))
+        );
+        assert_eq!(
+            (r.m, r.angle),
+            (Num::Str("3"), (true, Num::Json("0.5".into())))
+        );
     }
 }
