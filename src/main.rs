@@ -14,6 +14,8 @@ use std::io::{self, BufReader, BufWriter, IsTerminal, Write};
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
+mod allocator;
+
 /// Arbitrary-precision reference values for the A-Softmax (SphereFace) loss.
 #[derive(Parser)]
 #[command(name = "asoftmax-spec", version, about)]
@@ -258,6 +260,7 @@ fn exhaustive_exit(cmd: &str, result: Result<bool, String>) -> ExitCode {
 }
 
 fn main() -> ExitCode {
+    allocator::route_gmp_to_mimalloc();
     let cli = Cli::parse();
     match cli.command {
         Command::Audit {
