@@ -604,6 +604,14 @@ pub(crate) fn rational_sqrt(q: &Rational) -> Option<Rational> {
     Some(Rational::from((root(q.numer())?, root(q.denom())?)))
 }
 
+/// Whether dψ/dc with a real margin `m` at a rational `c ∈ (−1, 1)` *is* the rational `t`,
+/// given an enclosure `iv` of it: an exact identity (module `real`), never closeness. For
+/// the Ziv loops of slopes that may sit exactly on a rounding midpoint (`m = 3/2` at
+/// `c = −1 + 2⁻⁵³`: `dψ/dc = 3·2²⁵ − 3·2⁻²⁷`, `√((1 + c)/2)` being rational there).
+pub(crate) fn dpsi_dcos_real_is(m: &Rational, c: &Rational, t: &Rational, iv: &Ival) -> bool {
+    real::dpsi_dcos_is(m, c, t, iv)
+}
+
 /// Proofs that ψ or dψ/dθ with a real margin `m = p/q` at a rational `c` *is* a given
 /// rational `t` (a rounding midpoint or 0 that blocks the Ziv loop).
 ///
@@ -702,15 +710,32 @@ mod real {
             return false;
         }
         let r = Rational::from(1) - Rational::from(t / m).square();
-        let wp = iv.prec();
+        cos_m_squared_is(m, c, &r, iv.prec())
+    }
+
+    /// dψ/dc = t at `|c| < 1`, given its enclosure `iv`: `dψ/dc = (−1)^k·m·sin(mθ)/sin θ`
+    /// with `(−1)^k·sin(mθ) ≥ 0` on branch `k` and `sin θ = √(1 − c²) > 0`, so `t ≥ 0`
+    /// and `cos²(mθ) = 1 − t²·(1 − c²)/m²`.
+    pub(super) fn dpsi_dcos_is(m: &Rational, c: &Rational, t: &Rational, iv: &Ival) -> bool {
+        if *t < 0 || *c >= 1 || *c <= -1 {
+            return false;
+        }
+        let sin2 = Rational::from(1) - Rational::from(c.square_ref());
+        let r = Rational::from(1) - Rational::from(t / m).square() * sin2;
+        cos_m_squared_is(m, c, &r, iv.prec())
+    }
+
+    /// `cos²(m·acos c) = r`, its sign from an enclosure of `cos(m·acos c)` at `wp` bits
+    /// (0 when the enclosure holds 0 and `r = 0`).
+    fn cos_m_squared_is(m: &Rational, c: &Rational, r: &Rational, wp: u32) -> bool {
         let v_encl = acos_ival(c, wp).mul(&Ival::from_rational(m, wp)).cos();
         let sign = match (v_encl.lo().cmp0(), v_encl.hi().cmp0()) {
             (Some(Ordering::Greater), _) => 1,
             (_, Some(Ordering::Less)) => -1,
-            _ if r == 0 => 0,
+            _ if *r == 0 => 0,
             _ => return false,
         };
-        cos_m_is(m, c, sign, &r, &v_encl)
+        cos_m_is(m, c, sign, r, &v_encl)
     }
 }
 

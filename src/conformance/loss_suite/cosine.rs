@@ -25,10 +25,10 @@
 //! `θ` is exact (0 or π) and a slope is often `±∞` (ArcFace, SphereFace's ψ with a real
 //! `m`), where the oracle has no gradient and the line carries none.
 //!
-//! Known slowness: the 24-bit slope estimate of SphereFace's ψ with a real `m` at the
-//! binary64 neighbour of `c = −1` (`−1 + 2⁻⁵³`) takes the oracle ([`target_slope`]) about
-//! 40 s, so `check` of an f64 `sphereface`/`sphereface_r` file that has such a target is
-//! slow (f32 and the other heads: milliseconds).
+//! (Until 2026-12-02 the 24-bit slope of SphereFace's ψ with a real `m` at the binary64
+//! neighbour of `c = −1` took the oracle about 40 s and then failed at its precision cap,
+//! which left that slope out of `A`: with `m = 3/2` the slope there is the rational
+//! `3·2²⁵ − 3·2⁻²⁷`, a binary64 rounding midpoint, which the Ziv loop now proves exactly.)
 
 use super::policy::{LossOp, LossPolicy};
 use super::scheme::Scheme;

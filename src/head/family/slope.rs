@@ -16,25 +16,33 @@ fn exact(r: &Rational, prec: u32) -> Result<Slope, Error> {
     ziv::approx_rational("head_slope", r, prec).map(Slope::Finite)
 }
 
-/// `(−1)^k·m·sin(mθ)/sin θ` by the Ziv loop (`|c| < 1`, value known to be nonzero).
+/// `(−1)^k·m·sin(mθ)/sin θ` by the Ziv loop (`|c| < 1`, value known to be nonzero). The
+/// value can be a rational on a rounding midpoint (`m = 3/2`, `c = −1 + 2⁻⁵³`:
+/// `3·2²⁵ − 3·2⁻²⁷`); the loop then proves it exactly ([`crate::psi::dpsi_dcos_real_is`]).
 fn sphere_ziv(m: &Rational, c: &Rational, prec: u32) -> Result<Slope, Error> {
-    ziv::ziv("head_slope", prec, |wp| {
-        let theta = acos_ival(c, wp);
-        let mi = Ival::from_rational(m, wp);
-        let mt = theta.mul(&mi);
-        // k = ⌊mθ/π⌋, decided once mθ/π is inside one unit interval.
-        let Some(q) = mt.div(&Ival::pi(wp)) else {
-            return Ok(None);
-        };
-        let (lo, hi) = (q.lo().clone().floor(), q.hi().clone().floor());
-        if lo != hi {
-            return Ok(None);
-        }
-        let odd = lo.to_integer().is_some_and(|k| k.is_odd());
-        let s = mi.mul(&mt.sin());
-        let s = if odd { s.neg() } else { s };
-        Ok(s.div(&theta.sin()))
-    })
+    let prove = |t: &Rational, iv: &Ival| Ok(crate::psi::dpsi_dcos_real_is(m, c, t, iv));
+    ziv::ziv_proving(
+        "head_slope",
+        prec,
+        |wp| {
+            let theta = acos_ival(c, wp);
+            let mi = Ival::from_rational(m, wp);
+            let mt = theta.mul(&mi);
+            // k = ⌊mθ/π⌋, decided once mθ/π is inside one unit interval.
+            let Some(q) = mt.div(&Ival::pi(wp)) else {
+                return Ok(None);
+            };
+            let (lo, hi) = (q.lo().clone().floor(), q.hi().clone().floor());
+            if lo != hi {
+                return Ok(None);
+            }
+            let odd = lo.to_integer().is_some_and(|k| k.is_odd());
+            let s = mi.mul(&mt.sin());
+            let s = if odd { s.neg() } else { s };
+            Ok(s.div(&theta.sin()))
+        },
+        prove,
+    )
     .map(Slope::Finite)
 }
 
@@ -298,4 +306,43 @@ fn is_margin_piece(m: &Rational, c: &Rational) -> Result<bool, Error> {
         let x = acos_ival(c, wp).add(&Ival::from_rational(m, wp));
         Ok(x.cmp_certain(&Ival::pi(wp)).map(|o| o == Ordering::Less))
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// SphereFace's slope with `m = 3/2` where `x = cos(θ/2) = √((1 + c)/2)` is rational:
+    /// by the half-angle identity `sin 3φ / sin 2φ = (3 − 4 sin²φ)/(2 cos φ)` the slope is
+    /// `(3/2)·|1 + 2c|/(2x)`, an exact rational, and at `c = −1 + 2⁻⁵³` it is the binary64
+    /// midpoint `3·2²⁵ − 3·2⁻²⁷` (the Ziv loop alone reaches its precision cap there).
+    #[test]
+    fn a_rational_slope_on_a_midpoint_is_proven() {
+        let m = Rational::from((3, 2));
+        let xs = [
+            Rational::from((1, 1u64 << 27)),
+            Rational::from((3, 4)),
+            Rational::from((5, 8)),
+            Rational::from((1, 3)),
+            Rational::from((1023, 1024)),
+        ];
+        for x in xs {
+            let c = Rational::from(x.square_ref()) * 2u32 - 1u32;
+            let expected = (Rational::from(&c * 2u32) + 1u32).abs() * &m / (x * 2u32);
+            let Slope::Finite(d) = sphere_slope(&m, &c, Semantics::Analytic, 53).unwrap() else {
+                panic!("a finite slope at c = {c}");
+            };
+            assert!(d.enclosure().contains_rational(&expected), "c = {c}");
+            for fmt in crate::arith::Format::EVERY {
+                let want = ziv::round_rational(&expected, fmt);
+                assert_eq!(d.rounded(fmt), want, "c = {c}, {}", fmt.name());
+            }
+        }
+        let c = Rational::from_f64(-1.0 + 2f64.powi(-53)).unwrap();
+        let Slope::Finite(d) = sphere_slope(&m, &c, Semantics::Analytic, 24).unwrap() else {
+            panic!("finite");
+        };
+        // The midpoint of 3·2²⁵ − 2⁻²⁶ (odd) and 3·2²⁵ − 2⁻²⁵ (even): ties to even.
+        assert_eq!(d.f64(), 3.0 * 2f64.powi(25) - 2f64.powi(-25));
+    }
 }
