@@ -12,7 +12,7 @@
 //! | [`fast_vs_oracle`] | the fast scalar kernels are within 1 ulp of the oracle ([`Policy::strict`]`(1.0)`), and within their documented `0.5 + 2⁻¹⁷` (f64) / `0.5 + 2⁻²⁴` (f32) ulp; out-of-range input is clamped, NaN gives NaN, unsupported `m` gives NaN | any op, `m ≤ 255` and a few huge `m`, any `f32`/`f64` bit pattern, uniform `[−1, 1]`, or thresholds/roots/landmarks ± up to 2¹⁵ ulps |
 //! | [`loss_grad_vs_oracle`] | [`fast::loss::loss`] (value, ∂L/∂X, ∂L/∂W) is within [`LossPolicy::default`] of the oracle ([`score_batch`](crate::conformance::loss_suite::score_batch)) | see [`LossCase`] |
 //! | [`api_robustness`] | every public oracle entry point returns a value or a typed [`Error`], never panics, in bounded time | see [`ApiCall`] |
-//! | [`jsonl_parsers`] (feature `cli`) | `eval_line`, `check::check`, `number_value`, `parse_exact` return a value or an error, never panic | any bytes; `eval` only on lines whose work is bounded (see the function) |
+//! | [`jsonl_parsers`] (feature `cli`) | `eval_line`, `check::check`, `number_value`, `parse_exact` return a value or an error, never panic; the typed `eval` path writes the generic path's bytes | any bytes; `eval` only on lines whose work is bounded (see the function) |
 
 use crate::arith::ziv::round_rational;
 use crate::arith::{Format, parse_exact, rational_from_f64};
@@ -798,7 +798,9 @@ fn walk_numbers(v: &serde_json::Value) {
 /// - every line of A of at most [`EVAL_MAX_LINE`] bytes whose evaluation is bounded (see
 ///   `eval_is_bounded`: `prec ≤ 1024`, `|m| ≤ 4096`, short numbers with short exponents,
 ///   arrays of at most 4) through [`eval_line`](crate::cli::eval::eval_line), whose output
-///   must be a JSON object with either an `error` or a `value`;
+///   must be a JSON object with either an `error` or a `value`, and through the typed
+///   scalar path ([`typed::eval_into`](crate::cli::typed::eval_into)), which must write
+///   exactly the generic path's bytes whenever it takes the line;
 /// - `check::check(A, B)` (vectors A, results B): a report, never a panic.
 ///
 /// # Panics
@@ -819,6 +821,14 @@ pub fn jsonl_parsers(data: &[u8]) {
         let bounded = parsed.as_ref().map_or(true, eval_is_bounded);
         if line.len() <= EVAL_MAX_LINE && bounded {
             let (out, is_err) = eval::eval_line(line, i + 1);
+            let mut typed = String::new();
+            if let Some(typed_err) = crate::cli::typed::eval_into(line, i + 1, &mut typed) {
+                assert!(
+                    typed == out.to_string() && typed_err == is_err,
+                    "the typed eval path wrote {typed} where the generic path writes {out} \
+                     for {line:?}"
+                );
+            }
             let obj = out.as_object().expect("eval_line returns an object");
             assert!(
                 obj.contains_key("id")

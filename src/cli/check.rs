@@ -17,9 +17,10 @@
 //! ever written.
 
 use super::cos_vectors::COS_VECTORS_VERSION;
-use super::eval::{DEFAULT_PREC, head_of, integer_m};
+use super::eval::{head_of, integer_m};
 use super::family::FamilyInput;
 use super::json::{Fields, kind};
+use super::op::DEFAULT_PREC;
 use super::op::Op;
 use super::vectors::VECTORS_VERSION;
 use crate::arith::{Format, exact, hex, par, ziv::round_rational};

@@ -34,17 +34,16 @@
 //! way ([`Reader`]; the environment variable `ASOFTMAX_SPEC_EVAL_GENERIC=1` forces the
 //! generic path, to compare).
 
-use super::json::{Fields, approx_fields, approx_json, kind};
-use super::op::Op;
+use super::json::{Fields, approx_fields, approx_json, error_line, kind};
+/// The output precision of a line without `prec` (defined with the ops).
+pub use super::op::DEFAULT_PREC;
+use super::op::{Op, integer_m_value};
 use crate::head::{Combined, Fallback, Kind, Semantics};
 use crate::loss::{self, Backward, Head, LambdaSchedule, LossSpec, Variant};
 use crate::names::Name;
 use crate::{Angle, margin, multiangle, psi};
 use rug::Rational;
 use serde_json::{Map, Value};
-
-/// Default output precision in bits.
-pub const DEFAULT_PREC: u32 = 256;
 
 /// Evaluates one parsed request; `Err` holds the message of an error line.
 pub fn eval_request(obj: &Map<String, Value>) -> Result<Map<String, Value>, String> {
@@ -192,18 +191,6 @@ pub(super) fn integer_m(f: &mut Fields, min: u32) -> Result<u32, String> {
     integer_m_value(&f.number("m")?, min)
 }
 
-/// `m` as an integer from `min` to [`multiangle::MAX_M`], or the error that says so.
-pub(super) fn integer_m_value(m: &Rational, min: u32) -> Result<u32, String> {
-    match crate::arith::exact::integer_u32(m) {
-        Some(v) if v >= min && v <= multiangle::MAX_M => Ok(v),
-        _ => Err(format!(
-            "m = {} is out of range: expected an integer from {min} to {} for this op",
-            crate::describe_rational(m),
-            multiangle::MAX_M
-        )),
-    }
-}
-
 /// The angle (`theta` or `cos`) as the last field of a request: the fields are then
 /// checked ([`Fields::finish`]).
 fn last_angle(f: &mut Fields) -> Result<Angle, String> {
@@ -248,22 +235,6 @@ pub fn eval_line(text: &str, line: usize) -> (Value, bool) {
         }
         Err(msg) => (error_line(out, line, &msg), true),
     }
-}
-
-/// An error line: `{"id":…, "line":N, "error":"line N: <msg>"}` (`out` holds the id).
-fn error_line(mut out: Map<String, Value>, line: usize, msg: &str) -> Value {
-    out.insert("line".into(), Value::from(line));
-    out.insert("error".into(), Value::String(format!("line {line}: {msg}")));
-    Value::Object(out)
-}
-
-/// The fields of an error line after its `"id"`, as JSON text closing the object:
-/// `,"line":N,"error":"line N: <msg>"}` — [`error_line`]'s, for the typed path.
-pub(super) fn write_error_fields(out: &mut String, line: usize, msg: &str) {
-    use std::fmt::Write;
-    let error = Value::String(format!("line {line}: {msg}"));
-    // Infallible: writing to a String.
-    let _ = write!(out, ",\"line\":{line},\"error\":{error}}}");
 }
 
 /// How [`eval_stream_with`] reads its lines.

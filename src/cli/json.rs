@@ -338,3 +338,19 @@ fn write_hex_field(out: &mut String, name: &str, v: f64, fmt: Format) {
 pub fn approx_json(a: &Approx, round_to_odd: bool) -> Value {
     Value::Object(approx_fields(a, round_to_odd))
 }
+
+/// An error line: `{"id":…, "line":N, "error":"line N: <msg>"}` (`out` holds the id).
+pub(super) fn error_line(mut out: Map<String, Value>, line: usize, msg: &str) -> Value {
+    out.insert("line".into(), Value::from(line));
+    out.insert("error".into(), Value::String(format!("line {line}: {msg}")));
+    Value::Object(out)
+}
+
+/// The fields of an error line after its `"id"`, as JSON text closing the object:
+/// `,"line":N,"error":"line N: <msg>"}` — [`error_line`]'s, for the typed path.
+pub(super) fn write_error_fields(out: &mut String, line: usize, msg: &str) {
+    use std::fmt::Write;
+    let error = Value::String(format!("line {line}: {msg}"));
+    // Infallible: writing to a String.
+    let _ = write!(out, ",\"line\":{line},\"error\":{error}}}");
+}

@@ -91,6 +91,21 @@ impl From<ScalarOp> for Op {
     }
 }
 
+/// The output precision of a line without `prec`, in bits.
+pub const DEFAULT_PREC: u32 = 256;
+
+/// `m` as an integer from `min` to [`MAX_M`](crate::multiangle::MAX_M), or the error that says so.
+pub(crate) fn integer_m_value(m: &rug::Rational, min: u32) -> Result<u32, String> {
+    match crate::arith::exact::integer_u32(m) {
+        Some(v) if v >= min && v <= crate::multiangle::MAX_M => Ok(v),
+        _ => Err(format!(
+            "m = {} is out of range: expected an integer from {min} to {} for this op",
+            crate::describe_rational(m),
+            crate::multiangle::MAX_M
+        )),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -33,9 +33,10 @@
 //! the shipped cases, the bad cases, the cross-check sets and generated edge inputs; the
 //! environment variable [`GENERIC_ENV`] turns this path off, so that anyone can compare.
 
-use super::eval::{DEFAULT_PREC, integer_m_value};
-use super::json::{IGNORED, number_of_json_text, number_of_string, write_approx_fields};
-use super::op::Op;
+use super::json::{
+    IGNORED, number_of_json_text, number_of_string, write_approx_fields, write_error_fields,
+};
+use super::op::{DEFAULT_PREC, Op, integer_m_value};
 use crate::arith::exact::integer_u32;
 use crate::arith::{Approx, ziv};
 use crate::names::Name;
@@ -370,7 +371,7 @@ pub fn eval_into(text: &str, line: usize, out: &mut String) -> Option<bool> {
             Some(false)
         }
         Err(e) => {
-            super::eval::write_error_fields(out, line, &e.to_string());
+            write_error_fields(out, line, &e.to_string());
             Some(true)
         }
     }
