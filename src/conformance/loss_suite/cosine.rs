@@ -32,9 +32,11 @@
 
 use super::policy::{LossOp, LossPolicy};
 use super::scheme::Scheme;
-use crate::arith::Format;
+use crate::arith::{Approx, Format};
 use crate::head::family::{Head, magface_slope_a, nontarget_logit, nontarget_slope, target_slope};
+use crate::head::sphereface2::{Margin as S2Margin, Params};
 use crate::head::{Semantics, Slope};
+use crate::loss::family::{FamilySpec, loss, sphereface2};
 use rug::Rational;
 
 /// Bits of the slope and logit estimates (they size tolerances only).
@@ -59,6 +61,104 @@ pub struct CosineBatch {
     pub softmax: bool,
     /// MagFace's `λ_g` (0 for the others).
     pub lambda_g: f64,
+}
+
+/// A loss batch on cosines as the oracle takes it ([`crate::loss::family`]): the exact
+/// inputs of one `eval` loss line on cosines, of a `vectors` version 4 line, or of a
+/// [`crate::conformance::head_suite::CosineLossBatch`].
+#[derive(Clone, Debug)]
+pub enum CosineInput {
+    /// A softmax head (every head but SphereFace2), one head per sample.
+    Softmax(FamilySpec),
+    /// SphereFace2's binary classifiers.
+    SphereFace2 {
+        /// Its parameters.
+        p: Params,
+        /// Where its margin goes.
+        margin: S2Margin,
+        /// The cosines, `N × C`.
+        cos: Vec<Vec<Rational>>,
+        /// The labels.
+        y: Vec<usize>,
+        /// How the logits are differentiated.
+        semantics: Semantics,
+    },
+}
+
+/// The oracle's outputs on a cosine batch: `L`, and on request `∂L/∂c` (`N × C`) and
+/// MagFace's `∂L/∂a` (`N`).
+pub type CosineOutputs = (Approx, Option<Vec<Vec<Approx>>>, Option<Vec<Approx>>);
+
+impl CosineInput {
+    /// The oracle's loss and, with `grad`, its gradients, to `prec` bits
+    /// ([`crate::loss::family::loss`], [`crate::loss::family::sphereface2`]).
+    pub fn oracle(&self, grad: bool, prec: u32) -> Result<CosineOutputs, crate::Error> {
+        match self {
+            CosineInput::Softmax(spec) => {
+                let out = loss(spec, grad, prec)?;
+                Ok((out.loss, out.grad_cos, out.grad_a))
+            }
+            CosineInput::SphereFace2 {
+                p,
+                margin,
+                cos,
+                y,
+                semantics,
+            } => {
+                let (v, g) = sphereface2(p, *margin, cos, y, *semantics, grad, prec)?;
+                Ok((v, g, None))
+            }
+        }
+    }
+
+    /// The oracle's outputs with gradients where it has them: `(outputs, true)`, or, when
+    /// a gradient is not defined ([`crate::Error::Degenerate`]: a slope `±∞` at `c = ±1`,
+    /// MagFace at a kink of its clamp), the loss alone and `false`.
+    pub fn oracle_or_value(&self, prec: u32) -> Result<(CosineOutputs, bool), crate::Error> {
+        match self.oracle(true, prec) {
+            Err(crate::Error::Degenerate { .. }) => Ok((self.oracle(false, prec)?, false)),
+            r => Ok((r?, true)),
+        }
+    }
+
+    /// The batch as the cosine tolerance reads it ([`CosineBatch`]).
+    pub fn batch(&self) -> CosineBatch {
+        match self {
+            CosineInput::Softmax(spec) => CosineBatch {
+                cos: spec.cos.clone(),
+                y: spec.y.clone(),
+                heads: spec.heads.clone(),
+                scale: spec.scale.to_f64(),
+                grad_unit: spec.scale.to_f64(),
+                semantics: spec.semantics,
+                softmax: true,
+                lambda_g: spec.lambda_g.to_f64(),
+            },
+            CosineInput::SphereFace2 {
+                p,
+                margin,
+                cos,
+                y,
+                semantics,
+            } => CosineBatch {
+                cos: cos.clone(),
+                y: y.clone(),
+                heads: vec![
+                    Head::SphereFace2 {
+                        t: p.t,
+                        m: p.m.clone(),
+                        margin: *margin,
+                    };
+                    y.len()
+                ],
+                scale: p.r.to_f64(),
+                grad_unit: p.r.to_f64() * p.lw.to_f64(),
+                semantics: *semantics,
+                softmax: false,
+                lambda_g: 0.0,
+            },
+        }
+    }
 }
 
 /// The scales (exact values of `f64`) and allowances (scaled ulps) of a cosine batch

@@ -1,0 +1,342 @@
+//! A loss kernel on cosines ([`CosineLossKernel`]: the mean loss, `∂L/∂c` and MagFace's
+//! `∂L/∂a` of a [`CosineLossBatch`]) judged on the cosine batches of a head
+//! ([`cosine_batches`]) against the loss oracle ([`crate::loss::family`]), scored as
+//! `check` scores version 4 lines ([`score_cosine`], [`cosine_allowances`]).
+//!
+//! [`cosine_allowances`]: crate::conformance::loss_suite::cosine_allowances
+
+use super::cosine::{CosineLossBatch, CosineOptions, cosine_batches, takes_cosines};
+use crate::Error;
+use crate::arith::Format;
+use crate::conformance::kernel::FloatFormat;
+use crate::conformance::loss_suite::{CosineOp, CosineScore, LossPolicy, Scheme, score_cosine};
+use crate::conformance::scalar_suite::fmt_err;
+use crate::head::{Kind, Semantics};
+use crate::names::Name;
+use rug::Rational;
+use std::fmt;
+
+/// Bits of the oracle's outputs the suite scores against (far below an ulp of `f64`).
+const ORACLE_PREC: u32 = 64;
+
+/// The gradient semantics the suite runs, in order.
+const SEMANTICS: [Semantics; 3] = [
+    Semantics::Analytic,
+    Semantics::StraightThrough,
+    Semantics::DifferentiableAcos,
+];
+
+/// A loss kernel's outputs on a cosine batch.
+#[derive(Clone, Debug, PartialEq)]
+pub struct CosineLossOutput<T> {
+    /// The mean loss `L`.
+    pub loss: T,
+    /// `∂L/∂c_nj`, `N × C` (`None` when the kernel was not asked for gradients).
+    pub grad_cos: Option<Vec<Vec<T>>>,
+    /// MagFace's `∂L/∂a_n`, `N` (`None` for the other heads).
+    pub grad_a: Option<Vec<T>>,
+}
+
+/// A float implementation of a head's loss on cosines, in format `T`: given
+/// [`CosineLossBatch`] (`c_nj`, labels, each sample's head state, `s`, `λ_g`, SphereFace2's
+/// parameters, the gradient semantics) the mean loss
+/// `L = (1/N)·Σ_n ln(1 + Σ_{j≠y} e^{s·u(c_nj) − s·t(c_ny)}) + (λ_g/N)·Σ_n g(a_n)`
+/// (SphereFace2: its weighted binary cross-entropy) and, with `grad`, `∂L/∂c` and
+/// MagFace's `∂L/∂a` ([`crate::loss::family`]).
+pub trait CosineLossKernel<T: FloatFormat> {
+    /// A short name for reports.
+    fn name(&self) -> String;
+    /// The mean loss and, with `grad`, its gradients.
+    fn loss(&self, batch: &CosineLossBatch<T>, grad: bool) -> CosineLossOutput<T>;
+    /// Whether the kernel implements `kind` under `semantics` (the suite skips the
+    /// others); default: all.
+    fn supports(&self, kind: Kind, semantics: Semantics) -> bool {
+        let _ = (kind, semantics);
+        true
+    }
+}
+
+/// A cosine loss kernel's report over a head's cosine batches.
+#[derive(Clone, Debug)]
+pub struct CosineLossReport {
+    /// The kernel's name.
+    pub kernel: String,
+    /// The head.
+    pub kind: Kind,
+    /// The format.
+    pub format: Format,
+    /// Every batch's score (its origin names the semantics and the batch).
+    pub scores: Vec<CosineScore>,
+    /// The seed of the batches.
+    pub seed: u64,
+}
+
+impl CosineLossReport {
+    /// The failing batches.
+    pub fn failures(&self) -> Vec<&CosineScore> {
+        self.scores.iter().filter(|s| !s.passed()).collect()
+    }
+
+    /// `true` when at least one batch was scored and every batch passed.
+    pub fn passed(&self) -> bool {
+        !self.scores.is_empty() && self.failures().is_empty()
+    }
+
+    /// The batch with the largest error over allowance of `op` (and that ratio), among
+    /// the batches where `op` was scored.
+    pub fn worst(&self, op: CosineOp) -> Option<(f64, &CosineScore)> {
+        self.scores
+            .iter()
+            .filter_map(|s| s.op(op).map(|o| (o.badness, s)))
+            .fold(None, |acc, (b, s)| match acc {
+                Some((a, _)) if a >= b => acc,
+                _ => Some((b, s)),
+            })
+    }
+}
+
+impl fmt::Display for CosineLossReport {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        writeln!(
+            f,
+            "{} loss on cosines, {} {}: {} batches, {} failures, seed {:#x}",
+            self.kernel,
+            self.kind.name(),
+            self.format.name(),
+            self.scores.len(),
+            self.failures().len(),
+            self.seed
+        )?;
+        for op in CosineOp::ALL {
+            if let Some((ratio, s)) = self.worst(op) {
+                let o = s.op(op).expect("scored");
+                let row = o.row.map(|r| format!(" row {r}")).unwrap_or_default();
+                writeln!(
+                    f,
+                    "  {}: worst {} scaled ulps{row} ({ratio:.3} of the allowance {:.1}) on [{}]",
+                    op.name(),
+                    fmt_err(o.error),
+                    o.allowed,
+                    s.origin
+                )?;
+            }
+        }
+        for s in self.failures().iter().take(5) {
+            let ops: Vec<String> = CosineOp::ALL
+                .iter()
+                .filter_map(|&op| s.op(op).map(|o| (op, o)))
+                .filter(|(_, o)| o.failed)
+                .map(|(op, o)| format!("{} {} > {:.1}", op.name(), fmt_err(o.error), o.allowed))
+                .collect();
+            writeln!(f, "  FAIL [{}]: {}", s.origin, ops.join(", "))?;
+        }
+        if self.scores.is_empty() {
+            writeln!(f, "  no batch scored: the kernel supports none of them")?;
+        }
+        Ok(())
+    }
+}
+
+/// A kernel output's components widened to `f64`, row-major.
+fn widen<T: FloatFormat>(v: &[T]) -> Vec<f64> {
+    v.iter().map(|t| t.to_f64()).collect()
+}
+
+/// Scores a kernel's output `got` on batch `b` against the oracle's outputs (with
+/// gradients where it has them, else the loss alone; `grad` says which the kernel was
+/// asked for).
+fn score_batch<T: FloatFormat>(
+    b: &CosineLossBatch<T>,
+    (grad, got): (bool, &CosineLossOutput<T>),
+    policy: &LossPolicy,
+) -> Result<CosineScore, Error> {
+    let ((value, grad_cos, grad_a), has_grad) = b.input().oracle_or_value(ORACLE_PREC)?;
+    let mid = |a: &crate::arith::Approx| a.mid().to_rational().expect("finite");
+    let loss = mid(&value);
+    let rows = |g: Option<Vec<Vec<crate::arith::Approx>>>| -> Vec<Vec<Rational>> {
+        g.unwrap_or_default()
+            .iter()
+            .map(|r| r.iter().map(mid).collect())
+            .collect()
+    };
+    let (grad_cos, grad_a): (Vec<Vec<Rational>>, Vec<Rational>) = if grad && has_grad {
+        (
+            rows(grad_cos),
+            grad_a.unwrap_or_default().iter().map(mid).collect(),
+        )
+    } else {
+        (Vec::new(), Vec::new())
+    };
+    let got_g: Vec<f64> = got
+        .grad_cos
+        .as_deref()
+        .map(|g| g.iter().flat_map(|r| widen(r)).collect())
+        .unwrap_or_default();
+    let got_a = got.grad_a.as_deref().map(widen).unwrap_or_default();
+    let origin = format!(
+        "{} {} {}: {}",
+        b.kind.name(),
+        b.semantics.name(),
+        if grad { "with gradients" } else { "loss only" },
+        b.origin
+    );
+    Ok(score_cosine(
+        &b.tolerance_batch(),
+        (&loss, &grad_cos, &grad_a),
+        (got.loss.to_f64(), &got_g, &got_a),
+        (T::FORMAT, Scheme::Native),
+        policy,
+        origin,
+    ))
+}
+
+/// Whether the oracle has the gradients of `b` (not at a slope `±∞` or a kink).
+fn has_gradients<T: FloatFormat>(b: &CosineLossBatch<T>) -> bool {
+    !matches!(
+        b.input().oracle(true, ORACLE_PREC),
+        Err(Error::Degenerate { .. })
+    )
+}
+
+/// Runs a loss kernel on cosines over the cosine batches of `kind` under each gradient
+/// semantics it supports ([`CosineOptions::suite`] from `seed`), every operation in `T`,
+/// scored as `check` scores version 4 lines under `policy`; batches where the oracle has
+/// no gradient are scored on the loss only. An [`Error::Domain`] for a head that does not
+/// take cosines; an oracle error (none is expected on these batches) is returned.
+pub fn check_cosine_loss<T: FloatFormat, K: CosineLossKernel<T> + ?Sized>(
+    kernel: &K,
+    kind: Kind,
+    seed: u64,
+    policy: &LossPolicy,
+) -> Result<CosineLossReport, Error> {
+    if !takes_cosines(kind) {
+        // The generator's error for a features head.
+        cosine_batches::<T>(kind, &CosineOptions::suite(seed, Semantics::Analytic))?;
+    }
+    let mut scores = Vec::new();
+    for sem in SEMANTICS.into_iter().filter(|&s| kernel.supports(kind, s)) {
+        let batches = cosine_batches::<T>(kind, &CosineOptions::suite(seed, sem))?;
+        // The oracle in parallel, the kernel (which need not be `Sync`) in turn.
+        let batches = crate::arith::par::map(batches, |b| (has_gradients(&b), b));
+        let outputs: Vec<_> = batches
+            .into_iter()
+            .map(|(grad, b)| {
+                let got = kernel.loss(&b, grad);
+                (b, grad, got)
+            })
+            .collect();
+        let scored = crate::arith::par::map(outputs, |(b, grad, got)| {
+            score_batch(&b, (grad, &got), policy)
+        });
+        for s in scored {
+            scores.push(s?);
+        }
+    }
+    Ok(CosineLossReport {
+        kernel: kernel.name(),
+        kind,
+        format: T::FORMAT,
+        scores,
+        seed,
+    })
+}
+
+/// Runs a loss kernel on cosines over the cosine batches of `kind` (seed
+/// [`DEFAULT_SEED`](crate::conformance::loss_suite::DEFAULT_SEED)) and panics with the
+/// report when a batch is outside `policy`, when no batch is supported, or when `kind`
+/// does not take cosines.
+pub fn assert_cosine_loss<T: FloatFormat, K: CosineLossKernel<T> + ?Sized>(
+    kernel: &K,
+    kind: Kind,
+    policy: &LossPolicy,
+) {
+    let seed = crate::conformance::loss_suite::DEFAULT_SEED;
+    let r = check_cosine_loss(kernel, kind, seed, policy)
+        .unwrap_or_else(|e| panic!("no cosine batches for {}: {e}", kind.name()));
+    assert!(r.passed(), "{} does not conform:\n{r}", r.kernel);
+}
+
+/// Expands, in a downstream crate's tests, to a `#[test]` that checks a loss kernel on
+/// cosines ([`CosineLossKernel`]: loss, ∂L/∂c, MagFace's ∂L/∂a) on the cosine batches of
+/// one head kind in format `T`. The kind is a [`Kind`](crate::head::Kind) variant that
+/// takes cosines ([`takes_cosines`](crate::conformance::head_suite::takes_cosines)); an
+/// optional fifth argument gives the [`LossPolicy`](crate::conformance::LossPolicy).
+///
+/// ```
+/// use asoftmax_spec::conformance::FloatFormat;
+/// use asoftmax_spec::conformance::head_suite::{
+///     CosineLossBatch, CosineLossKernel, CosineLossOutput,
+/// };
+/// use asoftmax_spec::head::{Kind, Semantics};
+///
+/// /// SphereFace-R v2 with opensphere's straight-through backward (`m = 1.5`): the target
+/// /// logit is `c`, a non-target `cos(acos(c)/m)`, every slope 1.
+/// struct RV2;
+///
+/// impl CosineLossKernel<f64> for RV2 {
+///     fn name(&self) -> String {
+///         "sphereface-r-v2".into()
+///     }
+///     fn supports(&self, kind: Kind, semantics: Semantics) -> bool {
+///         kind == Kind::SphereFaceR && semantics == Semantics::StraightThrough
+///     }
+///     fn loss(&self, b: &CosineLossBatch<f64>, grad: bool) -> CosineLossOutput<f64> {
+///         use asoftmax_spec::head::family::{Head, RVersion};
+///         let (s, n) = (b.scale, b.cos.len() as f64);
+///         let (mut loss, mut g) = (0.0, Vec::new());
+///         for ((row, &y), h) in b.cos.iter().zip(&b.y).zip(&b.heads) {
+///             let v2 = matches!(h, Head::SphereFaceR { version: RVersion::V2, .. });
+///             let f: Vec<f64> = row
+///                 .iter()
+///                 .enumerate()
+///                 .map(|(j, &c)| s * if j == y || !v2 { if v2 { c } else { v1(c) } } else { (c.acos() / 1.5).cos() })
+///                 .collect();
+///             let top = f.iter().copied().fold(f64::MIN, f64::max);
+///             let sum: f64 = f.iter().map(|v| (v - top).exp()).sum();
+///             loss += (top + sum.ln() - f[y]) / n;
+///             g.push((0..f.len()).map(|j| ((f[j] - top).exp() / sum - f64::from(u8::from(j == y))) * s / n).collect());
+///         }
+///         // v1: cos(min(1.5·θ, π)) on the target.
+///         fn v1(c: f64) -> f64 {
+///             (1.5 * c.acos()).min(std::f64::consts::PI).cos()
+///         }
+///         CosineLossOutput { loss, grad_cos: grad.then_some(g), grad_a: None }
+///     }
+/// }
+///
+/// // What the macro's test runs:
+/// asoftmax_spec::conformance::head_suite::assert_cosine_loss::<f64, _>(
+///     &RV2,
+///     Kind::SphereFaceR,
+///     &asoftmax_spec::conformance::LossPolicy::default(),
+/// );
+/// // In a test file: asoftmax_spec::cosine_loss_suite!(rv2_f64, RV2, f64, SphereFaceR);
+/// # let _ = <f64 as FloatFormat>::FORMAT;
+/// ```
+#[macro_export]
+macro_rules! cosine_loss_suite {
+    ($name:ident, $kernel:expr, $t:ty, $kind:ident) => {
+        $crate::cosine_loss_suite!(
+            $name,
+            $kernel,
+            $t,
+            $kind,
+            $crate::conformance::LossPolicy::default()
+        );
+    };
+    ($name:ident, $kernel:expr, $t:ty, $kind:ident, $policy:expr) => {
+        mod $name {
+            #[allow(unused_imports)]
+            use super::*;
+
+            #[test]
+            fn cosine_loss_and_gradients() {
+                $crate::conformance::head_suite::assert_cosine_loss::<$t, _>(
+                    &$kernel,
+                    $crate::head::Kind::$kind,
+                    &$policy,
+                );
+            }
+        }
+    };
+}
