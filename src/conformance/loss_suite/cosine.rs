@@ -19,11 +19,19 @@
 //!   probabilities through `β·S`. Row by row, so a row whose target is the neighbour of
 //!   `c = 1` (ArcFace's slope `~1/√u` there) does not loosen the other rows.
 //! - **grad_a** (MagFace), row `n`: the same factor, in ulps of
-//!   `max((s·|∂t/∂a| + λ_g·|g′(a)|)/N, |g*_n|)`.
+//!   `max((s·|∂t/∂a| + λ_g·(1/u_a² + 1/a²))/N, |g*_n|)`: the size of the terms, as
+//!   `g′(a) = 1/u_a² − 1/a²` cancels near `a = u_a` (where the batches put a magnitude,
+//!   next to the kink) and a float evaluation of it carries an error of that size.
 //!
 //! Slopes at `c = ±1` and slopes that are not finite are left out of `A`: at the endpoints
 //! `θ` is exact (0 or π) and a slope is often `±∞` (ArcFace, SphereFace's ψ with a real
 //! `m`), where the oracle has no gradient and the line carries none.
+//!
+//! A multiplicative margin `m` (SphereFace's ψ, SphereFace-R, SphereFace2 `M`) is a floor
+//! of `A`: a float evaluation computes `mθ` and `sin(mθ)`, whose errors are `m` times the
+//! angle's (the slope `m·sin(mθ)/sin θ` loses `m·u·θ/|sin(mθ)|` relative next to a branch
+//! point `mθ = kπ`), and the slope reaches `m²` at the endpoints left out above — the `m²`
+//! of the x/w A-Softmax allowance (`per·m²·d`, [`LossPolicy`]).
 //!
 //! Known slowness: the 24-bit slope estimate of SphereFace's ψ with a real `m` at the
 //! binary64 neighbour of `c = −1` (`−1 + 2⁻⁵³`) takes the oracle ([`target_slope`]) about
@@ -188,10 +196,27 @@ fn q(v: f64) -> Rational {
     Rational::from_f64(v).unwrap_or_else(|| Rational::from(1))
 }
 
-/// A row's largest finite slope (at least 1) and its logits divided by the scale.
+/// The floor of a head's amplification `A`: its multiplicative margin `m` (SphereFace's ψ,
+/// SphereFace-R, SphereFace2 `M`; at least 1), else 1 (module docs).
+fn multiplier(h: &Head) -> f64 {
+    use crate::head::sphereface2::Margin;
+    match h {
+        Head::SphereFace { m }
+        | Head::SphereFaceR { m, .. }
+        | Head::SphereFace2 {
+            m,
+            margin: Margin::M,
+            ..
+        } => m.to_f64().max(1.0),
+        _ => 1.0,
+    }
+}
+
+/// A row's largest finite slope (at least the head's [`multiplier`]) and its logits
+/// divided by the scale.
 fn row_estimates(b: &CosineBatch, n: usize) -> (f64, Vec<f64>) {
     let (h, row, y) = (&b.heads[n], &b.cos[n], b.y[n]);
-    let mut amp = 1.0f64;
+    let mut amp = multiplier(h);
     let mut logits = Vec::with_capacity(row.len());
     for (j, c) in row.iter().enumerate() {
         // At c = ±1 a slope is an endpoint's (often ±∞, found only at the precision cap):
@@ -229,14 +254,16 @@ fn balance(f: &[f64]) -> f64 {
     if beta.is_nan() { 1.0 } else { beta }
 }
 
-/// `|∂t/∂a|·s + λ_g·|g′(a)|` of a MagFace sample at its target cosine (0 otherwise).
+/// `|∂t/∂a|·s + λ_g·(1/u_a² + 1/a²)` of a MagFace sample at its target cosine (0
+/// otherwise): the size of the terms `∂L/∂a` is summed from (`g′(a) = 1/u_a² − 1/a²`
+/// cancels near `a = u_a`, so a float evaluation's error is one of these terms').
 fn magnitude_unit(b: &CosineBatch, n: usize) -> f64 {
     let Head::MagFace(mf) = &b.heads[n] else {
         return 0.0;
     };
     let dt = finite(magface_slope_a(mf, &b.cos[n][b.y[n]], EST_PREC)).unwrap_or(0.0);
     let (a, ua) = (mf.a.to_f64(), mf.u_a.to_f64());
-    b.scale * dt + b.lambda_g * (1.0 / (ua * ua) - 1.0 / (a * a)).abs()
+    b.scale * dt + b.lambda_g * (1.0 / (ua * ua) + 1.0 / (a * a))
 }
 
 /// The allowances of `b` in format `fmt` and `scheme` under `policy`, given the exact
