@@ -263,55 +263,60 @@ pub fn assert_cosine_loss<T: FloatFormat, K: CosineLossKernel<T> + ?Sized>(
 /// optional fifth argument gives the [`LossPolicy`](crate::conformance::LossPolicy).
 ///
 /// ```
-/// use asoftmax_spec::conformance::FloatFormat;
 /// use asoftmax_spec::conformance::head_suite::{
 ///     CosineLossBatch, CosineLossKernel, CosineLossOutput,
 /// };
+/// use asoftmax_spec::head::family::{Head, RVersion};
 /// use asoftmax_spec::head::{Kind, Semantics};
 ///
-/// /// SphereFace-R v2 with opensphere's straight-through backward (`m = 1.5`): the target
-/// /// logit is `c`, a non-target `cos(acos(c)/m)`, every slope 1.
-/// struct RV2;
+/// /// opensphere's SphereFace-R (`spherefacer.py`) with its `no_grad` margin: `v1` moves
+/// /// the target to `cos(min(mθ, π))`, `v2` the others to `cos(θ/m)`; every slope is 1.
+/// struct SphereFaceR;
 ///
-/// impl CosineLossKernel<f64> for RV2 {
+/// impl CosineLossKernel<f64> for SphereFaceR {
 ///     fn name(&self) -> String {
-///         "sphereface-r-v2".into()
+///         "sphereface-r".into()
 ///     }
 ///     fn supports(&self, kind: Kind, semantics: Semantics) -> bool {
 ///         kind == Kind::SphereFaceR && semantics == Semantics::StraightThrough
 ///     }
 ///     fn loss(&self, b: &CosineLossBatch<f64>, grad: bool) -> CosineLossOutput<f64> {
-///         use asoftmax_spec::head::family::{Head, RVersion};
 ///         let (s, n) = (b.scale, b.cos.len() as f64);
-///         let (mut loss, mut g) = (0.0, Vec::new());
-///         for ((row, &y), h) in b.cos.iter().zip(&b.y).zip(&b.heads) {
-///             let v2 = matches!(h, Head::SphereFaceR { version: RVersion::V2, .. });
-///             let f: Vec<f64> = row
-///                 .iter()
-///                 .enumerate()
-///                 .map(|(j, &c)| s * if j == y || !v2 { if v2 { c } else { v1(c) } } else { (c.acos() / 1.5).cos() })
+///         let (mut loss, mut grad_cos) = (0.0, Vec::new());
+///         for ((row, &y), head) in b.cos.iter().zip(&b.y).zip(&b.heads) {
+///             let Head::SphereFaceR { m, version } = head else { unreachable!() };
+///             let m = m.to_f64();
+///             let f: Vec<f64> = (0..row.len())
+///                 .map(|j| {
+///                     let theta = row[j].acos();
+///                     s * match (version, j == y) {
+///                         (RVersion::V1, true) => (m * theta).min(std::f64::consts::PI).cos(),
+///                         (RVersion::V2, false) => (theta / m).cos(),
+///                         _ => row[j],
+///                     }
+///                 })
 ///                 .collect();
-///             let top = f.iter().copied().fold(f64::MIN, f64::max);
+///             let top = f.iter().copied().fold(f64::NEG_INFINITY, f64::max);
 ///             let sum: f64 = f.iter().map(|v| (v - top).exp()).sum();
 ///             loss += (top + sum.ln() - f[y]) / n;
-///             g.push((0..f.len()).map(|j| ((f[j] - top).exp() / sum - f64::from(u8::from(j == y))) * s / n).collect());
+///             let p = |j: usize| (f[j] - top).exp() / sum - f64::from(u8::from(j == y));
+///             grad_cos.push((0..f.len()).map(|j| p(j) * s / n).collect());
 ///         }
-///         // v1: cos(min(1.5·θ, π)) on the target.
-///         fn v1(c: f64) -> f64 {
-///             (1.5 * c.acos()).min(std::f64::consts::PI).cos()
-///         }
-///         CosineLossOutput { loss, grad_cos: grad.then_some(g), grad_a: None }
+///         CosineLossOutput { loss, grad_cos: grad.then_some(grad_cos), grad_a: None }
 ///     }
 /// }
 ///
-/// // What the macro's test runs:
-/// asoftmax_spec::conformance::head_suite::assert_cosine_loss::<f64, _>(
-///     &RV2,
-///     Kind::SphereFaceR,
-///     &asoftmax_spec::conformance::LossPolicy::default(),
-/// );
-/// // In a test file: asoftmax_spec::cosine_loss_suite!(rv2_f64, RV2, f64, SphereFaceR);
-/// # let _ = <f64 as FloatFormat>::FORMAT;
+/// // In a test file, the one line:
+/// asoftmax_spec::cosine_loss_suite!(sphereface_r_f64, SphereFaceR, f64, SphereFaceR);
+///
+/// fn main() {
+///     // What that test runs:
+///     asoftmax_spec::conformance::head_suite::assert_cosine_loss::<f64, _>(
+///         &SphereFaceR,
+///         Kind::SphereFaceR,
+///         &asoftmax_spec::conformance::LossPolicy::default(),
+///     );
+/// }
 /// ```
 #[macro_export]
 macro_rules! cosine_loss_suite {
