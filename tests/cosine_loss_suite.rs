@@ -36,6 +36,9 @@ use asoftmax_spec::zoo::ZooFloat;
 use rug::Rational;
 use std::marker::PhantomData;
 
+#[cfg(feature = "cli")]
+mod common;
+
 /// How an implementation departs from the published definition.
 #[derive(Clone, Copy, Debug, PartialEq)]
 enum Flaw {
@@ -677,6 +680,99 @@ fn the_batches_are_seeded_and_carry_each_head_state() {
             assert!(b.heads.iter().all(|h| h.kind() == kind));
             assert_eq!(b.sphereface2.is_some(), kind == Kind::SphereFace2);
             assert_eq!(b.lambda_g != 0.0, kind == Kind::MagFace);
+        }
+    }
+}
+
+/// The second route: the CLI writes the suite's batches (`vectors --op loss --head K`
+/// with the suite's shape) and `check` judges the same kernels' results on them as the
+/// suite does — the published implementations pass, the margin in degrees fails.
+#[cfg(feature = "cli")]
+mod through_the_cli {
+    use super::*;
+    use asoftmax_spec::arith::exact::f64_of_text;
+    use serde_json::{Value, json};
+
+    use super::common;
+
+    fn num(v: &Value) -> f64 {
+        f64_of_text(v.as_str().expect("a numeric string")).unwrap()
+    }
+
+    /// `check VECTORS RESULTS`: (passed, report).
+    fn check(name: &str, vecs: &str, results: &str) -> (bool, String) {
+        let vp = common::tmp("asoftmax-spec-cosloss", &format!("{name}.vec"), vecs);
+        let rp = common::tmp("asoftmax-spec-cosloss", &format!("{name}.res"), results);
+        let out = common::bin()
+            .arg("check")
+            .arg(&vp)
+            .arg(&rp)
+            .output()
+            .unwrap();
+        let _ = std::fs::remove_file(&vp);
+        let _ = std::fs::remove_file(&rp);
+        let text = String::from_utf8(out.stdout).unwrap() + &String::from_utf8_lossy(&out.stderr);
+        (out.status.success(), text)
+    }
+
+    #[test]
+    fn the_cli_writes_the_suites_batches_and_check_agrees() {
+        let o = CosineOptions::suite(DEFAULT_SEED, Semantics::Analytic);
+        let seed = DEFAULT_SEED.to_string();
+        for kind in HEADS {
+            let vecs = common::vectors(&[
+                "--op",
+                "loss",
+                "--head",
+                kind.name(),
+                "--dtype",
+                "f32",
+                "--count",
+                "8",
+                "--batch",
+                "3",
+                "--classes",
+                "5",
+                "--scale",
+                "64",
+                "--seed",
+                &seed,
+            ]);
+            let batches = cosine_batches::<f32>(kind, &o).unwrap();
+            let mut results = [String::new(), String::new()];
+            for (line, b) in vecs.lines().zip(&batches) {
+                let v: Value = serde_json::from_str(line).unwrap();
+                let cos: Vec<Vec<f32>> = v["cos"]
+                    .as_array()
+                    .unwrap()
+                    .iter()
+                    .map(|r| {
+                        r.as_array()
+                            .unwrap()
+                            .iter()
+                            .map(|c| num(c) as f32)
+                            .collect()
+                    })
+                    .collect();
+                assert_eq!(cos, b.cos, "{line}");
+                assert_eq!(v["y"], json!(b.y), "{line}");
+                for (k, flaw) in [Flaw::None, Flaw::Degrees].into_iter().enumerate() {
+                    let out = Published::<f32>::new(flaw).loss(b, v["grad"] == json!(true));
+                    let mut r = json!({"id": v["id"], "value": out.loss});
+                    if let Some(g) = out.grad_cos {
+                        r["grad_cos"] = json!(g);
+                    }
+                    if let Some(g) = out.grad_a {
+                        r["grad_a"] = json!(g);
+                    }
+                    results[k] += &format!("{r}\n");
+                }
+            }
+            assert_eq!(vecs.lines().count(), 8);
+            let (ok, text) = check(kind.name(), &vecs, &results[0]);
+            assert!(ok, "{}: {text}", kind.name());
+            let (ok, text) = check(kind.name(), &vecs, &results[1]);
+            assert!(!ok, "{}: {text}", kind.name());
         }
     }
 }

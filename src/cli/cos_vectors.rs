@@ -32,7 +32,7 @@ pub use crate::conformance::head_suite::takes_cosines;
 pub const COS_VECTORS_VERSION: u32 = 4;
 
 /// `v` as an exact decimal string when its denominator is `2^a·5^b` (every parameter
-/// of [`head_states`]), else `None`.
+/// of [`crate::conformance::head_suite::head_states`]), else `None`.
 fn decimal(v: &Rational) -> Option<String> {
     let mut scaled = v.clone();
     for digits in 0..64u32 {

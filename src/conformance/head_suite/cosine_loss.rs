@@ -142,31 +142,45 @@ fn widen<T: FloatFormat>(v: &[T]) -> Vec<f64> {
     v.iter().map(|t| t.to_f64()).collect()
 }
 
-/// Scores a kernel's output `got` on batch `b` against the oracle's outputs (with
-/// gradients where it has them, else the loss alone; `grad` says which the kernel was
-/// asked for).
+/// The oracle's exact outputs on a batch: `L`, `∂L/∂c` and MagFace's `∂L/∂a`, the
+/// gradients empty where the oracle has none (a slope `±∞` at `c = ±1`, MagFace at a
+/// kink of its clamp).
+struct Exact {
+    loss: Rational,
+    grad_cos: Vec<Vec<Rational>>,
+    grad_a: Vec<Rational>,
+}
+
+impl Exact {
+    /// The oracle on `b` ([`crate::conformance::loss_suite::CosineInput::oracle_or_value`]).
+    fn of<T: FloatFormat>(b: &CosineLossBatch<T>) -> Result<Exact, Error> {
+        let ((value, grad_cos, grad_a), _) = b.input().oracle_or_value(ORACLE_PREC)?;
+        let mid = |a: &crate::arith::Approx| a.mid().to_rational().expect("finite");
+        Ok(Exact {
+            loss: mid(&value),
+            grad_cos: grad_cos
+                .unwrap_or_default()
+                .iter()
+                .map(|r| r.iter().map(mid).collect())
+                .collect(),
+            grad_a: grad_a.unwrap_or_default().iter().map(mid).collect(),
+        })
+    }
+
+    /// Whether the oracle has the gradients.
+    fn has_gradients(&self) -> bool {
+        !self.grad_cos.is_empty()
+    }
+}
+
+/// Scores a kernel's output `got` on batch `b` against the oracle's `exact` outputs (the
+/// gradients where the oracle has them; the kernel was asked for them exactly then).
 fn score_batch<T: FloatFormat>(
     b: &CosineLossBatch<T>,
-    (grad, got): (bool, &CosineLossOutput<T>),
+    exact: &Exact,
+    got: &CosineLossOutput<T>,
     policy: &LossPolicy,
-) -> Result<CosineScore, Error> {
-    let ((value, grad_cos, grad_a), has_grad) = b.input().oracle_or_value(ORACLE_PREC)?;
-    let mid = |a: &crate::arith::Approx| a.mid().to_rational().expect("finite");
-    let loss = mid(&value);
-    let rows = |g: Option<Vec<Vec<crate::arith::Approx>>>| -> Vec<Vec<Rational>> {
-        g.unwrap_or_default()
-            .iter()
-            .map(|r| r.iter().map(mid).collect())
-            .collect()
-    };
-    let (grad_cos, grad_a): (Vec<Vec<Rational>>, Vec<Rational>) = if grad && has_grad {
-        (
-            rows(grad_cos),
-            grad_a.unwrap_or_default().iter().map(mid).collect(),
-        )
-    } else {
-        (Vec::new(), Vec::new())
-    };
+) -> CosineScore {
     let got_g: Vec<f64> = got
         .grad_cos
         .as_deref()
@@ -177,24 +191,20 @@ fn score_batch<T: FloatFormat>(
         "{} {} {}: {}",
         b.kind.name(),
         b.semantics.name(),
-        if grad { "with gradients" } else { "loss only" },
+        if exact.has_gradients() {
+            "with gradients"
+        } else {
+            "loss only"
+        },
         b.origin
     );
-    Ok(score_cosine(
+    score_cosine(
         &b.tolerance_batch(),
-        (&loss, &grad_cos, &grad_a),
+        (&exact.loss, &exact.grad_cos, &exact.grad_a),
         (got.loss.to_f64(), &got_g, &got_a),
         (T::FORMAT, Scheme::Native),
         policy,
         origin,
-    ))
-}
-
-/// Whether the oracle has the gradients of `b` (not at a slope `±∞` or a kink).
-fn has_gradients<T: FloatFormat>(b: &CosineLossBatch<T>) -> bool {
-    !matches!(
-        b.input().oracle(true, ORACLE_PREC),
-        Err(Error::Degenerate { .. })
     )
 }
 
@@ -216,21 +226,17 @@ pub fn check_cosine_loss<T: FloatFormat, K: CosineLossKernel<T> + ?Sized>(
     let mut scores = Vec::new();
     for sem in SEMANTICS.into_iter().filter(|&s| kernel.supports(kind, s)) {
         let batches = cosine_batches::<T>(kind, &CosineOptions::suite(seed, sem))?;
-        // The oracle in parallel, the kernel (which need not be `Sync`) in turn.
-        let batches = crate::arith::par::map(batches, |b| (has_gradients(&b), b));
-        let outputs: Vec<_> = batches
-            .into_iter()
-            .map(|(grad, b)| {
-                let got = kernel.loss(&b, grad);
-                (b, grad, got)
-            })
-            .collect();
-        let scored = crate::arith::par::map(outputs, |(b, grad, got)| {
-            score_batch(&b, (grad, &got), policy)
-        });
-        for s in scored {
-            scores.push(s?);
+        // The oracle and the scoring in parallel, the kernel (which need not be `Sync`)
+        // in turn.
+        let exact = crate::arith::par::map(batches, |b| Exact::of(&b).map(|e| (b, e)));
+        let mut runs = Vec::with_capacity(exact.len());
+        for r in exact {
+            let (b, e) = r?;
+            let got = kernel.loss(&b, e.has_gradients());
+            runs.push((b, e, got));
         }
+        let scored = crate::arith::par::map(runs, |(b, e, got)| score_batch(&b, &e, &got, policy));
+        scores.extend(scored);
     }
     Ok(CosineLossReport {
         kernel: kernel.name(),
