@@ -907,3 +907,40 @@ fn sphereface2_bias_init_of_every_margin_matches_its_formula_in_f64() {
         sphereface2::bias_init(&p, 1000, 64).unwrap().decimal()
     );
 }
+
+/// ψ's slope with a half-integer `m` where `cos(θ/2) = √((1 + c)/2)` is rational is the
+/// rational `(−1)^k·m·U_{2m−1}(r)/(2r)`: decided exactly, also where it is a rounding
+/// midpoint (`c = −1 + 2⁻⁵³`, `m = 3/2`: `1.5·2²⁶·(1 − 2⁻⁵²)`, halfway between two
+/// doubles, which no enclosure decides). Expected values from mpmath at 300 bits,
+/// `(−1)^⌊mθ/π⌋·m·sin(mθ)/sin θ`.
+#[test]
+fn sphereface_slopes_at_rational_half_angles_are_exact() {
+    let neighbour = Rational::from(-1) + Rational::from((1, 1u64 << 53));
+    for (m, c, expected) in [
+        ("1.5", neighbour, "100663295.999999977648258209228515625"),
+        ("1.5", q("-0.28"), "0.55"),
+        (
+            "2.5",
+            q("-0.28"),
+            "2.596666666666666666666666666666666666667",
+        ),
+        (
+            "2.5",
+            Rational::from((119, 169)),
+            "3.238554468214231527840995296616598391746",
+        ),
+    ] {
+        for sem in [Semantics::Analytic, Semantics::DifferentiableAcos] {
+            let s = target_slope(&sphereface(m), &c, sem, 128).unwrap();
+            let Slope::Finite(a) = s else {
+                panic!("m = {m}, c = {c}: {s:?}")
+            };
+            let want = parse_exact(expected).unwrap();
+            let err = (a.mid().to_rational().unwrap() - &want).abs();
+            assert!(
+                err < Rational::from((1, 1u64 << 60)),
+                "m = {m}, c = {c}: {a:?}"
+            );
+        }
+    }
+}
