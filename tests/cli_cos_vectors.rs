@@ -190,7 +190,9 @@ fn curricular_vectors() -> String {
     .clone()
 }
 
-/// In f32 (CurricularFace's file is f64), with opensphere's `straight_through` backward.
+/// In f32: the slope estimate of ψ with a real `m` at the f64 neighbour of `c = −1` takes
+/// the oracle tens of seconds (a known slowness of `target_slope`, see
+/// `conformance::loss_suite::cosine_allowances`).
 fn sphereface_vectors() -> String {
     static V: std::sync::OnceLock<String> = std::sync::OnceLock::new();
     V.get_or_init(|| {

@@ -32,6 +32,11 @@
 //! angle's (the slope `m·sin(mθ)/sin θ` loses `m·u·θ/|sin(mθ)|` relative next to a branch
 //! point `mθ = kπ`), and the slope reaches `m²` at the endpoints left out above — the `m²`
 //! of the x/w A-Softmax allowance (`per·m²·d`, [`LossPolicy`]).
+//!
+//! Known slowness: the 24-bit slope estimate of SphereFace's ψ with a real `m` at the
+//! binary64 neighbour of `c = −1` (`−1 + 2⁻⁵³`) takes the oracle ([`target_slope`]) about
+//! 40 s, so `check` of an f64 `sphereface`/`sphereface_r` file that has such a target is
+//! slow (f32 and the other heads: milliseconds).
 
 use super::policy::{LossOp, LossPolicy};
 use super::scheme::Scheme;

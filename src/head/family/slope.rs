@@ -63,40 +63,7 @@ fn sphere_slope(m: &Rational, c: &Rational, sem: Semantics, prec: u32) -> Result
     if niven_turns(c).is_some_and(|t| *Rational::from(m * &t).denom() == 1) {
         return exact(&Rational::new(), prec); // sin(mθ) = 0 at a branch point
     }
-    if let Some(v) = sphere_half_angle(m, c)? {
-        return exact(&v, prec);
-    }
     sphere_ziv(m, c, prec)
-}
-
-/// ψ's slope for a half-integer `m = p/2` where `r = cos(θ/2) = √((1 + c)/2)` is a
-/// positive rational: with `φ = θ/2`, `sin(mθ)/sin θ = sin(pφ)/(2·sin φ·cos φ) =
-/// U_{p−1}(r)/(2r)`, so the slope `(−1)^k·m·U_{p−1}(r)/(2r)` is rational (and may be a
-/// rounding midpoint, which no enclosure decides: `c = −1 + 2⁻⁵³`, `m = 3/2` gives
-/// `1.5·2²⁶·(1 − 2⁻⁵²)`). `None` otherwise. `|c| < 1`, and not a branch point (`mθ ≠ kπ`,
-/// so `k = ⌊mθ/π⌋` is decided by refinement).
-fn sphere_half_angle(m: &Rational, c: &Rational) -> Result<Option<Rational>, Error> {
-    if *m.denom() != 2 {
-        return Ok(None);
-    }
-    let h = Rational::from(c + 1u32) / 2u32;
-    if h <= 0 || !(h.numer().is_perfect_square() && h.denom().is_perfect_square()) {
-        return Ok(None);
-    }
-    let r = Rational::from((h.numer().clone().sqrt(), h.denom().clone().sqrt()));
-    let p = m.numer().to_u32().expect("m <= 65536 was checked");
-    let k_odd = ziv::refine("head_branch", 64, |wp| {
-        let q = acos_ival(c, wp)
-            .mul(&Ival::from_rational(m, wp))
-            .div(&Ival::pi(wp));
-        Ok(q.and_then(|q| {
-            let (lo, hi) = (q.lo().clone().floor(), q.hi().clone().floor());
-            (lo == hi).then(|| lo.to_integer().is_some_and(|k| k.is_odd()))
-        }))
-    })?;
-    let ratio = crate::multiangle::chebyshev_u_exact(p, &r) / (r * 2u32);
-    let slope = ratio * m;
-    Ok(Some(if k_odd { -slope } else { slope }))
 }
 
 /// The slope `dt/dc` of `head`'s target logit at `c` under `semantics`.
