@@ -80,9 +80,7 @@ pub struct CosineOptions {
 
 impl CosineOptions {
     /// The Rust suite's batches under `semantics`: 24 batches of `N = 3`, `C = 5`,
-    /// `s = 64`, from `seed`. (With this shape no binary64 SphereFace target with a real
-    /// `m` sits at `c = −1 + 2⁻⁵³`, where the oracle's slope is not decided below the
-    /// precision cap: `N = 3`, `C = 4` has one, in batch 8.)
+    /// `s = 64`, from `seed`.
     pub fn suite(seed: u64, semantics: Semantics) -> CosineOptions {
         CosineOptions {
             count: 24,

@@ -23,15 +23,15 @@
 //!   `g′(a) = 1/u_a² − 1/a²` cancels near `a = u_a` (where the batches put a magnitude,
 //!   next to the kink) and a float evaluation of it carries an error of that size.
 //!
-//! Slopes at `c = ±1` and slopes that are not finite are left out of `A`: at the endpoints
-//! `θ` is exact (0 or π) and a slope is often `±∞` (ArcFace, SphereFace's ψ with a real
-//! `m`), where the oracle has no gradient and the line carries none.
-//!
 //! A multiplicative margin `m` (SphereFace's ψ, SphereFace-R, SphereFace2 `M`) is a floor
 //! of `A`: a float evaluation computes `mθ` and `sin(mθ)`, whose errors are `m` times the
 //! angle's (the slope `m·sin(mθ)/sin θ` loses `m·u·θ/|sin(mθ)|` relative next to a branch
-//! point `mθ = kπ`), and the slope reaches `m²` at the endpoints left out above — the `m²`
-//! of the x/w A-Softmax allowance (`per·m²·d`, [`LossPolicy`]).
+//! point `mθ = kπ`), and the slope reaches `m²` at `c = ±1` (endpoints, left out of `A`
+//! below): the `m²` of the x/w A-Softmax allowance (`per·m²·d`, [`LossPolicy`]).
+//!
+//! Slopes at `c = ±1` and slopes that are not finite are left out of `A`: at the endpoints
+//! `θ` is exact (0 or π) and a slope is often `±∞` (ArcFace, SphereFace's ψ with a real
+//! `m`), where the oracle has no gradient and the line carries none.
 //!
 //! Known slowness: the 24-bit slope estimate of SphereFace's ψ with a real `m` at the
 //! binary64 neighbour of `c = −1` (`−1 + 2⁻⁵³`) takes the oracle ([`target_slope`]) about
