@@ -5,7 +5,7 @@
 //! `{"id":…, "value":…}` and, for loss vectors, `"grad_x"`/`"grad_w"` nested arrays; for
 //! loss vectors on cosines (version 4, [`super::cos_vectors`]) `"grad_cos"` (`N × C`)
 //! and, for MagFace, `"grad_a"` (`N`) when the vector has `"grad":true`, judged with
-//! [`score_cosine`](crate::conformance::loss_suite::score_cosine).
+//! [`score_cosine`].
 //! Numbers may be JSON numbers or strings (decimal, hex float, `"nan"`, `"inf"`,
 //! `"-inf"`); they are rounded to the vector's `dtype` (to float32 for a loss vector of
 //! the `autocast` scheme, whose results are float32, judged in ulps of the 16-bit

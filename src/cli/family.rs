@@ -161,7 +161,7 @@ pub use crate::conformance::loss_suite::CosineInput as FamilyInput;
 pub use crate::conformance::loss_suite::CosineOutputs as FamilyOutputs;
 
 /// Reads the head, its parameters, `cos`, `y`, `scale` and `semantics` of a line (not
-/// `grad`, and without [`Fields::finish`]).
+/// `grad`, and without `Fields::finish`).
 pub fn read_input(f: &mut Fields) -> Result<FamilyInput, String> {
     let kind: Kind = f.name("head")?;
     let (cos, y) = (f.matrix("cos")?, f.indices("y")?);
