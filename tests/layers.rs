@@ -31,6 +31,7 @@ const ROOT_ITEMS: &[(&str, &str)] = &[
     ("loss_suite", "conformance"),
     ("head_suite", "conformance"),
     ("head_loss_suite", "conformance"),
+    ("cosine_loss_suite", "conformance"),
 ];
 
 fn layer_of(module: &str) -> Option<usize> {

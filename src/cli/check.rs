@@ -5,7 +5,7 @@
 //! `{"id":…, "value":…}` and, for loss vectors, `"grad_x"`/`"grad_w"` nested arrays; for
 //! loss vectors on cosines (version 4, [`super::cos_vectors`]) `"grad_cos"` (`N × C`)
 //! and, for MagFace, `"grad_a"` (`N`) when the vector has `"grad":true`, judged with
-//! [`cosine_allowances`](crate::conformance::loss_suite::cosine_allowances).
+//! [`score_cosine`].
 //! Numbers may be JSON numbers or strings (decimal, hex float, `"nan"`, `"inf"`,
 //! `"-inf"`); they are rounded to the vector's `dtype` (to float32 for a loss vector of
 //! the `autocast` scheme, whose results are float32, judged in ulps of the 16-bit
@@ -18,15 +18,14 @@
 
 use super::cos_vectors::COS_VECTORS_VERSION;
 use super::eval::{head_of, integer_m};
-use super::family::FamilyInput;
+use super::family::read_input;
 use super::json::{Fields, kind};
 use super::op::DEFAULT_PREC;
 use super::op::Op;
 use super::vectors::VECTORS_VERSION;
 use crate::arith::{Format, exact, hex, par, ziv::round_rational};
 use crate::conformance::loss_suite::{
-    CosineBatch, Expected, LossOp, LossPolicy, Scheme, cosine_allowances, normwise_error,
-    score_batch,
+    CosineBatch, CosineOp, Expected, LossOp, LossPolicy, Scheme, score_batch, score_cosine,
 };
 use crate::conformance::scalar_suite::{describe_exact, fmt_err};
 use crate::conformance::{Batch, Policy, ScalarOp};
@@ -431,7 +430,7 @@ fn loss_vector(
 /// loss and, when it has `"grad":true`, its exact `grad_cos` (and MagFace's `grad_a`).
 fn cosine_vector(f: &mut Fields, line: usize, dtype: Format) -> Result<Vector, String> {
     f.bool_or("round_to_odd", false)?;
-    let input = FamilyInput::read(f)?;
+    let input = read_input(f)?;
     let grad = f.bool_or("grad", false)?;
     let value = match f.raw("value") {
         Some(v) => exact_text(v).map_err(|e| format!("field \"value\": {e}"))?,
@@ -818,68 +817,35 @@ impl CheckReport {
         Ok(())
     }
 
-    /// Scores one result of a loss vector on cosines: the loss against its allowance,
-    /// `grad_cos` and `grad_a` row by row against theirs
-    /// ([`crate::conformance::loss_suite::cosine_allowances`]).
+    /// Scores one result of a loss vector on cosines ([`score_cosine`]: the loss against
+    /// its allowance, `grad_cos` and `grad_a` row by row against theirs) into the groups
+    /// `loss`, `grad_cos` and `grad_a`.
     fn judge_cosine(
         &mut self,
         (id, v): (&str, &Vector),
         batch: &CosineBatch,
         (grad_cos, grad_a): (&[Vec<Rational>], &[Rational]),
-        (value, got_g, got_a): (f64, &[f64], &[f64]),
+        got: (f64, &[f64], &[f64]),
         policy: &LossPolicy,
     ) {
         let fmt = v.dtype;
-        let al = cosine_allowances(batch, (fmt, v.scheme), policy, &v.value, grad_cos, grad_a);
-        let err = normwise_error(
-            &[value],
-            std::slice::from_ref(&v.value),
-            &al.value_scale,
-            fmt,
-        );
+        let exact = (&v.value, grad_cos, grad_a);
+        let score = score_cosine(batch, exact, got, (fmt, v.scheme), policy, String::new());
         let input = &v.input;
-        let describe = |what: &str, err: f64, allowed: f64| {
-            format!(
-                "id {id}: {input} — {what}{} scaled ulps (allowed {allowed:.1})",
-                fmt_err(err)
-            )
-        };
-        self.group(LossOp::Value.name(), fmt, v.scheme).record(
-            err > al.value,
-            err,
-            err / al.value,
-            || describe("", err, al.value),
-        );
-        let c = grad_cos.first().map_or(0, Vec::len);
-        // Row by row: (worst scaled error, its row, worst error over allowance).
-        let rows = |got: &[f64],
-                    exact: &dyn Fn(usize) -> Vec<Rational>,
-                    scales: &[Rational],
-                    width: usize| {
-            let mut worst = (0.0f64, 0usize, 0.0f64);
-            for (r, scale) in scales.iter().enumerate() {
-                let g = got.get(r * width..(r + 1) * width).unwrap_or(&[]);
-                let e = normwise_error(g, &exact(r), scale, fmt);
-                let bad = e / al.grad[r];
-                if bad > worst.2 || bad.is_nan() {
-                    worst = (e, r, if bad.is_nan() { f64::INFINITY } else { bad });
-                }
-                worst.0 = worst.0.max(e);
-            }
-            worst
-        };
-        if !grad_cos.is_empty() {
-            let (err, r, bad) = rows(got_g, &|r| grad_cos[r].clone(), &al.grad_scales, c);
-            self.group("grad_cos", fmt, v.scheme)
-                .record(bad > 1.0, err, bad, || {
-                    describe(&format!("row {r}: "), err, al.grad[r])
-                });
-        }
-        if !grad_a.is_empty() {
-            let (err, r, bad) = rows(got_a, &|r| vec![grad_a[r].clone()], &al.grad_a_scales, 1);
-            self.group("grad_a", fmt, v.scheme)
-                .record(bad > 1.0, err, bad, || {
-                    describe(&format!("sample {r}: "), err, al.grad[r])
+        for op in CosineOp::ALL {
+            let Some(s) = score.op(op) else { continue };
+            let at = match (op, s.row) {
+                (CosineOp::GradCos, Some(r)) => format!("row {r}: "),
+                (CosineOp::GradA, Some(r)) => format!("sample {r}: "),
+                _ => String::new(),
+            };
+            self.group(op.name(), fmt, v.scheme)
+                .record(s.failed, s.error, s.badness, || {
+                    format!(
+                        "id {id}: {input} — {at}{} scaled ulps (allowed {:.1})",
+                        fmt_err(s.error),
+                        s.allowed
+                    )
                 });
         }
     }

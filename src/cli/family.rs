@@ -21,12 +21,10 @@
 
 use super::eval::{approx_matrix, combined_of};
 use super::json::{Fields, approx_fields, approx_json};
-use crate::arith::Approx;
-use crate::conformance::loss_suite::CosineBatch;
 use crate::head::family::{AdaFace, Head, MagFace};
 use crate::head::sphereface2::{Margin as S2Margin, Params};
 use crate::head::{Fallback, Kind, Semantics};
-use crate::loss::family::{FamilySpec, loss, sphereface2};
+use crate::loss::family::FamilySpec;
 use rug::Rational;
 use serde_json::{Map, Value};
 
@@ -157,116 +155,36 @@ fn sphereface2_params(f: &mut Fields) -> Result<(Params, S2Margin), String> {
     Ok((p, margin))
 }
 
-/// A cosine loss line's batch, as `eval` reads it (module docs).
-#[derive(Clone, Debug)]
-pub enum FamilyInput {
-    /// A softmax head (every head but SphereFace2), one head per sample.
-    Softmax(FamilySpec),
-    /// SphereFace2's binary classifiers.
-    SphereFace2 {
-        /// Its parameters.
-        p: Params,
-        /// Where its margin goes.
-        margin: S2Margin,
-        /// The cosines, `N × C`.
-        cos: Vec<Vec<Rational>>,
-        /// The labels.
-        y: Vec<usize>,
-        /// How the logits are differentiated.
-        semantics: Semantics,
-    },
-}
+/// A cosine loss line's batch, as `eval` reads it (module docs): the oracle's input.
+pub use crate::conformance::loss_suite::CosineInput as FamilyInput;
+/// The oracle's outputs on a cosine batch.
+pub use crate::conformance::loss_suite::CosineOutputs as FamilyOutputs;
 
-/// The oracle's outputs on a cosine batch: `L`, and on request `∂L/∂c` (`N × C`) and
-/// MagFace's `∂L/∂a` (`N`).
-pub type FamilyOutputs = (Approx, Option<Vec<Vec<Approx>>>, Option<Vec<Approx>>);
-
-impl FamilyInput {
-    /// Reads the head, its parameters, `cos`, `y`, `scale` and `semantics` of a line
-    /// (not `grad`, and without [`Fields::finish`]).
-    pub fn read(f: &mut Fields) -> Result<FamilyInput, String> {
-        let kind: Kind = f.name("head")?;
-        let (cos, y) = (f.matrix("cos")?, f.indices("y")?);
-        if kind == Kind::SphereFace2 {
-            let (p, margin) = sphereface2_params(f)?;
-            let semantics = f.name_or("semantics", Semantics::Analytic)?;
-            return Ok(FamilyInput::SphereFace2 {
-                p,
-                margin,
-                cos,
-                y,
-                semantics,
-            });
-        }
-        let (heads, lambda_g) = softmax_heads(f, kind, &cos, &y)?;
-        Ok(FamilyInput::Softmax(FamilySpec {
-            scale: f.number_or("scale", Rational::from(1))?,
-            semantics: f.name_or("semantics", Semantics::Analytic)?,
+/// Reads the head, its parameters, `cos`, `y`, `scale` and `semantics` of a line (not
+/// `grad`, and without `Fields::finish`).
+pub fn read_input(f: &mut Fields) -> Result<FamilyInput, String> {
+    let kind: Kind = f.name("head")?;
+    let (cos, y) = (f.matrix("cos")?, f.indices("y")?);
+    if kind == Kind::SphereFace2 {
+        let (p, margin) = sphereface2_params(f)?;
+        let semantics = f.name_or("semantics", Semantics::Analytic)?;
+        return Ok(FamilyInput::SphereFace2 {
+            p,
+            margin,
             cos,
             y,
-            heads,
-            lambda_g,
-        }))
+            semantics,
+        });
     }
-
-    /// The oracle's loss and, with `grad`, its gradients, to `prec` bits.
-    pub fn oracle(&self, grad: bool, prec: u32) -> Result<FamilyOutputs, crate::Error> {
-        match self {
-            FamilyInput::Softmax(spec) => {
-                let out = loss(spec, grad, prec)?;
-                Ok((out.loss, out.grad_cos, out.grad_a))
-            }
-            FamilyInput::SphereFace2 {
-                p,
-                margin,
-                cos,
-                y,
-                semantics,
-            } => {
-                let (v, g) = sphereface2(p, *margin, cos, y, *semantics, grad, prec)?;
-                Ok((v, g, None))
-            }
-        }
-    }
-
-    /// The batch as the cosine tolerance reads it ([`CosineBatch`]).
-    pub fn batch(&self) -> CosineBatch {
-        match self {
-            FamilyInput::Softmax(spec) => CosineBatch {
-                cos: spec.cos.clone(),
-                y: spec.y.clone(),
-                heads: spec.heads.clone(),
-                scale: spec.scale.to_f64(),
-                grad_unit: spec.scale.to_f64(),
-                semantics: spec.semantics,
-                softmax: true,
-                lambda_g: spec.lambda_g.to_f64(),
-            },
-            FamilyInput::SphereFace2 {
-                p,
-                margin,
-                cos,
-                y,
-                semantics,
-            } => CosineBatch {
-                cos: cos.clone(),
-                y: y.clone(),
-                heads: vec![
-                    Head::SphereFace2 {
-                        t: p.t,
-                        m: p.m.clone(),
-                        margin: *margin,
-                    };
-                    y.len()
-                ],
-                scale: p.r.to_f64(),
-                grad_unit: p.r.to_f64() * p.lw.to_f64(),
-                semantics: *semantics,
-                softmax: false,
-                lambda_g: 0.0,
-            },
-        }
-    }
+    let (heads, lambda_g) = softmax_heads(f, kind, &cos, &y)?;
+    Ok(FamilyInput::Softmax(FamilySpec {
+        scale: f.number_or("scale", Rational::from(1))?,
+        semantics: f.name_or("semantics", Semantics::Analytic)?,
+        cos,
+        y,
+        heads,
+        lambda_g,
+    }))
 }
 
 /// Evaluates a loss line with `"head"` and `"cos"` (module docs).
@@ -275,7 +193,7 @@ pub(super) fn eval_family_loss(
     prec: u32,
     odd: bool,
 ) -> Result<Map<String, Value>, String> {
-    let input = FamilyInput::read(f)?;
+    let input = read_input(f)?;
     let grad = f.bool_or("grad", false)?;
     f.finish()?;
     let (value, grad_cos, grad_a) = input.oracle(grad, prec).map_err(|e| e.to_string())?;

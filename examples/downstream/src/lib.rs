@@ -70,3 +70,58 @@ pub fn arcface_target(m: f32, c: f32) -> f32 {
 pub fn arcface_target_degrees(m: f32, c: f32) -> f32 {
     arcface_target(m.to_radians(), c)
 }
+
+/// CurricularFace's mean softmax loss over cosines `cos` (`N × C`, labels `y`) and its
+/// gradient `∂L/∂c`, in `f32`: the target logit is [`arcface_target`] (slope
+/// `cos m + c·sin m/√(1 − c²)`, 1 on the linear piece), a hard negative
+/// `c > cos(θ_y + m)` becomes `c·(t + c)` (slope `t + 2c`), the others stay `c`; the
+/// logits are scaled by `s`.
+pub fn curricularface_loss(
+    m: f32,
+    t: f32,
+    s: f32,
+    cos: &[Vec<f32>],
+    y: &[usize],
+) -> (f32, Vec<Vec<f32>>) {
+    let n = cos.len() as f32;
+    let mut loss = 0.0f32;
+    let mut grad = Vec::with_capacity(cos.len());
+    for (row, &label) in cos.iter().zip(y) {
+        let cy = row[label];
+        let sine = (1.0 - cy * cy).max(0.0).sqrt();
+        let cos_theta_m = cy * m.cos() - sine * m.sin();
+        let on_margin = cy > (std::f32::consts::PI - m).cos();
+        let (logits, slopes): (Vec<f32>, Vec<f32>) = row
+            .iter()
+            .enumerate()
+            .map(|(j, &c)| {
+                if j == label {
+                    let slope = if on_margin {
+                        m.cos() + c * m.sin() / sine
+                    } else {
+                        1.0
+                    };
+                    (arcface_target(m, c), slope)
+                } else if c > cos_theta_m {
+                    (c * (t + c), t + 2.0 * c)
+                } else {
+                    (c, 1.0)
+                }
+            })
+            .unzip();
+        let f: Vec<f32> = logits.iter().map(|l| s * l).collect();
+        let top = f.iter().copied().fold(f32::NEG_INFINITY, f32::max);
+        let e: Vec<f32> = f.iter().map(|v| (v - top).exp()).collect();
+        let sum: f32 = e.iter().sum();
+        loss += (top + sum.ln() - f[label]) / n;
+        grad.push(
+            (0..row.len())
+                .map(|j| {
+                    let p = e[j] / sum - if j == label { 1.0 } else { 0.0 };
+                    p * s * slopes[j] / n
+                })
+                .collect(),
+        );
+    }
+    (loss, grad)
+}

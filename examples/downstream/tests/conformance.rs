@@ -104,3 +104,45 @@ fn the_arcface_with_a_margin_in_degrees_is_caught() {
     assert!(!report.passed(), "{report}");
     println!("{report}");
 }
+
+/// The toy CurricularFace loss on cosines (analytic gradients), with the batch's state.
+struct ToyCurricularFace;
+
+impl asoftmax_spec::conformance::head_suite::CosineLossKernel<f32> for ToyCurricularFace {
+    fn name(&self) -> String {
+        "toy-curricularface".into()
+    }
+    fn supports(
+        &self,
+        kind: asoftmax_spec::head::Kind,
+        semantics: asoftmax_spec::head::Semantics,
+    ) -> bool {
+        use asoftmax_spec::head::{Kind, Semantics};
+        kind == Kind::CurricularFace && semantics == Semantics::Analytic
+    }
+    fn loss(
+        &self,
+        b: &asoftmax_spec::conformance::head_suite::CosineLossBatch<f32>,
+        grad: bool,
+    ) -> asoftmax_spec::conformance::head_suite::CosineLossOutput<f32> {
+        use asoftmax_spec::head::family::Head;
+        let Head::CurricularFace { m, t } = &b.heads[0] else {
+            panic!("a CurricularFace batch")
+        };
+        let (m, t) = (m.to_f64() as f32, t.to_f64() as f32);
+        let (loss, g) = toy_asoftmax::curricularface_loss(m, t, b.scale, &b.cos, &b.y);
+        asoftmax_spec::conformance::head_suite::CosineLossOutput {
+            loss,
+            grad_cos: grad.then_some(g),
+            grad_a: None,
+        }
+    }
+}
+
+// The one line for a loss on cosines: one #[test] over the head's cosine batches.
+asoftmax_spec::cosine_loss_suite!(
+    toy_curricularface_f32,
+    ToyCurricularFace,
+    f32,
+    CurricularFace
+);

@@ -15,13 +15,26 @@
 //!   the assertion and the one-line test for a downstream crate;
 //! - [`head_batches`] / [`check_head_loss`] / [`assert_head_loss`] /
 //!   [`head_loss_suite!`](crate::head_loss_suite): head batches for the heads with a loss
-//!   oracle ([`loss_head`], by [`Kind`](crate::head::Kind)), scored by the loss suite.
+//!   oracle ([`loss_head`], by [`Kind`](crate::head::Kind)), scored by the loss suite;
+//! - [`cosine_batches`] / [`check_cosine_loss`] / [`assert_cosine_loss`] /
+//!   [`cosine_loss_suite!`](crate::cosine_loss_suite): a loss kernel on cosines
+//!   ([`CosineLossKernel`]) for the heads that take cosines ([`takes_cosines`]), on the
+//!   batches `vectors --op loss --head K` writes, scored as `check` scores them.
 
+mod cosine;
+mod cosine_loss;
 mod generators;
 mod loss;
 mod policy;
 mod report;
 
+pub use cosine::{
+    CosineLossBatch, CosineOptions, MAGFACE_LAMBDA_G, SPHEREFACE2_BIAS, cosine_batch,
+    cosine_batches, off_jumps, sphereface2_params, takes_cosines,
+};
+pub use cosine_loss::{
+    CosineLossKernel, CosineLossOutput, CosineLossReport, assert_cosine_loss, check_cosine_loss,
+};
 pub use generators::{HeadCase, Jump, head_cases, head_states, jumps};
 pub use loss::{assert_head_loss, check_head_loss, head_batches, loss_head};
 pub use policy::{HeadBound, HeadPolicy};

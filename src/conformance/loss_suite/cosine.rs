@@ -19,7 +19,15 @@
 //!   probabilities through `β·S`. Row by row, so a row whose target is the neighbour of
 //!   `c = 1` (ArcFace's slope `~1/√u` there) does not loosen the other rows.
 //! - **grad_a** (MagFace), row `n`: the same factor, in ulps of
-//!   `max((s·|∂t/∂a| + λ_g·|g′(a)|)/N, |g*_n|)`.
+//!   `max((s·|∂t/∂a| + λ_g·(1/u_a² + 1/a²))/N, |g*_n|)`: the size of the terms, as
+//!   `g′(a) = 1/u_a² − 1/a²` cancels near `a = u_a` (where the batches put a magnitude,
+//!   next to the kink) and a float evaluation of it carries an error of that size.
+//!
+//! A multiplicative margin `m` (SphereFace's ψ, SphereFace-R, SphereFace2 `M`) is a floor
+//! of `A`: a float evaluation computes `mθ` and `sin(mθ)`, whose errors are `m` times the
+//! angle's (the slope `m·sin(mθ)/sin θ` loses `m·u·θ/|sin(mθ)|` relative next to a branch
+//! point `mθ = kπ`), and the slope reaches `m²` at `c = ±1` (endpoints, left out of `A`
+//! below): the `m²` of the x/w A-Softmax allowance (`per·m²·d`, [`LossPolicy`]).
 //!
 //! Slopes at `c = ±1` and slopes that are not finite are left out of `A`: at the endpoints
 //! `θ` is exact (0 or π) and a slope is often `±∞` (ArcFace, SphereFace's ψ with a real
@@ -32,9 +40,11 @@
 
 use super::policy::{LossOp, LossPolicy};
 use super::scheme::Scheme;
-use crate::arith::Format;
+use crate::arith::{Approx, Format};
 use crate::head::family::{Head, magface_slope_a, nontarget_logit, nontarget_slope, target_slope};
+use crate::head::sphereface2::{Margin as S2Margin, Params};
 use crate::head::{Semantics, Slope};
+use crate::loss::family::{FamilySpec, loss, sphereface2};
 use rug::Rational;
 
 /// Bits of the slope and logit estimates (they size tolerances only).
@@ -59,6 +69,104 @@ pub struct CosineBatch {
     pub softmax: bool,
     /// MagFace's `λ_g` (0 for the others).
     pub lambda_g: f64,
+}
+
+/// A loss batch on cosines as the oracle takes it ([`crate::loss::family`]): the exact
+/// inputs of one `eval` loss line on cosines, of a `vectors` version 4 line, or of a
+/// [`crate::conformance::head_suite::CosineLossBatch`].
+#[derive(Clone, Debug)]
+pub enum CosineInput {
+    /// A softmax head (every head but SphereFace2), one head per sample.
+    Softmax(FamilySpec),
+    /// SphereFace2's binary classifiers.
+    SphereFace2 {
+        /// Its parameters.
+        p: Params,
+        /// Where its margin goes.
+        margin: S2Margin,
+        /// The cosines, `N × C`.
+        cos: Vec<Vec<Rational>>,
+        /// The labels.
+        y: Vec<usize>,
+        /// How the logits are differentiated.
+        semantics: Semantics,
+    },
+}
+
+/// The oracle's outputs on a cosine batch: `L`, and on request `∂L/∂c` (`N × C`) and
+/// MagFace's `∂L/∂a` (`N`).
+pub type CosineOutputs = (Approx, Option<Vec<Vec<Approx>>>, Option<Vec<Approx>>);
+
+impl CosineInput {
+    /// The oracle's loss and, with `grad`, its gradients, to `prec` bits
+    /// ([`crate::loss::family::loss`], [`crate::loss::family::sphereface2`]).
+    pub fn oracle(&self, grad: bool, prec: u32) -> Result<CosineOutputs, crate::Error> {
+        match self {
+            CosineInput::Softmax(spec) => {
+                let out = loss(spec, grad, prec)?;
+                Ok((out.loss, out.grad_cos, out.grad_a))
+            }
+            CosineInput::SphereFace2 {
+                p,
+                margin,
+                cos,
+                y,
+                semantics,
+            } => {
+                let (v, g) = sphereface2(p, *margin, cos, y, *semantics, grad, prec)?;
+                Ok((v, g, None))
+            }
+        }
+    }
+
+    /// The oracle's outputs with gradients where it has them: `(outputs, true)`, or, when
+    /// a gradient is not defined ([`crate::Error::Degenerate`]: a slope `±∞` at `c = ±1`,
+    /// MagFace at a kink of its clamp), the loss alone and `false`.
+    pub fn oracle_or_value(&self, prec: u32) -> Result<(CosineOutputs, bool), crate::Error> {
+        match self.oracle(true, prec) {
+            Err(crate::Error::Degenerate { .. }) => Ok((self.oracle(false, prec)?, false)),
+            r => Ok((r?, true)),
+        }
+    }
+
+    /// The batch as the cosine tolerance reads it ([`CosineBatch`]).
+    pub fn batch(&self) -> CosineBatch {
+        match self {
+            CosineInput::Softmax(spec) => CosineBatch {
+                cos: spec.cos.clone(),
+                y: spec.y.clone(),
+                heads: spec.heads.clone(),
+                scale: spec.scale.to_f64(),
+                grad_unit: spec.scale.to_f64(),
+                semantics: spec.semantics,
+                softmax: true,
+                lambda_g: spec.lambda_g.to_f64(),
+            },
+            CosineInput::SphereFace2 {
+                p,
+                margin,
+                cos,
+                y,
+                semantics,
+            } => CosineBatch {
+                cos: cos.clone(),
+                y: y.clone(),
+                heads: vec![
+                    Head::SphereFace2 {
+                        t: p.t,
+                        m: p.m.clone(),
+                        margin: *margin,
+                    };
+                    y.len()
+                ],
+                scale: p.r.to_f64(),
+                grad_unit: p.r.to_f64() * p.lw.to_f64(),
+                semantics: *semantics,
+                softmax: false,
+                lambda_g: 0.0,
+            },
+        }
+    }
 }
 
 /// The scales (exact values of `f64`) and allowances (scaled ulps) of a cosine batch
@@ -88,10 +196,27 @@ fn q(v: f64) -> Rational {
     Rational::from_f64(v).unwrap_or_else(|| Rational::from(1))
 }
 
-/// A row's largest finite slope (at least 1) and its logits divided by the scale.
+/// The floor of a head's amplification `A`: its multiplicative margin `m` (SphereFace's ψ,
+/// SphereFace-R, SphereFace2 `M`; at least 1), else 1 (module docs).
+fn multiplier(h: &Head) -> f64 {
+    use crate::head::sphereface2::Margin;
+    match h {
+        Head::SphereFace { m }
+        | Head::SphereFaceR { m, .. }
+        | Head::SphereFace2 {
+            m,
+            margin: Margin::M,
+            ..
+        } => m.to_f64().max(1.0),
+        _ => 1.0,
+    }
+}
+
+/// A row's largest finite slope (at least the head's [`multiplier`]) and its logits
+/// divided by the scale.
 fn row_estimates(b: &CosineBatch, n: usize) -> (f64, Vec<f64>) {
     let (h, row, y) = (&b.heads[n], &b.cos[n], b.y[n]);
-    let mut amp = 1.0f64;
+    let mut amp = multiplier(h);
     let mut logits = Vec::with_capacity(row.len());
     for (j, c) in row.iter().enumerate() {
         // At c = ±1 a slope is an endpoint's (often ±∞, found only at the precision cap):
@@ -129,14 +254,16 @@ fn balance(f: &[f64]) -> f64 {
     if beta.is_nan() { 1.0 } else { beta }
 }
 
-/// `|∂t/∂a|·s + λ_g·|g′(a)|` of a MagFace sample at its target cosine (0 otherwise).
+/// `|∂t/∂a|·s + λ_g·(1/u_a² + 1/a²)` of a MagFace sample at its target cosine (0
+/// otherwise): the size of the terms `∂L/∂a` is summed from (`g′(a) = 1/u_a² − 1/a²`
+/// cancels near `a = u_a`, so a float evaluation's error is one of these terms').
 fn magnitude_unit(b: &CosineBatch, n: usize) -> f64 {
     let Head::MagFace(mf) = &b.heads[n] else {
         return 0.0;
     };
     let dt = finite(magface_slope_a(mf, &b.cos[n][b.y[n]], EST_PREC)).unwrap_or(0.0);
     let (a, ua) = (mf.a.to_f64(), mf.u_a.to_f64());
-    b.scale * dt + b.lambda_g * (1.0 / (ua * ua) - 1.0 / (a * a)).abs()
+    b.scale * dt + b.lambda_g * (1.0 / (ua * ua) + 1.0 / (a * a))
 }
 
 /// The allowances of `b` in format `fmt` and `scheme` under `policy`, given the exact

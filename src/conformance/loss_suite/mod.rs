@@ -15,6 +15,7 @@
 //! log-sum-exp) in the format under test.
 
 mod cosine;
+mod cosine_score;
 mod generators;
 mod metrics;
 mod policy;
@@ -22,7 +23,8 @@ mod report;
 mod scheme;
 mod textbook;
 
-pub use cosine::{CosineAllowances, CosineBatch, cosine_allowances};
+pub use cosine::{CosineAllowances, CosineBatch, CosineInput, CosineOutputs, cosine_allowances};
+pub use cosine_score::{CosineExact, CosineOp, CosineOpScore, CosineScore, score_cosine};
 pub use generators::{
     BatchCase, BatchParams, FeatureKind, loss_batches, loss_batches_in, random_batch,
 };
