@@ -823,8 +823,9 @@ pub fn jsonl_parsers(data: &[u8]) {
             let (out, is_err) = eval::eval_line(line, i + 1);
             let mut typed = String::new();
             if let Some(typed_err) = crate::cli::typed::eval_into(line, i + 1, &mut typed) {
+                let generic = out.to_string(); // the bytes `eval` writes for the line
                 assert!(
-                    typed == out.to_string() && typed_err == is_err,
+                    typed == generic && typed_err == is_err,
                     "the typed eval path wrote {typed} where the generic path writes {out} \
                      for {line:?}"
                 );
