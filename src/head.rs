@@ -357,6 +357,17 @@ pub(crate) fn slope_ival(h: &Combined, theta: &Ival, sin_theta: &Ival, wp: u32) 
         .div(sin_theta)
 }
 
+/// The target logit of `h` at `c` as an exact rational when it is one (a polynomial
+/// piece `T_{m1}(c) − m3` with `m2 = 0` and an integer `m1`, the plain cosine of the easy
+/// margin, the clamp's `−1 − m3`); `None` when it is not (an angular margin `m2`). The
+/// same pieces [`target_logit`] encloses.
+pub fn target_logit_exact(h: &Combined, c: &Rational) -> Result<Option<Rational>, Error> {
+    h.validate()?;
+    check_cos(c)?;
+    let at = ExactCos::Rational(c);
+    Ok(value_exact(h, piece(h, &at)?, &at))
+}
+
 /// The target logit `t(c)` of `h` at the cosine `c ∈ [−1, 1]`, correctly rounded
 /// (module docs).
 ///

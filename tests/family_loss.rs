@@ -702,3 +702,58 @@ fn exact_logits_are_enclosed_at_the_working_precision() {
     };
     assert!((d.f64() - 0.75 * 3f64.sqrt()).abs() < 1e-15);
 }
+
+/// Rows whose logits are equal rationals that are not dyadic — CosFace `m = 1/10` at
+/// `c_y = 2/5`, `c_j = 3/10` (both logits `3/10`); SphereFace `m = 2` at `c_y = 9/10`,
+/// whose `ψ = T_2(9/10) = 31/50` equals `c_j` — have `p = 1/C` exactly, so with `C = 2`,
+/// `s = 1`, `N = 1` the target's gradient is `−1/2·slope` and the other's `+1/2`: values on
+/// the binary64 grid, whose round-to-odd an enclosure never decides. The oracle compares
+/// the rational logits exactly and returns them exact (before, it ended at the precision
+/// cap after about 15 s).
+#[test]
+fn equal_rational_logits_give_the_exact_uniform_gradient() {
+    let cases = [
+        (
+            Head::Combined(asoftmax_spec::head::Combined::cosface(q(1, 10))),
+            q(2, 5),
+            q(3, 10),
+            q(1, 1),
+        ),
+        (
+            Head::SphereFace { m: 2.into() },
+            q(9, 10),
+            q(31, 50),
+            q(18, 5),
+        ),
+    ];
+    for (head, c_y, c_j, slope_y) in cases {
+        let s = FamilySpec {
+            cos: vec![vec![c_y.clone(), c_j.clone()]],
+            y: vec![0],
+            heads: vec![head.clone()],
+            scale: q(1, 1),
+            semantics: Semantics::Analytic,
+            lambda_g: q(0, 1),
+        };
+        let out = asoftmax_spec::arith::ziv::requiring_round_to_odd(|| {
+            asoftmax_spec::loss::family::loss(&s, true, 64)
+        })
+        .unwrap_or_else(|e| panic!("{head:?}: {e}"));
+        let g = out.grad_cos.expect("requested");
+        let want = [-(slope_y / 2u32), q(1, 2)];
+        for (got, want) in g[0].iter().zip(&want) {
+            let w =
+                asoftmax_spec::arith::ziv::round_rational(want, asoftmax_spec::arith::Format::F64);
+            assert_eq!(got.f64(), w, "{head:?}");
+            if want.denom().is_power_of_two() {
+                assert_eq!(
+                    got.f64_odd(),
+                    Some(w),
+                    "{head:?}: a double is its own round-to-odd"
+                );
+            }
+        }
+        // log 2: the loss of two equal logits.
+        assert_eq!(out.loss.f64(), std::f64::consts::LN_2, "{head:?}");
+    }
+}

@@ -285,31 +285,66 @@ pub fn target_logit(head: &Head, c: &Rational, prec: u32) -> Result<Approx, Erro
     }
     match head {
         Head::SphereFace { m } => crate::psi::psi(m, &Angle::Cos(c.clone()), prec),
-        Head::SphereFaceR { m, version } => {
-            check_real_m(m)?;
-            match version {
-                RVersion::V2 => ziv::approx_rational("head", c, prec),
-                RVersion::V1 if within_first_branch(m, c)? => {
-                    crate::psi::psi(m, &Angle::Cos(c.clone()), prec)
-                }
-                RVersion::V1 => ziv::approx_rational("head", &Rational::from(-1), prec),
-            }
+        Head::SphereFaceR {
+            m,
+            version: RVersion::V1,
+        } if check_real_m(m).and_then(|()| within_first_branch(m, c))? => {
+            crate::psi::psi(m, &Angle::Cos(c.clone()), prec)
         }
-        Head::SphereFace2 { t, m, margin } => match margin {
-            S2Margin::C => {
-                let g = super::sphereface2::similarity(*t, c)?;
-                ziv::approx_rational("head", &(g - m), prec)
-            }
-            _ => s2_angular(*t, &s2_inner(m, *margin), c, prec),
-        },
+        Head::SphereFace2 { t, m, margin } if *margin != S2Margin::C => {
+            s2_angular(*t, &s2_inner(m, *margin), c, prec)
+        }
         Head::AdaFace(ada) => {
             let (a, b) = ada.shifts()?;
             shifted(&a, &b, c, prec)
         }
+        _ => match target_logit_exact(head, c)? {
+            Some(r) => ziv::approx_rational("head", &r, prec),
+            None => unreachable!("the other heads' target logits are rational"),
+        },
+    }
+}
+
+/// The target logit of `head` at `c` as an exact rational when it is one by its formula:
+/// the combined margin's polynomial pieces ([`super::target_logit_exact`]), SphereFace's
+/// ψ with an integer `m` (exact `T_m(c)` within the exact-route budget), SphereFace-R's
+/// `c` (`v2`) and `−1` past the first branch (`v1`), SphereFace2's `g(c) − m` (`C`);
+/// `None` for the others (an angle, or an irrational shift, enters the value).
+/// [`target_logit`] rounds these same rationals; the loss oracle compares them exactly
+/// (equal logits, `p = 1/C`).
+pub fn target_logit_exact(head: &Head, c: &Rational) -> Result<Option<Rational>, Error> {
+    check_cos(c)?;
+    if let Some(h) = head.as_combined()? {
+        return super::target_logit_exact(&h, c);
+    }
+    let sphere = |m: &Rational| -> Result<Option<Rational>, Error> {
+        crate::psi::check_margin(m)?;
+        match crate::arith::exact::integer_u32(m) {
+            Some(mi) if crate::multiangle::exact_route_is_cheap(mi, c) => {
+                crate::psi::psi_cos_exact(mi, c).map(Some)
+            }
+            _ => Ok(None),
+        }
+    };
+    Ok(match head {
+        Head::SphereFace { m } => sphere(m)?,
+        Head::SphereFaceR { m, version } => {
+            check_real_m(m)?;
+            match version {
+                RVersion::V2 => Some(c.clone()),
+                RVersion::V1 if within_first_branch(m, c)? => sphere(m)?,
+                RVersion::V1 => Some(Rational::from(-1)),
+            }
+        }
+        Head::SphereFace2 { t, m, margin } => match margin {
+            S2Margin::C => Some(super::sphereface2::similarity(*t, c)? - m),
+            _ => None,
+        },
+        Head::AdaFace(_) => None,
         Head::Combined(_) | Head::CurricularFace { .. } | Head::MagFace(_) => {
             unreachable!("handled as a combined margin")
         }
-    }
+    })
 }
 
 /// SphereFace2's angular margin as a head of its own: `A` is ArcFace clamped at π, `M`
@@ -357,34 +392,49 @@ pub fn nontarget_logit(
     c_y: &Rational,
     prec: u32,
 ) -> Result<Approx, Error> {
+    match nontarget_logit_exact(head, c, c_y)? {
+        Some(r) => ziv::approx_rational("head", &r, prec),
+        // SphereFace-R v2: cos(θ/m), the only non-target logit that is not rational.
+        None => match head {
+            Head::SphereFaceR { m, .. } => cos_over_m(m, c, prec),
+            _ => unreachable!("the other heads' non-target logits are rational"),
+        },
+    }
+}
+
+/// The non-target logit of `head` at `c` (target cosine `c_y`) as an exact rational:
+/// SphereFace2's `g(c)` (`+ m` with margin `C`), CurricularFace's `c·(t + c)` on a hard
+/// example and `c` otherwise, `c` for the heads that leave it alone; `None` for
+/// SphereFace-R `v2`'s `cos(θ/m)`. [`nontarget_logit`] rounds these same rationals.
+pub fn nontarget_logit_exact(
+    head: &Head,
+    c: &Rational,
+    c_y: &Rational,
+) -> Result<Option<Rational>, Error> {
     check_cos(c)?;
     check_cos(c_y)?;
-    match head {
+    Ok(match head {
         Head::SphereFaceR {
             m,
             version: RVersion::V2,
         } => {
             check_real_m(m)?;
-            cos_over_m(m, c, prec)
+            None
         }
         Head::SphereFace2 { t, m, margin } => {
             let g = super::sphereface2::similarity(*t, c)?;
-            let g = if *margin == S2Margin::C { g + m } else { g };
-            ziv::approx_rational("head", &g, prec)
+            Some(if *margin == S2Margin::C { g + m } else { g })
         }
-        Head::CurricularFace { m, t } => {
-            let v = if is_hard(m, c, c_y)? {
-                c * Rational::from(t + c)
-            } else {
-                c.clone()
-            };
-            ziv::approx_rational("head", &v, prec)
-        }
+        Head::CurricularFace { m, t } => Some(if is_hard(m, c, c_y)? {
+            c * Rational::from(t + c)
+        } else {
+            c.clone()
+        }),
         _ => {
             validate(head)?;
-            ziv::approx_rational("head", c, prec)
+            Some(c.clone())
         }
-    }
+    })
 }
 
 /// Checks a head's parameters (the target-logit oracle checks them on every call).

@@ -57,15 +57,15 @@
 //! # Exactness
 //!
 //! Every output is enclosed by a Ziv loop over the logits' enclosures. Exact values are
-//! recognized where the head oracles return them as points (dyadic rationals): a gradient
-//! whose slope is exactly 0 is exactly 0; when a row's logits are equal dyadic rationals
-//! (`p = 1/C`) and the slope is dyadic, the gradient is the exact rational; a row with one
-//! class contributes exactly 0. A value no enclosure below the precision cap decides is an
-//! [`Error::PrecisionCap`], never a guess — which is what a gradient that is exactly a
-//! double (or a rounding midpoint) gets when it is only known through enclosures: equal
-//! logits that are non-dyadic rationals (CosFace `m = 0.1` at `c_y = 0.4`, `c_j = 0.3`)
-//! with `"round_to_odd"` end at the cap after seconds (known limitation; inputs that are
-//! dyadic, as in vectors files, are decided).
+//! recognized where the head oracles give them: a gradient whose slope is exactly 0 is
+//! exactly 0; when a row's logits are equal rationals — compared exactly through the
+//! heads' rational logits ([`family::target_logit_exact`], [`family::nontarget_logit_exact`]),
+//! dyadic or not (CosFace `m = 0.1` at `c_y = 0.4`, `c_j = 0.3`) — `p = 1/C`, and with a
+//! dyadic slope the gradient is the exact rational; a row with one class contributes
+//! exactly 0. A value no enclosure below the precision cap decides is an
+//! [`Error::PrecisionCap`], never a guess (what a gradient that is exactly a double or a
+//! rounding midpoint would get if it were only known through enclosures; the cases above
+//! are the ones the family's formulas produce).
 
 use crate::arith::{Approx, Ival, ziv};
 use crate::head::family::{self, Head, MagFace};
@@ -219,6 +219,17 @@ impl FamilySpec {
         }
     }
 
+    /// The logit of entry `(n, j)` without the scale as an exact rational, when its
+    /// formula makes it one ([`family::target_logit_exact`], [`family::nontarget_logit_exact`]).
+    fn logit_exact(&self, n: usize, j: usize) -> Result<Option<Rational>, Error> {
+        let (c, y) = (&self.cos[n][j], self.y[n]);
+        if j == y {
+            family::target_logit_exact(&self.heads[n], c)
+        } else {
+            family::nontarget_logit_exact(&self.heads[n], c, &self.cos[n][y])
+        }
+    }
+
     /// The slope of entry `(n, j)`'s logit in its cosine under the spec's semantics.
     fn slope(&self, n: usize, j: usize, prec: u32) -> Result<Slope, Error> {
         let (c, y, h) = (&self.cos[n][j], self.y[n], &self.heads[n]);
@@ -367,14 +378,14 @@ pub fn loss(spec: &FamilySpec, grad: bool, prec: u32) -> Result<FamilyOutput, Er
     })
 }
 
-/// Row `n`'s `p` when its logits are all exact and equal: `1/C`.
-fn uniform_p(spec: &FamilySpec, n: usize, classes: usize, prec: u32) -> Result<bool, Error> {
-    let first = exact_of(&spec.logit(n, 0, prec)?);
-    let Some(first) = first else {
+/// Row `n`'s `p` when its logits are all rational and equal (compared exactly, dyadic
+/// or not): `1/C`.
+fn uniform_p(spec: &FamilySpec, n: usize, classes: usize) -> Result<bool, Error> {
+    let Some(first) = spec.logit_exact(n, 0)? else {
         return Ok(false);
     };
     for j in 1..classes {
-        if exact_of(&spec.logit(n, j, prec)?).as_ref() != Some(&first) {
+        if spec.logit_exact(n, j)?.as_ref() != Some(&first) {
             return Ok(false);
         }
     }
@@ -401,7 +412,7 @@ fn grad_row(
     let slopes = (0..classes)
         .map(|j| finite(spec.slope(i, j, prec)?, i, j, j == y, sem).map(|a| exact_of(&a)))
         .collect::<Result<Vec<_>, _>>()?;
-    let uniform = slopes.iter().any(Option::is_some) && uniform_p(spec, i, classes, prec)?;
+    let uniform = slopes.iter().any(Option::is_some) && uniform_p(spec, i, classes)?;
     let mut row: Vec<Option<Approx>> = Vec::with_capacity(classes);
     for (j, d) in slopes.iter().enumerate() {
         row.push(match d {
