@@ -124,7 +124,7 @@ impl Threshold {
 }
 
 /// Exact comparison of `c` with the threshold `cos(jπ/m)`, `1 ≤ j ≤ m − 1`, given the
-/// cached enclosure `t` of it and `f = c.to_f64()`: the enclosure decides all but the `c`
+/// cached enclosure `t` of it and `f = faithful_f64(c)`: the enclosure decides all but the `c`
 /// within about 2⁻⁶⁰ of an irrational threshold, which are refined.
 fn cmp_threshold(c: &Rational, f: f64, t: &Threshold, j: u32, m: u32) -> Result<Ordering, Error> {
     if let Some(decided) = t.cmp(c, f) {
