@@ -415,8 +415,20 @@ fn check_filter<T: FloatFormat>(b: &Batch<T>, exp: &Expected) {
     else {
         return;
     };
-    let got =
-        got.unwrap_or_else(|e| panic!("the filter rejected a batch the oracle took, {b:?}: {e}"));
+    let got = match got {
+        Ok(got) => got,
+        // The filter's last tier refines in MPFR to its references' accuracy, which can
+        // take more bits than the oracle's roundings did: under cargo-fuzz's 2¹⁶-bit cap
+        // (`--cfg fuzzing`, see `check_loss_batch`) that is an open finding, as the
+        // oracle's own is. The corpus replay in `cargo test` (full cap) stays strict
+        // (fuzz/corpus/loss_grad_vs_oracle/filter-cap-2ff8e6f5 is decided there).
+        #[cfg(fuzzing)]
+        Err(e @ crate::Error::PrecisionCap { .. }) => {
+            eprintln!("open finding: the filter could not decide {b:?}: {e}");
+            return;
+        }
+        Err(e) => panic!("the filter rejected a batch the oracle took, {b:?}: {e}"),
+    };
     let outputs = std::iter::once(&got.loss)
         .chain(&got.grad_x)
         .chain(&got.grad_w);
