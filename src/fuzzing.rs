@@ -417,11 +417,12 @@ fn check_filter<T: FloatFormat>(b: &Batch<T>, exp: &Expected) {
     };
     let got = match got {
         Ok(got) => got,
-        // The filter's last tier refines in MPFR to its references' accuracy, which can
-        // take more bits than the oracle's roundings did: under cargo-fuzz's 2¹⁶-bit cap
-        // (`--cfg fuzzing`, see `check_loss_batch`) that is an open finding, as the
-        // oracle's own is. The corpus replay in `cargo test` (full cap) stays strict
-        // (fuzz/corpus/loss_grad_vs_oracle/filter-cap-2ff8e6f5 is decided there).
+        // The filter's last resort is the exact oracle at 96 bits (its references), more
+        // than this check's own call needed: under cargo-fuzz's 2¹⁶-bit cap (`--cfg
+        // fuzzing`, see `check_loss_batch`) a cancelling output can then stop at the cap,
+        // an open finding as the oracle's own is. The corpus replay in `cargo test` (full
+        // cap) stays strict (fuzz/corpus/loss_grad_vs_oracle/filter-cap-2ff8e6f5 is
+        // decided there).
         #[cfg(fuzzing)]
         Err(e @ crate::Error::PrecisionCap { .. }) => {
             eprintln!("open finding: the filter could not decide {b:?}: {e}");
