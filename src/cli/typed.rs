@@ -336,13 +336,11 @@ pub fn evaluate(req: &Request) -> Option<Result<Approx, Error>> {
         Angle::Cos(x)
     };
     let run = || -> Option<Result<Approx, Error>> {
-        Some(match (op, mi, &at) {
-            (Op::CosM, Some(mi), _) => multiangle::cos_m(mi, &at, prec),
-            (Op::DpsiDcos, Some(mi), _) => psi::dpsi_dcos(mi, &at, prec),
-            (Op::Psi, _, Angle::Cos(c)) if req.m.small_integer().is_some() => {
-                psi::psi_integer(req.m.small_integer()?, c, prec)
-            }
-            (Op::Psi, _, _) => psi::psi(&req.m.value()?, &at, prec),
+        Some(match (op, mi, &at, req.m.small_integer()) {
+            (Op::CosM, Some(mi), _, _) => multiangle::cos_m(mi, &at, prec),
+            (Op::DpsiDcos, Some(mi), _, _) => psi::dpsi_dcos(mi, &at, prec),
+            (Op::Psi, _, Angle::Cos(c), Some(m)) => psi::psi_integer(m, c, prec),
+            (Op::Psi, _, _, _) => psi::psi(&req.m.value()?, &at, prec),
             _ => psi::dpsi_dtheta(&req.m.value()?, &at, prec),
         })
     };

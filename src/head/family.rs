@@ -285,12 +285,6 @@ pub fn target_logit(head: &Head, c: &Rational, prec: u32) -> Result<Approx, Erro
     }
     match head {
         Head::SphereFace { m } => crate::psi::psi(m, &Angle::Cos(c.clone()), prec),
-        Head::SphereFaceR {
-            m,
-            version: RVersion::V1,
-        } if check_real_m(m).and_then(|()| within_first_branch(m, c))? => {
-            crate::psi::psi(m, &Angle::Cos(c.clone()), prec)
-        }
         Head::SphereFace2 { t, m, margin } if *margin != S2Margin::C => {
             s2_angular(*t, &s2_inner(m, *margin), c, prec)
         }
@@ -298,9 +292,11 @@ pub fn target_logit(head: &Head, c: &Rational, prec: u32) -> Result<Approx, Erro
             let (a, b) = ada.shifts()?;
             shifted(&a, &b, c, prec)
         }
-        _ => match target_logit_exact(head, c)? {
-            Some(r) => ziv::approx_rational("head", &r, prec),
-            None => unreachable!("the other heads' target logits are rational"),
+        _ => match (target_logit_exact(head, c)?, head) {
+            (Some(r), _) => ziv::approx_rational("head", &r, prec),
+            // SphereFace-R v1 on its first branch with a real m: ψ.
+            (None, Head::SphereFaceR { m, .. }) => crate::psi::psi(m, &Angle::Cos(c.clone()), prec),
+            (None, _) => unreachable!("the other heads' target logits are rational"),
         },
     }
 }
