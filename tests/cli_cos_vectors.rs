@@ -14,6 +14,7 @@ use common::{bin, vectors};
 use asoftmax_spec::arith::exact::f64_of_text;
 use serde_json::{Value, json};
 use std::f64::consts::PI;
+use std::sync::OnceLock;
 
 /// `text` in a file `name` of this test's temporary directory.
 fn tmp(name: &str, text: &str) -> std::path::PathBuf {
@@ -167,14 +168,25 @@ fn results(vecs: &str, flaw: Flaw) -> String {
     out
 }
 
+/// `vectors --op loss --head HEAD …args`, generated once per test binary into `cell`.
+fn loss_vectors(cell: &'static OnceLock<String>, head: &str, args: &[&str]) -> String {
+    cell.get_or_init(|| {
+        let all: Vec<&str> = ["--op", "loss", "--head", head]
+            .iter()
+            .chain(args)
+            .copied()
+            .collect();
+        vectors(&all)
+    })
+    .clone()
+}
+
 fn curricular_vectors() -> String {
-    static V: std::sync::OnceLock<String> = std::sync::OnceLock::new();
-    V.get_or_init(|| {
-        vectors(&[
-            "--op",
-            "loss",
-            "--head",
-            "curricularface",
+    static V: OnceLock<String> = OnceLock::new();
+    loss_vectors(
+        &V,
+        "curricularface",
+        &[
             "--dtype",
             "f64",
             "--count",
@@ -185,22 +197,17 @@ fn curricular_vectors() -> String {
             "4",
             "--scale",
             "64",
-        ])
-    })
-    .clone()
+        ],
+    )
 }
 
-/// In f32: the slope estimate of ψ with a real `m` at the f64 neighbour of `c = −1` takes
-/// the oracle tens of seconds (a known slowness of `target_slope`, see
-/// `conformance::loss_suite::cosine_allowances`).
+/// In f32, with the straight-through semantics.
 fn sphereface_vectors() -> String {
-    static V: std::sync::OnceLock<String> = std::sync::OnceLock::new();
-    V.get_or_init(|| {
-        vectors(&[
-            "--op",
-            "loss",
-            "--head",
-            "sphereface",
+    static V: OnceLock<String> = OnceLock::new();
+    loss_vectors(
+        &V,
+        "sphereface",
+        &[
             "--dtype",
             "f32",
             "--count",
@@ -213,9 +220,8 @@ fn sphereface_vectors() -> String {
             "30",
             "--semantics",
             "straight_through",
-        ])
-    })
-    .clone()
+        ],
+    )
 }
 
 #[test]

@@ -32,6 +32,7 @@ const ROOT_ITEMS: &[(&str, &str)] = &[
     ("head_suite", "conformance"),
     ("head_loss_suite", "conformance"),
     ("cosine_loss_suite", "conformance"),
+    ("__head_kind_loss_test", "conformance"),
 ];
 
 fn layer_of(module: &str) -> Option<usize> {

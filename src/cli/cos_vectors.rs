@@ -61,6 +61,15 @@ fn param(v: &Rational) -> Result<Value, Error> {
     })
 }
 
+/// A per-sample state of every row (AdaFace's norm, MagFace's magnitude: values of `T`),
+/// as hex floats of `T`; `null` for a row without it.
+fn per_sample<T: FloatFormat>(heads: &[Head], state: impl Fn(&Head) -> Option<&Rational>) -> Value {
+    let v = heads
+        .iter()
+        .map(|h| state(h).map_or(Value::Null, |x| json!(hex(T::from_f64(x.to_f64())))));
+    Value::Array(v.collect())
+}
+
 /// The head's fields of a line (after `"head"`), from the batch's heads and parameters.
 fn head_fields<T: FloatFormat>(b: &CosineLossBatch<T>) -> Result<Map<String, Value>, Error> {
     let mut m = Map::new();
@@ -97,11 +106,13 @@ fn head_fields<T: FloatFormat>(b: &CosineLossBatch<T>) -> Result<Map<String, Val
             put("m", param(&a.m)?);
             put("h", param(&a.h)?);
             put("eps", param(&a.eps)?);
-            let norms = b.heads.iter().map(|h| match h {
-                Head::AdaFace(a) => json!(hex(T::from_f64(a.norm.to_f64()))),
-                _ => Value::Null,
-            });
-            put("norm", Value::Array(norms.collect()));
+            put(
+                "norm",
+                per_sample::<T>(&b.heads, |h| match h {
+                    Head::AdaFace(a) => Some(&a.norm),
+                    _ => None,
+                }),
+            );
             put("mean", param(&a.mean)?);
             put("std", param(&a.std)?);
             put("scale", scale);
@@ -111,11 +122,13 @@ fn head_fields<T: FloatFormat>(b: &CosineLossBatch<T>) -> Result<Map<String, Val
             put("u_a", param(&mf.u_a)?);
             put("l_m", param(&mf.l_m)?);
             put("u_m", param(&mf.u_m)?);
-            let mags = b.heads.iter().map(|h| match h {
-                Head::MagFace(mf) => json!(hex(T::from_f64(mf.a.to_f64()))),
-                _ => Value::Null,
-            });
-            put("a", Value::Array(mags.collect()));
+            put(
+                "a",
+                per_sample::<T>(&b.heads, |h| match h {
+                    Head::MagFace(mf) => Some(&mf.a),
+                    _ => None,
+                }),
+            );
             put("fallback", json!(mf.fallback.name()));
             put("lambda_g", param(&exact(b.lambda_g))?);
             put("scale", scale);

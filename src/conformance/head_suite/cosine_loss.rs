@@ -336,18 +336,14 @@ macro_rules! cosine_loss_suite {
         );
     };
     ($name:ident, $kernel:expr, $t:ty, $kind:ident, $policy:expr) => {
-        mod $name {
-            #[allow(unused_imports)]
-            use super::*;
-
-            #[test]
-            fn cosine_loss_and_gradients() {
-                $crate::conformance::head_suite::assert_cosine_loss::<$t, _>(
-                    &$kernel,
-                    $crate::head::Kind::$kind,
-                    &$policy,
-                );
-            }
-        }
+        $crate::__head_kind_loss_test!(
+            $name,
+            cosine_loss_and_gradients,
+            assert_cosine_loss,
+            $kernel,
+            $t,
+            $kind,
+            $policy
+        );
     };
 }

@@ -144,13 +144,32 @@ macro_rules! head_loss_suite {
         );
     };
     ($name:ident, $kernel:expr, $t:ty, $kind:ident, $policy:expr) => {
+        $crate::__head_kind_loss_test!(
+            $name,
+            head_loss_and_gradients,
+            assert_head_loss,
+            $kernel,
+            $t,
+            $kind,
+            $policy
+        );
+    };
+}
+
+/// The test module of [`head_loss_suite!`](crate::head_loss_suite) and
+/// [`cosine_loss_suite!`](crate::cosine_loss_suite): a `#[test] fn $test` that runs
+/// `conformance::head_suite::$assert` on `$kernel` for the head kind `$kind` in `$t`.
+#[doc(hidden)]
+#[macro_export]
+macro_rules! __head_kind_loss_test {
+    ($name:ident, $test:ident, $assert:ident, $kernel:expr, $t:ty, $kind:ident, $policy:expr) => {
         mod $name {
             #[allow(unused_imports)]
             use super::*;
 
             #[test]
-            fn head_loss_and_gradients() {
-                $crate::conformance::head_suite::assert_head_loss::<$t, _>(
+            fn $test() {
+                $crate::conformance::head_suite::$assert::<$t, _>(
                     &$kernel,
                     $crate::head::Kind::$kind,
                     &$policy,
